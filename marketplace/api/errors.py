@@ -1,0 +1,86 @@
+"""One error format for every API answer: {"error": {"code", "message", "fields"}}."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import IntegrityError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from marketplace.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
+    body = {"code": code, "message": message, "fields": fields or {}}
+    body.update(extra)
+    return {"error": body}
+
+
+def _flatten(detail):
+    """DRF detail (nested lists/dicts of ErrorDetail) -> plain JSON with string messages."""
+    if isinstance(detail, dict):
+        return {str(k): _flatten(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        if all(not isinstance(x, (dict, list)) for x in detail):
+            return [str(x) for x in detail]
+        return [_flatten(x) for x in detail]
+    return str(detail)
+
+
+def _first_message(fields: dict) -> str:
+    for name, value in fields.items():
+        while isinstance(value, (list, dict)) and value:
+            value = value[0] if isinstance(value, list) else next(iter(value.values()))
+        if value:
+            prefix = "" if name == "non_field_errors" else f"{name}: "
+            return f"{prefix}{value}"
+    return "Invalid input."
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ServiceError):
+        return Response(error_body(exc.code, exc.message, exc.fields, **exc.extra), status=exc.status_code)
+    if isinstance(exc, IntegrityError):
+        # A constraint caught a race the service did not foresee: the request changed nothing.
+        logger.warning("integrity error answered as 409: %s", exc)
+        return Response(
+            error_body("conflict", "The request conflicts with the current state; nothing was changed."),
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        fields = _flatten(detail) if isinstance(detail, dict) else {"non_field_errors": _flatten(detail)}
+        response.data = error_body("invalid", _first_message(fields), fields)
+    else:
+        detail = getattr(exc, "detail", "")
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+        message = str(detail) if not isinstance(detail, (dict, list)) else str(_flatten(detail))
+        response.data = error_body(str(code), message)
+    return response
+
+
+def json_404(request, exception=None):
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def json_500(request):
+    return JsonResponse(error_body("server_error", "Internal error; it has been logged."), status=500)
+
+
+def json_400(request, exception=None):
+    return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+
+
+def json_403(request, exception=None):
+    return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)

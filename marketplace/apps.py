@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class MarketplaceConfig(AppConfig):
+    name = "marketplace"
+    verbose_name = "Marketplace"
+
+    def ready(self):
+        from marketplace.roles import sync_role_permissions
+
+        post_migrate.connect(sync_role_permissions, dispatch_uid="marketplace.sync_role_permissions")

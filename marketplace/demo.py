@@ -1,0 +1,48 @@
+"""Demo data, created idempotently by `manage.py seed_demo` (run by `make run`)."""
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from marketplace.models import FINANCE_GROUP, OPS_GROUP, User
+
+DEMO_PASSWORD = "demo-password-123"
+DEMO_STAFF = [
+    ("admin@example.com", True, ()),
+    ("ops@example.com", False, (OPS_GROUP,)),
+    ("finance@example.com", False, (FINANCE_GROUP,)),
+    ("finance2@example.com", False, (FINANCE_GROUP,)),
+]
+
+
+@transaction.atomic
+def seed_staff() -> list[str]:
+    lines = []
+    for email, superuser, groups in DEMO_STAFF:
+        user, created = User.objects.get_or_create(email=email, defaults={"is_staff": True, "is_superuser": superuser})
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        # Without a verified primary address allauth would ask staff to verify before logging in.
+        EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+        for name in groups:
+            user.groups.add(Group.objects.get(name=name))
+        role = "superuser" if superuser else ", ".join(groups)
+        lines.append(f"Login ({role:<9}) {email} / {DEMO_PASSWORD}")
+    return lines
+
+
+def seed() -> list[str]:
+    lines = seed_staff()
+    # Each app may add demo data of its own: <app>/demo.py with seed() -> list[str].
+    from importlib import import_module
+
+    for app in ("workers", "tasks", "quality", "payments"):
+        try:
+            module = import_module(f"{app}.demo")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{app}.demo":
+                raise
+            continue
+        lines.extend(module.seed())
+    return lines

@@ -1,0 +1,80 @@
+"""The custom User (email login) and the platform-wide records every app relies on."""
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+OPS_GROUP = "ops"
+FINANCE_GROUP = "finance"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """Everyone who logs in with a password: freelancers, ops and finance staff. Clients use API keys."""
+
+    email = models.EmailField(unique=True)
+    is_staff = models.BooleanField(default=False, help_text="May log into the admin.")
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def has_role(self, group_name: str) -> bool:
+        if not self.is_active:
+            return False
+        if self.is_superuser:
+            return True
+        cached = getattr(self, "_role_cache", None)
+        if cached is None:
+            cached = set(self.groups.values_list("name", flat=True))
+            self._role_cache = cached
+        return group_name in cached
+
+    @property
+    def is_ops(self) -> bool:
+        return self.has_role(OPS_GROUP)
+
+    @property
+    def is_finance(self) -> bool:
+        return self.has_role(FINANCE_GROUP)
+
+
+class Heartbeat(models.Model):
+    """Last time each periodic Celery process proved it was alive; the health check reads it."""
+
+    name = models.CharField(max_length=64, unique=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,49 @@
+from allauth.account.models import EmailConfirmationHMAC
+from django.db import transaction
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from marketplace import health
+
+
+@extend_schema(
+    tags=["health"],
+    responses={
+        200: inline_serializer(
+            "Health",
+            {"database": serializers.CharField(), "broker": serializers.CharField(), "worker": serializers.DictField()},
+        ),
+        503: inline_serializer("HealthDown", {"database": serializers.CharField(), "broker": serializers.CharField()}),
+    },
+)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def healthz(request):
+    """Database and broker reachability; 503 names whichever is down."""
+    body = {"database": health.database_status(), "broker": health.broker_status()}
+    up = all(v == "ok" for v in body.values())
+    body["worker"] = health.worker_status() if body["database"] == "ok" else {"status": "unknown"}
+    return Response(body, status=200 if up else 503)
+
+
+@require_GET
+def verify_email_link(request, key: str):
+    """The link in the verification mail. A GET confirms the address, so a person can click it and a
+    script can follow it; the API equivalent is POST /_allauth/app/v1/auth/email/verify {key}."""
+    confirmation = EmailConfirmationHMAC.from_key(key)
+    if confirmation is None:
+        return JsonResponse({"error": {"code": "invalid_key", "message": "This link is invalid or has expired.",
+                                       "fields": {}}}, status=400)
+    with transaction.atomic():
+        confirmation.confirm(request)
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"email": confirmation.email_address.email, "verified": True})
+    return HttpResponse(
+        f"<p>{confirmation.email_address.email} is verified. You can log in now.</p>", content_type="text/html"
+    )

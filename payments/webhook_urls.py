@@ -1,0 +1,3 @@
+"""Routes outside /api/v1/ (Stripe's webhook endpoint), included at the root by marketplace/urls.py."""
+
+urlpatterns: list = []
