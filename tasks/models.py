@@ -1,0 +1,210 @@
+"""Clients, projects, tasks, and the assignment queue's rows (assignments, judgments).
+
+Invariants held here (DESIGN.md 1, 2): one assignment per (task, worker) ever; a task's counted
+assignments (live + submitted) never exceed its overlap. Services keep n_active in step with the
+assignment rows inside the same transaction; the check constraint makes an overshoot impossible.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from rest_framework_api_key.models import AbstractAPIKey
+
+
+def _new_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class TaskType(models.TextChoices):
+    PAIRWISE = "pairwise", "Pick the better of two responses"
+    RANKING = "ranking", "Rank several responses"
+    FLAGS = "flags", "Flag bugs from a taxonomy"
+    RATING = "rating", "Rate on a scale"
+    TEXT = "text", "Explain in text"
+
+
+class Client(models.Model):
+    """An organization (task source) that pushes projects and pulls results with API keys."""
+
+    name = models.CharField(max_length=200, unique=True)
+    is_active = models.BooleanField(default=True)
+    callback_url = models.URLField(max_length=500, blank=True)
+    webhook_secret = models.CharField(max_length=128, default=_new_secret)
+    # Salt for per-client worker pseudonyms: the same worker looks different to two clients.
+    pseudonym_salt = models.CharField(max_length=64, default=_new_secret, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClientAPIKey(AbstractAPIKey):
+    """Stored hashed by djangorestframework-api-key; the key itself is shown once."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="api_keys")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "client API key"
+        verbose_name_plural = "client API keys"
+
+
+class Project(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="projects")
+    name = models.CharField(max_length=200)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices)
+    label_schema = models.JSONField(default=dict, blank=True)
+    instructions = models.TextField()
+    data_use_statement = models.TextField(help_text="Shown to workers before they claim.")
+    reward_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    overlap = models.PositiveSmallIntegerField(default=3, help_text="Judgments wanted per task.")
+    max_overlap = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                   help_text="Dynamic overlap ceiling; empty = overlap.")
+    confidence_threshold = models.FloatField(null=True, blank=True,
+                                             help_text="Ask for another judgment while consensus is below this.")
+    required_qualifications = models.ManyToManyField("workers.Skill", blank=True, related_name="projects")
+    pool = models.ForeignKey("workers.Pool", null=True, blank=True, on_delete=models.PROTECT, related_name="projects")
+    lease_seconds = models.PositiveIntegerField(default=900)
+    gold_share = models.FloatField(default=0.0)
+    priority = models.IntegerField(default=0)
+    max_judgments_per_worker = models.PositiveIntegerField(null=True, blank=True,
+                                                           help_text="Per-worker cap; empty = a default share.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1) & Q(overlap__lte=50), name="project_overlap_1_50"),
+            models.CheckConstraint(condition=Q(gold_share__gte=0) & Q(gold_share__lte=1), name="project_gold_share_0_1"),
+            models.CheckConstraint(condition=Q(lease_seconds__gte=30) & Q(lease_seconds__lte=86400),
+                                   name="project_lease_30s_1d"),
+            models.CheckConstraint(condition=Q(max_overlap__isnull=True) | Q(max_overlap__gte=F("overlap")),
+                                   name="project_max_overlap_ge_overlap"),
+            models.CheckConstraint(condition=Q(status__in=["draft", "active", "paused", "completed"]),
+                                   name="project_status_valid"),
+        ]
+        indexes = [models.Index(fields=["client", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Task(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        COMPLETE = "complete", "Complete"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    external_id = models.CharField(max_length=255)
+    data = models.JSONField()
+    gold = models.JSONField(null=True, blank=True, help_text="Known answer; never shown to workers.")
+    is_gold = models.BooleanField(default=False)
+    overlap = models.PositiveSmallIntegerField(help_text="Judgments wanted (grows with dynamic overlap).")
+    # Live + submitted assignments that count toward overlap (kept by the queue services).
+    n_active = models.PositiveSmallIntegerField(default=0)
+    n_submitted = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    priority = models.IntegerField(default=0, help_text="Raised as the task ages so nothing starves.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="task_external_id_unique_per_project"),
+            models.CheckConstraint(condition=Q(n_active__lte=F("overlap")), name="task_never_over_overlap"),
+            models.CheckConstraint(condition=Q(n_submitted__lte=F("n_active")), name="task_submitted_le_active"),
+            models.CheckConstraint(condition=Q(status__in=["open", "complete"]), name="task_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}:{self.external_id}"
+
+
+class Assignment(models.Model):
+    """A worker's claim on a task slot. LIVE and SUBMITTED count toward the task's overlap."""
+
+    class Status(models.TextChoices):
+        LIVE = "live", "Live (leased)"
+        SUBMITTED = "submitted", "Submitted"
+        RELEASED = "released", "Released by the worker"
+        EXPIRED = "expired", "Lease expired"
+        REQUEUED = "requeued", "Judgment discarded by quality review"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.LIVE)
+    served_reason = models.CharField(max_length=200, blank=True, help_text="Why the queue chose this task.")
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-claimed_at", "-id"]
+        constraints = [
+            # Invariant 1: at most one assignment per (task, worker), ever.
+            models.UniqueConstraint(fields=["task", "worker"], name="one_assignment_per_task_worker"),
+            models.CheckConstraint(condition=Q(status__in=["live", "submitted", "released", "expired", "requeued"]),
+                                   name="assignment_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["worker", "status"]),
+            models.Index(fields=["status", "expires_at"]),
+            models.Index(fields=["project", "worker"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk} ({self.status})"
+
+
+class Judgment(models.Model):
+    """A submitted answer. Approved judgments count toward the task and are paid."""
+
+    class Status(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected (quality review)"
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="judgment")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="judgments")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judgments")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments")
+    answer = models.JSONField()
+    seconds_spent = models.FloatField(null=True, blank=True)
+    is_gold = models.BooleanField(default=False)
+    gold_correct = models.BooleanField(null=True, blank=True, help_text="For gold tasks: matched the gold answer.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPROVED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "worker"], name="one_judgment_per_task_worker"),
+            models.CheckConstraint(condition=Q(seconds_spent__isnull=True) | Q(seconds_spent__gte=0),
+                                   name="judgment_seconds_non_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "id"]),
+            models.Index(fields=["worker", "project"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"judgment {self.pk} on {self.task_id}"
