@@ -1,1 +1,3 @@
-from django.contrib import admin  # noqa: F401
+"""Admin of tasks/: client-facing models here, queue models in admin_queue."""
+
+from tasks import admin_queue  # noqa: F401

@@ -105,6 +105,10 @@ class Project(models.Model):
 
 
 class Task(models.Model):
+    # Gold tasks are answered by many workers (each answer measures that worker), so their "overlap" is a
+    # ceiling rather than a target; they never complete.
+    GOLD_OVERLAP = 10000
+
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         COMPLETE = "complete", "Complete"

@@ -1,3 +1,8 @@
-"""Routes of this app under /api/v1/ (included by marketplace/urls.py)."""
+"""Routes of tasks/ under /api/v1/: the client API (urls_client) and the worker queue (urls_queue)."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("tasks.urls_client")),
+    path("", include("tasks.urls_queue")),
+]

@@ -1,0 +1,1 @@
+"""Client-facing jobs (webhooks to clients)."""

@@ -1,0 +1,1 @@
+"""Queue jobs (lease expiry, aging, work notifications)."""

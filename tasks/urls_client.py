@@ -1,0 +1,3 @@
+"""Client API routes (Api-Key): projects, ingest, results, exports, webhooks."""
+
+urlpatterns: list = []

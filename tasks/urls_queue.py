@@ -1,0 +1,3 @@
+"""Worker queue routes (X-Session-Token): claim, submit, release, list."""
+
+urlpatterns: list = []
