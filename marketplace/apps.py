@@ -7,6 +7,7 @@ class MarketplaceConfig(AppConfig):
     verbose_name = "Marketplace"
 
     def ready(self):
+        from marketplace.api import schema  # noqa: F401  (registers the OpenAPI auth extension)
         from marketplace.roles import sync_role_permissions
 
         post_migrate.connect(sync_role_permissions, dispatch_uid="marketplace.sync_role_permissions")

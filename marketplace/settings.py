@@ -264,3 +264,83 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- workers ---
+# The terms of service version a worker must accept (PATCH /api/v1/me/ accepted_terms_version) to claim work.
+TERMS_VERSION = os.environ.get("TERMS_VERSION", "2026-11")
+# Seconds after a quiz attempt's deadline during which a submit is still accepted (network latency).
+WORKERS_QUIZ_SUBMIT_GRACE_SECONDS = int(os.environ.get("WORKERS_QUIZ_SUBMIT_GRACE_SECONDS", "5"))
+
+# --- tasks (queue) ---
+# Most live (leased, unexpired) assignments one worker may hold at once; a claim beyond it is 403.
+QUEUE_MAX_LIVE_CLAIMS = env_int("QUEUE_MAX_LIVE_CLAIMS", 3)
+# Default per-worker share cap of a project without max_judgments_per_worker: a worker may hold at most
+# max(QUEUE_DEFAULT_SHARE_MIN, QUEUE_DEFAULT_SHARE_PERCENT% of the project's tasks) live + submitted assignments.
+QUEUE_DEFAULT_SHARE_PERCENT = env_int("QUEUE_DEFAULT_SHARE_PERCENT", 20)
+QUEUE_DEFAULT_SHARE_MIN = env_int("QUEUE_DEFAULT_SHARE_MIN", 10)
+# The claim runs as one SQL statement (FOR UPDATE SKIP LOCKED) on PostgreSQL; 0 uses the portable ORM path.
+QUEUE_CLAIM_RAW_SQL = env_bool("QUEUE_CLAIM_RAW_SQL", default=True)
+# Beat: return expired leases to the queue, age open tasks, and how aging raises priority.
+QUEUE_EXPIRE_EVERY_SECONDS = env_int("QUEUE_EXPIRE_EVERY_SECONDS", 30)
+QUEUE_AGING_EVERY_SECONDS = env_int("QUEUE_AGING_EVERY_SECONDS", 600)
+QUEUE_AGING_STEP_SECONDS = env_int("QUEUE_AGING_STEP_SECONDS", 3600)
+QUEUE_AGING_MAX_BOOST = env_int("QUEUE_AGING_MAX_BOOST", 48)
+# "There is work" mails: at most one per worker per interval; workers looked at per batch.
+QUEUE_NOTIFY_MIN_INTERVAL_SECONDS = env_int("QUEUE_NOTIFY_MIN_INTERVAL_SECONDS", 3600)
+QUEUE_NOTIFY_BATCH_SIZE = env_int("QUEUE_NOTIFY_BATCH_SIZE", 200)
+CELERY_BEAT_SCHEDULE.update({
+    "queue-expire-leases": {"task": "tasks.jobs.queue.expire_leases",
+                            "schedule": timedelta(seconds=QUEUE_EXPIRE_EVERY_SECONDS)},
+    "queue-age-tasks": {"task": "tasks.jobs.queue.age_tasks", "schedule": timedelta(seconds=QUEUE_AGING_EVERY_SECONDS)},
+})
+
+# --- tasks (clients) ---
+# Bulk ingest: rows per INSERT statement, invalid lines reported in one 400, rows per upload, bytes per line.
+TASKS_INGEST_BATCH_SIZE = env_int("TASKS_INGEST_BATCH_SIZE", 1000)
+TASKS_INGEST_MAX_ERRORS = env_int("TASKS_INGEST_MAX_ERRORS", 100)
+TASKS_INGEST_MAX_ROWS = env_int("TASKS_INGEST_MAX_ROWS", 1_000_000)
+TASKS_INGEST_MAX_LINE_BYTES = env_int("TASKS_INGEST_MAX_LINE_BYTES", 1 << 20)
+# Webhooks to clients: per-attempt timeout, attempts before giving up, backoff base (doubles each attempt,
+# capped), how long task.completed waits for quality's consensus before going out with consensus null.
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)
+WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 8)
+WEBHOOKS_BACKOFF_SECONDS = env_int("WEBHOOKS_BACKOFF_SECONDS", 30)
+WEBHOOKS_BACKOFF_MAX_SECONDS = env_int("WEBHOOKS_BACKOFF_MAX_SECONDS", 6 * 3600)
+WEBHOOKS_CONSENSUS_WAIT_SECONDS = env_int("WEBHOOKS_CONSENSUS_WAIT_SECONDS", 30)
+CELERY_BEAT_SCHEDULE.update({
+    "webhooks-sweep": {"task": "tasks.jobs.clients.webhooks_sweep", "schedule": timedelta(seconds=60)},
+})
+
+# --- quality ---
+import json as _json  # noqa: E402 - this block is appended by the quality app
+
+# Beat: how often projects whose judgments changed get their agreement, consensus and standings recomputed.
+QUALITY_RECOMPUTE_SECONDS = env_int("QUALITY_RECOMPUTE_SECONDS", 300)
+# Overrides of quality.rules.DEFAULT_RULES, as JSON, e.g. {"fast": {"median_seconds_below": 3}}.
+# Per project, ProjectQualityPolicy.rules overrides these in turn.
+QUALITY_RULES = _json.loads(os.environ.get("QUALITY_RULES", "") or "{}")
+# What a flag does at each severity: any of "suspend", "requeue", "hold".
+QUALITY_ACTIONS = _json.loads(os.environ.get("QUALITY_ACTIONS", "") or "{}") or {
+    "review": ["hold"], "suspend": ["suspend", "requeue", "hold"]}
+# "pool": suspend from the project's pool (platform-wide when the project has none); "worker": platform-wide.
+QUALITY_SUSPEND_SCOPE = os.environ.get("QUALITY_SUSPEND_SCOPE", "pool")
+CELERY_BEAT_SCHEDULE.update({
+    "quality-recompute": {"task": "quality.jobs.recompute_quality",
+                          "schedule": timedelta(seconds=QUALITY_RECOMPUTE_SECONDS)},
+})
+
+# --- payments ---
+# Stripe requests per second this deployment sends (shared through the cache: Redis across all workers).
+# Stripe's live limit is 100/s; a 429 that still happens is retried with backoff.
+PAYMENTS_STRIPE_RATE_LIMIT = float(os.environ.get("PAYMENTS_STRIPE_RATE_LIMIT", "100"))
+PAYMENTS_STRIPE_TIMEOUT = float(os.environ.get("PAYMENTS_STRIPE_TIMEOUT", "20"))  # seconds per Stripe request
+# Where Stripe sends the worker after onboarding (default: the payout-account endpoint of this server).
+PAYMENTS_ONBOARDING_RETURN_URL = os.environ.get("PAYMENTS_ONBOARDING_RETURN_URL", "")
+PAYMENTS_ONBOARDING_REFRESH_URL = os.environ.get("PAYMENTS_ONBOARDING_REFRESH_URL", "")
+# Beat re-enqueues payout lines of executing batches left open this long (lost jobs, outages).
+PAYMENTS_RESUME_SECONDS = int(os.environ.get("PAYMENTS_RESUME_SECONDS", "300"))
+CELERY_BEAT_SCHEDULE.update({
+    "payments-resume-payout-lines": {"task": "payments.jobs.payout_lines_resume",
+                                     "schedule": timedelta(seconds=PAYMENTS_RESUME_SECONDS),
+                                     "kwargs": {"older_than_seconds": PAYMENTS_RESUME_SECONDS}},
+})

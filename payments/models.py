@@ -1,0 +1,278 @@
+"""Money: an append-only double-entry ledger, Stripe Connect accounts, payout batches, Stripe events.
+
+Invariant 7: amounts are integer cents with a currency; every LedgerTransaction's entries sum to zero
+(checked by the service before writing and, on PostgreSQL, by a deferred constraint trigger at commit);
+entries and transactions are never updated or deleted (model save/delete refuse, and database triggers
+refuse UPDATE/DELETE). LedgerAccount.balance_cents is a cache kept in the same transaction as the entries
+(the row is locked while it changes); tests check it always equals the sum of the account's entries.
+
+Invariant 8: one PayoutLine per (batch, worker); the line's Stripe idempotency key is derived from its id.
+Invariant 9: one StripeEvent per Stripe event id.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or delete a ledger row: corrections are new entries."""
+
+
+class LedgerAccount(models.Model):
+    class Kind(models.TextChoices):
+        PLATFORM_FUNDING = "platform_funding", "Platform funding"
+        WORKER_PAYABLE = "worker_payable", "Owed to the worker (payable)"
+        WORKER_HELD = "worker_held", "Held for quality review"
+        PAYOUTS_IN_TRANSIT = "payouts_in_transit", "Reserved for a payout (in transit)"
+        PAID_OUT = "paid_out", "Paid out to the worker"
+
+    WORKER_KINDS = (Kind.WORKER_PAYABLE, Kind.WORKER_HELD, Kind.PAYOUTS_IN_TRANSIT, Kind.PAID_OUT)
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="ledger_accounts")
+    currency = models.CharField(max_length=3)
+    # Cache of SUM(entries.amount_cents), changed only by payments.services.ledger under a row lock.
+    balance_cents = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "worker", "currency"], condition=Q(worker__isnull=False),
+                                    name="ledger_account_one_per_kind_worker_currency"),
+            models.UniqueConstraint(fields=["kind", "currency"], condition=Q(worker__isnull=True),
+                                    name="ledger_account_one_platform_per_kind_currency"),
+            models.CheckConstraint(
+                condition=(Q(kind="platform_funding", worker__isnull=True)
+                           | Q(kind__in=["worker_payable", "worker_held", "payouts_in_transit", "paid_out"],
+                               worker__isnull=False)),
+                name="ledger_account_kind_matches_owner"),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[a-z]{3}$"), name="ledger_account_currency_iso"),
+            # Only the platform's funding account runs negative (it is where money enters the ledger).
+            models.CheckConstraint(condition=Q(kind="platform_funding") | Q(balance_cents__gte=0),
+                                   name="ledger_worker_accounts_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        owner = f"worker {self.worker_id}" if self.worker_id else "platform"
+        return f"{self.kind} {owner} {self.currency}"
+
+
+class LedgerTransaction(models.Model):
+    class Kind(models.TextChoices):
+        JUDGMENT_CREDIT = "judgment_credit", "Approved judgment"
+        HOLD = "hold", "Held (quality flag)"
+        HOLD_RELEASE = "hold_release", "Hold released"
+        HOLD_FORFEIT = "hold_forfeit", "Hold forfeited"
+        PAYOUT_RESERVE = "payout_reserve", "Reserved for a payout"
+        PAYOUT_PAID = "payout_paid", "Paid out"
+        PAYOUT_RELEASE = "payout_release", "Payout failed, reservation released"
+        PAYOUT_REVERSED = "payout_reversed", "Transfer reversed"
+        ADJUSTMENT = "adjustment", "Finance adjustment"
+        BONUS = "bonus", "Finance bonus"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # What caused it (e.g. "judgment:42", "payout-line:7"): unique with kind, so posting twice is impossible.
+    source_ref = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3)
+    memo = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "source_ref"], name="ledger_transaction_once_per_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source_ref}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError("Ledger transactions are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Ledger transactions are append-only.")
+
+
+class LedgerEntry(models.Model):
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    amount_cents = models.BigIntegerField(help_text="Signed: positive increases the account's balance.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount_cents=0), name="ledger_entry_nonzero"),
+        ]
+        indexes = [models.Index(fields=["account", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.amount_cents:+d} on {self.account_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError("Ledger entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Ledger entries are append-only.")
+
+
+class EarningsHold(models.Model):
+    """Unpaid earnings held because of a quality flag, until ops release or forfeit them."""
+
+    class Status(models.TextChoices):
+        HELD = "held", "Held"
+        RELEASED = "released", "Released"
+        FORFEITED = "forfeited", "Forfeited"
+
+    flag_id = models.BigIntegerField()
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings_holds")
+    currency = models.CharField(max_length=3)
+    amount_cents = models.BigIntegerField()
+    judgment_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HELD)
+    created_at = models.DateTimeField(auto_now_add=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["flag_id", "currency"], name="earnings_hold_once_per_flag_currency"),
+            models.CheckConstraint(condition=Q(amount_cents__gte=0), name="earnings_hold_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.amount_cents} {self.currency} (flag {self.flag_id}, {self.status})"
+
+
+class StripeAccount(models.Model):
+    """A worker's Stripe Connect (express) account. One per person."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="stripe_account")
+    stripe_id = models.CharField(max_length=64, unique=True)
+    payouts_enabled = models.BooleanField(default=False)
+    details_submitted = models.BooleanField(default=False)
+    # `created` of the Stripe event the flags above come from: an older event arriving late is ignored.
+    state_as_of = models.BigIntegerField(default=0)
+    last_payout_failure = models.TextField(blank=True, help_text="From the last payout.failed event.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} ({self.user_id})"
+
+
+class PayoutBatch(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft (awaiting approval)"
+        APPROVED = "approved", "Approved"
+        EXECUTING = "executing", "Executing"
+        COMPLETED = "completed", "Completed"
+        COMPLETED_WITH_FAILURES = "completed_with_failures", "Completed, some lines failed"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.DRAFT)
+    currency = models.CharField(max_length=3)
+    cutoff = models.DateTimeField(help_text="Only earnings credited up to this moment are paid.")
+    minimum_cents = models.PositiveIntegerField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    executed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "payout batches"
+        constraints = [
+            # Four eyes, in the database: the approver is never the creator.
+            models.CheckConstraint(condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")),
+                                   name="payout_batch_four_eyes"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} ({self.status})"
+
+    @property
+    def transfer_group(self) -> str:
+        return f"payout-batch-{self.pk}"
+
+
+class PayoutLine(models.Model):
+    class Status(models.TextChoices):
+        RESERVED = "reserved", "Reserved (not sent yet)"
+        SENDING = "sending", "Sending (outcome may be unknown)"
+        PAID = "paid", "Paid (transfer created)"
+        FAILED = "failed", "Failed (reservation released)"
+        REVERSED = "reversed", "Reversed (balance restored)"
+
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="lines")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_lines")
+    destination = models.CharField(max_length=64, help_text="Stripe account id at batch creation.")
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RESERVED)
+    stripe_transfer_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    reversed_cents = models.BigIntegerField(default=0, help_text="Reversed on Stripe and restored to the balance.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "worker"], name="payout_line_one_per_batch_worker"),
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="payout_line_positive"),
+            models.CheckConstraint(condition=~Q(status="paid") | Q(stripe_transfer_id__isnull=False),
+                                   name="payout_line_paid_has_transfer"),
+        ]
+        indexes = [models.Index(fields=["batch", "status"])]
+
+    def __str__(self) -> str:
+        return f"line {self.pk} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        # Derived from the line and never changes (invariant 8): every retry of this line, after any
+        # crash, sends the same key, so Stripe creates at most one transfer for it.
+        return f"payout-line-{self.pk}"
+
+
+class StripeEvent(models.Model):
+    """A Stripe webhook event as received (raw body), processed once."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (type not handled)"
+        FAILED = "failed", "Processing failed"
+
+    event_id = models.CharField(max_length=64, unique=True)
+    type = models.CharField(max_length=100)
+    account = models.CharField(max_length=64, blank=True, help_text="Connected account, for Connect events.")
+    payload = models.TextField(help_text="The raw request body, as signed.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type} ({self.status})"

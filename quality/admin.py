@@ -1,1 +1,120 @@
-from django.contrib import admin  # noqa: F401
+"""Admin: flags with their evidence and confirm/dismiss actions, standings, agreement, consensus, audit log."""
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from marketplace.errors import ServiceError
+from quality.models import (
+    Flag,
+    ProjectAgreement,
+    ProjectQualityPolicy,
+    QualityAuditEvent,
+    TaskConsensus,
+    WorkerStanding,
+)
+from quality.services import flag_resolve
+
+
+def _resolve(modeladmin, request, queryset, decision: str):
+    done = 0
+    for flag in queryset.filter(status=Flag.Status.OPEN):
+        try:
+            flag_resolve(flag_id=flag.pk, decision=decision, note=f"{decision} in the admin", actor_id=request.user.pk)
+            done += 1
+        except ServiceError as exc:
+            modeladmin.message_user(request, f"Flag {flag.pk}: {exc.message}", messages.ERROR)
+    modeladmin.message_user(request, f"{done} flag(s) {decision}ed.")
+
+
+@admin.action(description="Confirm selected flags (forfeit held earnings)")
+def confirm_flags(modeladmin, request, queryset):
+    _resolve(modeladmin, request, queryset, "confirm")
+
+
+@admin.action(description="Dismiss selected flags (release holds, reinstate)")
+def dismiss_flags(modeladmin, request, queryset):
+    _resolve(modeladmin, request, queryset, "dismiss")
+
+
+@admin.register(Flag)
+class FlagAdmin(admin.ModelAdmin):
+    list_display = ["id", "worker", "project", "rule", "severity", "status", "created_at", "resolved_by"]
+    list_filter = ["status", "rule", "severity"]
+    search_fields = ["worker__email", "project__name"]
+    actions = [confirm_flags, dismiss_flags]
+    readonly_fields = ["worker", "project", "rule", "severity", "evidence_pretty", "actions_pretty", "status",
+                       "resolved_by", "resolved_at", "note", "created_at"]
+    exclude = ["evidence", "actions"]
+
+    @admin.display(description="evidence")
+    def evidence_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.evidence, indent=2, sort_keys=True))
+
+    @admin.display(description="actions taken")
+    def actions_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.actions, indent=2, sort_keys=True))
+
+    def has_add_permission(self, request):
+        return False  # flags come from the rules; ops resolve them
+
+
+@admin.register(WorkerStanding)
+class WorkerStandingAdmin(admin.ModelAdmin):
+    list_display = ["worker", "project", "status", "n_judgments", "gold_accuracy", "gold_upper", "loo_agreement",
+                    "pool_loo_agreement", "median_seconds", "top_answer_share", "computed_at"]
+    list_filter = ["status"]
+    search_fields = ["worker__email"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProjectAgreement)
+class ProjectAgreementAdmin(admin.ModelAdmin):
+    list_display = ["project", "alpha", "level", "fleiss_kappa", "n_tasks", "n_judgments", "computed_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TaskConsensus)
+class TaskConsensusAdmin(admin.ModelAdmin):
+    list_display = ["task", "project", "method", "confidence", "n_judgments", "computed_at"]
+    list_filter = ["method"]
+    raw_id_fields = ["task", "project"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProjectQualityPolicy)
+class ProjectQualityPolicyAdmin(admin.ModelAdmin):
+    list_display = ["project", "updated_at"]
+    raw_id_fields = ["project"]
+
+
+@admin.register(QualityAuditEvent)
+class QualityAuditEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "action", "worker", "project", "flag", "actor"]
+    list_filter = ["action"]
+    search_fields = ["worker__email"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # append-only

@@ -124,6 +124,9 @@ class Task(models.Model):
     n_submitted = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     priority = models.IntegerField(default=0, help_text="Raised as the task ages so nothing starves.")
+    # The part of `priority` that the age_tasks job added; kept apart so the job can recompute it from the
+    # task's age (idempotent) instead of adding to it on every run.
+    age_boost = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -137,6 +140,13 @@ class Task(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "status"]),
+            # The claim path: claimable real tasks of a project in serving order (closest to overlap, then
+            # priority, then age). Partial, so full and complete tasks leave the index and a claim stops
+            # at the first row it may take.
+            models.Index(fields=["project", "-n_active", "-priority", "id"], name="task_claimable_order",
+                         condition=Q(status="open", is_gold=False, n_active__lt=F("overlap"))),
+            models.Index(fields=["project", "n_active", "id"], name="task_gold_claimable",
+                         condition=Q(status="open", is_gold=True, n_active__lt=F("overlap"))),
         ]
 
     def __str__(self) -> str:
@@ -212,3 +222,79 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"judgment {self.pk} on {self.task_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One event to deliver to a client's callback URL (task.completed, project.completed).
+
+    Unique per (client, event_key): enqueuing the same event twice (a job delivered twice, a completion
+    reported twice) delivers it once. Each HTTP attempt is a WebhookAttempt row."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (attempts exhausted)"
+        SKIPPED = "skipped", "Skipped (no callback URL or refused URL)"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event = models.CharField(max_length=32)
+    event_key = models.CharField(max_length=100, help_text="Identity of the event, e.g. task.completed:123.")
+    event_id = models.UUIDField(unique=True, help_text="Sent to the client so it can deduplicate.")
+    payload = models.JSONField()
+    url = models.URLField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["client", "event_key"], name="one_webhook_delivery_per_event"),
+            models.CheckConstraint(condition=Q(status__in=["pending", "delivered", "failed", "skipped"]),
+                                   name="webhook_delivery_status_valid"),
+        ]
+        indexes = [models.Index(fields=["client", "-created_at"]), models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.client} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP attempt of a delivery: what was sent, what came back (append-only log)."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    url = models.URLField(max_length=500)
+    at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="one_webhook_attempt_per_number")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"
+
+
+class WorkNotification(models.Model):
+    """A "there is work for you" mail sent to a worker: the rate limit of notify_work_available reads it
+    (at most one mail per worker per QUEUE_NOTIFY_MIN_INTERVAL_SECONDS, whatever the project)."""
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="work_notifications")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="work_notifications")
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [models.Index(fields=["worker", "-sent_at"])]
+
+    def __str__(self) -> str:
+        return f"work notice to {self.worker_id} for project {self.project_id}"

@@ -101,3 +101,35 @@ class PoolMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} in {self.pool}"
+
+
+class WorkerAuditEvent(models.Model):
+    """Append-only record of what ops (or the system) did to a worker's standing, and why."""
+
+    class Action(models.TextChoices):
+        SUSPEND = "suspend", "Suspended"
+        REINSTATE = "reinstate", "Reinstated"
+        BAN = "ban", "Banned"
+        POOL_ADD = "pool_add", "Added to pool"
+        POOL_REMOVE = "pool_remove", "Removed from pool"
+        POOL_SUSPEND = "pool_suspend", "Suspended in pool"
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_events")
+    # Null when the system acted (e.g. a quality rule), not a person.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    pool = models.ForeignKey(Pool, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["worker", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.worker} at {self.at:%Y-%m-%d %H:%M}"
+
+
+from workers.models_quiz import Question, Quiz, QuizAttempt  # noqa: E402,F401 - one app, models in two modules

@@ -1,1 +1,44 @@
-"""Client-facing jobs (webhooks to clients)."""
+"""Client-facing jobs (webhooks to clients). Each takes ids and is safe to run twice."""
+
+from celery import shared_task
+from django.conf import settings
+
+from tasks.services.completion import _optional, task_completed_notify
+from tasks.services.webhooks import webhook_attempt, webhook_deliveries_due
+
+__all__ = ["webhook_task_completed", "webhook_deliver", "webhooks_sweep"]
+
+CONSENSUS_POLL_SECONDS = 3
+
+
+@shared_task(bind=True, name="tasks.jobs.clients.webhook_task_completed", max_retries=None)
+def webhook_task_completed(self, task_id: int, waited: int = 0) -> None:
+    """task.completed carries the consensus: wait (bounded) for quality to compute it, then record the
+    event(s) and attempt delivery. With no quality app, or after the wait, the consensus is null."""
+    consensus_get = _optional("quality.selectors", "task_consensus_get")
+    consensus = consensus_get(task_ids=[task_id]).get(task_id) if consensus_get else None
+    wait_limit = int(getattr(settings, "WEBHOOKS_CONSENSUS_WAIT_SECONDS", 30))
+    if consensus is None and consensus_get is not None and waited < wait_limit:
+        raise self.retry(kwargs={"task_id": task_id, "waited": waited + CONSENSUS_POLL_SECONDS},
+                         countdown=CONSENSUS_POLL_SECONDS)
+    for delivery_id in task_completed_notify(task_id=task_id, consensus=consensus):
+        webhook_deliver.delay(delivery_id)
+
+
+@shared_task(bind=True, name="tasks.jobs.clients.webhook_deliver", max_retries=None)
+def webhook_deliver(self, delivery_id: int) -> str:
+    """One attempt; on failure schedule the next with exponential backoff (attempts are bounded by
+    WEBHOOKS_MAX_ATTEMPTS in the service, which counts them in the database, not in Celery)."""
+    outcome, retry_in = webhook_attempt(delivery_id=delivery_id)
+    if outcome == "retry":
+        raise self.retry(countdown=retry_in)
+    return outcome
+
+
+@shared_task(name="tasks.jobs.clients.webhooks_sweep")
+def webhooks_sweep() -> int:
+    """Beat: re-enqueue pending deliveries whose retry job was lost (broker flush, worker crash)."""
+    ids = webhook_deliveries_due()
+    for delivery_id in ids:
+        webhook_deliver.delay(delivery_id)
+    return len(ids)

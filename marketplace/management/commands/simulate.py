@@ -1,0 +1,67 @@
+"""`manage.py simulate`: a day in the marketplace through the real HTTP API (see docs/simulation.md)."""
+
+from django.core.management.base import BaseCommand, CommandError
+from rich.console import Console
+
+from marketplace.simulation.config import SimulationConfig
+from marketplace.simulation.http import ApiError
+from marketplace.simulation.runner import Simulation, SimulationError
+
+
+class Command(BaseCommand):
+    help = ("Simulate a client, freelancers (careful, average, spammers, always-A, too fast), ops and finance "
+            "against a running marketplace, then report what the marketplace concluded against the planted truth.")
+
+    def add_arguments(self, parser):
+        d = SimulationConfig()
+        parser.add_argument("--base-url", default=d.base_url, help="the running marketplace (default %(default)s)")
+        parser.add_argument("--workers", type=int, default=d.workers, help="simulated freelancers")
+        parser.add_argument("--tasks", type=int, default=d.tasks, help="regular (non-gold) tasks")
+        parser.add_argument("--gold", type=int, default=None, help="gold tasks (default: a fifth of --tasks, >= 6)")
+        parser.add_argument("--overlap", type=int, default=d.overlap, help="judgments per task")
+        parser.add_argument("--spammer-share", type=float, default=d.spammer_share, help="share answering at random")
+        parser.add_argument("--always-a-share", type=float, default=d.always_a_share, help="share always answering a")
+        parser.add_argument("--fast-share", type=float, default=d.fast_share, help="share answering implausibly fast")
+        parser.add_argument("--quiz-fail-share", type=float, default=d.quiz_fail_share,
+                            help="share failing their first quiz attempt (they wait out the cooldown)")
+        parser.add_argument("--quiz-cooldown", type=int, default=d.quiz_cooldown,
+                            help="quiz cooldown in seconds during the run (restored afterwards)")
+        parser.add_argument("--seed", type=int, default=d.seed)
+        parser.add_argument("--speed", type=float, default=d.speed,
+                            help="simulated seconds per real second for the time spent judging")
+        parser.add_argument("--reward-cents", type=int, default=d.reward_cents)
+        parser.add_argument("--skill", default=d.skill, help="skill the project requires (quiz of that skill)")
+        parser.add_argument("--api-key", default=None, help="an existing client's key (default: a new client)")
+        parser.add_argument("--mail-dir", default=None, help="where the server writes mail (default EMAIL_FILE_PATH)")
+        parser.add_argument("--staff-password", default=d.staff_password, help="password of the demo staff logins")
+        parser.add_argument("--report-dir", default=None, help="write report.json and PNG charts here")
+        parser.add_argument("--rounds", type=int, default=d.rounds, help="work/quality-review rounds at most")
+        parser.add_argument("--work-timeout", type=float, default=d.work_timeout)
+        parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
+
+    def handle(self, *args, **o):
+        config = SimulationConfig(
+            base_url=o["base_url"], workers=o["workers"], tasks=o["tasks"], gold=o["gold"], overlap=o["overlap"],
+            spammer_share=o["spammer_share"], always_a_share=o["always_a_share"], fast_share=o["fast_share"],
+            quiz_fail_share=o["quiz_fail_share"], quiz_cooldown=o["quiz_cooldown"], seed=o["seed"], speed=o["speed"],
+            reward_cents=o["reward_cents"], skill=o["skill"], api_key=o["api_key"], mail_dir=o["mail_dir"],
+            staff_password=o["staff_password"], report_dir=o["report_dir"], rounds=o["rounds"],
+            work_timeout=o["work_timeout"], progress=not o["no_progress"],
+        )
+        console = Console(file=self.stdout._out, force_terminal=None)
+        try:
+            report = Simulation(config, console=console).run()
+        except (ValueError, SimulationError, ApiError, TimeoutError) as exc:
+            raise CommandError(str(exc)) from exc
+        from marketplace.simulation.report import render
+
+        render(report, console)
+        if config.report_dir:
+            from marketplace.simulation.charts import write_report_dir
+
+            for path in write_report_dir(report, config.report_dir):
+                console.print(f"wrote {path}")
+        failed = [name for name, ok in report["checks"].items() if ok is False]
+        if failed or report["errors"]:
+            raise CommandError(f"invariants failed: {', '.join(failed) or 'none'}; "
+                               f"phases failed: {', '.join(report['errors']) or 'none'}")

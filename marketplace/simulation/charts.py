@@ -1,0 +1,74 @@
+"""PNG charts for --report-dir (matplotlib, Agg backend: no display needed)."""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+
+COLORS = {"careful": "#2b8a3e", "average": "#74b816", "spammer": "#e03131", "always_a": "#f76707", "fast": "#ae3ec9"}
+
+
+def pay_per_worker(report: dict, path: Path) -> None:
+    workers = sorted(report["workers"], key=lambda w: (w["behaviour"], -w["earned_cents"]))
+    fig, ax = plt.subplots(figsize=(max(6, len(workers) * 0.35), 4))
+    ax.bar(range(len(workers)), [w["earned_cents"] / 100 for w in workers],
+           color=[COLORS.get(w["behaviour"], "grey") for w in workers],
+           edgecolor=["black" if w["flagged"] else "none" for w in workers])
+    ax.set_xticks(range(len(workers)), [w["behaviour"] for w in workers], rotation=90, fontsize=7)
+    ax.set_ylabel("earned (USD)")
+    ax.set_title("Pay per worker (outlined: flagged)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def quality_distribution(report: dict, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    by_group: dict[str, list[float]] = {}
+    for w in report["workers"]:
+        score = w["quality_score"] if w["quality_score"] is not None else w["gold_accuracy"]
+        if score is not None:
+            by_group.setdefault(w["behaviour"], []).append(score)
+    if by_group:
+        ax.hist(list(by_group.values()), bins=10, range=(0, 1), stacked=True, label=list(by_group),
+                color=[COLORS.get(k, "grey") for k in by_group])
+        ax.legend(fontsize=8)
+    threshold = report.get("flag_threshold")
+    if threshold is not None:
+        ax.axvline(threshold, color="black", linestyle="--", label="flag threshold")
+        ax.text(threshold, ax.get_ylim()[1] * 0.95, " flag threshold", fontsize=8)
+    ax.set_xlabel("quality score (gold accuracy where no score)")
+    ax.set_ylabel("workers")
+    ax.set_title("Quality score distribution")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def queue_depth(report: dict, path: Path) -> None:
+    points = report["timeline"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if points:
+        ax.plot([p["t"] for p in points], [p["open_slots"] for p in points], label="open slots (queue depth)")
+        ax.plot([p["t"] for p in points], [p["tasks_complete"] for p in points], label="tasks complete")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("seconds since start")
+    ax.set_title("Queue depth over time")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report_dir(report: dict, directory: str) -> list[Path]:
+    """report.json and the three charts; returns the paths written."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "report.json", out / "pay_per_worker.png", out / "quality_scores.png", out / "queue_depth.png"]
+    paths[0].write_text(json.dumps(report, indent=2, default=str))
+    pay_per_worker(report, paths[1])
+    quality_distribution(report, paths[2])
+    queue_depth(report, paths[3])
+    return paths

@@ -1,0 +1,129 @@
+"""The bundled code-comparison items and how they become pairwise tasks, gold tasks and quiz questions.
+
+Each item has a prompt and two completions, one correct and one subtly wrong (the bug category says how).
+Tasks randomise which side holds the correct completion; the planted truth stays in the simulator and is
+only sent to the marketplace for gold tasks (as their known answer), exactly as a real client would.
+"""
+
+import json
+import random
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+DATA_FILE = Path(__file__).resolve().parent / "data" / "code_pairs.json"
+BUG_CATEGORIES = ("off_by_one", "infinite_loop", "wrong_variable", "wrong_output", "missing_edge_case")
+SIDES = ("a", "b")
+
+
+@dataclass(frozen=True)
+class CodePair:
+    id: str
+    language: str
+    prompt: str
+    completions: dict[str, str]
+    correct: str
+    bug: str
+    bug_note: str
+
+    @property
+    def correct_code(self) -> str:
+        return self.completions[self.correct]
+
+    @property
+    def buggy_code(self) -> str:
+        return self.completions["b" if self.correct == "a" else "a"]
+
+
+@dataclass(frozen=True)
+class PlantedTask:
+    """A task as uploaded, plus the truth only the simulator knows (for regular tasks)."""
+
+    external_id: str
+    item_id: str
+    language: str
+    bug: str
+    data: dict
+    truth: str
+    is_gold: bool
+
+    def upload_row(self) -> dict:
+        row = {"external_id": self.external_id, "data": self.data}
+        if self.is_gold:
+            row["gold"] = {"choice": self.truth}
+        return row
+
+
+def _check(raw: dict) -> CodePair:
+    missing = {"id", "language", "prompt", "completions", "correct", "bug"} - raw.keys()
+    if missing:
+        raise ValueError(f"item {raw.get('id', '?')}: missing {sorted(missing)}")
+    if set(raw["completions"]) != set(SIDES) or raw["correct"] not in SIDES:
+        raise ValueError(f"item {raw['id']}: completions must be a and b, correct one of them")
+    if raw["bug"] not in BUG_CATEGORIES:
+        raise ValueError(f"item {raw['id']}: unknown bug category {raw['bug']!r}")
+    if raw["completions"]["a"] == raw["completions"]["b"]:
+        raise ValueError(f"item {raw['id']}: the two completions are identical")
+    return CodePair(id=raw["id"], language=raw["language"], prompt=raw["prompt"], completions=dict(raw["completions"]),
+                    correct=raw["correct"], bug=raw["bug"], bug_note=raw.get("bug_note", ""))
+
+
+@cache
+def load_pairs(path: Path = DATA_FILE) -> tuple[CodePair, ...]:
+    """All bundled items, validated (unique ids, two different completions, a known bug category)."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    pairs = tuple(_check(raw) for raw in doc["items"])
+    ids = [p.id for p in pairs]
+    if len(ids) != len(set(ids)):
+        raise ValueError("duplicate item ids in the dataset")
+    return pairs
+
+
+def _planted(pair: CodePair, *, external_id: str, rng: random.Random, is_gold: bool) -> PlantedTask:
+    swap = rng.random() < 0.5
+    a, b = pair.completions["a"], pair.completions["b"]
+    truth = pair.correct
+    if swap:
+        a, b = b, a
+        truth = "b" if truth == "a" else "a"
+    data = {"prompt": pair.prompt, "language": pair.language, "response_a": a, "response_b": b}
+    return PlantedTask(external_id=external_id, item_id=pair.id, language=pair.language, bug=pair.bug,
+                       data=data, truth=truth, is_gold=is_gold)
+
+
+def build_tasks(*, n_tasks: int, n_gold: int, seed: int, prefix: str,
+                pairs: tuple[CodePair, ...] | None = None) -> tuple[list[PlantedTask], list[PlantedTask]]:
+    """(regular tasks, gold tasks), deterministic for a seed. Items are cycled through in a shuffled order
+    when more tasks than items are asked for (each reuse draws its own side order). Gold tasks are drawn
+    from a separate shuffle, so a gold task and a regular task may share an item but never an external_id."""
+    if n_tasks < 1 or n_gold < 0:
+        raise ValueError("need at least one task and a non-negative number of gold tasks")
+    pairs = pairs or load_pairs()
+    rng = random.Random(seed)
+    order = list(pairs)
+    rng.shuffle(order)
+    regular = [_planted(order[i % len(order)], external_id=f"{prefix}-t{i:04d}", rng=rng, is_gold=False)
+               for i in range(n_tasks)]
+    gold_order = list(pairs)
+    rng.shuffle(gold_order)
+    gold = [_planted(gold_order[i % len(gold_order)], external_id=f"{prefix}-g{i:03d}", rng=rng, is_gold=True)
+            for i in range(n_gold)]
+    return regular, gold
+
+
+def quiz_questions(*, count: int, seed: int, pairs: tuple[CodePair, ...] | None = None) -> list[dict]:
+    """Pick-the-better questions for an ops-authored quiz (workers API payload, answer key included)."""
+    pairs = list(pairs or load_pairs())
+    random.Random(seed).shuffle(pairs)
+    questions = []
+    for pair in pairs[:count]:
+        questions.append({
+            "kind": "pick_better",
+            "prompt": f"{pair.prompt}\nWhich snippet is correct?",
+            "options": [{"key": "a", "text": "", "code": pair.completions["a"]},
+                        {"key": "b", "text": "", "code": pair.completions["b"]}],
+            "correct": [pair.correct],
+            "weight": 1,
+            "explanation": pair.bug_note,
+        })
+    return questions

@@ -1,0 +1,202 @@
+"""The simulation's report: what the marketplace concluded, compared with the truth the simulator planted.
+
+build_report() gathers the figures into a JSON-serialisable dict (report.json); render() prints it.
+"""
+
+import statistics
+from collections import defaultdict
+
+from django.conf import settings
+
+from marketplace.simulation import inprocess
+from marketplace.simulation.behaviours import Behaviour
+from marketplace.simulation.http import ApiError
+from marketplace.simulation.review import flag_worker_id
+
+SCORE_KEYS = ("score", "quality_score", "gold_accuracy", "gold_accuracy_lower", "agreement", "loo_agreement")
+
+
+def standing_score(standing) -> float | None:
+    """One number per worker for the quality chart: the first numeric figure the standing offers."""
+    if not isinstance(standing, dict):
+        return None
+    for key in SCORE_KEYS:
+        value = standing.get(key)
+        if isinstance(value, dict):
+            value = value.get("value", value.get("estimate"))
+        if isinstance(value, int | float):
+            return float(value)
+    return None
+
+
+def flag_threshold() -> float | None:
+    rules = getattr(settings, "QUALITY_RULES", None) or {}
+    gold = rules.get("gold", {}) if isinstance(rules, dict) else {}
+    for key in ("upper_below", "threshold", "min_accuracy"):
+        if isinstance(gold.get(key), int | float):
+            return float(gold[key])
+    return None
+
+
+def _consensus_choice(result: dict) -> str | None:
+    answer = (result.get("consensus") or {}).get("answer")
+    return answer.get("choice") if isinstance(answer, dict) else None
+
+
+def _rate(hits: int, n: int) -> float | None:
+    return round(hits / n, 4) if n else None
+
+
+def _workers(sim, flags_by_worker) -> list[dict]:
+    earnings = sim.payout.get("earnings", {})
+    paid_lines = sim.ledger.get("paid_lines_cents", {})
+    rows = []
+    for f in sim.freelancers:
+        regular = [j for j in f.judged if not j.is_gold and j.correct is not None]
+        gold = [j for j in f.judged if j.is_gold and j.correct is not None]
+        money = earnings.get(f.user_id) or {}
+        earned = sum(int(money.get(k) or 0) for k in ("paid_cents", "balance_cents", "pending_cents"))
+        hours = sum(j.seconds for j in f.judged) / 3600
+        try:
+            standing = f.api.get("/api/v1/me/", label="me").get("quality_standing")
+        except ApiError:
+            standing = None
+        flags = flags_by_worker.get(f.user_id, [])
+        rows.append({
+            "email": f.email, "user_id": f.user_id, "behaviour": f.behaviour.value, "honest": f.behaviour.honest,
+            "quiz_attempts": f.quiz_attempts, "judgments": len(f.judged),
+            "accuracy": _rate(sum(j.correct for j in regular), len(regular)),
+            "gold_accuracy": _rate(sum(j.correct for j in gold), len(gold)),
+            "simulated_hours": round(hours, 3), "earned_cents": earned,
+            "paid_cents": int(money.get("paid_cents") or 0), "held_cents": int(money.get("held_cents") or 0),
+            "paid_lines_cents": int(paid_lines.get(f.user_id, 0)),
+            "hourly_cents": round(earned / hours) if hours else None,
+            "flagged": bool(flags), "flag_rules": sorted({str(x.get("rule") or x.get("reason") or "?") for x in flags}),
+            "stopped": f.stopped_reason, "quality_score": standing_score(standing), "quality_standing": standing,
+        })
+    return rows
+
+
+def _groups(workers: list[dict]) -> dict:
+    groups = defaultdict(list)
+    for w in workers:
+        groups[w["behaviour"]].append(w)
+    out = {}
+    for kind in Behaviour:
+        rows = groups.get(kind.value, [])
+        hourly = [w["hourly_cents"] for w in rows if w["hourly_cents"] is not None]
+        out[kind.value] = {"workers": len(rows), "flagged": sum(w["flagged"] for w in rows),
+                           "judgments": sum(w["judgments"] for w in rows),
+                           "earned_cents": sum(w["earned_cents"] for w in rows),
+                           "median_hourly_cents": round(statistics.median(hourly)) if hourly else None}
+    return out
+
+
+def build_report(sim) -> dict:
+    view, payout = sim.client_view, sim.payout
+    truth = {t.external_id: t for t in sim.regular}
+    results = [r for r in view.get("results", []) if r.get("external_id") in truth]
+    scored = [(r, _consensus_choice(r)) for r in results]
+    scored = [(r, c) for r, c in scored if c]
+    by_bug = defaultdict(lambda: [0, 0])
+    for r, choice in scored:
+        planted = truth[r["external_id"]]
+        by_bug[planted.bug][0] += choice == planted.truth
+        by_bug[planted.bug][1] += 1
+    correct_text = {(t.data["prompt"], t.data["response_" + t.truth]) for t in sim.regular}
+    export_ok = sum((p.get("prompt"), p.get("chosen")) in correct_text for p in view.get("export", []))
+
+    all_flags = sim.review.all_flags()
+    flags_by_worker = defaultdict(list)
+    for flag in all_flags:
+        flags_by_worker[flag_worker_id(flag)].append(flag)
+    sim.ledger = inprocess.ledger_check(worker_ids=[f.user_id for f in sim.freelancers])
+    workers = _workers(sim, flags_by_worker)
+    bad = [w for w in workers if not w["honest"]]
+    lines = payout.get("lines") or []
+    transfers = payout.get("transfers")
+    per_destination = defaultdict(int)
+    for tr in transfers or []:
+        per_destination[tr.get("destination")] += 1
+    paid_lines = [ln for ln in lines if ln.get("status") == "paid"]
+    agreement = view.get("agreement") or sim.review.agreement or {}
+    state = inprocess.queue_state(sim.project["id"])
+    checks = {
+        "all_tasks_complete": state["tasks_complete"] == state["tasks_total"],
+        "no_honest_rater_flagged": not any(w["flagged"] for w in workers if w["honest"]),
+        "bad_raters_flagged_share": _rate(sum(w["flagged"] for w in bad), len(bad)),
+        "ledger_sums_to_zero": sim.ledger["ledger_total_cents"] == 0 and not sim.ledger["unbalanced_transactions"],
+        "balances_match_entries": not sim.ledger["balance_drift"],
+        "paid_matches_ledger": all(w["paid_cents"] == w["paid_lines_cents"] for w in workers),
+        "one_transfer_per_paid_line": transfers is not None and len(transfers) == len(paid_lines)
+        and all(per_destination.get(ln.get("destination"), 0) == 1 for ln in paid_lines),
+        "at_most_one_line_per_worker": all(n <= 1 for n in sim.ledger["payout_lines"].values()),
+    }
+    return {
+        "run_id": sim.run_id,
+        "config": {k: v for k, v in vars(sim.config).items() if k not in ("password", "staff_password", "api_key")},
+        "phases_seconds": sim.phases,
+        "tasks": {"regular": len(sim.regular), "gold": len(sim.gold), "uploaded": getattr(sim, "upload", {}),
+                  "complete": state["tasks_complete"], "judgments": sum(len(f.judged) for f in sim.freelancers)},
+        "consensus": {"n": len(scored), "accuracy": _rate(sum(c == truth[r["external_id"]].truth for r, c in scored),
+                                                           len(scored)),
+                      "by_bug": {k: _rate(v[0], v[1]) for k, v in sorted(by_bug.items())}},
+        "agreement": {k: agreement.get(k) for k in ("alpha", "level", "fleiss_kappa", "n_tasks", "n_judgments")},
+        "export": {"pairs": len(view.get("export", [])), "chosen_is_correct": _rate(export_ok, len(view.get("export", [])))},
+        "raters": {"caught": sum(w["flagged"] for w in bad), "missed": sum(not w["flagged"] for w in bad),
+                   "false": sum(w["flagged"] for w in workers if w["honest"]), "flags": len(all_flags),
+                   "onboarding_failures": sim.failed_onboarding},
+        "groups": _groups(workers),
+        "money": {"batch_id": payout.get("batch_id"), "batch_status": payout.get("status"), "lines": len(lines),
+                  "paid_lines": len(paid_lines), "paid_out_cents": sum(int(ln.get("amount_cents", 0)) for ln in paid_lines),
+                  "transfers": None if transfers is None else len(transfers), "ledger": sim.ledger},
+        "webhooks": {"received": view.get("webhooks", {}), "rejected": view.get("webhooks_rejected", 0)},
+        "latency": sim.stats.summary(),
+        "quality_rounds": sim.review.rounds,
+        "flag_threshold": flag_threshold(),
+        "timeline": sim.timeline,
+        "workers": workers,
+        "checks": checks,
+        "errors": sim.errors,
+    }
+
+
+def _money(cents) -> str:
+    return "-" if cents is None else f"${cents / 100:,.2f}"
+
+
+def render(report: dict, console) -> None:
+    from rich.table import Table
+
+    t, c, a, r, m = (report[k] for k in ("tasks", "consensus", "agreement", "raters", "money"))
+    summary = Table(title=f"Simulation {report['run_id']}", show_header=False)
+    summary.add_row("tasks complete", f"{t['complete']} / {t['regular']} (+{t['gold']} gold), {t['judgments']} judgments")
+    summary.add_row("consensus accuracy", f"{c['accuracy']} over {c['n']} tasks (vs planted truth)")
+    summary.add_row("agreement", f"alpha {a.get('alpha')}  fleiss kappa {a.get('fleiss_kappa')}")
+    summary.add_row("raters flagged", f"caught {r['caught']}, missed {r['missed']}, false {r['false']}")
+    summary.add_row("paid out", f"{_money(m['paid_out_cents'])} in {m['paid_lines']} lines (batch {m['batch_id']}, "
+                    f"{m['batch_status']}), ledger total {m['ledger']['ledger_total_cents']}")
+    summary.add_row("preference export", f"{report['export']['pairs']} pairs, chosen correct {report['export']['chosen_is_correct']}")
+    summary.add_row("webhooks", ", ".join(f"{k} {v}" for k, v in report["webhooks"]["received"].items()) or "none")
+    for label in ("claim", "submit"):
+        lat = report["latency"].get(label)
+        if lat:
+            summary.add_row(f"{label} latency", f"p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms (n={lat['n']})")
+    console.print(summary)
+    groups = Table(title="Worker groups")
+    for col in ("group", "workers", "flagged", "judgments", "earned", "median hourly"):
+        groups.add_column(col)
+    for name, g in report["groups"].items():
+        if g["workers"]:
+            groups.add_row(name, str(g["workers"]), str(g["flagged"]), str(g["judgments"]), _money(g["earned_cents"]),
+                           _money(g["median_hourly_cents"]))
+    console.print(groups)
+    checks = Table(title="Checks")
+    checks.add_column("invariant")
+    checks.add_column("result")
+    for name, value in report["checks"].items():
+        ok = value is True or (isinstance(value, float) and value > 0)
+        checks.add_row(name, f"[{'green' if ok else 'red'}]{value}[/]")
+    console.print(checks)
+    for phase, error in report.get("errors", {}).items():
+        console.print(f"[red]{phase} failed: {error}[/red]")

@@ -1,0 +1,27 @@
+"""Row locks in one fixed order, so concurrent money movements never deadlock (Saleor's lock_objects).
+
+Order: payout line -> ledger accounts (ascending id) -> payout batch. Every service that takes more
+than one of these locks takes them in this order.
+"""
+
+from django.db.models import QuerySet
+
+from payments.models import LedgerAccount, PayoutBatch, PayoutLine
+
+
+def ledger_accounts_lock(*, account_ids) -> dict[int, LedgerAccount]:
+    """Locks the accounts (SELECT ... FOR UPDATE, ascending id) and returns them fresh, by id."""
+    rows = LedgerAccount.objects.select_for_update().filter(pk__in=set(account_ids)).order_by("pk")
+    return {row.pk: row for row in rows}
+
+
+def payout_line_lock(*, line_id: int) -> PayoutLine:
+    return PayoutLine.objects.select_for_update(of=("self",)).select_related("batch").get(pk=line_id)
+
+
+def payout_batch_lock(*, batch_id: int) -> PayoutBatch:
+    return PayoutBatch.objects.select_for_update().get(pk=batch_id)
+
+
+def payout_lines_lock(*, batch_id: int) -> QuerySet[PayoutLine]:
+    return PayoutLine.objects.select_for_update().filter(batch_id=batch_id).order_by("pk")

@@ -1,0 +1,66 @@
+"""Reads of the payments app: earnings, ledger entries, payout batches."""
+
+from django.conf import settings
+from django.db.models import Count, QuerySet, Sum
+
+from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction, PayoutBatch, PayoutLine, StripeAccount
+
+Kind = LedgerAccount.Kind
+
+
+def worker_earnings_summary(*, user) -> dict:
+    """The worker's money at a glance, in integer cents: balance (payable now), held (quality review),
+    pending (reserved in a payout batch, in transit to Stripe), paid (transferred). The top-level figures
+    are in the platform currency (STRIPE_CURRENCY); by_currency lists every currency the worker has."""
+    by_currency: dict[str, dict] = {}
+    field = {Kind.WORKER_PAYABLE: "balance_cents", Kind.WORKER_HELD: "held_cents",
+             Kind.PAYOUTS_IN_TRANSIT: "pending_cents", Kind.PAID_OUT: "paid_cents"}
+    for account in LedgerAccount.objects.filter(worker_id=user.pk, kind__in=list(field)):
+        row = by_currency.setdefault(account.currency, {"currency": account.currency, "balance_cents": 0,
+                                                        "held_cents": 0, "pending_cents": 0, "paid_cents": 0})
+        row[field[account.kind]] = account.balance_cents
+    currency = settings.STRIPE_CURRENCY.lower()
+    main = by_currency.get(currency) or {"currency": currency, "balance_cents": 0, "held_cents": 0,
+                                         "pending_cents": 0, "paid_cents": 0}
+    return {**main, "by_currency": sorted(by_currency.values(), key=lambda r: r["currency"])}
+
+
+def worker_ledger_entries(*, user) -> QuerySet[LedgerEntry]:
+    """Every ledger entry on the worker's own accounts, newest first."""
+    return (LedgerEntry.objects.filter(account__worker_id=user.pk)
+            .select_related("account", "transaction").order_by("-id"))
+
+
+def ledger_account_entry_sums() -> dict[int, int]:
+    return {row["account_id"]: row["total"] for row in
+            LedgerEntry.objects.values("account_id").annotate(total=Sum("amount_cents"))}
+
+
+def ledger_unbalanced_transactions() -> list[dict]:
+    """Transactions whose entries do not sum to zero (should always be empty)."""
+    rows = (LedgerTransaction.objects.annotate(total=Sum("entries__amount_cents")).exclude(total=0)
+            .values("id", "kind", "source_ref", "total"))
+    return list(rows)
+
+
+def payout_account_get(*, user) -> StripeAccount | None:
+    return StripeAccount.objects.filter(user_id=user.pk).first()
+
+
+def payout_batch_get(*, batch_id: int) -> PayoutBatch | None:
+    return PayoutBatch.objects.filter(pk=batch_id).first()
+
+
+def payout_batch_list() -> QuerySet[PayoutBatch]:
+    return PayoutBatch.objects.all().order_by("-id")
+
+
+def payout_lines(*, batch_id: int) -> QuerySet[PayoutLine]:
+    return PayoutLine.objects.filter(batch_id=batch_id).select_related("worker").order_by("id")
+
+
+def payout_batch_line_counts(*, batch_id: int) -> dict[str, int]:
+    counts = {s: 0 for s in PayoutLine.Status.values}
+    for row in PayoutLine.objects.filter(batch_id=batch_id).values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    return counts

@@ -1,0 +1,161 @@
+"""Earnings: credits for approved judgments, holds from quality flags, finance bonuses and adjustments.
+
+Ledger movements (see payments.models.LedgerAccount):
+  judgment credit     platform_funding -> worker_payable
+  hold                worker_payable   -> worker_held       (only what is still payable)
+  hold release        worker_held      -> worker_payable
+  hold forfeit        worker_held      -> platform_funding
+  bonus / adjustment  platform_funding <-> worker_payable   (finance)
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from marketplace.errors import NotFound, ValidationFailed
+from payments.models import EarningsHold, LedgerAccount, LedgerEntry, LedgerTransaction
+from payments.services.ledger import ledger_account_get, ledger_transfer
+
+logger = logging.getLogger(__name__)
+Kind = LedgerAccount.Kind
+TxnKind = LedgerTransaction.Kind
+
+
+def judgment_source_ref(judgment_id: int) -> str:
+    return f"judgment:{judgment_id}"
+
+
+@transaction.atomic
+def earnings_credit_judgment(*, judgment_id: int) -> bool:
+    """Credits the worker for an approved judgment: the project's reward_cents in its currency.
+
+    Idempotent: one credit per judgment, enforced by the unique (kind, source_ref) of the ledger
+    transaction, so calling it twice (or from two processes at once) credits once. Returns True when
+    this call wrote the credit; False when it was credited before, the judgment is not APPROVED, or the
+    reward is zero (nothing to credit). Raises NotFound for an unknown judgment.
+    """
+    from tasks.models import Judgment  # payments reads tasks' judgments; tasks never imports payments
+
+    judgment = Judgment.objects.select_related("project").filter(pk=judgment_id).first()
+    if judgment is None:
+        raise NotFound(f"No judgment {judgment_id}.")
+    if judgment.status != Judgment.Status.APPROVED:
+        logger.info("judgment %s is %s: not credited", judgment_id, judgment.status)
+        return False
+    reward, currency = judgment.project.reward_cents, judgment.project.currency.lower()
+    if reward <= 0:
+        return False
+    funding = ledger_account_get(kind=Kind.PLATFORM_FUNDING, currency=currency)
+    payable = ledger_account_get(kind=Kind.WORKER_PAYABLE, worker_id=judgment.worker_id, currency=currency)
+    txn = ledger_transfer(kind=TxnKind.JUDGMENT_CREDIT, source_ref=judgment_source_ref(judgment_id),
+                          debit=funding, credit=payable, amount_cents=reward,
+                          memo=f"{judgment.project.name} (task {judgment.task_id})")
+    return txn is not None
+
+
+@transaction.atomic
+def earnings_hold(*, worker_id: int, judgment_ids: list[int] | None, flag_id: int) -> int:
+    """Moves the worker's unpaid earnings for these judgments (all unpaid earnings when judgment_ids is
+    empty or None) from payable to held, until the flag is resolved. Returns the cents held.
+
+    Only what is still payable can be held: earnings already reserved in a payout batch (in transit) or
+    paid out are not clawed back, so the hold is min(credits of these judgments, payable balance), per
+    currency. Idempotent per (flag, currency): a second call returns the amount held the first time.
+    """
+    existing = list(EarningsHold.objects.select_for_update().filter(flag_id=flag_id))
+    if existing:
+        return sum(h.amount_cents for h in existing)
+    judgment_ids = sorted(set(judgment_ids or []))
+    credits = (LedgerEntry.objects.filter(account__kind=Kind.WORKER_PAYABLE, account__worker_id=worker_id,
+                                          transaction__kind=TxnKind.JUDGMENT_CREDIT)
+               .values("account__currency").annotate(total=Sum("amount_cents")))
+    if judgment_ids:
+        credits = credits.filter(transaction__source_ref__in=[judgment_source_ref(j) for j in judgment_ids])
+    wanted = {row["account__currency"]: row["total"] for row in credits}
+    if not judgment_ids:
+        wanted = {a.currency: a.balance_cents for a in LedgerAccount.objects.filter(
+            kind=Kind.WORKER_PAYABLE, worker_id=worker_id)}
+    total = 0
+    for currency in sorted(wanted):
+        payable = ledger_account_get(kind=Kind.WORKER_PAYABLE, worker_id=worker_id, currency=currency)
+        held = ledger_account_get(kind=Kind.WORKER_HELD, worker_id=worker_id, currency=currency)
+        payable = LedgerAccount.objects.select_for_update().get(pk=payable.pk)  # fresh balance under lock
+        amount = max(0, min(wanted[currency], payable.balance_cents))
+        EarningsHold.objects.create(flag_id=flag_id, worker_id=worker_id, currency=currency, amount_cents=amount,
+                                    judgment_ids=judgment_ids)
+        if amount:
+            ledger_transfer(kind=TxnKind.HOLD, source_ref=f"flag:{flag_id}:{currency}", debit=payable, credit=held,
+                            amount_cents=amount, memo=f"Held for quality review (flag {flag_id})")
+        total += amount
+    if not wanted:
+        # Nothing to hold, but remember the flag so a repeated call stays a no-op.
+        EarningsHold.objects.create(flag_id=flag_id, worker_id=worker_id, currency=settings.STRIPE_CURRENCY, amount_cents=0,
+                                    judgment_ids=judgment_ids)
+    return total
+
+
+def _hold_settle(*, flag_id: int, release: bool) -> int:
+    status = EarningsHold.Status.RELEASED if release else EarningsHold.Status.FORFEITED
+    settled = 0
+    for hold in EarningsHold.objects.select_for_update().filter(flag_id=flag_id).order_by("pk"):
+        if hold.status != EarningsHold.Status.HELD:
+            continue  # settled before: idempotent
+        if hold.amount_cents:
+            held = ledger_account_get(kind=Kind.WORKER_HELD, worker_id=hold.worker_id, currency=hold.currency)
+            if release:
+                target = ledger_account_get(kind=Kind.WORKER_PAYABLE, worker_id=hold.worker_id, currency=hold.currency)
+            else:
+                target = ledger_account_get(kind=Kind.PLATFORM_FUNDING, currency=hold.currency)
+            ledger_transfer(kind=TxnKind.HOLD_RELEASE if release else TxnKind.HOLD_FORFEIT,
+                            source_ref=f"flag:{flag_id}:{hold.currency}", debit=held, credit=target,
+                            amount_cents=hold.amount_cents,
+                            memo=f"Hold {'released' if release else 'forfeited'} (flag {flag_id})")
+        hold.status = status
+        hold.settled_at = timezone.now()
+        hold.save(update_fields=["status", "settled_at"])
+        settled += hold.amount_cents
+    return settled
+
+
+@transaction.atomic
+def earnings_hold_release(*, flag_id: int) -> int:
+    """Gives held earnings back to the worker's payable balance (flag dismissed). Idempotent; returns the
+    cents released by this call (0 when already settled or nothing was held)."""
+    return _hold_settle(flag_id=flag_id, release=True)
+
+
+@transaction.atomic
+def earnings_hold_forfeit(*, flag_id: int) -> int:
+    """Returns held earnings to the platform (flag confirmed). Idempotent; returns the cents forfeited."""
+    return _hold_settle(flag_id=flag_id, release=False)
+
+
+@transaction.atomic
+def ledger_adjustment_create(*, actor_id: int, worker_id: int, amount_cents: int, currency: str, kind: str,
+                             memo: str, reference: str) -> LedgerTransaction:
+    """A finance bonus (positive) or adjustment (either sign) on a worker's payable balance, as one
+    balanced transaction against platform funding. Idempotent by `reference` (a second call with the same
+    kind and reference returns the first transaction). A negative adjustment may not exceed the payable
+    balance (Conflict insufficient_balance, nothing written)."""
+    from django.contrib.auth import get_user_model
+
+    if kind not in (TxnKind.BONUS, TxnKind.ADJUSTMENT):
+        raise ValidationFailed("kind must be bonus or adjustment.", fields={"kind": ["must be bonus or adjustment"]})
+    if amount_cents == 0 or (kind == TxnKind.BONUS and amount_cents < 0):
+        raise ValidationFailed("A bonus is positive; an adjustment is non-zero.",
+                               fields={"amount_cents": ["must be > 0 for a bonus, non-zero for an adjustment"]})
+    if not get_user_model().objects.filter(pk=worker_id).exists():
+        raise ValidationFailed("No such worker.", fields={"worker": ["no such worker"]})
+    source_ref = f"finance:{reference}"
+    previous = LedgerTransaction.objects.filter(kind=kind, source_ref=source_ref).first()
+    if previous is not None:
+        return previous
+    funding = ledger_account_get(kind=Kind.PLATFORM_FUNDING, currency=currency)
+    payable = ledger_account_get(kind=Kind.WORKER_PAYABLE, worker_id=worker_id, currency=currency)
+    debit, credit = (funding, payable) if amount_cents > 0 else (payable, funding)
+    txn = ledger_transfer(kind=kind, source_ref=source_ref, debit=debit, credit=credit, amount_cents=abs(amount_cents),
+                          memo=memo, created_by_id=actor_id)
+    return txn or LedgerTransaction.objects.get(kind=kind, source_ref=source_ref)

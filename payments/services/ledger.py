@@ -1,0 +1,134 @@
+"""The double-entry ledger's only write path (invariant 7).
+
+ledger_post writes one balanced transaction: it refuses entries that do not sum to zero, mixes of
+currencies and zero amounts; it locks the accounts it touches in ascending id order and moves their cached
+balances in the same database transaction; (kind, source_ref) is unique, so posting the same cause twice
+writes nothing the second time. Nothing here updates or deletes an entry: corrections are new transactions.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from marketplace.errors import Conflict, ValidationFailed
+from payments.lock_objects import ledger_accounts_lock
+from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction
+
+Kind = LedgerAccount.Kind
+
+
+class UnbalancedTransaction(ValueError):
+    """A programming error: a posting whose entries do not sum to zero (never reaches the database)."""
+
+
+def ledger_account_get(*, kind: str, currency: str, worker_id: int | None = None) -> LedgerAccount:
+    """The account for (kind, worker, currency), created on first use. Safe under races: the partial
+    unique constraints make a concurrent second insert fail and get_or_create then reads the winner's row."""
+    currency = currency.lower()
+    if kind == Kind.PLATFORM_FUNDING:
+        worker_id = None
+    elif worker_id is None:
+        raise ValueError(f"{kind} accounts belong to a worker")
+    account, _ = LedgerAccount.objects.get_or_create(kind=kind, worker_id=worker_id, currency=currency)
+    return account
+
+
+def worker_accounts_get(*, worker_id: int, currency: str) -> dict[str, LedgerAccount]:
+    """All four accounts of a worker in one currency, by kind (created on first use)."""
+    return {kind: ledger_account_get(kind=kind, worker_id=worker_id, currency=currency)
+            for kind in LedgerAccount.WORKER_KINDS}
+
+
+def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tuple[LedgerAccount, int]],
+                memo: str = "", created_by_id: int | None = None,
+                locked: dict[int, LedgerAccount] | None = None) -> LedgerTransaction | None:
+    """Writes one balanced transaction and moves the balances of its accounts, atomically.
+
+    Returns the new transaction, or None when (kind, source_ref) was posted before (idempotent).
+    Guarantees: entries sum to zero, one currency, no zero amounts (UnbalancedTransaction / ValueError
+    otherwise, nothing written); worker accounts never go below zero (Conflict "insufficient_balance",
+    nothing written). Pass `locked` when the caller already holds the accounts' locks (batch postings).
+    """
+    currency = currency.lower()
+    deltas: dict[int, int] = defaultdict(int)
+    accounts: dict[int, LedgerAccount] = {}
+    for account, amount in lines:
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise ValueError("ledger amounts are integer cents")
+        if account.currency != currency:
+            raise ValueError(f"account {account.pk} is in {account.currency}, transaction in {currency}")
+        deltas[account.pk] += amount
+        accounts[account.pk] = account
+    deltas = {pk: amount for pk, amount in deltas.items() if amount != 0}
+    if sum(deltas.values()) != 0:
+        raise UnbalancedTransaction(f"{kind} {source_ref}: entries sum to {sum(deltas.values())}, not 0")
+    if not deltas:
+        raise ValueError(f"{kind} {source_ref}: nothing to post")
+
+    with transaction.atomic():
+        if locked is None:
+            locked = ledger_accounts_lock(account_ids=deltas.keys())
+        try:
+            # A savepoint, so a duplicate source leaves the caller's transaction usable.
+            with transaction.atomic():
+                txn = LedgerTransaction.objects.create(kind=kind, source_ref=source_ref, currency=currency,
+                                                       memo=memo[:500], created_by_id=created_by_id)
+        except IntegrityError:
+            if LedgerTransaction.objects.filter(kind=kind, source_ref=source_ref).exists():
+                return None
+            raise
+        # Checked after the duplicate test: re-posting a settled cause is a no-op, not an error.
+        for pk, amount in deltas.items():
+            account = locked[pk]
+            if account.kind != Kind.PLATFORM_FUNDING and account.balance_cents + amount < 0:
+                raise Conflict(
+                    f"The {account.get_kind_display().lower()} balance is {account.balance_cents} "
+                    f"{currency}, which cannot cover {-amount}.", code="insufficient_balance")
+        LedgerEntry.objects.bulk_create(
+            [LedgerEntry(transaction=txn, account_id=pk, amount_cents=amount) for pk, amount in deltas.items()])
+        for pk, amount in deltas.items():
+            LedgerAccount.objects.filter(pk=pk).update(balance_cents=F("balance_cents") + amount)
+            locked[pk].balance_cents += amount
+        return txn
+
+
+def ledger_transfer(*, kind: str, source_ref: str, debit: LedgerAccount, credit: LedgerAccount, amount_cents: int,
+                    memo: str = "", created_by_id: int | None = None,
+                    locked: dict[int, LedgerAccount] | None = None) -> LedgerTransaction | None:
+    """Moves amount_cents from `debit` to `credit` (two entries): the common case of ledger_post."""
+    if amount_cents <= 0:
+        raise ValidationFailed("The amount must be positive.", fields={"amount_cents": ["must be > 0"]})
+    return ledger_post(kind=kind, source_ref=source_ref, currency=debit.currency,
+                       lines=[(debit, -amount_cents), (credit, amount_cents)], memo=memo,
+                       created_by_id=created_by_id, locked=locked)
+
+
+def ledger_post_many(*, postings: list[dict], locked: dict[int, LedgerAccount]) -> None:
+    """Writes many two-entry transactions at once (payout batch reservations): bulk inserts, and one
+    bulk balance update. The caller holds the locks of every account involved (`locked`, fresh rows) and
+    guarantees the sources are new (e.g. freshly created payout lines). Each posting is
+    {kind, source_ref, debit: account id, credit: account id, amount_cents, memo}.
+    Same guarantees as ledger_post: balanced, one currency, worker accounts never below zero."""
+    if not postings:
+        return
+    for p in postings:
+        debit, credit = locked[p["debit"]], locked[p["credit"]]
+        if p["amount_cents"] <= 0 or debit.currency != credit.currency:
+            raise ValueError(f"bad posting {p}")
+        debit.balance_cents -= p["amount_cents"]
+        credit.balance_cents += p["amount_cents"]
+        if debit.kind != Kind.PLATFORM_FUNDING and debit.balance_cents < 0:
+            raise Conflict(f"Account {debit.pk} cannot cover {p['amount_cents']}.", code="insufficient_balance")
+    with transaction.atomic():
+        txns = LedgerTransaction.objects.bulk_create([
+            LedgerTransaction(kind=p["kind"], source_ref=p["source_ref"], currency=locked[p["debit"]].currency,
+                              memo=p.get("memo", "")[:500]) for p in postings], batch_size=1000)
+        entries = []
+        for txn, p in zip(txns, postings, strict=True):
+            entries.append(LedgerEntry(transaction_id=txn.pk, account_id=p["debit"], amount_cents=-p["amount_cents"]))
+            entries.append(LedgerEntry(transaction_id=txn.pk, account_id=p["credit"], amount_cents=p["amount_cents"]))
+        LedgerEntry.objects.bulk_create(entries, batch_size=2000)
+        touched = {p["debit"] for p in postings} | {p["credit"] for p in postings}
+        LedgerAccount.objects.bulk_update([locked[pk] for pk in sorted(touched)], ["balance_cents"], batch_size=1000)

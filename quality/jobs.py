@@ -1,0 +1,35 @@
+"""Celery jobs of quality/: each takes ids (or nothing), calls one service, and is safe to run twice."""
+
+import logging
+
+from celery import shared_task
+from django.db import transaction
+
+from quality import services
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["task_consensus_compute", "recompute_quality", "project_quality_recompute"]
+
+
+@shared_task(name="quality.jobs.task_consensus_compute", acks_late=True)
+def task_consensus_compute(task_id: int) -> dict | None:
+    """Consensus of a task that just completed (enqueued on commit by tasks.services.task_completed)."""
+    return services.task_consensus_compute(task_id=task_id)
+
+
+@shared_task(name="quality.jobs.project_quality_recompute", acks_late=True)
+def project_quality_recompute(project_id: int) -> bool:
+    """Recompute one project's agreement, consensus and standings, and apply the rules."""
+    return services.project_quality_recompute(project_id=project_id)
+
+
+@shared_task(name="quality.jobs.recompute_quality")
+def recompute_quality() -> list[int]:
+    """Beat: enqueue a recompute for every project whose judgments changed since its last run."""
+    changed = services.projects_changed()
+    for project_id in changed:
+        transaction.on_commit(lambda pid=project_id: project_quality_recompute.delay(pid))
+    if changed:
+        logger.info("quality recompute enqueued for projects %s", changed)
+    return changed

@@ -1,0 +1,26 @@
+"""Agreement and rater metrics: pure numpy, no Django (the benchmarks and the jobs call the same code)."""
+
+from quality.metrics.alpha import krippendorff_alpha, krippendorff_alpha_long
+from quality.metrics.kappa import cohen_kappa, fleiss_kappa, fleiss_kappa_long
+from quality.metrics.raters import (
+    binomial_sf,
+    group_median,
+    loo_agreement,
+    loo_plurality_scores,
+    top_label_share,
+    wilson_interval,
+)
+
+__all__ = [
+    "binomial_sf",
+    "cohen_kappa",
+    "fleiss_kappa",
+    "fleiss_kappa_long",
+    "group_median",
+    "krippendorff_alpha",
+    "krippendorff_alpha_long",
+    "loo_agreement",
+    "loo_plurality_scores",
+    "top_label_share",
+    "wilson_interval",
+]

@@ -1,0 +1,105 @@
+"""Per-rater measures: Wilson interval, leave-one-out agreement, group medians, answer concentration, and the
+binomial tail used to ask "is this far above chance?". Vectorised over workers; no scipy at runtime."""
+
+import math
+
+import numpy as np
+
+
+def wilson_interval(successes, n, *, z: float = 1.96):
+    """Wilson score interval for a proportion, elementwise. Returns (lower, upper); NaN where n == 0."""
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        denom = 1.0 + z * z / n
+        centre = (p + z * z / (2.0 * n)) / denom
+        half = z * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
+        lower = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+        upper = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    if lower.ndim == 0:
+        return float(lower), float(upper)
+    return lower, upper
+
+
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed in log space (exact for the sizes a worker reaches)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    i = np.arange(k, n + 1, dtype=np.float64)
+    log_c = np.array([math.lgamma(n + 1) - math.lgamma(x + 1) - math.lgamma(n - x + 1) for x in i])
+    log_terms = log_c + i * math.log(p) + (n - i) * math.log1p(-p)
+    return float(min(1.0, np.exp(np.logaddexp.reduce(log_terms))))
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    return 1.0 - binomial_sf(k + 1, n, p) if k < n else 1.0
+
+
+def loo_plurality_scores(items, labels, *, n_classes: int, min_others: int = 2):
+    """Per judgment: 1 when its label is the plurality of the *other* judgments of its item, 1/t when it is
+    one of t tied pluralities, 0 otherwise; and whether it has at least min_others other judgments."""
+    items = np.asarray(items, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if items.size == 0:
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    n_items = int(items.max()) + 1
+    counts = np.bincount(items * n_classes + labels, minlength=n_items * n_classes).reshape(n_items, n_classes)
+    others = counts[items].copy()
+    others[np.arange(items.size), labels] -= 1
+    ok = others.sum(axis=1) >= min_others
+    top = others.max(axis=1, keepdims=True)
+    is_top = (others == top) & (top > 0)
+    credit = is_top[np.arange(items.size), labels] / np.maximum(is_top.sum(axis=1), 1)
+    return credit, ok
+
+
+def loo_agreement(items, workers, labels, *, n_workers: int, n_classes: int, min_others: int = 2):
+    """Each worker's agreement with the consensus (plurality) of the *other* raters on the same items.
+
+    Scores from loo_plurality_scores; judgments with fewer than min_others other raters are not scored.
+    Returns per worker (mean score, number scored); the mean is NaN for a worker with nothing scored.
+    """
+    workers = np.asarray(workers, dtype=np.int64)
+    credit, ok = loo_plurality_scores(items, labels, n_classes=n_classes, min_others=min_others)
+    scores = np.bincount(workers[ok], weights=credit[ok], minlength=n_workers)
+    scored = np.bincount(workers[ok], minlength=n_workers)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(scored > 0, scores / np.maximum(scored, 1), np.nan)
+    return mean, scored
+
+
+def group_median(groups, values, *, n_groups: int) -> np.ndarray:
+    """Median of values per group (NaN values ignored; NaN for an empty group)."""
+    groups = np.asarray(groups, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    keep = ~np.isnan(values)
+    groups, values = groups[keep], values[keep]
+    result = np.full(n_groups, np.nan)
+    if values.size == 0:
+        return result
+    order = np.lexsort((values, groups))
+    groups, values = groups[order], values[order]
+    counts = np.bincount(groups, minlength=n_groups)
+    starts = np.cumsum(counts) - counts
+    has = counts > 0
+    lo = starts[has] + (counts[has] - 1) // 2
+    hi = starts[has] + counts[has] // 2
+    result[has] = (values[lo] + values[hi]) / 2.0
+    return result
+
+
+def top_label_share(workers, labels, *, n_workers: int, n_classes: int):
+    """Per worker: the label they give most, how often they give it, and how many labels they gave."""
+    workers = np.asarray(workers, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    counts = np.bincount(workers * n_classes + labels, minlength=n_workers * n_classes).reshape(n_workers, n_classes)
+    top = counts.argmax(axis=1)
+    return top, counts[np.arange(n_workers), top], counts.sum(axis=1)

@@ -1,0 +1,135 @@
+"""Flagging rules: pure functions over a worker's figures (no Django), shared by the jobs and bench/.
+
+Each rule needs enough evidence before it acts (a minimum count, and a statistical test where the figure
+is a rate), so a new worker is never flagged on a handful of judgments. A rule answers one of:
+- None: nothing to say;
+- "watch": the figure looks bad but the evidence is not yet enough (shown to the worker as a reason);
+- "review": open a flag for ops; "suspend": the stricter threshold, suspend until ops decide.
+
+Configuration: DEFAULT_RULES, overridden by settings.QUALITY_RULES, overridden per project by
+ProjectQualityPolicy.rules (same keys; merge_rules does the layering).
+"""
+
+import copy
+import math
+
+from quality.metrics.raters import binomial_cdf, binomial_sf
+
+DEFAULT_RULES: dict[str, dict] = {
+    # Gold accuracy: the Wilson upper bound (95%) below the threshold means "certainly worse than this".
+    "gold": {"enabled": True, "min_n": 10, "upper_below": 0.6, "suspend_upper_below": 0.45},
+    # Leave-one-out agreement far below the pool: one-sided test of the worker's mean agreement against
+    # (pool median - margin); p under p_value flags, under suspend_p_value suspends.
+    "agreement": {"enabled": True, "min_n": 12, "margin": 0.1, "p_value": 0.001, "suspend_p_value": 1e-6},
+    # Implausibly fast: the median seconds per judgment under a floor.
+    "fast": {"enabled": True, "min_n": 10, "median_seconds_below": 4.0, "suspend_median_seconds_below": 2.0},
+    # Same answer (e.g. always "a"): the worker's most frequent answer far above its share in the pool.
+    "same_answer": {"enabled": True, "min_n": 12, "margin": 0.15, "p_value": 0.001, "suspend_p_value": 1e-6},
+}
+SEVERITY_ORDER = {None: 0, "watch": 1, "review": 2, "suspend": 3}
+
+
+def merge_rules(*layers: dict | None) -> dict:
+    """DEFAULT_RULES with each layer's keys on top ({"fast": {"enabled": False}} switches one rule off)."""
+    merged = copy.deepcopy(DEFAULT_RULES)
+    for layer in layers:
+        for rule, values in (layer or {}).items():
+            if rule in merged and isinstance(values, dict):
+                merged[rule].update(values)
+    return merged
+
+
+def _finding(rule: str, level: str | None, message: str, **evidence) -> dict | None:
+    if level is None:
+        return None
+    return {"rule": rule, "level": level, "message": message, "evidence": evidence}
+
+
+def rule_gold(stats: dict, cfg: dict) -> dict | None:
+    n, upper = stats.get("gold_n") or 0, stats.get("gold_upper")
+    if upper is None or n == 0 or (isinstance(upper, float) and math.isnan(upper)):
+        return None
+    accuracy = (stats.get("gold_correct") or 0) / n
+    evidence = {"gold_n": n, "gold_correct": stats.get("gold_correct"), "gold_upper": round(upper, 4),
+                "threshold": cfg["upper_below"]}
+    if accuracy >= cfg["upper_below"]:
+        return None
+    if upper >= cfg["upper_below"] or n < cfg["min_n"]:
+        return _finding("gold", "watch", f"Gold accuracy is low so far ({n} gold answers).", **evidence)
+    level = "suspend" if upper < cfg["suspend_upper_below"] else "review"
+    return _finding("gold", level, f"Gold accuracy is below {cfg['upper_below']:.0%} even at its upper bound.",
+                    **evidence)
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def rule_agreement(stats: dict, pool: dict, cfg: dict) -> dict | None:
+    """One-sided test of the worker's mean leave-one-out agreement against (pool median - margin): a z-test
+    with the project's per-judgment standard deviation when known, else a binomial test."""
+    n, mean, pool_median = stats.get("loo_n") or 0, stats.get("loo_agreement"), pool.get("loo_median")
+    if not n or mean is None or pool_median is None or math.isnan(mean) or math.isnan(pool_median):
+        return None
+    reference = max(0.0, pool_median - cfg["margin"])
+    if mean >= reference or reference <= 0:
+        return None
+    sd = pool.get("loo_sd")
+    if sd:
+        p = _normal_cdf((mean - reference) / (sd / math.sqrt(n)))
+    else:
+        p = binomial_cdf(int(math.floor(mean * n + 1e-9)), n, reference)
+    evidence = {"loo_agreement": round(mean, 4), "loo_n": n, "pool_median": round(pool_median, 4),
+                "reference": round(reference, 4), "p_value": p}
+    if n < cfg["min_n"] or p >= cfg["p_value"]:
+        return _finding("agreement", "watch", "Agreement with other raters is below the pool's.", **evidence)
+    level = "suspend" if p < cfg["suspend_p_value"] else "review"
+    return _finding("agreement", level, "Agreement with other raters is far below the pool's.", **evidence)
+
+
+def rule_fast(stats: dict, cfg: dict) -> dict | None:
+    n, median = stats.get("n_timed") or 0, stats.get("median_seconds")
+    if not n or median is None or math.isnan(median) or median >= cfg["median_seconds_below"]:
+        return None
+    evidence = {"median_seconds": round(median, 2), "n_timed": n, "floor": cfg["median_seconds_below"]}
+    if n < cfg["min_n"]:
+        return _finding("fast", "watch", "Answers come faster than the task can be read.", **evidence)
+    level = "suspend" if median < cfg["suspend_median_seconds_below"] else "review"
+    return _finding("fast", level, f"Median time per task is under {cfg['median_seconds_below']} s.", **evidence)
+
+
+def rule_same_answer(stats: dict, pool: dict, cfg: dict) -> dict | None:
+    n, top, label = stats.get("top_n") or 0, stats.get("top_count") or 0, stats.get("top_label")
+    share = stats.get("top_pool_share")
+    if share is None:
+        share = (pool.get("label_share") or {}).get(label)
+    if not n or share is None:
+        return None
+    reference = min(0.99, share + cfg["margin"])
+    if top / n <= reference:
+        return None
+    p = binomial_sf(top, n, reference)
+    evidence = {"answer": label, "count": top, "n": n, "pool_share": round(share, 4), "p_value": p}
+    if n < cfg["min_n"] or p >= cfg["p_value"]:
+        return _finding("same_answer", "watch", "Gives the same answer more often than the pool.", **evidence)
+    level = "suspend" if p < cfg["suspend_p_value"] else "review"
+    return _finding("same_answer", level, f"Answers {label!r} far more often than chance.", **evidence)
+
+
+def evaluate_worker(stats: dict, pool: dict, rules: dict) -> list[dict]:
+    """All findings for one worker in one project (each {rule, level, message, evidence}), worst first.
+
+    stats: n_judgments, gold_n, gold_correct, gold_upper, loo_agreement, loo_n, median_seconds, n_timed,
+    top_label, top_count, top_n, top_pool_share (the label's share among the others). pool: loo_median, label_share {label: share of all judgments}.
+    """
+    findings = []
+    if rules["gold"]["enabled"]:
+        findings.append(rule_gold(stats, rules["gold"]))
+    if rules["agreement"]["enabled"]:
+        findings.append(rule_agreement(stats, pool, rules["agreement"]))
+    if rules["fast"]["enabled"]:
+        findings.append(rule_fast(stats, rules["fast"]))
+    if rules["same_answer"]["enabled"]:
+        findings.append(rule_same_answer(stats, pool, rules["same_answer"]))
+    found = [f for f in findings if f is not None]
+    return sorted(found, key=lambda f: -SEVERITY_ORDER[f["level"]])

@@ -1,0 +1,15 @@
+"""Every write of quality/ (docs/internal-interfaces.md lists what other apps call)."""
+
+from quality.services.consensus import task_consensus_compute
+from quality.services.flags import flag_raise, flag_resolve, standing_status_refresh
+from quality.services.recompute import project_quality_recompute, projects_changed, worker_global_standing_refresh
+
+__all__ = [
+    "flag_raise",
+    "flag_resolve",
+    "project_quality_recompute",
+    "projects_changed",
+    "standing_status_refresh",
+    "task_consensus_compute",
+    "worker_global_standing_refresh",
+]

@@ -1,0 +1,134 @@
+"""Turn a project's approved judgments into the arrays quality.scoring works on, and answers back.
+
+Answers were validated against the label schema at submit (tasks.label_schemas), so decoding trusts their
+shape; a row that still does not fit (e.g. a schema edited afterwards) is skipped, never a crash.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+
+from quality.models import ProjectQualityPolicy
+from quality.rules import merge_rules
+from quality.scoring import CATEGORICAL, FLAGS, RANKING, TEXT, ProjectData
+from tasks.models import Judgment, Project, Task
+
+PAIRWISE_CLASSES = ["a", "b", "tie"]
+
+
+@dataclass
+class Loaded:
+    data: ProjectData
+    task_ids: list[int]  # item index -> task id
+    worker_ids: list[int]  # worker index -> user id
+    judgment_ids: np.ndarray
+    max_judgment_id: int
+
+
+def project_rules(project: Project) -> dict:
+    """DEFAULT_RULES <- settings.QUALITY_RULES <- the project's ProjectQualityPolicy.rules."""
+    overrides = ProjectQualityPolicy.objects.filter(project=project).values_list("rules", flat=True).first()
+    return merge_rules(getattr(settings, "QUALITY_RULES", None), overrides)
+
+
+def _kind(project: Project) -> str:
+    return {"pairwise": CATEGORICAL, "rating": CATEGORICAL, "flags": FLAGS, "ranking": RANKING}.get(
+        project.task_type, TEXT)
+
+
+def _classes(project: Project) -> tuple[list, str, np.ndarray | None]:
+    schema = project.label_schema or {}
+    if project.task_type == "pairwise":
+        return list(PAIRWISE_CLASSES), "nominal", None
+    if project.task_type == "rating":
+        low, high = int(schema.get("min", 1)), int(schema.get("max", 5))
+        level = schema.get("level", "ordinal")
+        level = level if level in ("ordinal", "interval", "ratio") else "ordinal"
+        classes = list(range(low, high + 1))
+        return classes, level, np.array(classes, dtype=np.float64)
+    if project.task_type == "flags":
+        return list(schema.get("taxonomy", [])), "nominal", None
+    return [], "nominal", None
+
+
+def encode(task_type: str, answer, classes: list):
+    """A stored answer as scoring's label (class code, flag codes or order); None if it does not fit."""
+    try:
+        if task_type == "pairwise":
+            return classes.index(answer["choice"])
+        if task_type == "rating":
+            return classes.index(int(answer["score"]))
+        if task_type == "flags":
+            return sorted(classes.index(f) for f in answer["flags"])
+        if task_type == "ranking":
+            return [int(i) for i in answer["order"]]
+    except (KeyError, ValueError, TypeError):
+        return None
+    return None
+
+
+def decode(task_type: str, label, classes: list):
+    """scoring's answer back into the answer shape of API.md."""
+    if label is None:
+        return None
+    if task_type == "pairwise":
+        return {"choice": classes[label]}
+    if task_type == "rating":
+        return {"score": classes[label]}
+    if task_type == "flags":
+        return {"flags": [classes[c] for c in label]}
+    if task_type == "ranking":
+        return {"order": list(label)}
+    return None
+
+
+def project_data_load(*, project: Project, task_ids: list[int] | None = None) -> Loaded:
+    """The project's APPROVED judgments (optionally of some tasks only) as ProjectData."""
+    classes, level, values = _classes(project)
+    kind = _kind(project)
+    tasks = Task.objects.filter(project=project)
+    if task_ids is not None:
+        tasks = tasks.filter(pk__in=task_ids)
+    task_rows = list(tasks.order_by("id").values_list("id", "is_gold", "gold", "data"))
+    index = {t[0]: i for i, t in enumerate(task_rows)}
+    rows = (Judgment.objects.filter(project=project, status=Judgment.Status.APPROVED, task_id__in=list(index))
+            .order_by("id").values_list("id", "task_id", "worker_id", "answer", "seconds_spent", "gold_correct"))
+    rows = list(rows)
+    worker_index: dict[int, int] = {}
+    items, workers, labels, seconds, gold_correct, judgment_ids = [], [], [], [], [], []
+    for jid, task_id, worker_id, answer, secs, correct in rows:
+        label = encode(project.task_type, answer, classes) if kind != TEXT else 0
+        if label is None:
+            continue
+        items.append(index[task_id])
+        workers.append(worker_index.setdefault(worker_id, len(worker_index)))
+        labels.append(label)
+        seconds.append(np.nan if secs is None else float(secs))
+        gold_correct.append(np.nan if correct is None else float(correct))
+        judgment_ids.append(jid)
+    gold = {}
+    for i, (_, is_gold, gold_answer, _) in enumerate(task_rows):
+        if is_gold and gold_answer is not None and kind in (CATEGORICAL, FLAGS):
+            code = encode(project.task_type, gold_answer, classes)
+            if code is not None:
+                gold[i] = set(code) if kind == FLAGS else code
+    # Gold tasks the tasks app graded (gold_correct) keep its verdict; others are graded here by code.
+    gc = np.array(gold_correct, dtype=np.float64)
+    item_arr = np.array(items, dtype=np.int64)
+    for row in np.nonzero(np.isnan(gc))[0]:
+        item = int(item_arr[row])
+        if item in gold:
+            given = labels[row]
+            gc[row] = float(set(given) == gold[item]) if kind == FLAGS else float(given == gold[item])
+    n_options = None
+    if kind == RANKING:
+        n_options = np.array([len((t[3] or {}).get("responses", [])) or 1 for t in task_rows], dtype=np.int64)
+    data = ProjectData(kind=kind, items=item_arr, workers=np.array(workers, dtype=np.int64),
+                       labels=np.array(labels, dtype=np.int64) if kind == CATEGORICAL else labels,
+                       seconds=np.array(seconds, dtype=np.float64), n_items=len(task_rows),
+                       n_workers=len(worker_index), classes=classes, level=level, values=values, gold=gold,
+                       gold_correct=gc, n_options=n_options)
+    return Loaded(data=data, task_ids=[t[0] for t in task_rows], worker_ids=list(worker_index),
+                  judgment_ids=np.array(judgment_ids, dtype=np.int64),
+                  max_judgment_id=max((r[0] for r in rows), default=0))

@@ -1,0 +1,173 @@
+"""The beat job's work: per project, recompute consensus, agreement and worker standings, then run the rules.
+
+Incremental: a project is recomputed only when its judgments changed since the last run (a new judgment
+id above the watermark, or a different number of approved judgments, which catches requeues). A run holds
+the project's ProjectQualityState row lock (SKIP LOCKED: a concurrent run of the same project skips it),
+and writes by upsert, so running it twice leaves the same state.
+"""
+
+import logging
+import math
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+
+from quality.metrics import group_median, wilson_interval
+from quality.models import Flag, ProjectAgreement, ProjectQualityState, TaskConsensus, WorkerStanding
+from quality.scoring import score_project
+from quality.services.flags import flag_raise, standing_status_refresh
+from quality.services.loading import decode, project_data_load, project_rules
+from tasks.models import Judgment, Project
+
+logger = logging.getLogger(__name__)
+
+
+def _none_if_nan(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def projects_changed() -> list[int]:
+    """Projects whose approved judgments changed since their last quality run."""
+    stats = (Judgment.objects.values("project_id")
+             .annotate(max_id=Max("id"), n=Count("id", filter=Q(status=Judgment.Status.APPROVED))))
+    states = {s.project_id: s for s in ProjectQualityState.objects.all()}
+    changed = []
+    for row in stats:
+        state = states.get(row["project_id"])
+        if state is None or row["max_id"] > state.watermark_judgment_id or row["n"] != state.n_judgments_seen:
+            changed.append(row["project_id"])
+    return sorted(changed)
+
+
+def _model_json(model: dict | None, worker_ids: list[int]) -> dict | None:
+    if model is None:
+        return None
+    confusions = model["confusions"]
+    return {"classes": model["classes"], "priors": model["priors"],
+            "confusions": {str(w): confusions[i].tolist() for i, w in enumerate(worker_ids)},
+            "pooled": confusions.mean(axis=0).tolist() if len(worker_ids) else None}
+
+
+def project_quality_recompute(*, project_id: int, force: bool = False) -> bool:
+    """Recompute one project's quality figures and apply the rules. False when skipped (unchanged, or
+    another run holds the project). Safe to run twice: upserts, and flags are unique while open."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return False
+    ProjectQualityState.objects.get_or_create(project=project)
+    with transaction.atomic():
+        state = ProjectQualityState.objects.select_for_update(skip_locked=True).filter(project=project).first()
+        if state is None:
+            return False
+        approved = Judgment.objects.filter(project=project, status=Judgment.Status.APPROVED)
+        n_now = approved.count()
+        max_now = Judgment.objects.filter(project=project).aggregate(m=Max("id"))["m"] or 0
+        if not force and state.last_run_at and max_now <= state.watermark_judgment_id and n_now == state.n_judgments_seen:
+            return False
+        rules = project_rules(project)
+        # A flag may requeue judgments (they leave the approved set): score again without them, so the
+        # stored figures are those of the judgments that count, and a second run finds nothing to change.
+        for _ in range(3):
+            loaded = project_data_load(project=project)
+            score = score_project(loaded.data, rules)
+            now = timezone.now()
+            _store_consensus(project, loaded, score, now)
+            ProjectAgreement.objects.update_or_create(project=project, defaults={
+                "alpha": _none_if_nan(score.alpha), "level": score.level,
+                "fleiss_kappa": _none_if_nan(score.fleiss_kappa), "n_tasks": score.n_tasks,
+                "n_judgments": score.n_judgments, "computed_at": now})
+            _store_standings(project, loaded, score, now)
+            n_after = approved.count()
+            if n_after == n_now:
+                break
+            n_now = n_after
+        state.watermark_judgment_id = max_now
+        state.n_judgments_seen = n_now
+        state.last_run_at = now
+        state.model = _model_json(score.model, loaded.worker_ids)
+        state.save()
+    return True
+
+
+def _store_consensus(project, loaded, score, now) -> None:
+    # Tasks left without approved judgments (all requeued) lose their stale consensus.
+    TaskConsensus.objects.filter(project=project).exclude(
+        task_id__in=[t for i, t in enumerate(loaded.task_ids) if i in set(loaded.data.items.tolist())]).delete()
+    rows = []
+    counts = np.bincount(loaded.data.items, minlength=loaded.data.n_items) if len(loaded.data.items) else \
+        np.zeros(loaded.data.n_items, dtype=np.int64)
+    gold_items = loaded.data.gold
+    for i, task_id in enumerate(loaded.task_ids):
+        if counts[i] == 0 or score.method == "none":
+            continue
+        method = "gold" if i in gold_items else score.method
+        confidence = 1.0 if i in gold_items else _none_if_nan(score.confidence[i])
+        rows.append(TaskConsensus(task_id=task_id, project=project, method=method, n_judgments=int(counts[i]),
+                                  answer=decode(project.task_type, score.answers[i], loaded.data.classes),
+                                  confidence=None if confidence is None else min(1.0, max(0.0, confidence)),
+                                  computed_at=now))
+    TaskConsensus.objects.bulk_create(rows, batch_size=1000, update_conflicts=True, unique_fields=["task"],
+                                      update_fields=["answer", "confidence", "method", "n_judgments", "computed_at"])
+
+
+def _standing_fields(stats: dict, reasons: list, pool_median, now) -> dict:
+    return {
+        "n_judgments": stats["n_judgments"], "gold_n": stats["gold_n"], "gold_correct": stats["gold_correct"],
+        "gold_accuracy": stats["gold_accuracy"], "gold_lower": stats["gold_lower"], "gold_upper": stats["gold_upper"],
+        "loo_agreement": stats["loo_agreement"], "loo_n": stats["loo_n"], "pool_loo_agreement": pool_median,
+        "median_seconds": stats["median_seconds"], "top_answer_share": stats["top_answer_share"],
+        "reasons": reasons, "computed_at": now,
+    }
+
+
+def _reasons(findings: list[dict]) -> list[dict]:
+    return [{"rule": f["rule"], "level": f["level"], "message": f["message"]} for f in findings]
+
+
+def _store_standings(project, loaded, score, now) -> None:
+    for w, worker_id in enumerate(loaded.worker_ids):
+        stats = score.workers[w]
+        findings = stats["findings"]
+        for finding in findings:
+            flag_raise(worker_id=worker_id, project_id=project.pk, finding=finding, n_judgments=stats["n_judgments"])
+        reasons = _reasons(findings)
+        # An open flag stays a reason until ops resolve it, even when its evidence has been requeued away.
+        for rule, severity, evidence in Flag.objects.filter(worker_id=worker_id, project=project,
+                                                            status=Flag.Status.OPEN).values_list("rule", "severity",
+                                                                                                 "evidence"):
+            if not any(r["rule"] == rule and r["level"] in ("review", "suspend") for r in reasons):
+                reasons.append({"rule": rule, "level": severity, "message": evidence.get("message", "")})
+        WorkerStanding.objects.update_or_create(worker_id=worker_id, project=project, defaults=_standing_fields(
+            stats, reasons, score.pool["loo_median"], now))
+    # Workers whose judgments were all requeued have no rows left here: their standing keeps its figures.
+    for worker_id in loaded.worker_ids:
+        worker_global_standing_refresh(worker_id=worker_id, now=now)
+
+
+def worker_global_standing_refresh(*, worker_id: int, now=None) -> None:
+    """The worker's standing across projects, from their per-project standings and all their judgments."""
+    now = now or timezone.now()
+    per_project = list(WorkerStanding.objects.filter(worker_id=worker_id, project__isnull=False))
+    n = sum(s.n_judgments for s in per_project)
+    gold_n = sum(s.gold_n for s in per_project)
+    gold_ok = sum(s.gold_correct for s in per_project)
+    lower, upper = wilson_interval(gold_ok, gold_n) if gold_n else (None, None)
+    loo_n = sum(s.loo_n for s in per_project if s.loo_agreement is not None)
+    loo = (sum(s.loo_agreement * s.loo_n for s in per_project if s.loo_agreement is not None) / loo_n) if loo_n else None
+    seconds = np.array(Judgment.objects.filter(worker_id=worker_id, status=Judgment.Status.APPROVED,
+                                               seconds_spent__isnull=False).values_list("seconds_spent", flat=True),
+                       dtype=np.float64)
+    median = group_median(np.zeros(seconds.size, dtype=np.int64), seconds, n_groups=1)[0] if seconds.size else None
+    reasons = [{**r, "project_id": s.project_id} for s in per_project for r in (s.reasons or [])]
+    WorkerStanding.objects.update_or_create(worker_id=worker_id, project=None, defaults={
+        "n_judgments": n, "gold_n": gold_n, "gold_correct": gold_ok,
+        "gold_accuracy": gold_ok / gold_n if gold_n else None, "gold_lower": lower, "gold_upper": upper,
+        "loo_agreement": loo, "loo_n": loo_n, "median_seconds": _none_if_nan(median), "reasons": reasons,
+        "computed_at": now})
+    standing_status_refresh(worker_id=worker_id)
+
+
+def open_flag_count() -> int:
+    return Flag.objects.filter(status=Flag.Status.OPEN).count()

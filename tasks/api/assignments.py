@@ -1,0 +1,176 @@
+"""The worker's queue endpoints: claim, submit, release, list. Thin: validate, call a service, render.
+
+Nothing here ever renders a task's gold answer, whether a task is gold, gold_correct, or another
+worker's answer (DESIGN.md invariant 5): the serializers below name every field that leaves.
+"""
+
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace.api.permissions import IsWorker
+from marketplace.errors import ValidationFailed
+from tasks.models import Assignment
+from tasks.selectors.queue import worker_assignments_list
+from tasks.services.queue import assignment_claim, assignment_release, assignment_submit
+
+ErrorSerializer = inline_serializer("QueueError", {
+    "error": inline_serializer("QueueErrorBody", {
+        "code": serializers.CharField(), "message": serializers.CharField(), "fields": serializers.DictField()}),
+})
+
+
+class ClaimRequestSerializer(serializers.Serializer):
+    project = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                       help_text="Claim from this project only (default: any you may work on).")
+
+
+class TaskForWorkerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    data = serializers.JSONField()
+
+
+class ProjectForWorkerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    task_type = serializers.CharField()
+    label_schema = serializers.JSONField()
+    instructions = serializers.CharField()
+    data_use_statement = serializers.CharField()
+    reward_cents = serializers.IntegerField()
+    currency = serializers.CharField()
+
+
+class ClaimTaskSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="task_id")
+    data = serializers.JSONField(source="task_data")
+
+
+class ClaimSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="assignment_id")
+    task = ClaimTaskSerializer(source="*")
+    project = ProjectForWorkerSerializer()
+    expires_at = serializers.DateTimeField()
+    reason = serializers.CharField(help_text="Why the queue served this task.")
+
+
+class SubmitRequestSerializer(serializers.Serializer):
+    answer = serializers.JSONField(help_text="Shape by task type: see the API guide (e.g. {\"choice\": \"a\"}).")
+    seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=86400)
+
+
+class OwnJudgmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    answer = serializers.JSONField()
+    seconds_spent = serializers.FloatField(allow_null=True)
+    submitted_at = serializers.DateTimeField(source="created_at")
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    task = serializers.SerializerMethodField()
+    project = serializers.SerializerMethodField()
+    reason = serializers.CharField(source="served_reason")
+    judgment = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "status", "task", "project", "reason", "claimed_at", "expires_at", "finished_at", "judgment"]
+
+    @extend_schema_field(TaskForWorkerSerializer)
+    def get_task(self, obj) -> dict:
+        return {"id": obj.task_id, "data": obj.task.data}
+
+    @extend_schema_field(ProjectForWorkerSerializer)
+    def get_project(self, obj) -> dict:
+        return ProjectForWorkerSerializer(obj.project).data
+
+    @extend_schema_field(OwnJudgmentSerializer(allow_null=True))
+    def get_judgment(self, obj) -> dict | None:
+        judgment = getattr(obj, "judgment", None)
+        return OwnJudgmentSerializer(judgment).data if judgment is not None else None
+
+
+class ClaimView(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(
+        operation_id="assignments_claim", tags=["queue"], request=ClaimRequestSerializer,
+        responses={201: ClaimSerializer, 204: OpenApiResponse(description="Nothing available for you right now."),
+                   403: OpenApiResponse(ErrorSerializer, description="not_qualified, suspended, "
+                                        "onboarding_incomplete or too_many_live_claims"),
+                   404: OpenApiResponse(ErrorSerializer, description="No such project.")},
+        summary="Lease the next task you may do",
+    )
+    def post(self, request):
+        data = ClaimRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        claim = assignment_claim(user=request.user, project_id=data.validated_data.get("project"))
+        if claim is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(ClaimSerializer(claim).data, status=status.HTTP_201_CREATED)
+
+
+class SubmitView(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(
+        operation_id="assignments_submit", tags=["queue"], request=SubmitRequestSerializer,
+        responses={200: AssignmentSerializer,
+                   400: OpenApiResponse(ErrorSerializer, description="The answer does not fit the label schema."),
+                   404: OpenApiResponse(ErrorSerializer, description="Not your assignment."),
+                   409: OpenApiResponse(ErrorSerializer, description="lease_expired or already_submitted")},
+        summary="Submit your answer on a live assignment",
+    )
+    def post(self, request, pk: int):
+        data = SubmitRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        judgment = assignment_submit(user=request.user, assignment_id=pk, answer=data.validated_data["answer"],
+                                     seconds_spent=data.validated_data.get("seconds_spent"))
+        return Response(AssignmentSerializer(worker_assignments_list(user=request.user).get(pk=judgment.assignment_id))
+                        .data)
+
+
+class ReleaseView(APIView):
+    permission_classes = [IsWorker]
+
+    @extend_schema(
+        operation_id="assignments_release", tags=["queue"], request=None,
+        responses={200: AssignmentSerializer,
+                   404: OpenApiResponse(ErrorSerializer, description="Not your assignment."),
+                   409: OpenApiResponse(ErrorSerializer, description="Not live any more.")},
+        summary="Give a live assignment back (its slot returns to the queue at once)",
+    )
+    def post(self, request, pk: int):
+        assignment_release(user=request.user, assignment_id=pk)
+        return Response(AssignmentSerializer(worker_assignments_list(user=request.user).get(pk=pk)).data)
+
+
+class AssignmentListView(ListAPIView):
+    permission_classes = [IsWorker]
+    serializer_class = AssignmentSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        wanted = self.request.query_params.get("status") or None
+        if wanted and wanted not in Assignment.Status.values:
+            raise ValidationFailed(f"Unknown status {wanted!r}.",
+                                   fields={"status": [f"must be one of {', '.join(Assignment.Status.values)}"]})
+        return worker_assignments_list(user=self.request.user, status=wanted)
+
+    @extend_schema(
+        operation_id="assignments_list", tags=["queue"],
+        parameters=[OpenApiParameter("status", str, enum=list(Assignment.Status.values),
+                                     description="Only assignments in this status.")],
+        summary="Your own assignments, newest first",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+

@@ -1,0 +1,139 @@
+"""Client API: projects (create, list, detail, pause, resume, agreement)."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from marketplace.api.pagination import Pagination
+from marketplace.errors import NotFound
+from tasks.api.base import ClientAPIView
+from tasks.label_schemas import TASK_TYPES
+from tasks.models import Project
+from tasks.selectors.projects import project_list
+from tasks.services.projects import project_create, project_pause, project_resume
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = inline_serializer("ErrorBody", {
+        "code": serializers.CharField(), "message": serializers.CharField(),
+        "fields": serializers.DictField(child=serializers.JSONField()),
+    })
+
+
+class ProjectInSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    task_type = serializers.ChoiceField(choices=TASK_TYPES)
+    label_schema = serializers.JSONField(required=False, default=dict,
+                                         help_text="Per task type; see docs/tasks.md. Stored normalised.")
+    instructions = serializers.CharField()
+    data_use_statement = serializers.CharField(help_text="How the judgments will be used; shown to workers "
+                                                         "before they claim.")
+    reward_cents = serializers.IntegerField(min_value=1, max_value=1_000_000, help_text="Pay per judgment.")
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, default="usd")
+    overlap = serializers.IntegerField(min_value=1, max_value=50, required=False, default=3)
+    max_overlap = serializers.IntegerField(min_value=1, max_value=50, required=False, allow_null=True, default=None)
+    confidence_threshold = serializers.FloatField(min_value=0, max_value=1, required=False, allow_null=True,
+                                                  default=None)
+    required_qualifications = serializers.ListField(child=serializers.SlugField(), required=False, default=list,
+                                                    help_text="Skill slugs, e.g. [\"python\"].")
+    pool = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="Worker pool id.")
+    lease_seconds = serializers.IntegerField(min_value=30, max_value=86400, required=False, default=900)
+    gold_share = serializers.FloatField(min_value=0, max_value=1, required=False, default=0.0)
+    priority = serializers.IntegerField(min_value=-1000, max_value=1000, required=False, default=0)
+    max_judgments_per_worker = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    status = serializers.ChoiceField(choices=["draft", "active"], required=False, default="active")
+
+
+class ProgressSerializer(serializers.Serializer):
+    tasks = serializers.IntegerField(help_text="Non-gold tasks.")
+    complete = serializers.IntegerField()
+    gold = serializers.IntegerField()
+
+
+class ProjectOutSerializer(serializers.ModelSerializer):
+    required_qualifications = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    pool = serializers.PrimaryKeyRelatedField(read_only=True)
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "task_type", "label_schema", "instructions", "data_use_statement", "reward_cents",
+                  "currency", "overlap", "max_overlap", "confidence_threshold", "required_qualifications", "pool",
+                  "lease_seconds", "gold_share", "priority", "max_judgments_per_worker", "status", "progress",
+                  "created_at", "updated_at", "completed_at"]
+
+    @extend_schema_field(ProgressSerializer(allow_null=True))
+    def get_progress(self, project) -> dict | None:
+        if not hasattr(project, "n_tasks"):
+            return None
+        return {"tasks": project.n_tasks, "complete": project.n_complete, "gold": project.n_gold}
+
+
+class AgreementSerializer(serializers.Serializer):
+    alpha = serializers.FloatField(allow_null=True)
+    level = serializers.CharField()
+    fleiss_kappa = serializers.FloatField(allow_null=True)
+    n_tasks = serializers.IntegerField()
+    n_judgments = serializers.IntegerField()
+    computed_at = serializers.DateTimeField()
+
+
+def _out(project) -> dict:
+    return ProjectOutSerializer(project).data
+
+
+class ProjectListView(ClientAPIView):
+    @extend_schema(tags=["client: projects"], summary="List your projects",
+                   responses={200: ProjectOutSerializer(many=True)})
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(project_list(client=self.client), request, view=self)
+        return paginator.get_paginated_response(ProjectOutSerializer(page, many=True).data)
+
+    @extend_schema(tags=["client: projects"], summary="Create a project", request=ProjectInSerializer,
+                   responses={201: ProjectOutSerializer, 400: ErrorSerializer})
+    def post(self, request):
+        data = ProjectInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = project_create(client=self.client, **data.validated_data)
+        return Response(_out(self.project(project.pk, with_counts=True)), status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailView(ClientAPIView):
+    @extend_schema(tags=["client: projects"], summary="One of your projects",
+                   responses={200: ProjectOutSerializer, 404: ErrorSerializer})
+    def get(self, request, project_id: int):
+        return Response(_out(self.project(project_id, with_counts=True)))
+
+
+class ProjectPauseView(ClientAPIView):
+    @extend_schema(tags=["client: projects"], summary="Pause: workers get no more of its tasks", request=None,
+                   responses={200: ProjectOutSerializer, 404: ErrorSerializer, 409: ErrorSerializer})
+    def post(self, request, project_id: int):
+        project_pause(project_id=self.project(project_id).pk)
+        return Response(_out(self.project(project_id, with_counts=True)))
+
+
+class ProjectResumeView(ClientAPIView):
+    @extend_schema(tags=["client: projects"], summary="Resume a paused (or draft) project", request=None,
+                   responses={200: ProjectOutSerializer, 404: ErrorSerializer, 409: ErrorSerializer})
+    def post(self, request, project_id: int):
+        project_resume(project_id=self.project(project_id).pk)
+        return Response(_out(self.project(project_id, with_counts=True)))
+
+
+class ProjectAgreementView(ClientAPIView):
+    @extend_schema(tags=["client: results"], summary="Inter-rater agreement of the project",
+                   responses={200: AgreementSerializer,
+                              404: OpenApiResponse(ErrorSerializer, description="No such project, or no "
+                                                   "agreement computed yet (code agreement_not_computed).")})
+    def get(self, request, project_id: int):
+        project = self.project(project_id)
+        try:
+            from quality.selectors import project_agreement_get
+        except ImportError:
+            project_agreement_get = None
+        agreement = project_agreement_get(project_id=project.pk) if project_agreement_get else None
+        if agreement is None:
+            raise NotFound("No agreement computed yet for this project.", code="agreement_not_computed")
+        return Response(AgreementSerializer(agreement).data)

@@ -1,0 +1,162 @@
+"""Reads of the assignment queue: who may claim, which projects they may claim from, their assignments.
+
+Eligibility (DESIGN.md invariant 4) is decided here and nowhere else, so the claim path, the "there is
+work" notifier and the tests agree on it:
+
+- the worker may claim at all (workers.selectors.worker_claim_blockers is empty: verified email,
+  complete profile, current terms, a qualification, not suspended or banned);
+- per project: the project is active, the worker holds an unexpired qualification in every required
+  skill, is an active member of the project's pool (if it has one), and is below the project's
+  per-worker share cap (see ``project_share_cap``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from tasks.models import Assignment, Project, Task
+
+# worker_claim_blockers codes -> the claim endpoint's 403 codes (API.md), most fundamental first.
+_BLOCKER_ORDER = (
+    ("banned", "suspended"),
+    ("suspended", "suspended"),
+    ("email_unverified", "onboarding_incomplete"),
+    ("profile_incomplete", "onboarding_incomplete"),
+    ("terms_not_accepted", "onboarding_incomplete"),
+    ("not_qualified", "not_qualified"),
+)
+COUNTED = (Assignment.Status.LIVE, Assignment.Status.SUBMITTED)
+
+
+@dataclass(frozen=True)
+class ClaimableProject:
+    """What the claim path needs to know about a project the worker may claim from."""
+
+    id: int
+    priority: int
+    gold_share: float
+    project: Project
+
+
+def worker_claim_blocker(*, user) -> dict | None:
+    """The most fundamental reason this person may not claim work, as ``{"code", "message"}`` with the
+    claim endpoint's codes (suspended, onboarding_incomplete, not_qualified), or None when they may.
+
+    Fast path: one query through workers_eligible_for (the workers app's own rules as SQL); the
+    detailed (several queries) worker_claim_blockers only runs to explain a refusal."""
+    from workers.selectors import worker_claim_blockers, workers_eligible_for
+
+    if workers_eligible_for(skill_ids=(), pool_id=None).filter(pk=user.pk).exists():
+        return None
+    blockers = {b["code"]: b["message"] for b in worker_claim_blockers(user=user)}
+    for source, code in _BLOCKER_ORDER:
+        if source in blockers:
+            return {"code": code, "message": blockers[source]}
+    if blockers:
+        code, message = next(iter(blockers.items()))
+        return {"code": "onboarding_incomplete", "message": message}
+    # The two selectors disagree (a rule only one of them knows): refuse rather than serve work.
+    return {"code": "onboarding_incomplete", "message": "Your account cannot claim work yet (GET /api/v1/me/)."}
+
+
+def worker_live_claims_count(*, user, now=None) -> int:
+    """Live assignments whose lease has not run out (an expired lease never counts against the worker)."""
+    now = now or timezone.now()
+    return Assignment.objects.filter(worker=user, status=Assignment.Status.LIVE, expires_at__gt=now).count()
+
+
+def project_share_cap(*, project: Project, n_tasks: int | None = None) -> int:
+    """Most live + submitted assignments on the project's real (non-gold) tasks one worker may hold:
+    project.max_judgments_per_worker, or by default max(QUEUE_DEFAULT_SHARE_MIN,
+    ceil(QUEUE_DEFAULT_SHARE_PERCENT% of its real tasks)). Gold checks do not count: they measure the worker."""
+    if project.max_judgments_per_worker is not None:
+        return project.max_judgments_per_worker
+    if n_tasks is None:
+        n_tasks = Task.objects.filter(project=project, is_gold=False).count()
+    return max(settings.QUEUE_DEFAULT_SHARE_MIN, math.ceil(n_tasks * settings.QUEUE_DEFAULT_SHARE_PERCENT / 100))
+
+
+_PROJECT_FIELDS = ("id", "name", "task_type", "label_schema", "instructions", "data_use_statement", "reward_cents",
+                   "currency", "priority", "gold_share", "lease_seconds", "max_judgments_per_worker", "pool_id", "status")
+
+
+def _in_list(values) -> tuple[str, list]:
+    values = sorted(values) or [-1]  # an empty IN () is not SQL; no row has id -1
+    return ", ".join(["%s"] * len(values)), values
+
+
+def _projects_meeting_requirements(*, user, project_id: int | None) -> list[Project]:
+    """Active projects whose required skills and pool the worker meets, each with ``held``: the worker's
+    live + submitted assignments on its real tasks. One portable SQL statement (this runs on every claim;
+    the ORM's compile time was most of the claim's CPU), after the workers app's two selectors."""
+    from workers.selectors import worker_active_pool_ids, worker_qualified_skill_ids
+
+    skills, skill_params = _in_list(worker_qualified_skill_ids(user=user))
+    pools, pool_params = _in_list(worker_active_pool_ids(user=user))
+    project_t, task_t, assignment_t = Project._meta.db_table, Task._meta.db_table, Assignment._meta.db_table
+    required_t = Project.required_qualifications.through._meta.db_table
+    only_one = "AND p.id = %s" if project_id is not None else ""
+    sql = f"""
+        SELECT {", ".join(f"p.{f}" for f in _PROJECT_FIELDS)},
+               (SELECT count(*) FROM {assignment_t} a JOIN {task_t} t ON t.id = a.task_id
+                WHERE a.worker_id = %s AND a.project_id = p.id AND a.status IN ('live', 'submitted')
+                  AND NOT t.is_gold) AS held
+        FROM {project_t} p
+        WHERE p.status = 'active' {only_one}
+          AND NOT EXISTS (SELECT 1 FROM {required_t} r WHERE r.project_id = p.id AND r.skill_id NOT IN ({skills}))
+          AND (p.pool_id IS NULL OR p.pool_id IN ({pools}))"""  # noqa: S608 - constant fragments; values bound
+    params = [user.pk, *([project_id] if project_id is not None else []), *skill_params, *pool_params]
+    return list(Project.objects.raw(sql, params))
+
+
+def projects_claimable_for(*, user, project_id: int | None = None) -> list[ClaimableProject]:
+    """Active projects the worker meets the requirements of and is below the share cap in.
+
+    The default cap is never below QUEUE_DEFAULT_SHARE_MIN, so a project's task count is looked up only
+    for workers who already hold that many of its assignments."""
+    projects = _projects_meeting_requirements(user=user, project_id=project_id)
+    need_size = [p.id for p in projects
+                 if p.max_judgments_per_worker is None and p.held >= settings.QUEUE_DEFAULT_SHARE_MIN]
+    sizes = dict(
+        Task.objects.filter(project_id__in=need_size, is_gold=False).values_list("project_id")
+        .annotate(n=Count("id")).values_list("project_id", "n")
+    ) if need_size else {}
+    return [
+        ClaimableProject(id=p.id, priority=p.priority, gold_share=p.gold_share, project=p)
+        for p in projects
+        if p.held < project_share_cap(project=p, n_tasks=sizes.get(p.id, 0))
+    ]
+
+
+def project_claim_refusal(*, user, project_id: int) -> dict | None:
+    """Why a worker may not claim from this one project (``{"code", "message"}`` for a 403), or None when
+    the only obstacle is that nothing is available right now (204). Raises nothing for unknown ids."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None or project.status != Project.Status.ACTIVE:
+        return None
+    if not _projects_meeting_requirements(user=user, project_id=project_id):
+        return {"code": "not_qualified",
+                "message": "This project needs qualifications or a pool membership you do not have."}
+    return None
+
+
+def worker_assignments_list(*, user, status: str | None = None) -> QuerySet[Assignment]:
+    """The worker's own assignments, newest first, with their task, project and own judgment. Only the
+    worker's own answer is ever attached: never a gold answer, gold_correct, or another worker's answer."""
+    qs = Assignment.objects.filter(worker=user).select_related("task", "project", "judgment").defer(
+        "task__gold", "task__is_gold", "task__n_active", "task__n_submitted", "task__overlap",
+        "judgment__gold_correct", "judgment__is_gold")
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-claimed_at", "-id")
+
+
+def stale_leases_exist(*, now=None) -> bool:
+    """True when some live assignment's lease has run out (a cheap probe on the (status, expires_at) index)."""
+    now = now or timezone.now()
+    return Assignment.objects.filter(Q(status=Assignment.Status.LIVE) & Q(expires_at__lte=now)).exists()

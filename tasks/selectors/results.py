@@ -1,0 +1,150 @@
+"""Reads of a project's results: per-task judgments with pseudonymous workers, consensus, exports.
+
+Queries are per chunk of tasks (one for the tasks, one for their approved judgments, one for their
+consensus), never per task, and the streaming readers walk tasks with .iterator(), so a 100k-task
+project streams in constant memory. Consensus comes only from quality (quality.selectors.
+task_consensus_get); absent there, it is null, never computed or guessed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from django.db.models import QuerySet
+
+from tasks.models import Client, Judgment, Project, Task
+
+CHUNK = 500
+
+
+def worker_pseudonym(*, client: Client, worker_id: int) -> str:
+    """Stable per client, different across clients, not reversible without the client's salt."""
+    mac = hmac.new(client.pseudonym_salt.encode(), str(worker_id).encode(), hashlib.sha256).hexdigest()
+    return f"w_{mac[:20]}"
+
+
+def _consensus_get():
+    try:
+        from quality.selectors import task_consensus_get
+    except ImportError:
+        return None
+    return task_consensus_get
+
+
+def result_tasks(*, project: Project, status: str | None = None, is_gold: bool | None = None) -> QuerySet[Task]:
+    qs = Task.objects.filter(project=project).order_by("id")
+    if status:
+        qs = qs.filter(status=status)
+    if is_gold is not None:
+        qs = qs.filter(is_gold=is_gold)
+    return qs.only("id", "external_id", "status", "is_gold", "completed_at", "data")
+
+
+def results_for_tasks(*, client: Client, tasks: list[Task]) -> list[dict]:
+    """One result dict per task (same order): external_id, status, is_gold, completed_at, judgments
+    [{worker, answer, seconds}] (approved only, oldest first), consensus {answer, confidence} or null."""
+    ids = [t.pk for t in tasks]
+    by_task: dict[int, list[dict]] = defaultdict(list)
+    names: dict[int, str] = {}
+    rows = (Judgment.objects.filter(task_id__in=ids, status=Judgment.Status.APPROVED).order_by("id")
+            .values_list("task_id", "worker_id", "answer", "seconds_spent"))
+    for task_id, worker_id, answer, seconds in rows:
+        name = names.get(worker_id)
+        if name is None:
+            name = names[worker_id] = worker_pseudonym(client=client, worker_id=worker_id)
+        by_task[task_id].append({"worker": name, "answer": answer, "seconds": seconds})
+    consensus_get = _consensus_get()
+    consensus = consensus_get(task_ids=ids) if consensus_get and ids else {}
+    out = []
+    for task in tasks:
+        c = consensus.get(task.pk)
+        out.append({
+            "external_id": task.external_id,
+            "status": task.status,
+            "is_gold": task.is_gold,
+            "completed_at": task.completed_at,
+            "judgments": by_task.get(task.pk, []),
+            # quality may store "no consensus" (answer null): that is not a consensus for the client.
+            "consensus": ({"answer": c["answer"], "confidence": c["confidence"]}
+                          if c and c.get("answer") is not None else None),
+        })
+    return out
+
+
+def _chunks(iterable: Iterable, size: int) -> Iterator[list]:
+    it = iter(iterable)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def results_iter(*, client: Client, project: Project, status: str | None = None,
+                 is_gold: bool | None = None) -> Iterator[dict]:
+    """Every task's result, streamed chunk by chunk (constant memory)."""
+    tasks = result_tasks(project=project, status=status, is_gold=is_gold).defer("data")
+    for chunk in _chunks(tasks.iterator(chunk_size=CHUNK), CHUNK):
+        yield from results_for_tasks(client=client, tasks=chunk)
+
+
+def preferences_iter(*, project: Project) -> Iterator[dict]:
+    """Preference pairs for training, from quality's consensus of complete non-gold tasks.
+
+    pairwise: one {prompt, chosen, rejected, confidence, n_raters} per task whose consensus is a or b;
+    ranking: every pair (better, worse) implied by the consensus order. Ties and tasks without a
+    consensus are left out and counted; the last item is {"_summary": {...}}."""
+    consensus_get = _consensus_get()
+    summary = {"pairs": 0, "tasks_exported": 0, "ties": 0, "unresolved": 0, "open_tasks": 0}
+    summary["open_tasks"] = Task.objects.filter(project=project, is_gold=False).exclude(
+        status=Task.Status.COMPLETE).count()
+    tasks = (Task.objects.filter(project=project, is_gold=False, status=Task.Status.COMPLETE)
+             .order_by("id").only("id", "external_id", "data"))
+    for chunk in _chunks(tasks.iterator(chunk_size=CHUNK), CHUNK):
+        ids = [t.pk for t in chunk]
+        consensus = consensus_get(task_ids=ids) if consensus_get else {}
+        raters = defaultdict(int)
+        for task_id in (Judgment.objects.filter(task_id__in=ids, status=Judgment.Status.APPROVED)
+                        .values_list("task_id", flat=True)):
+            raters[task_id] += 1
+        for task in chunk:
+            c = consensus.get(task.pk)
+            answer = c.get("answer") if c else None
+            if not isinstance(answer, dict):
+                summary["unresolved"] += 1
+                continue
+            data = task.data
+            pairs = _pairs(project.task_type, data, answer)
+            if pairs is None:
+                summary["unresolved"] += 1
+                continue
+            if not pairs:
+                summary["ties"] += 1
+                continue
+            summary["tasks_exported"] += 1
+            for chosen, rejected in pairs:
+                summary["pairs"] += 1
+                yield {"prompt": data.get("prompt"), "chosen": chosen, "rejected": rejected,
+                       "confidence": c.get("confidence"), "n_raters": raters[task.pk],
+                       "external_id": task.external_id, "language": data.get("language")}
+    yield {"_summary": summary}
+
+
+def _pairs(task_type: str, data: dict, answer: dict) -> list[tuple[str, str]] | None:
+    """[] for a tie, None when the answer does not fit the data (unresolved)."""
+    if task_type == "pairwise":
+        choice = answer.get("choice")
+        if choice == "tie":
+            return []
+        if choice == "a":
+            return [(data["response_a"], data["response_b"])]
+        if choice == "b":
+            return [(data["response_b"], data["response_a"])]
+        return None
+    order = answer.get("order")
+    responses = data.get("responses") or []
+    if not isinstance(order, list) or sorted(order) != list(range(len(responses))):
+        return None
+    return [(responses[order[i]], responses[order[j]])
+            for i in range(len(order)) for j in range(i + 1, len(order))]

@@ -1,0 +1,84 @@
+"""What happens when a task reaches its overlap (called by the queue): consensus, webhooks, project end."""
+
+import importlib
+import logging
+
+from django.db import transaction
+from django.db.models import Count, Q
+
+from tasks.models import Judgment, Project, Task
+
+logger = logging.getLogger(__name__)
+
+
+def _optional(module: str, name: str):
+    """A function from another app that may not exist yet (quality is built in parallel)."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def task_completed(*, task_id: int) -> None:
+    """A task reached its overlap. After the caller's transaction commits (immediately when there is
+    none): quality computes the consensus (quality.jobs.task_consensus_compute, if installed) and the
+    task.completed webhook job runs (it waits briefly for the consensus, then notifies the client and
+    closes the project when this was its last open non-gold task). Never blocks on the network; safe to
+    call twice (each job is idempotent and the webhook is recorded once per task)."""
+    def enqueue() -> None:
+        consensus_job = _optional("quality.jobs", "task_consensus_compute")
+        if consensus_job is not None:
+            consensus_job.delay(task_id)
+        from tasks.jobs.clients import webhook_task_completed
+
+        webhook_task_completed.delay(task_id)
+
+    transaction.on_commit(enqueue)
+
+
+def task_completed_event_data(*, task: Task, consensus: dict | None) -> dict:
+    n = Judgment.objects.filter(task_id=task.pk, status=Judgment.Status.APPROVED).count()
+    return {
+        "project": task.project_id,
+        "task": {"external_id": task.external_id, "status": task.status,
+                 "completed_at": task.completed_at.isoformat() if task.completed_at else None},
+        "n_judgments": n,
+        "consensus": ({"answer": consensus["answer"], "confidence": consensus["confidence"]}
+                      if consensus else None),
+    }
+
+
+def project_completed_event_data(*, project_id: int) -> dict:
+    project = Project.objects.get(pk=project_id)
+    counts = Task.objects.filter(project_id=project_id).aggregate(
+        n_tasks=Count("id", filter=Q(is_gold=False)), n_gold=Count("id", filter=Q(is_gold=True)))
+    return {"project": project.pk, "name": project.name, "status": project.status,
+            "completed_at": project.completed_at.isoformat() if project.completed_at else None, **counts}
+
+
+def task_completed_notify(*, task_id: int, consensus: dict | None) -> list[int]:
+    """Record the task.completed event (and project.completed if the project just finished) for delivery,
+    in one transaction: the WebhookDelivery rows are the outbox, so a lost job is found again by the
+    sweeper. Returns the ids of deliveries to attempt now. Idempotent."""
+    from tasks.services.projects import project_mark_completed
+    from tasks.services.webhooks import webhook_delivery_create
+
+    task = Task.objects.select_related("project").get(pk=task_id)
+    client_id = task.project.client_id
+    ids = []
+    with transaction.atomic():
+        if not task.is_gold and task.status == Task.Status.COMPLETE:
+            delivery = webhook_delivery_create(
+                client_id=client_id, event="task.completed", event_key=f"task.completed:{task.pk}",
+                data=task_completed_event_data(task=task, consensus=consensus))
+            if delivery:
+                ids.append(delivery.pk)
+        if project_mark_completed(project_id=task.project_id):
+            data = project_completed_event_data(project_id=task.project_id)
+            # A reopened project (new tasks uploaded) that completes again is a new event.
+            delivery = webhook_delivery_create(
+                client_id=client_id, event="project.completed",
+                event_key=f"project.completed:{task.project_id}:{data['completed_at']}", data=data)
+            if delivery:
+                ids.append(delivery.pk)
+    return ids

@@ -1,0 +1,157 @@
+"""How validated upload rows reach the tasks table, idempotently by (project, external_id).
+
+- PostgreSQL: rows are streamed with COPY into a temporary table while the upload is read, then one
+  `INSERT ... SELECT ... ORDER BY line ON CONFLICT DO NOTHING` moves them (ids follow upload order).
+  Python holds no rows; COPY is several times cheaper per row than bound INSERT parameters.
+- Elsewhere (SQLite): bounded batches of `INSERT ... VALUES ... ON CONFLICT DO NOTHING RETURNING id`.
+
+Columns come from the Task model: a field added later with a default is filled with that default.
+Both run inside the caller's transaction; nothing is visible until it commits.
+"""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+from django.db import connection
+from django.utils import timezone
+
+from tasks.models import Project, Task
+
+# Set per row; every other concrete field gets its model default.
+PER_ROW = ("external_id", "data", "gold", "is_gold", "overlap", "priority")
+TEMP_TABLE = "tasks_ingest_rows"
+Row = tuple[str, dict, "dict | None", int]
+
+
+def _static_fields(project: Project) -> tuple[list, dict]:
+    fields = [f for f in Task._meta.concrete_fields if not f.primary_key and f.name not in PER_ROW]
+    values = {}
+    now = timezone.now()
+    for f in fields:
+        if f.name == "project":
+            values[f.name] = project.pk
+        elif f.name == "created_at":
+            values[f.name] = f.get_db_prep_save(now, connection)
+        else:
+            values[f.name] = f.get_db_prep_save(f.get_default(), connection)
+    return fields, values
+
+
+class ValuesInserter:
+    """Portable path: batched multi-row INSERT with RETURNING to count what was new."""
+
+    def __init__(self, project: Project, batch_size: int):
+        self.project = project
+        qn = connection.ops.quote_name
+        static_fields, self.static = _static_fields(project)
+        per_row = [Task._meta.get_field(name) for name in PER_ROW]
+        self.fields = per_row + static_fields
+        # SQLite caps bound variables per statement.
+        self.batch_size = min(batch_size, 32000 // len(self.fields)) if connection.vendor == "sqlite" else batch_size
+        columns = ", ".join(qn(f.column) for f in self.fields)
+        self.row_sql = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+        self.static_values = [self.static[f.name] for f in static_fields]
+        # Identifiers come from the model (quoted); values are bound parameters.
+        self.prefix = f"INSERT INTO {qn(Task._meta.db_table)} ({columns}) VALUES "  # noqa: S608
+        self.suffix = " ON CONFLICT (project_id, external_id) DO NOTHING RETURNING id"
+        self.batch: list[Row] = []
+        self.created = 0
+
+    def add(self, row: Row) -> None:
+        self.batch.append(row)
+        if len(self.batch) >= self.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.batch:
+            return
+        adapt = connection.ops.adapt_json_value
+        overlap = self.project.overlap
+        params: list = []
+        for external_id, data, gold, priority in self.batch:
+            params.extend((external_id, adapt(data, None), adapt(gold, None) if gold is not None else None,
+                           gold is not None, Task.GOLD_OVERLAP if gold is not None else overlap, priority))
+            params.extend(self.static_values)
+        sql = self.prefix + ", ".join([self.row_sql] * len(self.batch)) + self.suffix
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            self.created += len(cursor.fetchall())
+        self.batch = []
+
+    def finish(self) -> int:
+        self._flush()
+        return self.created
+
+    def abort(self) -> None:
+        self.batch = []
+
+
+class CopyInserter:
+    """PostgreSQL path: COPY into a temporary table during the read, one INSERT ... SELECT at the end."""
+
+    def __init__(self, project: Project, batch_size: int):
+        self.project = project
+        qn = connection.ops.quote_name
+        self.cursor = connection.cursor()
+        raw = self.cursor.cursor  # the psycopg cursor under Django's wrapper
+        raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {TEMP_TABLE} (line bigint, external_id text, data jsonb, "
+                    "gold jsonb, is_gold boolean, overlap integer, priority integer) ON COMMIT DROP")
+        raw.execute(f"TRUNCATE {TEMP_TABLE}")
+        static_fields, static = _static_fields(project)
+        per_row = [Task._meta.get_field(name) for name in PER_ROW]
+        columns = ", ".join(qn(f.column) for f in per_row + static_fields)
+        # Casts give the bound defaults (NULLs included) the column's type inside a SELECT list.
+        selects = ", ".join([*PER_ROW] + [f"%s::{f.db_type(connection)}" for f in static_fields])
+        self.insert_sql = (f"INSERT INTO {qn(Task._meta.db_table)} ({columns}) "  # noqa: S608 - quoted identifiers
+                           f"SELECT {selects} FROM {TEMP_TABLE} ORDER BY line "
+                           "ON CONFLICT (project_id, external_id) DO NOTHING")
+        self.insert_params = [static[f.name] for f in static_fields]
+        self._copy_cm = raw.copy(f"COPY {TEMP_TABLE} (line, external_id, data, gold, is_gold, overlap, priority) "
+                                 "FROM STDIN")
+        self.copy = self._copy_cm.__enter__()
+        self.line = 0
+        self.dumps = _dumps
+
+    def add(self, row: Row) -> None:
+        external_id, data, gold, priority = row
+        self.line += 1
+        dumps = self.dumps
+        if gold is None:
+            self.copy.write_row((self.line, external_id, dumps(data), None, False, self.project.overlap, priority))
+        else:
+            self.copy.write_row((self.line, external_id, dumps(data), dumps(gold), True, Task.GOLD_OVERLAP,
+                                 priority))
+
+    def finish(self) -> int:
+        self._copy_cm.__exit__(None, None, None)
+        try:
+            self.cursor.cursor.execute(self.insert_sql, self.insert_params)
+            created = self.cursor.cursor.rowcount
+            self.cursor.cursor.execute(f"TRUNCATE {TEMP_TABLE}")
+            return created
+        finally:
+            self.cursor.close()
+
+    def abort(self) -> None:
+        """End the COPY with an error: the caller's transaction is rolled back anyway."""
+        try:
+            self._copy_cm.__exit__(RuntimeError, RuntimeError("upload rejected"), None)
+        except Exception:  # noqa: BLE001, S110 - psycopg reports the cancelled COPY; the rollback follows
+            pass
+        finally:
+            self.cursor.close()
+
+
+def _dumps(value) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # e.g. an integer beyond 64 bits, which orjson refuses and jsonb accepts
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def inserter_for(project: Project, batch_size: int):
+    if connection.vendor == "postgresql":
+        return CopyInserter(project, batch_size)
+    return ValuesInserter(project, batch_size)

@@ -1,0 +1,154 @@
+"""Leases: submit, release, expiry, and aging of open tasks.
+
+Lock order everywhere in the queue: assignment rows, then task rows (in id order when several). The
+claim only locks a task row and inserts a new assignment, so no two queue paths wait on each other in a
+cycle.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, PositiveSmallIntegerField, Q, Value, When
+from django.utils import timezone
+
+from marketplace.errors import Conflict, NotFound
+from tasks.models import Assignment, Judgment, Task
+
+logger = logging.getLogger(__name__)
+LIVE = Assignment.Status.LIVE
+
+
+def _own_assignment(*, user, assignment_id: int) -> Assignment:
+    assignment = (Assignment.objects.select_related("task", "project")
+                  .filter(pk=assignment_id, worker=user).first())
+    if assignment is None:
+        # Another worker's assignment is "not found" too: ids of others' work are not confirmed.
+        raise NotFound(f"No assignment {assignment_id}.")
+    return assignment
+
+
+def _closed_conflict(assignment: Assignment, now: datetime) -> Conflict:
+    if assignment.status == LIVE and assignment.expires_at <= now:
+        return Conflict("The lease on this assignment has expired; claim another task.", code="lease_expired")
+    if assignment.status == Assignment.Status.EXPIRED:
+        return Conflict("The lease on this assignment has expired; claim another task.", code="lease_expired")
+    if assignment.status == Assignment.Status.SUBMITTED:
+        return Conflict("This assignment was already submitted.", code="already_submitted")
+    return Conflict(f"This assignment is {assignment.status}; it can no longer be submitted.",
+                    code=f"assignment_{assignment.status}")
+
+
+def _credit(judgment_id: int) -> None:
+    """payments credits the worker inside our transaction (a 2xx means the credit is committed)."""
+    for module in ("payments.services", "payments.services.earnings"):
+        try:
+            credit = importlib.import_module(module).earnings_credit_judgment
+        except (ImportError, AttributeError):
+            continue
+        credit(judgment_id=judgment_id)
+        return
+    # Until payments provides it: an event in the log, never a fake payment.
+    logger.warning("payments.services.earnings_credit_judgment missing: judgment %s not credited yet", judgment_id)
+
+
+def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float | None = None) -> Judgment:
+    """Records the worker's answer on their live assignment and returns the (APPROVED) judgment.
+
+    Guarantees: 404 for an assignment that is not the worker's; 409 (lease_expired, already_submitted,
+    assignment_released, ...) unless the assignment is live and its lease runs at commit time (a
+    conditional UPDATE on status and expires_at, so a submit racing expiry or a second submit loses
+    cleanly); 400 with the field at fault for an answer the label schema refuses, with nothing written.
+    In one transaction: the judgment (gold_correct set for gold tasks), n_submitted + 1, the task marked
+    complete when a real task reaches its overlap (then tasks.services.completion.task_completed on
+    commit), and the worker's earnings credit (payments)."""
+    from tasks.label_schemas import answers_equal, validate_answer
+
+    now = timezone.now()
+    assignment = _own_assignment(user=user, assignment_id=assignment_id)
+    if assignment.status != LIVE or assignment.expires_at <= now:
+        raise _closed_conflict(assignment, now)
+    task, project = assignment.task, assignment.project
+    answer = validate_answer(project.task_type, project.label_schema, answer, data=task.data)
+    with transaction.atomic():
+        now = timezone.now()
+        closed = Assignment.objects.filter(pk=assignment.pk, status=LIVE, expires_at__gt=now).update(
+            status=Assignment.Status.SUBMITTED, finished_at=now)
+        if not closed:
+            assignment.refresh_from_db()
+            raise _closed_conflict(assignment, now)
+        judgment = Judgment.objects.create(
+            assignment=assignment, task=task, project=project, worker=user, answer=answer,
+            seconds_spent=seconds_spent, is_gold=task.is_gold, status=Judgment.Status.APPROVED,
+            gold_correct=answers_equal(project.task_type, answer, task.gold) if task.is_gold and task.gold else None,
+        )
+        Task.objects.filter(pk=task.pk).update(n_submitted=F("n_submitted") + 1)
+        completed = Task.objects.filter(pk=task.pk, is_gold=False, status=Task.Status.OPEN,
+                                        n_submitted__gte=F("overlap")).update(
+            status=Task.Status.COMPLETE, completed_at=now)
+        _credit(judgment.pk)
+        if completed:
+            from tasks.services.completion import task_completed
+
+            task_completed(task_id=task.pk)  # enqueues its jobs on commit
+    return judgment
+
+
+def assignment_release(*, user, assignment_id: int) -> Assignment:
+    """The worker gives a live assignment back: the slot returns to the queue at once (n_active - 1). The
+    worker will not be served this task again (released counts as touched). 404 for another worker's
+    assignment; 409 when it is no longer live (submitted, released, or expired and already returned)."""
+    assignment = _own_assignment(user=user, assignment_id=assignment_id)
+    with transaction.atomic():
+        now = timezone.now()
+        # A live lease past its expiry may still be released: either way the slot comes back once.
+        released = Assignment.objects.filter(pk=assignment.pk, status=LIVE).update(
+            status=Assignment.Status.RELEASED, finished_at=now)
+        if not released:
+            assignment.refresh_from_db()
+            raise Conflict(f"This assignment is {assignment.status}; only a live assignment can be released.",
+                           code=f"assignment_{assignment.status}")
+        Task.objects.filter(pk=assignment.task_id).update(n_active=F("n_active") - 1)
+    assignment.refresh_from_db()
+    return assignment
+
+
+def assignments_expire(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Returns the slots of live assignments whose lease ran out (status EXPIRED, n_active - 1 per task),
+    at most ``limit`` per call; returns how many. Rows another transaction holds are skipped (it is
+    submitting, releasing or expiring them); safe to run concurrently and twice."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(Assignment.objects.select_for_update(skip_locked=True)
+                    .filter(status=LIVE, expires_at__lte=now).order_by("id").values_list("id", "task_id")[:limit])
+        if not rows:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows], status=LIVE).update(
+            status=Assignment.Status.EXPIRED, finished_at=now)
+        per_task = Counter(task_id for _, task_id in rows)
+        for task_id in sorted(per_task):
+            Task.objects.filter(pk=task_id).update(n_active=F("n_active") - per_task[task_id])
+    logger.info("returned %d expired leases to the queue", len(rows))
+    return len(rows)
+
+
+def tasks_age(*, now: datetime | None = None) -> int:
+    """Raises the priority of open tasks by one per QUEUE_AGING_STEP_SECONDS of age (at most
+    QUEUE_AGING_MAX_BOOST), so old work overtakes a stream of new work. The boost is recomputed from the
+    task's age, not added to, so running this twice (or late) gives the same priorities. One UPDATE;
+    returns how many tasks changed."""
+    now = now or timezone.now()
+    step = max(1, settings.QUEUE_AGING_STEP_SECONDS)
+    top = max(1, settings.QUEUE_AGING_MAX_BOOST)
+    boost = Case(
+        *[When(created_at__lte=now - timedelta(seconds=step * level), then=Value(level))
+          for level in range(top, 0, -1)],
+        default=Value(0), output_field=PositiveSmallIntegerField())
+    stale = Task.objects.filter(status=Task.Status.OPEN, created_at__lte=now - timedelta(seconds=step)).filter(
+        ~Q(age_boost=boost))
+    return stale.update(priority=F("priority") - F("age_boost") + boost, age_boost=boost)

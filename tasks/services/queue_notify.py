@@ -1,0 +1,89 @@
+"""Telling idle, eligible workers that a project has work for them (so the workforce need not poll).
+
+Guarantees: only workers who could claim a task of the project right now are mailed (the same rules as
+the claim path: active, qualified in every required skill, in the pool, below the share cap, at least one
+open real task they have not touched); only those who opted in (notify_new_work) and hold no live lease
+(idle); at most one mail per worker per QUEUE_NOTIFY_MIN_INTERVAL_SECONDS whatever the project, enforced
+under a row lock on the worker, so two notifier runs at once never mail one worker twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from tasks.models import Assignment, Project, Task, WorkNotification
+from tasks.selectors.queue import COUNTED, project_share_cap
+
+logger = logging.getLogger(__name__)
+
+
+def _candidates(*, project: Project, now):
+    from workers.selectors import workers_eligible_for
+
+    skill_ids = list(project.required_qualifications.values_list("id", flat=True))
+    untouched_open = Task.objects.filter(
+        project=project, status=Task.Status.OPEN, is_gold=False, n_active__lt=F("overlap"),
+    ).exclude(Exists(Assignment.objects.filter(task=OuterRef("pk"), worker=OuterRef(OuterRef("pk")))))
+    recent = WorkNotification.objects.filter(
+        worker=OuterRef("pk"), sent_at__gt=now - timedelta(seconds=settings.QUEUE_NOTIFY_MIN_INTERVAL_SECONDS))
+    live = Assignment.objects.filter(worker=OuterRef("pk"), status=Assignment.Status.LIVE, expires_at__gt=now)
+    cap = project_share_cap(project=project)
+    return (workers_eligible_for(skill_ids=skill_ids, pool_id=project.pool_id)
+            .filter(worker_profile__notify_new_work=True)
+            .filter(Exists(untouched_open), ~Exists(recent), ~Exists(live))
+            .annotate(held=Count("assignments", filter=Q(assignments__project=project,
+                                                           assignments__status__in=COUNTED,
+                                                           assignments__task__is_gold=False)))
+            .filter(held__lt=cap))
+
+
+def _message(project: Project, email: str) -> EmailMessage:
+    body = (f"There is work for you in \"{project.name}\" ({project.task_type}, "
+            f"{project.reward_cents / 100:.2f} {project.currency.upper()} per judgment).\n\n"
+            f"Claim it with POST {settings.PUBLIC_BASE_URL}/api/v1/assignments/claim/ "
+            f"{{\"project\": {project.pk}}}.\n\n"
+            "You get at most one of these mails per hour; switch them off with "
+            "PATCH /api/v1/me/ {\"notify_new_work\": false}.\n")
+    return EmailMessage(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}New work: {project.name}", body,
+                        settings.DEFAULT_FROM_EMAIL, [email])
+
+
+def work_available_notify(*, project_id: int) -> int:
+    """Mails the project's eligible idle workers (see the module docstring), in batches of
+    QUEUE_NOTIFY_BATCH_SIZE; returns how many were mailed. Safe to run twice: the second run finds
+    everyone within their rate limit. A mail is recorded before it is sent (at most once, not at least once)."""
+    project = Project.objects.filter(pk=project_id, status=Project.Status.ACTIVE).first()
+    if project is None:
+        return 0
+    sent = 0
+    last_pk = 0
+    User = get_user_model()
+    while True:
+        now = timezone.now()
+        batch = list(_candidates(project=project, now=now).filter(pk__gt=last_pk)
+                     .values_list("pk", flat=True)[:settings.QUEUE_NOTIFY_BATCH_SIZE])
+        if not batch:
+            return sent
+        last_pk = batch[-1]
+        with transaction.atomic():
+            # Lock the workers, then re-check the rate limit under the lock: concurrent runs serialise here.
+            locked = list(User.objects.select_for_update().filter(pk__in=batch).order_by("pk")
+                          .values_list("pk", flat=True))
+            due = list(_candidates(project=project, now=now).filter(pk__in=locked).values_list("pk", "email"))
+            WorkNotification.objects.bulk_create(
+                [WorkNotification(worker_id=pk, project=project, sent_at=now) for pk, _ in due])
+        if due:
+            messages = [_message(project, email) for _, email in due]
+            try:
+                get_connection().send_messages(messages)
+            except Exception:  # a mail server outage must not fail the job for the next batch
+                logger.exception("sending %d work notifications for project %s failed", len(messages), project_id)
+            sent += len(due)

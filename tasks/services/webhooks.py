@@ -1,0 +1,220 @@
+"""Webhooks to clients: SSRF guard, signing, and one delivery attempt at a time.
+
+Signature: header `X-Marketplace-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "{t}.{body}")>`, the same
+scheme as Stripe's, so clients can reuse what they know. Every attempt is a WebhookAttempt row; the
+delivery row carries the state (pending -> delivered | failed). Sending happens outside any transaction:
+an attempt is claimed with a conditional UPDATE (a short lease in next_attempt_at), so two Celery workers
+that got the same job do not post the same attempt twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import logging
+import socket
+import time
+import uuid
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from marketplace.errors import ValidationFailed
+from tasks.models import Client, WebhookAttempt, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-Marketplace-Signature"
+USER_AGENT = "LabelingMarketplace-Webhooks/1"
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+# --- SSRF guard ----------------------------------------------------------------------------------
+
+def _address_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    for test, what in ((ip.is_loopback, "loopback"), (ip.is_link_local, "link-local"), (ip.is_private, "private"),
+                       (ip.is_multicast, "multicast"), (ip.is_unspecified, "unspecified"),
+                       (ip.is_reserved, "reserved")):
+        if test:
+            return what
+    return None
+
+
+def callback_url_check(url: str, *, field: str = "callback_url") -> list[str]:
+    """Validate a callback URL and return the addresses it may be reached at.
+
+    Refuses non-http(s) URLs, credentials in the URL, and (unless settings.WEBHOOKS_ALLOW_PRIVATE_URLS)
+    any host that resolves to a loopback, link-local, private, multicast or reserved address: outgoing
+    webhooks must not be a way into our own network. Raises ValidationFailed naming `field`."""
+    def refuse(message: str):
+        raise ValidationFailed(f"{field}: {message}", code="callback_url_refused", fields={field: [message]})
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        refuse("not a valid URL")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        refuse("must be an http:// or https:// URL with a host")
+    if parts.username or parts.password:
+        refuse("must not carry credentials")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        refuse(f"host {parts.hostname!r} does not resolve")
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if not _setting("WEBHOOKS_ALLOW_PRIVATE_URLS", False):
+        for address in addresses:
+            why = _address_refused(ipaddress.ip_address(address.split("%")[0]))
+            if why:
+                refuse(f"resolves to a {why} address ({address}); callbacks must be public")
+    return addresses
+
+
+# --- signing -------------------------------------------------------------------------------------
+
+def signature_header(*, secret: str, body: bytes, timestamp: int | None = None) -> str:
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def signature_verify(*, secret: str, body: bytes, header: str, tolerance: int = 300, now: int | None = None) -> bool:
+    """What a client does on receipt (also used by our tests' receiver): constant-time compare, and a
+    timestamp within `tolerance` seconds so a captured request cannot be replayed later."""
+    try:
+        fields = dict(part.split("=", 1) for part in header.split(","))
+        t = int(fields["t"])
+    except (ValueError, KeyError):
+        return False
+    if abs((int(time.time()) if now is None else now) - t) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields.get("v1", ""))
+
+
+# --- deliveries ----------------------------------------------------------------------------------
+
+def webhook_delivery_create(*, client_id: int, event: str, event_key: str, data: dict) -> WebhookDelivery | None:
+    """Record an event for the client, once per (client, event_key). Returns the delivery to send, or
+    None when the client has no callback URL (nothing is recorded then) or the event was recorded before
+    and already finished."""
+    client = Client.objects.get(pk=client_id)
+    if not client.callback_url:
+        return None
+    event_id = uuid.uuid4()
+    payload = {"id": str(event_id), "event": event, "created": int(time.time()), "data": data}
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                client=client, event=event, event_key=event_key, event_id=event_id, payload=payload,
+                url=client.callback_url)
+    except IntegrityError:
+        delivery = WebhookDelivery.objects.get(client=client, event_key=event_key)
+    return delivery if delivery.status == WebhookDelivery.Status.PENDING else None
+
+
+def _claim_attempt(delivery_id: int, lease: timedelta) -> WebhookDelivery | None:
+    now = timezone.now()
+    claimed = WebhookDelivery.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING,
+    ).update(next_attempt_at=now + lease)
+    if not claimed:
+        return None
+    return WebhookDelivery.objects.select_related("client").get(pk=delivery_id)
+
+
+def _post(url: str, addresses: list[str], body: bytes, headers: dict, timeout: float) -> tuple[int, str]:
+    """POST to the vetted address (not a fresh DNS answer, so a rebinding host cannot redirect us inward).
+    Redirects are not followed."""
+    parts = urlsplit(url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname, parts.port, timeout=timeout)
+    address = addresses[0]
+    conn._create_connection = lambda addr, t=None, src=None: socket.create_connection((address, addr[1]), t, src)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read(500).decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def webhook_attempt(*, delivery_id: int) -> tuple[str, int | None]:
+    """Make one attempt of a pending delivery and log it.
+
+    Returns (outcome, retry_in_seconds): outcome is "delivered", "retry" (retry_in_seconds set), "failed"
+    (attempts exhausted), or "skipped" (nothing to do: finished, or another worker holds this attempt).
+    A 2xx answer is success; anything else, a timeout or a refused address is a failed attempt."""
+    timeout = float(_setting("WEBHOOKS_TIMEOUT_SECONDS", 10))
+    delivery = _claim_attempt(delivery_id, timedelta(seconds=timeout + 30))
+    if delivery is None:
+        return "skipped", None
+    client = delivery.client
+    url = client.callback_url or delivery.url
+    body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+               SIGNATURE_HEADER: signature_header(secret=client.webhook_secret, body=body),
+               "X-Marketplace-Event": delivery.event, "X-Marketplace-Delivery": str(delivery.event_id)}
+    number = delivery.attempts + 1
+    started = time.monotonic()
+    status_code, error, excerpt = None, "", ""
+    try:
+        addresses = callback_url_check(url) if url else []
+        if not addresses:
+            raise ValidationFailed("no callback URL")
+        status_code, excerpt = _post(url, addresses, body, headers, timeout)
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
+    except ValidationFailed as exc:
+        error = f"refused: {exc.message}"
+    except (OSError, http.client.HTTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+    duration_ms = int((time.monotonic() - started) * 1000)
+    now = timezone.now()
+    max_attempts = int(_setting("WEBHOOKS_MAX_ATTEMPTS", 8))
+    with transaction.atomic():
+        WebhookAttempt.objects.create(delivery=delivery, number=number, url=url, at=now, status_code=status_code,
+                                      error=error, duration_ms=duration_ms, response_excerpt=excerpt[:500])
+        fields = {"attempts": number, "last_status_code": status_code, "last_error": error, "url": url}
+        if not error:
+            fields.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=now, next_attempt_at=None)
+            outcome, retry_in = "delivered", None
+        elif number >= max_attempts:
+            fields.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
+            outcome, retry_in = "failed", None
+        else:
+            retry_in = backoff_seconds(number)
+            fields.update(next_attempt_at=now + timedelta(seconds=retry_in))
+            outcome = "retry"
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    if error:
+        logger.info("webhook %s attempt %s to %s failed: %s", delivery.pk, number, url, error)
+    return outcome, retry_in
+
+
+def backoff_seconds(attempt: int) -> int:
+    """Exponential backoff after the given failed attempt: base, 2*base, 4*base, ... capped."""
+    base = int(_setting("WEBHOOKS_BACKOFF_SECONDS", 30))
+    return min(base * 2 ** (attempt - 1), int(_setting("WEBHOOKS_BACKOFF_MAX_SECONDS", 6 * 3600)))
+
+
+def webhook_deliveries_due(*, limit: int = 500) -> list[int]:
+    """Pending deliveries whose next attempt is overdue (the retry job was lost with a broker or worker)."""
+    grace = timezone.now() - timedelta(seconds=60)
+    return list(WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+                .filter(Q(next_attempt_at__isnull=True, created_at__lte=grace) | Q(next_attempt_at__lte=grace))
+                .order_by("id").values_list("id", flat=True)[:limit])

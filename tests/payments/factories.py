@@ -1,0 +1,62 @@
+"""Small builders for payments tests: approved judgments (through the tasks models), paid workers."""
+
+import itertools
+from datetime import timedelta
+
+from django.utils import timezone
+
+_seq = itertools.count(1)
+
+
+def make_project(*, reward_cents: int = 125, currency: str = "usd", client=None):
+    from tasks.models import Client, Project
+
+    client = client or Client.objects.create(name=f"client-{next(_seq)}")
+    return Project.objects.create(client=client, name=f"project-{next(_seq)}", task_type="rating",
+                                  label_schema={"min": 1, "max": 5}, instructions="Rate it.",
+                                  data_use_statement="Training data.", reward_cents=reward_cents, currency=currency,
+                                  overlap=3)
+
+
+def make_judgment(*, worker, project, status: str = "approved"):
+    from tasks.models import Assignment, Judgment, Task
+
+    now = timezone.now()
+    task = Task.objects.create(project=project, external_id=f"t-{next(_seq)}", data={"content": "x"}, overlap=3,
+                               n_active=1, n_submitted=1)
+    assignment = Assignment.objects.create(task=task, worker=worker, project=project, status="submitted",
+                                           claimed_at=now, expires_at=now + timedelta(minutes=15), finished_at=now)
+    return Judgment.objects.create(assignment=assignment, task=task, project=project, worker=worker,
+                                   answer={"score": 3}, status=status)
+
+
+def credit(worker, *, n: int = 1, reward_cents: int = 125, currency: str = "usd", project=None) -> list[int]:
+    """n approved judgments for the worker, each credited through the real service. Returns judgment ids."""
+    from payments.services import earnings_credit_judgment
+
+    project = project or make_project(reward_cents=reward_cents, currency=currency)
+    ids = []
+    for _ in range(n):
+        judgment = make_judgment(worker=worker, project=project)
+        assert earnings_credit_judgment(judgment_id=judgment.pk) is True
+        ids.append(judgment.pk)
+    return ids
+
+
+def connect(worker, *, stripe_id: str | None = None, enabled: bool = True):
+    """A StripeAccount row with payouts enabled (without going through Stripe)."""
+    from payments.models import StripeAccount
+
+    return StripeAccount.objects.create(user=worker, stripe_id=stripe_id or f"acct_test{worker.pk}",
+                                        payouts_enabled=enabled, details_submitted=enabled)
+
+
+def assert_ledger_consistent():
+    """Every transaction sums to zero and every cached balance equals the sum of its entries."""
+    from payments.models import LedgerAccount
+    from payments.selectors import ledger_account_entry_sums, ledger_unbalanced_transactions
+
+    assert ledger_unbalanced_transactions() == []
+    sums = ledger_account_entry_sums()
+    for account in LedgerAccount.objects.all():
+        assert account.balance_cents == sums.get(account.pk, 0), account

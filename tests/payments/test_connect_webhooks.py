@@ -1,0 +1,167 @@
+"""Connect onboarding and the Stripe webhook endpoint (invariant 9)."""
+
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+
+from payments.models import StripeAccount, StripeEvent
+from workers.models import WorkerProfile
+
+pytestmark = pytest.mark.django_db
+SECRET = "whsec_test"
+
+
+def sign(body: str, *, secret: str = SECRET, at: int | None = None) -> str:
+    at = int(time.time()) if at is None else at
+    return f"t={at},v1={hmac.new(secret.encode(), f'{at}.{body}'.encode(), hashlib.sha256).hexdigest()}"
+
+
+def post_event(api, event: dict, **sign_kw):
+    body = json.dumps(event)
+    return api.post("/webhooks/stripe/", body, content_type="application/json",
+                    HTTP_STRIPE_SIGNATURE=sign(body, **sign_kw))
+
+
+def account_updated(stripe_id: str, *, enabled: bool, event_id: str = "evt_1", created: int | None = None) -> dict:
+    return {"id": event_id, "object": "event", "type": "account.updated", "account": stripe_id,
+            "created": created or int(time.time()),
+            "data": {"object": {"id": stripe_id, "object": "account", "payouts_enabled": enabled,
+                                "details_submitted": True}}}
+
+
+def test_payout_account_created_once_and_onboarding_via_link(fakestripe, person):
+    ada = person("ada@example.com")
+    first = ada.post("/api/v1/payout-account/")
+    assert first.status_code == 201, first.content
+    second = ada.post("/api/v1/payout-account/")
+    assert second.status_code == 200
+    assert first.json()["stripe_account_id"] == second.json()["stripe_account_id"]
+    assert StripeAccount.objects.count() == 1 and len(fakestripe.state.accounts) == 1
+    assert first.json()["onboarding_url"] != second.json()["onboarding_url"]  # a fresh link each time
+
+    # Opening the link completes onboarding on "Stripe"; its account.updated reaches our endpoint.
+    status, _ = fakestripe.open(first.json()["onboarding_url"])
+    assert status == 200
+    event = fakestripe.state.events[fakestripe.state.event_order[-1]]
+    assert event["type"] == "account.updated"
+    assert post_event(ada.client, event).status_code == 200
+    body = ada.get("/api/v1/payout-account/").json()
+    assert body["payouts_enabled"] is True and body["connected"] is True
+    assert WorkerProfile.objects.get(user=ada.user).payouts_enabled is True
+
+
+def test_concurrent_first_calls_make_one_stripe_account(fakestripe, person):
+    # Same idempotency key (derived from the user id): Stripe returns the same account to both.
+    from payments.services.connect import payout_account_ensure
+
+    ada = person("ada@example.com")
+    StripeAccount.objects.all().delete()
+    a, _ = payout_account_ensure(user=ada.user)
+    StripeAccount.objects.all().delete()  # as if the first caller crashed after Stripe answered
+    b, _ = payout_account_ensure(user=ada.user)
+    assert a.stripe_id == b.stripe_id and len(fakestripe.state.accounts) == 1
+
+
+def test_get_payout_account_before_connecting(person):
+    ada = person("ada@example.com")
+    body = ada.get("/api/v1/payout-account/").json()
+    assert body == {"connected": False, "stripe_account_id": None, "payouts_enabled": False,
+                    "details_submitted": False, "last_payout_failure": ""}
+
+
+def test_forged_signature_is_rejected_and_nothing_stored(api, fakestripe):
+    response = post_event(api, account_updated("acct_x", enabled=True), secret="whsec_wrong")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_signature"
+    body = json.dumps(account_updated("acct_x", enabled=True))
+    assert api.post("/webhooks/stripe/", body, content_type="application/json").status_code == 400  # unsigned
+    tampered = body.replace('"payouts_enabled": true', '"payouts_enabled": false')
+    response = api.post("/webhooks/stripe/", tampered, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(body))
+    assert response.status_code == 400
+    assert not StripeEvent.objects.exists()
+
+
+def test_replayed_old_signature_is_rejected(api, fakestripe, make_worker_account):
+    user, row = make_worker_account("acct_old")
+    response = post_event(api, account_updated("acct_old", enabled=True), at=int(time.time()) - 301)
+    assert response.status_code == 400
+    assert not StripeEvent.objects.exists()
+    row.refresh_from_db()
+    assert row.payouts_enabled is False
+
+
+def test_duplicate_event_is_processed_once(api, fakestripe, make_worker_account, monkeypatch):
+    user, row = make_worker_account("acct_dup")
+    calls = []
+    import workers.services
+
+    real = workers.services.worker_payouts_enabled_set
+    monkeypatch.setattr(workers.services, "worker_payouts_enabled_set",
+                        lambda **kw: (calls.append(kw), real(**kw)))
+    event = account_updated("acct_dup", enabled=True, event_id="evt_dup")
+    assert post_event(api, event).json() == {"id": "evt_dup", "status": "processed"}
+    assert post_event(api, event).json() == {"id": "evt_dup", "status": "processed"}
+    assert StripeEvent.objects.filter(event_id="evt_dup").count() == 1
+    assert calls == [{"user_id": user.pk, "enabled": True}]
+
+
+def test_older_account_event_arriving_late_is_ignored(api, fakestripe, make_worker_account):
+    user, row = make_worker_account("acct_order")
+    now = int(time.time())
+    post_event(api, account_updated("acct_order", enabled=True, event_id="evt_new", created=now))
+    post_event(api, account_updated("acct_order", enabled=False, event_id="evt_old", created=now - 60))
+    row.refresh_from_db()
+    assert row.payouts_enabled is True
+
+
+def test_failed_processing_is_stored_and_replayable(api, fakestripe, make_worker_account, monkeypatch):
+    user, row = make_worker_account("acct_fail")
+    import payments.services.connect as connect
+
+    def boom(**kw):
+        raise RuntimeError("workers app down")
+
+    monkeypatch.setattr("workers.services.worker_payouts_enabled_set", boom)
+    response = post_event(api, account_updated("acct_fail", enabled=True, event_id="evt_fail"))
+    assert response.status_code == 503
+    event = StripeEvent.objects.get(event_id="evt_fail")
+    assert event.status == "failed" and "workers app down" in event.error
+    row.refresh_from_db()
+    assert row.payouts_enabled is False  # rolled back with the failure
+    monkeypatch.undo()
+
+    from payments.services.webhooks import stripe_event_process
+
+    assert stripe_event_process(event_id="evt_fail").status == "processed"
+    row.refresh_from_db()
+    assert row.payouts_enabled is True
+    assert connect  # imported for monkeypatch target clarity
+
+
+def test_unknown_event_type_is_stored_as_ignored(api, fakestripe):
+    event = {"id": "evt_x", "type": "charge.succeeded", "created": int(time.time()), "data": {"object": {}}}
+    assert post_event(api, event).json()["status"] == "ignored"
+
+
+def test_payout_failed_is_shown_on_the_account(api, fakestripe, make_worker_account, person):
+    user, row = make_worker_account("acct_pf")
+    event = {"id": "evt_pf", "type": "payout.failed", "account": "acct_pf", "created": int(time.time()),
+             "data": {"object": {"id": "po_1", "object": "payout", "failure_code": "account_closed",
+                                 "failure_message": "The bank account has been closed."}}}
+    assert post_event(api, event).json()["status"] == "processed"
+    row.refresh_from_db()
+    assert row.last_payout_failure.startswith("account_closed")
+
+
+@pytest.fixture
+def make_worker_account(db):
+    from tests.conftest import make_user
+
+    def make(stripe_id: str, enabled: bool = False):
+        user = make_user(f"{stripe_id}@example.com")
+        return user, StripeAccount.objects.create(user=user, stripe_id=stripe_id, payouts_enabled=enabled)
+
+    return make

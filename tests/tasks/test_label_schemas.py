@@ -1,0 +1,156 @@
+"""Label schemas, task data and answers per task type: valid ones normalise, invalid ones name the path."""
+
+import pytest
+
+from marketplace.errors import ValidationFailed
+from tasks.label_schemas import answers_equal, validate_answer, validate_label_schema, validate_task_data
+
+
+def fails(fn, *args, path: str, **kwargs):
+    with pytest.raises(ValidationFailed) as info:
+        fn(*args, **kwargs)
+    assert path in info.value.fields, info.value.fields
+    return info.value
+
+
+# --- schemas -------------------------------------------------------------------------------------
+
+def test_unknown_task_type():
+    fails(validate_label_schema, "essay", {}, path="task_type")
+    fails(validate_task_data, "essay", {}, path="task_type")
+
+
+def test_pairwise_schema_defaults_and_limits():
+    assert validate_label_schema("pairwise", None) == {"allow_tie": True, "strength_scale": 3, "require_reason": False}
+    assert validate_label_schema("pairwise", {"allow_tie": False, "strength_scale": 5, "require_reason": True}) == {
+        "allow_tie": False, "strength_scale": 5, "require_reason": True}
+    fails(validate_label_schema, "pairwise", {"strength_scale": 1}, path="label_schema.strength_scale")
+    fails(validate_label_schema, "pairwise", {"strength_scale": True}, path="label_schema.strength_scale")
+    fails(validate_label_schema, "pairwise", {"allow_tie": "yes"}, path="label_schema.allow_tie")
+    fails(validate_label_schema, "pairwise", {"allow_ties": True}, path="label_schema.allow_ties")
+    fails(validate_label_schema, "pairwise", ["a"], path="label_schema")
+
+
+def test_ranking_schema():
+    assert validate_label_schema("ranking", {}) == {}
+    fails(validate_label_schema, "ranking", {"k": 3}, path="label_schema.k")
+
+
+def test_flags_schema():
+    assert validate_label_schema("flags", {"taxonomy": ["off_by_one", "none"]}) == {"taxonomy": ["off_by_one", "none"]}
+    fails(validate_label_schema, "flags", {}, path="label_schema.taxonomy")
+    fails(validate_label_schema, "flags", {"taxonomy": []}, path="label_schema.taxonomy")
+    fails(validate_label_schema, "flags", {"taxonomy": ["ok", "ok"]}, path="label_schema.taxonomy.1")
+    fails(validate_label_schema, "flags", {"taxonomy": ["Bad Flag"]}, path="label_schema.taxonomy.0")
+
+
+def test_rating_schema():
+    assert validate_label_schema("rating", {"min": 1, "max": 5, "labels": {1: "poor", "5": "great"}}) == {
+        "min": 1, "max": 5, "labels": {"1": "poor", "5": "great"}}
+    fails(validate_label_schema, "rating", {"min": 1}, path="label_schema.max")
+    fails(validate_label_schema, "rating", {"min": 5, "max": 1}, path="label_schema.max")
+    fails(validate_label_schema, "rating", {"min": 1.5, "max": 5}, path="label_schema.min")
+    fails(validate_label_schema, "rating", {"min": 1, "max": 5, "labels": {"9": "x"}}, path="label_schema.labels.9")
+
+
+def test_text_schema():
+    assert validate_label_schema("text", {}) == {"min_length": 1, "max_length": 5000}
+    assert validate_label_schema("text", {"min_length": 20, "max_length": 400}) == {"min_length": 20, "max_length": 400}
+    fails(validate_label_schema, "text", {"min_length": 50, "max_length": 10}, path="label_schema.max_length")
+    fails(validate_label_schema, "text", {"min_length": -1}, path="label_schema.min_length")
+
+
+# --- task data -----------------------------------------------------------------------------------
+
+PAIR = {"prompt": "Reverse a list", "language": "python", "response_a": "xs[::-1]", "response_b": "xs.reverse()"}
+
+
+def test_task_data_per_type():
+    validate_task_data("pairwise", dict(PAIR, source="lab-7"))  # extra keys are the client's metadata
+    validate_task_data("ranking", {"prompt": "p", "language": "javascript", "responses": ["a", "b", "c"]})
+    validate_task_data("flags", {"code": "for i in range(n+1): a[i]", "language": "python"})
+    validate_task_data("rating", {"content": "def f(): pass"})
+    validate_task_data("text", {"code": "x = 1", "language": "python", "question": "What does it do?"})
+
+
+def test_task_data_invalid_names_the_field():
+    fails(validate_task_data, "pairwise", {k: v for k, v in PAIR.items() if k != "response_b"},
+          path="data.response_b")
+    fails(validate_task_data, "pairwise", dict(PAIR, language="Python 3"), path="data.language")
+    fails(validate_task_data, "pairwise", dict(PAIR, prompt="   "), path="data.prompt")
+    fails(validate_task_data, "pairwise", "not an object", path="data")
+    fails(validate_task_data, "ranking", {"prompt": "p", "language": "go", "responses": ["only one"]},
+          path="data.responses")
+    fails(validate_task_data, "ranking", {"prompt": "p", "language": "go", "responses": ["a", 3]},
+          path="data.responses.1")
+    fails(validate_task_data, "flags", {"code": 12, "language": "python"}, path="data.code")
+    fails(validate_task_data, "rating", {"language": "python"}, path="data.content")
+    fails(validate_task_data, "text", {"code": "x", "language": "python", "question": 5}, path="data.question")
+
+
+# --- answers -------------------------------------------------------------------------------------
+
+def test_pairwise_answers():
+    schema = validate_label_schema("pairwise", {})
+    assert validate_answer("pairwise", schema, {"choice": "a", "strength": 3, "reason": " cleaner "}) == {
+        "choice": "a", "strength": 3, "reason": "cleaner"}
+    assert validate_answer("pairwise", schema, {"choice": "tie"}) == {"choice": "tie"}
+    fails(validate_answer, "pairwise", schema, {"choice": "c"}, path="answer.choice")
+    fails(validate_answer, "pairwise", schema, {"choice": "a", "strength": 4}, path="answer.strength")
+    fails(validate_answer, "pairwise", schema, {"choice": "a", "strength": 0}, path="answer.strength")
+    fails(validate_answer, "pairwise", schema, {"choice": "a", "colour": "red"}, path="answer.colour")
+    fails(validate_answer, "pairwise", schema, "a", path="answer")
+    strict = validate_label_schema("pairwise", {"allow_tie": False, "require_reason": True})
+    fails(validate_answer, "pairwise", strict, {"choice": "tie", "reason": "same"}, path="answer.choice")
+    fails(validate_answer, "pairwise", strict, {"choice": "a"}, path="answer.reason")
+    fails(validate_answer, "pairwise", strict, {"choice": "a", "reason": "  "}, path="answer.reason")
+    fails(validate_answer, "pairwise", schema, {"choice": "x"}, path="gold.choice", prefix="gold")
+
+
+def test_ranking_answers():
+    data = {"prompt": "p", "language": "python", "responses": ["a", "b", "c"]}
+    assert validate_answer("ranking", {}, {"order": [2, 0, 1]}, data=data) == {"order": [2, 0, 1]}
+    fails(validate_answer, "ranking", {}, {"order": [0, 1]}, path="answer.order", data=data)
+    fails(validate_answer, "ranking", {}, {"order": [0, 0, 1]}, path="answer.order", data=data)
+    fails(validate_answer, "ranking", {}, {"order": [0, 1, 3]}, path="answer.order", data=data)
+    fails(validate_answer, "ranking", {}, {"order": ["0", "1"]}, path="answer.order")
+    fails(validate_answer, "ranking", {}, {"order": []}, path="answer.order")
+
+
+def test_flags_answers():
+    schema = validate_label_schema("flags", {"taxonomy": ["off_by_one", "infinite_loop", "style"]})
+    assert validate_answer("flags", schema, {"flags": ["style", "off_by_one"]}) == {"flags": ["off_by_one", "style"]}
+    assert validate_answer("flags", schema, {"flags": []}) == {"flags": []}
+    fails(validate_answer, "flags", schema, {"flags": ["typo"]}, path="answer.flags.0")
+    fails(validate_answer, "flags", schema, {"flags": ["style", "style"]}, path="answer.flags.1")
+    fails(validate_answer, "flags", schema, {"flags": "style"}, path="answer.flags")
+
+
+def test_rating_answers():
+    schema = validate_label_schema("rating", {"min": 1, "max": 5})
+    assert validate_answer("rating", schema, {"score": 5}) == {"score": 5}
+    fails(validate_answer, "rating", schema, {"score": 6}, path="answer.score")
+    fails(validate_answer, "rating", schema, {"score": 2.5}, path="answer.score")
+    fails(validate_answer, "rating", schema, {"score": True}, path="answer.score")
+
+
+def test_text_answers():
+    schema = validate_label_schema("text", {"min_length": 5, "max_length": 20})
+    assert validate_answer("text", schema, {"text": "  it sums a list "}) == {"text": "it sums a list"}
+    fails(validate_answer, "text", schema, {"text": "abc   "}, path="answer.text")
+    fails(validate_answer, "text", schema, {"text": "x" * 21}, path="answer.text")
+    fails(validate_answer, "text", schema, {}, path="answer.text")
+
+
+def test_answers_equal():
+    assert answers_equal("pairwise", {"choice": "a", "strength": 1}, {"choice": "a", "strength": 3})
+    assert not answers_equal("pairwise", {"choice": "a"}, {"choice": "b"})
+    assert not answers_equal("pairwise", {}, {})
+    assert answers_equal("ranking", {"order": [1, 0]}, {"order": [1, 0]})
+    assert not answers_equal("ranking", {"order": [1, 0]}, {"order": [0, 1]})
+    assert answers_equal("flags", {"flags": ["a", "b"]}, {"flags": ["b", "a"]})
+    assert not answers_equal("flags", {"flags": ["a"]}, {"flags": []})
+    assert answers_equal("rating", {"score": 3}, {"score": 3})
+    assert not answers_equal("rating", {"score": 3}, {"score": 4})
+    assert answers_equal("text", {"text": "Sums  the List"}, {"text": "sums the list"})
+    assert not answers_equal("text", {"text": "a"}, {"text": "b"})

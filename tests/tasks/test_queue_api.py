@@ -1,0 +1,291 @@
+"""The queue over HTTP: claim, submit, release, list; who may claim what; what a worker never sees."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from tasks.models import Assignment, Judgment, Task, WorkNotification
+from tasks.services.queue import assignment_claim, served_reason
+from tests.tasks.test_queue_factories import consistent, make_project, make_tasks, make_worker
+from tests.workers.factories import complete_profile, qualify
+from workers.models import Pool, PoolMembership, WorkerProfile
+
+CLAIM = "/api/v1/assignments/claim/"
+
+
+def submit(who, assignment_id, answer=None, **extra):
+    return who.post(f"/api/v1/assignments/{assignment_id}/submit/", {"answer": answer or {"choice": "a"}, **extra})
+
+
+@pytest.fixture
+def worker(person):
+    """Factory: a signed-in worker who may claim python work."""
+
+    def make(email="w@example.com", skills=("python",)):
+        who = person(email)
+        complete_profile(who.user, skills=skills)
+        for slug in skills:
+            qualify(who.user, slug)
+        return who
+
+    return make
+
+
+@pytest.mark.django_db
+def test_claim_submit_completes_task_and_shows_only_what_a_worker_may_see(worker):
+    project = make_project(overlap=2)
+    (task,) = make_tasks(project, 1)
+    alice, bob = worker("alice@example.com"), worker("bob@example.com")
+
+    claimed = alice.post(CLAIM, {"project": project.pk})
+    assert claimed.status_code == 201, claimed.content
+    body = claimed.json()
+    assert set(body) == {"id", "task", "project", "expires_at", "reason"}
+    assert body["task"] == {"id": task.pk, "data": task.data}
+    assert body["project"]["data_use_statement"] == "Used to train a code model."
+    assert set(body["project"]) == {"id", "name", "task_type", "label_schema", "instructions",
+                                    "data_use_statement", "reward_cents", "currency"}
+    assert body["reason"] == "oldest open task"
+
+    second = bob.post(CLAIM, {})
+    assert second.status_code == 201
+    assert second.json()["reason"] == "closest to completion: 1/2 judgments"
+    assert bob.post(CLAIM, {}).status_code == 204  # the only task is taken by both slots
+
+    done = submit(alice, body["id"], {"choice": "b", "reason": "  handles None  "}, seconds_spent=12.5)
+    assert done.status_code == 200, done.content
+    assert done.json()["status"] == "submitted"
+    assert done.json()["judgment"]["answer"] == {"choice": "b", "reason": "handles None"}
+    task.refresh_from_db()
+    assert (task.status, task.n_active, task.n_submitted) == ("open", 2, 1)
+
+    assert submit(bob, second.json()["id"]).status_code == 200
+    task.refresh_from_db()
+    assert (task.status, task.n_submitted) == ("complete", 2)
+    assert Judgment.objects.filter(task=task, status="approved").count() == 2
+
+    listed = alice.get("/api/v1/assignments/?status=submitted").json()["results"]
+    assert [a["id"] for a in listed] == [body["id"]]
+    assert "gold" not in str(listed) and listed[0]["judgment"]["answer"]["choice"] == "b"
+    assert consistent() == []
+
+
+@pytest.mark.django_db
+def test_submit_validates_answer_and_refuses_twice(worker):
+    project = make_project(overlap=1)
+    make_tasks(project, 1)
+    alice = worker()
+    aid = alice.post(CLAIM, {}).json()["id"]
+
+    bad = submit(alice, aid, {"choice": "c"})
+    assert bad.status_code == 400
+    assert "answer.choice" in bad.json()["error"]["fields"]
+    assert Assignment.objects.get(pk=aid).status == "live" and not Judgment.objects.exists()
+    assert alice.post(f"/api/v1/assignments/{aid}/submit/", {"answer": {"choice": "a"}, "seconds_spent": -1}
+                      ).status_code == 400
+    assert submit(alice, aid).status_code == 200
+    again = submit(alice, aid)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_submitted"
+    assert Judgment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_another_workers_assignment_is_not_found(worker):
+    project = make_project()
+    make_tasks(project, 1)
+    alice, mallory = worker("alice@example.com"), worker("mallory@example.com")
+    aid = alice.post(CLAIM, {}).json()["id"]
+
+    assert submit(mallory, aid).status_code == 404
+    assert mallory.post(f"/api/v1/assignments/{aid}/release/").status_code == 404
+    assert mallory.get("/api/v1/assignments/").json()["results"] == []
+    assert Assignment.objects.get(pk=aid).status == "live" and not Judgment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_release_returns_slot_at_once_and_task_is_not_served_again(worker):
+    project = make_project(overlap=1)
+    (task,) = make_tasks(project, 1)
+    alice, bob = worker("alice@example.com"), worker("bob@example.com")
+    aid = alice.post(CLAIM, {}).json()["id"]
+    assert bob.post(CLAIM, {}).status_code == 204
+
+    released = alice.post(f"/api/v1/assignments/{aid}/release/")
+    assert released.status_code == 200 and released.json()["status"] == "released"
+    task.refresh_from_db()
+    assert task.n_active == 0
+    assert alice.post(f"/api/v1/assignments/{aid}/release/").status_code == 409
+    assert alice.post(CLAIM, {}).status_code == 204  # released counts as touched
+    assert bob.post(CLAIM, {}).status_code == 201
+    assert consistent() == []
+
+
+@pytest.mark.django_db
+def test_expired_lease_never_blocks_a_claim_and_late_submit_is_409(worker):
+    project = make_project(overlap=1)
+    (task,) = make_tasks(project, 1)
+    alice, bob = worker("alice@example.com"), worker("bob@example.com")
+    aid = alice.post(CLAIM, {}).json()["id"]
+    Assignment.objects.filter(pk=aid).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    late = submit(alice, aid)
+    assert late.status_code == 409 and late.json()["error"]["code"] == "lease_expired"
+    claimed = bob.post(CLAIM, {})  # no beat job ran: the claim itself returned the slot
+    assert claimed.status_code == 201 and claimed.json()["task"]["id"] == task.pk
+    assert Assignment.objects.get(pk=aid).status == "expired"
+    assert submit(alice, aid).json()["error"]["code"] == "lease_expired"
+    assert submit(bob, claimed.json()["id"]).status_code == 200
+    assert consistent() == []
+
+
+@pytest.mark.django_db
+def test_who_may_claim(worker, person):
+    python = make_project(skills=("python",))
+    make_tasks(python, 3)
+    js_only = make_project(skills=("javascript",))
+    make_tasks(js_only, 3)
+    pool = Pool.objects.create(name="trusted")
+    pooled = make_project(skills=(), pool=pool)
+    make_tasks(pooled, 3)
+    paused = make_project(status="paused")
+    make_tasks(paused, 3)
+
+    fresh = person("fresh@example.com")
+    r = fresh.post(CLAIM, {})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "onboarding_incomplete"
+
+    unqualified = person("unq@example.com")
+    complete_profile(unqualified.user)
+    assert unqualified.post(CLAIM, {}).json()["error"]["code"] == "not_qualified"
+
+    alice = worker("alice@example.com")
+    r = alice.post(CLAIM, {"project": js_only.pk})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_qualified"
+    assert alice.post(CLAIM, {"project": pooled.pk}).json()["error"]["code"] == "not_qualified"
+    assert alice.post(CLAIM, {"project": paused.pk}).status_code == 204
+    assert alice.post(CLAIM, {"project": 999999}).status_code == 404
+    assert alice.post(CLAIM, {"project": "x"}).status_code == 400
+    served = {alice.post(CLAIM, {}).json()["project"]["id"] for _ in range(3)}
+    assert served == {python.pk}
+
+    membership = PoolMembership.objects.create(pool=pool, worker=alice.user)
+    Assignment.objects.filter(worker=alice.user).update(status="released")  # under the live cap again
+    assert alice.post(CLAIM, {"project": pooled.pk}).status_code == 201
+    membership.status = "suspended"
+    membership.save()
+    assert alice.post(CLAIM, {"project": pooled.pk}).json()["error"]["code"] == "not_qualified"
+
+    qualify(alice.user, "python", expires_in_days=-1)  # expired qualification
+    r = alice.post(CLAIM, {"project": python.pk})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_qualified"
+
+    WorkerProfile.objects.filter(user=alice.user).update(status="suspended", status_reason="review")
+    r = alice.post(CLAIM, {})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "suspended"
+    assert not Assignment.objects.filter(worker=alice.user, project__in=[js_only, paused]).exists()
+
+
+@pytest.mark.django_db
+def test_live_claims_cap_and_share_cap(worker, settings):
+    settings.QUEUE_MAX_LIVE_CLAIMS = 2
+    settings.QUEUE_DEFAULT_SHARE_MIN = 3
+    settings.QUEUE_DEFAULT_SHARE_PERCENT = 20
+    project = make_project(overlap=1, max_judgments_per_worker=None)
+    make_tasks(project, 10)  # cap = max(3, 20% of 10) = 3
+    alice = worker()
+    first, second = alice.post(CLAIM, {}), alice.post(CLAIM, {})
+    assert first.status_code == second.status_code == 201
+    over = alice.post(CLAIM, {})
+    assert over.status_code == 403 and over.json()["error"]["code"] == "too_many_live_claims"
+    assert submit(alice, first.json()["id"]).status_code == 200
+    third = alice.post(CLAIM, {})
+    assert third.status_code == 201
+    assert submit(alice, second.json()["id"]).status_code == 200
+    assert submit(alice, third.json()["id"]).status_code == 200
+    assert alice.post(CLAIM, {}).status_code == 204  # 3 of 10 tasks: the share cap
+    assert Assignment.objects.filter(worker=alice.user).count() == 3
+
+
+@pytest.mark.django_db
+def test_order_closest_to_overlap_then_priority_then_age(worker):
+    project = make_project(overlap=3)
+    old, new, urgent = make_tasks(project, 3)
+    Task.objects.filter(pk=urgent.pk).update(priority=5)
+    alice, bob, carol = worker("a@example.com"), worker("b@example.com"), worker("c@example.com")
+    assert alice.post(CLAIM, {}).json()["task"]["id"] == urgent.pk
+    r = bob.post(CLAIM, {}).json()
+    assert (r["task"]["id"], r["reason"]) == (urgent.pk, "closest to completion: 1/3 judgments")
+    Task.objects.filter(pk=new.pk).update(n_active=3, overlap=5)  # pretend three others hold it
+    assert carol.post(CLAIM, {}).json()["task"]["id"] == new.pk
+
+
+def test_reason_strings_sql_and_python_agree():
+    assert served_reason(n_before=2, overlap=3, age_boost=0, priority=0, project_priority=0) == \
+        "closest to completion: 2/3 judgments"
+    assert served_reason(n_before=0, overlap=3, age_boost=1, priority=1, project_priority=0).startswith("waiting")
+    assert served_reason(n_before=0, overlap=3, age_boost=0, priority=0, project_priority=0) == "oldest open task"
+
+
+@pytest.mark.django_db
+def test_gold_is_mixed_in_and_never_distinguishable(worker):
+    project = make_project(overlap=3, gold_share=0.5)
+    make_tasks(project, 30)
+    gold = make_tasks(project, 10, gold=True)
+    gold_ids = {t.pk for t in gold}
+    workers = [worker(f"w{i}@example.com") for i in range(4)]
+    seen_gold, seen_real = [], []
+    for who in workers:
+        for _ in range(8):
+            r = who.post(CLAIM, {})
+            assert r.status_code == 201
+            body = r.json()
+            (seen_gold if body["task"]["id"] in gold_ids else seen_real).append(body)
+            assert submit(who, body["id"], {"choice": "b"}).status_code == 200
+    assert seen_gold and seen_real
+    assert {frozenset(b) for b in seen_gold} == {frozenset(b) for b in seen_real}
+    assert {frozenset(b["task"]["data"]) for b in seen_gold} == {frozenset(b["task"]["data"]) for b in seen_real}
+    real_reasons = {b["reason"] for b in seen_real}
+    assert {b["reason"] for b in seen_gold} <= real_reasons
+    assert all(b["expires_at"] for b in seen_gold)
+    listed = workers[0].get("/api/v1/assignments/").json()["results"]
+    assert all(set(a) == set(listed[0]) for a in listed)
+    assert all(set(a["judgment"]) == {"id", "answer", "seconds_spent", "submitted_at"} for a in listed)
+    assert "gold" not in workers[0].get("/api/v1/assignments/").content.decode()
+    graded = Judgment.objects.filter(is_gold=True)
+    assert graded.exists() and set(graded.values_list("gold_correct", flat=True)) == {False}  # gold is "a"
+
+
+@pytest.mark.django_db
+def test_gold_is_not_served_when_no_real_work_is_left(worker):
+    project = make_project(overlap=1, gold_share=1.0)
+    make_tasks(project, 5, gold=True)
+    alice = worker()
+    assert alice.post(CLAIM, {}).status_code == 204
+    (real,) = make_tasks(project, 1)
+    served = assignment_claim(user=alice.user, rng=random.Random(1))
+    assert served is not None and served.task_id != real.pk  # gold, while real work exists
+
+
+@pytest.mark.django_db
+def test_notify_work_available_mails_only_who_could_claim_once_per_interval(worker, person):
+    from tasks.jobs.queue import notify_work_available
+
+    project = make_project(overlap=1)
+    make_tasks(project, 2)
+    idle = worker("idle@example.com")
+    busy = worker("busy@example.com")
+    opted_out = worker("quiet@example.com")
+    WorkerProfile.objects.filter(user=opted_out.user).update(notify_new_work=False)
+    worker("js@example.com", skills=("javascript",))
+    person("unfinished@example.com")
+    assert busy.post(CLAIM, {}).status_code == 201
+    mail.outbox.clear()
+
+    assert notify_work_available(project.pk) == 1
+    assert [m.to for m in mail.outbox] == [[idle.user.email]]
+    assert f'"project": {project.pk}' in mail.outbox[0].body
+    assert notify_work_available(project.pk) == 0  # rate limit: once per interval
+    assert WorkNotification.objects.count() == 1

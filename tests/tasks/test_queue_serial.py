@@ -1,0 +1,118 @@
+"""Serial correctness of the claim code on whatever database the run has; on PostgreSQL the portable
+(ORM) path is forced, and test_queue_storm runs this file again on SQLite."""
+
+import random
+
+import pytest
+
+from tasks.models import Assignment, Judgment, Task
+from tasks.services.queue import (
+    assignment_claim,
+    assignment_submit,
+    judgments_requeue_for_worker,
+    project_overlap_extend,
+    tasks_age,
+)
+from tests.tasks.test_queue_factories import consistent, make_project, make_tasks, make_worker
+
+
+@pytest.fixture(autouse=True)
+def portable_path(settings):
+    settings.QUEUE_CLAIM_RAW_SQL = False
+
+
+@pytest.mark.django_db
+def test_serial_drain_respects_overlap_and_one_per_worker():
+    project = make_project(overlap=3, gold_share=0.2)
+    make_tasks(project, 30)
+    make_tasks(project, 5, gold=True)
+    workers = [make_worker(f"s{i}@example.com") for i in range(6)]
+    rng = random.Random(7)
+    progress = True
+    while progress:
+        progress = False
+        for user in workers:
+            claim = assignment_claim(user=user, rng=rng)
+            if claim is None:
+                continue
+            progress = True
+            assert Task.objects.get(pk=claim.task_id).n_active <= 3 or Task.objects.get(pk=claim.task_id).is_gold
+            assignment_submit(user=user, assignment_id=claim.assignment_id, answer={"choice": "a"})
+    assert Task.objects.filter(is_gold=False, status="complete").count() == 30
+    assert Judgment.objects.filter(is_gold=False).count() == 90
+    assert Assignment.objects.values("task", "worker").distinct().count() == Assignment.objects.count()
+    assert consistent() == []
+
+
+@pytest.mark.django_db
+def test_requeue_reopens_tasks_for_others_and_is_idempotent():
+    project = make_project(overlap=2)
+    tasks = make_tasks(project, 3)
+    gold = make_tasks(project, 1, gold=True)[0]
+    bad, good, third = (make_worker(f"{n}@example.com") for n in ("bad", "good", "third"))
+    for user in (bad, good):
+        while (claim := assignment_claim(user=user, project_id=project.pk)) is not None:
+            assignment_submit(user=user, assignment_id=claim.assignment_id, answer={"choice": "a"})
+    assert Task.objects.filter(is_gold=False, status="complete").count() == 3
+    Task.objects.filter(pk=gold.pk).update(n_active=1, n_submitted=1)
+    gold_assignment = Assignment.objects.create(task=gold, worker=bad, project=project, status="submitted",
+                                                claimed_at=gold.created_at, expires_at=gold.created_at)
+    Judgment.objects.create(assignment=gold_assignment, task=gold, project=project, worker=bad,
+                            answer={"choice": "b"}, is_gold=True, gold_correct=False)
+
+    ids = judgments_requeue_for_worker(worker_id=bad.pk, reason="low gold accuracy")
+    assert len(ids) == 3
+    assert judgments_requeue_for_worker(worker_id=bad.pk, reason="again") == []
+    assert Judgment.objects.get(is_gold=True).status == "approved"  # gold evidence is kept
+    assert Task.objects.filter(pk__in=[t.pk for t in tasks], status="open", n_active=1, n_submitted=1).count() == 3
+    assert assignment_claim(user=bad, project_id=project.pk) is None  # never the same task again
+    while (claim := assignment_claim(user=third, project_id=project.pk)) is not None:
+        assignment_submit(user=third, assignment_id=claim.assignment_id, answer={"choice": "a"})
+    assert Task.objects.filter(pk__in=[t.pk for t in tasks], status="complete").count() == 3
+    assert consistent() == []
+
+
+@pytest.mark.django_db
+def test_overlap_extend_reopens_and_stops_at_max():
+    project = make_project(overlap=1)
+    (task,) = make_tasks(project, 1)
+    (gold,) = make_tasks(project, 1, gold=True)
+    a, b = make_worker("a@example.com"), make_worker("b@example.com")
+    claim = assignment_claim(user=a, project_id=project.pk)
+    assignment_submit(user=a, assignment_id=claim.assignment_id, answer={"choice": "a"})
+    assert Task.objects.get(pk=task.pk).status == "complete"
+    assert project_overlap_extend(task_id=task.pk, max_overlap=2) is True
+    assert project_overlap_extend(task_id=task.pk, max_overlap=2) is False
+    assert project_overlap_extend(task_id=gold.pk, max_overlap=20000) is False
+    assert Task.objects.get(pk=task.pk).status == "open"
+    claim = assignment_claim(user=b, project_id=project.pk)
+    assert claim.task_id == task.pk
+    assignment_submit(user=b, assignment_id=claim.assignment_id, answer={"choice": "a"})
+    assert Task.objects.get(pk=task.pk).status == "complete"
+
+
+@pytest.mark.django_db
+def test_aging_is_idempotent_and_lets_old_tasks_overtake(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.QUEUE_AGING_STEP_SECONDS = 3600
+    settings.QUEUE_AGING_MAX_BOOST = 5
+    low = make_project(priority=0)
+    high = make_project(priority=2)
+    (old,) = make_tasks(low, 1)
+    (fresh,) = make_tasks(high, 1)
+    Task.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=3, minutes=5))
+    worker = make_worker("w@example.com")
+    assert tasks_age() == 1
+    assert tasks_age() == 0
+    old.refresh_from_db()
+    assert (old.priority, old.age_boost) == (3, 3)
+    claim = assignment_claim(user=worker)
+    assert (claim.task_id, claim.reason) == (old.pk, "waiting longest: priority raised with age")
+    Task.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3))
+    tasks_age()
+    old.refresh_from_db()
+    assert (old.priority, old.age_boost) == (5, 5)
+    assert fresh.priority == 0

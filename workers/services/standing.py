@@ -1,0 +1,91 @@
+"""Writes to a worker's platform standing: profile creation, payouts flag, suspension, pool suspension."""
+
+from django.db import transaction
+
+from marketplace.errors import Conflict, NotFound
+from workers.models import PoolMembership, WorkerAuditEvent, WorkerProfile
+
+
+def worker_profile_ensure(*, user_id: int) -> WorkerProfile:
+    """The worker's profile, created empty if missing. Safe under races: the OneToOne unique constraint
+    makes a concurrent second insert fail, and get_or_create then reads the winner's row."""
+    profile, _ = WorkerProfile.objects.get_or_create(user_id=user_id)
+    return profile
+
+
+def _profile_locked(*, user_id: int) -> WorkerProfile:
+    from django.contrib.auth import get_user_model
+
+    if not get_user_model().objects.filter(pk=user_id).exists():
+        raise NotFound("No such worker.")
+    worker_profile_ensure(user_id=user_id)
+    return WorkerProfile.objects.select_for_update().get(user_id=user_id)
+
+
+@transaction.atomic
+def worker_payouts_enabled_set(*, user_id: int, enabled: bool) -> None:
+    """Records whether the worker's payout account can receive money (payments calls this on Stripe's
+    account.updated). Idempotent; creates the profile if missing."""
+    worker_profile_ensure(user_id=user_id)
+    WorkerProfile.objects.filter(user_id=user_id).exclude(payouts_enabled=enabled).update(payouts_enabled=enabled)
+
+
+@transaction.atomic
+def worker_suspend(*, worker_id: int, reason: str, actor_id: int | None = None) -> None:
+    """Suspends the worker platform-wide (they can no longer claim) and writes one audit event.
+
+    Locks the profile row. Idempotent: suspending a suspended worker changes nothing and logs nothing.
+    A banned worker stays banned (Conflict)."""
+    profile = _profile_locked(user_id=worker_id)
+    if profile.status == WorkerProfile.Status.BANNED:
+        raise Conflict("This worker is banned; a ban is not turned into a suspension.", code="worker_banned")
+    if profile.status == WorkerProfile.Status.SUSPENDED:
+        return
+    profile.status = WorkerProfile.Status.SUSPENDED
+    profile.status_reason = reason
+    profile.save(update_fields=["status", "status_reason", "updated_at"])
+    WorkerAuditEvent.objects.create(worker_id=worker_id, actor_id=actor_id, action=WorkerAuditEvent.Action.SUSPEND,
+                                    reason=reason)
+
+
+@transaction.atomic
+def worker_reinstate(*, worker_id: int, reason: str, actor_id: int | None = None) -> None:
+    """Lifts a suspension or a ban and writes one audit event. Locks the profile row. Idempotent: an
+    active worker is left as is and nothing is logged."""
+    profile = _profile_locked(user_id=worker_id)
+    if profile.status == WorkerProfile.Status.ACTIVE:
+        return
+    profile.status = WorkerProfile.Status.ACTIVE
+    profile.status_reason = ""
+    profile.save(update_fields=["status", "status_reason", "updated_at"])
+    WorkerAuditEvent.objects.create(worker_id=worker_id, actor_id=actor_id, action=WorkerAuditEvent.Action.REINSTATE,
+                                    reason=reason)
+
+
+@transaction.atomic
+def worker_ban(*, worker_id: int, reason: str, actor_id: int | None = None) -> None:
+    """Bans the worker for good (until reinstated by ops). Idempotent, audit logged."""
+    profile = _profile_locked(user_id=worker_id)
+    if profile.status == WorkerProfile.Status.BANNED:
+        return
+    profile.status = WorkerProfile.Status.BANNED
+    profile.status_reason = reason
+    profile.save(update_fields=["status", "status_reason", "updated_at"])
+    WorkerAuditEvent.objects.create(worker_id=worker_id, actor_id=actor_id, action=WorkerAuditEvent.Action.BAN,
+                                    reason=reason)
+
+
+@transaction.atomic
+def pool_membership_suspend(*, pool_id: int, worker_id: int, reason: str, actor_id: int | None = None) -> None:
+    """Suspends the worker's membership in one pool (the membership stays, inactive) and logs it.
+    NotFound if the worker is not a member. Idempotent: an already suspended membership is left as is."""
+    membership = PoolMembership.objects.select_for_update().filter(pool_id=pool_id, worker_id=worker_id).first()
+    if membership is None:
+        raise NotFound("This worker is not a member of this pool.")
+    if membership.status == PoolMembership.Status.SUSPENDED:
+        return
+    membership.status = PoolMembership.Status.SUSPENDED
+    membership.reason = reason
+    membership.save(update_fields=["status", "reason"])
+    WorkerAuditEvent.objects.create(worker_id=worker_id, actor_id=actor_id, pool_id=pool_id,
+                                    action=WorkerAuditEvent.Action.POOL_SUSPEND, reason=reason)
