@@ -2,15 +2,21 @@
 view, authentication and validation, via Django's test client) next to a plain bulk_create of the same rows
 in the same run, on the test PostgreSQL server.
 
-    TEST_DB_NAME=bench_ingest .venv/bin/python bench/ingest.py [--rows 100000]
+    TEST_DB_NAME=bench_ingest .venv/bin/python bench/ingest.py [--rows 100000] [--server]
 
-Creates and drops its own database (TEST_DB_NAME). Prints tasks/s for each and the ratio.
+Creates and drops its own database (TEST_DB_NAME). Prints tasks/s for each and the ratio. With --server
+the upload also goes through a real gunicorn (one sync worker) over HTTP, the body streamed from a file,
+and the worker's peak memory (VmHWM) is printed next to the body size.
 """
 
 import argparse
+import http.client
 import json
 import os
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,9 +38,60 @@ def rows(n: int, tag: str) -> list[dict]:
     return out
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def server_upload(db_name: str, key: str, project_id: int, body: bytes) -> tuple[float, dict, int, int]:
+    """POST the body to a real gunicorn; returns (seconds, answer, worker peak RSS in kB after a warm-up
+    request, and after the upload)."""
+    port = _free_port()
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="tests.settings", MARKETPLACE_TEST_DB_NAME=db_name)
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "marketplace.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1",
+                             "--timeout", "600", "--log-level", "warning"], cwd=ROOT, env=env)
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+        worker_pid = int(children[0])
+        warm = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        warm.request("GET", "/api/v1/projects/", headers={"Authorization": f"Api-Key {key}"})
+        warm.getresponse().read()
+        before_kb = _vm_hwm_kb(worker_pid)
+        with tempfile.TemporaryFile() as f:
+            f.write(body)
+            f.seek(0)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            started = time.perf_counter()
+            conn.request("POST", f"/api/v1/projects/{project_id}/tasks/", body=f, headers={
+                "Authorization": f"Api-Key {key}", "Content-Type": "application/x-ndjson",
+                "Content-Length": str(len(body))})
+            response = conn.getresponse()
+            answer = json.loads(response.read())
+            seconds = time.perf_counter() - started
+        return seconds, answer, before_kb, _vm_hwm_kb(worker_pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--server", action="store_true", help="also upload through a real gunicorn")
     args = parser.parse_args()
 
     import django
@@ -77,6 +134,28 @@ def main() -> None:
         retry_s = time.perf_counter() - started
         assert response.json() == {"created": 0, "duplicates": args.rows}, response.json()
 
+        if args.server:
+            p_srv = project_create(client=client, name="server", **common)
+            srv_body = body.replace(b'"api-', b'"srv-')
+            from django.db import connections
+
+            connections.close_all()  # the server process must see committed rows only; we hold no locks
+            srv_s, answer, warm_kb, hwm_kb = server_upload(connection.settings_dict["NAME"], key, p_srv.pk, srv_body)
+            assert answer == {"created": args.rows, "duplicates": 0}, answer
+
+        # The Python share of the API figure: read + parse + validate the same body, no database.
+        import io
+
+        from tasks.label_schemas import validate_label_schema
+        from tasks.services.ingest import row_check
+        from tasks.services.ingest_parsing import iter_jsonl
+
+        schema = validate_label_schema("pairwise", {})
+        started = time.perf_counter()
+        for _, obj in iter_jsonl(io.BytesIO(body), max_line_bytes=1 << 20):
+            row_check("pairwise", schema, obj)
+        parse_s = time.perf_counter() - started
+
         base_rows = rows(args.rows, "base")
         started = time.perf_counter()
         Task.objects.bulk_create(
@@ -89,6 +168,13 @@ def main() -> None:
         print(f"API upload (JSONL, validated):   {api_s:6.2f} s  {api_rate:9,.0f} tasks/s")
         print(f"API retry (all duplicates):      {retry_s:6.2f} s  {retry_rate:9,.0f} tasks/s")
         print(f"baseline bulk_create (no checks): {base_s:6.2f} s  {base_rate:9,.0f} tasks/s")
+        print(f"API share: parse + validate only:  {parse_s:6.2f} s  {args.rows / parse_s:9,.0f} tasks/s (no database)")
+        if args.server:
+            print(f"gunicorn upload (HTTP, streamed):  {srv_s:6.2f} s  {args.rows / srv_s:9,.0f} tasks/s; worker peak "
+                  f"RSS {warm_kb / 1024:.0f} MB warmed up -> {hwm_kb / 1024:.0f} MB after a {len(body) / 1e6:.0f} MB "
+                  "body")
+        load = os.getloadavg()[0]
+        print(f"load average (1 min) at the end: {load:.1f} on {os.cpu_count()} CPUs")
         print(f"ratio API / bulk_create: {api_rate / base_rate:.2f}   target >= 25,000 tasks/s via the API: "
               f"{'met' if api_rate >= 25_000 else 'NOT met'}")
     finally:

@@ -15,6 +15,7 @@ majority vote, our Dawid-Skene and crowd-kit's DawidSkene (when importable) on t
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -111,7 +112,7 @@ def crowdkit_accuracy(sim, real):
 
 def run(args, seed):
     sim = simulate(n_workers=args.workers, rounds=args.rounds, tie=not args.no_tie, seed=seed)
-    rules = merge_rules()
+    rules = merge_rules(json.loads(args.rules) if args.rules else None)
     first_flag = np.full(len(sim["kinds"]), -1)
     started = time.perf_counter()
     for r in range(args.rounds):
@@ -157,10 +158,11 @@ def main():
     parser.add_argument("--rounds", type=int, default=60, help="judgments per worker")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--no-tie", action="store_true", help="pairwise a/b only (no tie answers)")
+    parser.add_argument("--rules", default="", help='JSON overrides, as QUALITY_RULES: {"agreement": {"margin": 0.05}}')
     args = parser.parse_args()
     totals = {"bad": 0, "caught": 0, "false": 0, "honest": 0}
     print(f"pairwise {'a/b' if args.no_tie else 'a/b/tie'}, {args.workers} workers x {args.rounds} judgments, "
-          f"overlap 3, 5% gold, default rules")
+          f"overlap 3, 5% gold, rules {args.rules or 'default'}")
     for seed in range(args.seeds):
         r = run(args, seed)
         n_bad = round(0.2 * args.workers)

@@ -339,6 +339,10 @@ PAYMENTS_ONBOARDING_RETURN_URL = os.environ.get("PAYMENTS_ONBOARDING_RETURN_URL"
 PAYMENTS_ONBOARDING_REFRESH_URL = os.environ.get("PAYMENTS_ONBOARDING_REFRESH_URL", "")
 # Beat re-enqueues payout lines of executing batches left open this long (lost jobs, outages).
 PAYMENTS_RESUME_SECONDS = int(os.environ.get("PAYMENTS_RESUME_SECONDS", "300"))
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
+    "PayoutBatchStatusEnum": "payments.models.PayoutBatch.Status",
+    "PayoutLineStatusEnum": "payments.models.PayoutLine.Status",
+})
 CELERY_BEAT_SCHEDULE.update({
     "payments-resume-payout-lines": {"task": "payments.jobs.payout_lines_resume",
                                      "schedule": timedelta(seconds=PAYMENTS_RESUME_SECONDS),

@@ -5,6 +5,9 @@ Invariant 7: amounts are integer cents with a currency; every LedgerTransaction'
 entries and transactions are never updated or deleted (model save/delete refuse, and database triggers
 refuse UPDATE/DELETE). LedgerAccount.balance_cents is a cache kept in the same transaction as the entries
 (the row is locked while it changes); tests check it always equals the sum of the account's entries.
+The platform_funding account is the exception: every credit touches it, so caching its balance would
+make its row a lock every judgment submission waits on; its balance_cents stays 0 and its balance is
+derived from its entries (payments.selectors.platform_funding_balance).
 
 Invariant 8: one PayoutLine per (batch, worker); the line's Stripe idempotency key is derived from its id.
 Invariant 9: one StripeEvent per Stripe event id.
@@ -34,6 +37,7 @@ class LedgerAccount(models.Model):
                                related_name="ledger_accounts")
     currency = models.CharField(max_length=3)
     # Cache of SUM(entries.amount_cents), changed only by payments.services.ledger under a row lock.
+    # Not maintained for platform_funding (always 0; see the module docstring).
     balance_cents = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 

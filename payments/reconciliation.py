@@ -11,7 +11,7 @@ from collections import defaultdict
 from django.db.models import Sum
 
 from payments.models import LedgerAccount, PayoutBatch, PayoutLine
-from payments.selectors import ledger_account_entry_sums, ledger_unbalanced_transactions
+from payments.selectors import ledger_balance_mismatches, ledger_unbalanced_transactions
 from payments.stripe_api import stripe_client, stripe_throttle
 
 
@@ -91,11 +91,9 @@ def reconciliation_report(*, batch_id: int | None = None) -> dict:
 def _ledger_differences() -> list[dict]:
     found = [_diff("unbalanced_transaction", f"Ledger transaction {t['id']} ({t['kind']} {t['source_ref']}) sums "
                    f"to {t['total']}.", ledger=t["total"]) for t in ledger_unbalanced_transactions()]
-    sums = ledger_account_entry_sums()
-    for account in LedgerAccount.objects.all():
-        if account.balance_cents != sums.get(account.pk, 0):
-            found.append(_diff("balance_mismatch", f"Account {account} caches {account.balance_cents}, its entries "
-                               f"sum to {sums.get(account.pk, 0)}.", ledger=account.balance_cents))
+    for m in ledger_balance_mismatches():
+        found.append(_diff("balance_mismatch", f"Account {m['account']} ({m['kind']}, worker {m['worker']}) caches "
+                           f"{m['balance_cents']}, its entries sum to {m['entries_cents']}.", ledger=m["balance_cents"]))
     open_lines = {(r["worker_id"], r["currency"]): r["total"] for r in PayoutLine.objects.filter(
         status__in=[PayoutLine.Status.RESERVED, PayoutLine.Status.SENDING]).values("worker_id", "currency")
         .annotate(total=Sum("amount_cents"))}

@@ -36,6 +36,23 @@ def ledger_account_entry_sums() -> dict[int, int]:
             LedgerEntry.objects.values("account_id").annotate(total=Sum("amount_cents"))}
 
 
+def ledger_balance_mismatches() -> list[dict]:
+    """Cached balances that differ from the sum of their entries (should always be empty). Platform
+    funding accounts are not cached (see payments.models) and are not compared."""
+    sums = ledger_account_entry_sums()
+    return [{"account": a.pk, "kind": a.kind, "worker": a.worker_id, "currency": a.currency,
+             "balance_cents": a.balance_cents, "entries_cents": sums.get(a.pk, 0)}
+            for a in LedgerAccount.objects.exclude(kind=Kind.PLATFORM_FUNDING)
+            if a.balance_cents != sums.get(a.pk, 0)]
+
+
+def platform_funding_balance(*, currency: str) -> int:
+    """The platform funding account's balance (derived: its row is not cached). Negative: money that
+    entered the ledger as earnings and has not been forfeited back."""
+    return LedgerEntry.objects.filter(account__kind=Kind.PLATFORM_FUNDING,
+                                      account__currency=currency.lower()).aggregate(t=Sum("amount_cents"))["t"] or 0
+
+
 def ledger_unbalanced_transactions() -> list[dict]:
     """Transactions whose entries do not sum to zero (should always be empty)."""
     rows = (LedgerTransaction.objects.annotate(total=Sum("entries__amount_cents")).exclude(total=0)

@@ -87,6 +87,15 @@ class ProjectQualityPolicy(models.Model):
     def __str__(self) -> str:
         return f"quality policy of project {self.project_id}"
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from quality.rules import rules_errors
+
+        errors = rules_errors(self.rules)
+        if errors:
+            raise ValidationError({"rules": [f"{where}: {'; '.join(msgs)}" for where, msgs in errors.items()]})
+
 
 class WorkerStanding(models.Model):
     """A worker's measured quality in one project (project set) or across all projects (project empty)."""
@@ -162,9 +171,10 @@ class Flag(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # A rule opens at most one flag per worker and project at a time (the beat job may run twice).
-            models.UniqueConstraint(fields=["worker", "project", "rule"], condition=Q(status="open"),
-                                    name="one_open_flag_per_worker_project_rule"),
+            # At most one open flag per worker and project (the beat job may run twice, rules may agree):
+            # ops review one case with all its findings.
+            models.UniqueConstraint(fields=["worker", "project"], condition=Q(status="open"),
+                                    name="one_open_flag_per_worker_project"),
             models.CheckConstraint(condition=Q(status__in=["open", "confirmed", "dismissed"]), name="flag_status_valid"),
             models.CheckConstraint(condition=Q(severity__in=["review", "suspend"]), name="flag_severity_valid"),
             models.CheckConstraint(

@@ -133,3 +133,26 @@ def evaluate_worker(stats: dict, pool: dict, rules: dict) -> list[dict]:
         findings.append(rule_same_answer(stats, pool, rules["same_answer"]))
     found = [f for f in findings if f is not None]
     return sorted(found, key=lambda f: -SEVERITY_ORDER[f["level"]])
+
+
+def rules_errors(overrides) -> dict[str, list[str]]:
+    """What is wrong with a rules override (QUALITY_RULES or a project's policy), by "rule.key"."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(overrides, dict):
+        return {"rules": ["must be an object of rule name -> settings"]}
+    for rule, values in overrides.items():
+        if rule not in DEFAULT_RULES:
+            errors[rule] = [f"unknown rule; one of {', '.join(DEFAULT_RULES)}"]
+            continue
+        if not isinstance(values, dict):
+            errors[rule] = ["must be an object of setting -> value"]
+            continue
+        for key, value in values.items():
+            if key not in DEFAULT_RULES[rule]:
+                errors[f"{rule}.{key}"] = [f"unknown setting; one of {', '.join(DEFAULT_RULES[rule])}"]
+            elif key == "enabled":
+                if not isinstance(value, bool):
+                    errors[f"{rule}.{key}"] = ["must be true or false"]
+            elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                errors[f"{rule}.{key}"] = ["must be a number >= 0"]
+    return errors

@@ -32,6 +32,9 @@ MAX_RESPONSES = 20
 MAX_TAXONOMY = 100
 MAX_STRENGTH_SCALE = 10
 TEXT_MAX_LENGTH_CEILING = 20_000
+# PostgreSQL text and jsonb cannot hold NUL: refusing it here turns a database error (500) into a 400.
+NUL = "\x00"
+NUL_MESSAGE = "must not contain NUL characters"
 
 
 class _Errors:
@@ -146,8 +149,8 @@ def validate_label_schema(task_type: str, schema) -> dict:
                         continue
                     if _is_int(lo) and _is_int(hi) and not lo <= score <= hi:
                         errors.add(f"{p}.labels.{key}", f"score outside {lo}..{hi}")
-                    elif not isinstance(text, str) or not text.strip():
-                        errors.add(f"{p}.labels.{key}", "must be a non-empty string")
+                    elif not isinstance(text, str) or not text.strip() or NUL in text or len(text) > 200:
+                        errors.add(f"{p}.labels.{key}", "must be a non-empty string (at most 200 characters)")
                     else:
                         norm[str(score)] = text.strip()
                 out["labels"] = norm
@@ -181,6 +184,8 @@ def _text(errors: _Errors, data: dict, key: str, *, required: bool = True, prefi
         errors.add(f"{prefix}.{key}", "must not be blank")
     elif len(value) > MAX_TEXT:
         errors.add(f"{prefix}.{key}", f"at most {MAX_TEXT} characters")
+    elif NUL in value:
+        errors.add(f"{prefix}.{key}", NUL_MESSAGE)
 
 
 def _language(errors: _Errors, data: dict, *, required: bool, prefix: str = "data") -> None:
@@ -217,6 +222,8 @@ def validate_task_data(task_type: str, data, *, prefix: str = "data") -> None:
                     errors.add(f"{prefix}.responses.{i}", "must be a non-blank string")
                 elif len(response) > MAX_TEXT:
                     errors.add(f"{prefix}.responses.{i}", f"at most {MAX_TEXT} characters")
+                elif NUL in response:
+                    errors.add(f"{prefix}.responses.{i}", NUL_MESSAGE)
     elif task_type == "flags":
         _text(errors, data, "code", prefix=prefix)
         _language(errors, data, required=True, prefix=prefix)
@@ -266,6 +273,8 @@ def validate_answer(task_type: str, schema: dict, answer, *, data: dict | None =
             errors.add(f"{prefix}.reason", "must be a string")
         elif reason is not None and len(reason) > MAX_TEXT:
             errors.add(f"{prefix}.reason", f"at most {MAX_TEXT} characters")
+        elif reason is not None and NUL in reason:
+            errors.add(f"{prefix}.reason", NUL_MESSAGE)
         elif schema.get("require_reason") and not (reason or "").strip():
             errors.add(f"{prefix}.reason", "is required for this project")
         elif reason is not None and reason.strip():
@@ -321,7 +330,9 @@ def validate_answer(task_type: str, schema: dict, answer, *, data: dict | None =
             errors.add(f"{prefix}.text", "is required: a string")
         else:
             text = text.strip()
-            if not lo <= len(text) <= hi:
+            if NUL in text:
+                errors.add(f"{prefix}.text", NUL_MESSAGE)
+            elif not lo <= len(text) <= hi:
                 errors.add(f"{prefix}.text", f"must be {lo} to {hi} characters (got {len(text)})")
             else:
                 out["text"] = text

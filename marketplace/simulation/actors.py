@@ -17,6 +17,10 @@ COUNTRIES = [("DE", "Europe/Berlin"), ("IN", "Asia/Kolkata"), ("BR", "America/Sa
              ("PL", "Europe/Warsaw"), ("PH", "Asia/Manila"), ("US", "America/Chicago"), ("NG", "Africa/Lagos")]
 
 
+class ActorBlocked(Exception):
+    """The marketplace refuses this person a step they need (suspended, attempt cap reached, ...)."""
+
+
 def login(api: Api, email: str, password: str) -> str:
     body = api.post(f"{AUTH}/login", {"email": email, "password": password}, label="login")
     api.token = body["meta"]["session_token"]
@@ -56,6 +60,7 @@ class Freelancer:
     quiz_attempts: int = 0
     stopped_reason: str = ""
     claim_blocked: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)
 
     # --- onboarding ---------------------------------------------------------------------------------
     def sign_up_and_verify(self, *, mail_dir: str | None) -> None:
@@ -84,11 +89,16 @@ class Freelancer:
         while True:
             attempt = self.api.post(f"/api/v1/quizzes/{quiz_slug}/attempts/", label="quiz_start",
                                     expect=(201, 403, 409))
-            if isinstance(attempt, dict) and "error" in attempt:
-                wait = _until((attempt["error"].get("fields") or {}).get("retry_after")
-                              or attempt["error"].get("retry_after")) or 0.5
+            error = attempt.get("error") if isinstance(attempt, dict) else None
+            if error and error.get("code") == "attempt_open" and error.get("attempt"):
+                # An attempt left open (say, by an interrupted run): finish that one.
+                attempt = self.api.get(f"/api/v1/quiz-attempts/{error['attempt']}/", label="quiz_start")
+            elif error:
+                if error.get("code") in ("suspended", "banned", "attempt_cap_reached"):
+                    raise ActorBlocked(f"{self.email}: may not take the quiz: {error.get('message')}")
+                wait = _until(error.get("retry_after")) or 0.5
                 if time.monotonic() + wait > deadline:
-                    raise TimeoutError(f"{self.email}: quiz blocked: {attempt['error']}")
+                    raise TimeoutError(f"{self.email}: quiz blocked: {error}")
                 time.sleep(wait + 0.2)
                 continue
             fail = self.fails_quiz_first and self.quiz_attempts == 0
@@ -143,7 +153,10 @@ class Freelancer:
                     return
                 stop.wait(idle_poll)
                 continue
-            self._judge(body, truth_of=truth_of, speed=speed, on_judgment=on_judgment)
+            try:
+                self._judge(body, truth_of=truth_of, speed=speed, on_judgment=on_judgment)
+            except (ApiError, OSError, KeyError, ValueError) as exc:  # one bad answer must not end the day
+                self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
 
     def _judge(self, assignment: dict, *, truth_of, speed: float, on_judgment) -> None:
         task = assignment["task"]

@@ -40,7 +40,7 @@ def quality_distribution(report: dict, path: Path) -> None:
     if threshold is not None:
         ax.axvline(threshold, color="black", linestyle="--", label="flag threshold")
         ax.text(threshold, ax.get_ylim()[1] * 0.95, " flag threshold", fontsize=8)
-    ax.set_xlabel("quality score (gold accuracy where no score)")
+    ax.set_xlabel("gold accuracy, upper bound (Wilson 95%): flagged below the threshold")
     ax.set_ylabel("workers")
     ax.set_title("Quality score distribution")
     fig.tight_layout()

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 @dataclass
 class SimulationConfig:
     base_url: str = "http://127.0.0.1:8000"
-    workers: int = 12
-    tasks: int = 40
+    workers: int = 20
+    tasks: int = 100
     overlap: int = 3
-    gold: int | None = None  # default: a fifth of the tasks, at least 6
+    gold: int | None = None  # default: a quarter of the tasks, at least 10
     spammer_share: float = 0.15
     always_a_share: float = 0.08
     fast_share: float = 0.08
@@ -36,15 +36,15 @@ class SimulationConfig:
     work_timeout: float = 600.0
     stall_seconds: float = 30.0  # a work round with open tasks but no new judgment for this long has stalled
     quality_every: float = 5.0  # seconds between quality recomputes during work (0: only between rounds)
-    quality_timeout: float = 120.0
-    payout_timeout: float = 120.0
+    quality_timeout: float = 180.0
+    payout_timeout: float = 300.0
     webhook_wait: float = 10.0
     progress: bool = True
     run_id: str = field(default="")
 
     @property
     def n_gold(self) -> int:
-        return self.gold if self.gold is not None else max(6, self.tasks // 5)
+        return self.gold if self.gold is not None else max(10, self.tasks // 4)
 
     def validate(self) -> None:
         if self.workers < self.overlap:

@@ -59,6 +59,13 @@ def quality_recompute(project_id: int) -> str:
     return ""
 
 
+def quality_computed_at(project_id: int):
+    """When the project's agreement was last computed (None before the first run)."""
+    from quality.selectors import project_agreement_get
+
+    return (project_agreement_get(project_id=project_id) or {}).get("computed_at")
+
+
 def queue_state(project_id: int) -> dict:
     """Open slots of regular tasks (queue depth), tasks complete and judgments so far."""
     from tasks.models import Judgment, Task

@@ -13,29 +13,34 @@ from marketplace.simulation.behaviours import Behaviour
 from marketplace.simulation.http import ApiError
 from marketplace.simulation.review import flag_worker_id
 
-SCORE_KEYS = ("score", "quality_score", "gold_accuracy", "gold_accuracy_lower", "agreement", "loo_agreement")
+# The chart's score is the gold rule's own figure: the Wilson upper bound of gold accuracy, compared with
+# the rule's threshold (quality.rules: gold.upper_below). Other figures are fallbacks for other standings.
+SCORE_KEYS = ("gold_upper", "score", "gold_accuracy", "loo_agreement")
 
 
-def standing_score(standing) -> float | None:
-    """One number per worker for the quality chart: the first numeric figure the standing offers."""
+def standing_score(standing, project_id: int | None = None) -> float | None:
+    """One number per worker for the quality chart, from this project's standing when there is one."""
     if not isinstance(standing, dict):
         return None
+    for row in standing.get("projects") or []:
+        if isinstance(row, dict) and row.get("project_id") == project_id:
+            standing = row
+            break
     for key in SCORE_KEYS:
         value = standing.get(key)
-        if isinstance(value, dict):
-            value = value.get("value", value.get("estimate"))
         if isinstance(value, int | float):
             return float(value)
     return None
 
 
 def flag_threshold() -> float | None:
-    rules = getattr(settings, "QUALITY_RULES", None) or {}
-    gold = rules.get("gold", {}) if isinstance(rules, dict) else {}
-    for key in ("upper_below", "threshold", "min_accuracy"):
-        if isinstance(gold.get(key), int | float):
-            return float(gold[key])
-    return None
+    """The gold rule's threshold as the server is configured (defaults merged with QUALITY_RULES)."""
+    try:
+        from quality.rules import merge_rules
+    except ImportError:
+        return None
+    value = merge_rules(getattr(settings, "QUALITY_RULES", None) or {}).get("gold", {}).get("upper_below")
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _consensus_choice(result: dict) -> str | None:
@@ -72,7 +77,9 @@ def _workers(sim, flags_by_worker) -> list[dict]:
             "paid_lines_cents": int(paid_lines.get(f.user_id, 0)),
             "hourly_cents": round(earned / hours) if hours else None,
             "flagged": bool(flags), "flag_rules": sorted({str(x.get("rule") or x.get("reason") or "?") for x in flags}),
-            "stopped": f.stopped_reason, "quality_score": standing_score(standing), "quality_standing": standing,
+            "stopped": f.stopped_reason, "claim_refusals": f.claim_blocked, "errors": f.errors[:5],
+            "quality_standing": standing,
+            "quality_score": standing_score(standing, sim.project.get("id")),
         })
     return rows
 
@@ -103,8 +110,14 @@ def build_report(sim) -> dict:
         planted = truth[r["external_id"]]
         by_bug[planted.bug][0] += choice == planted.truth
         by_bug[planted.bug][1] += 1
-    correct_text = {(t.data["prompt"], t.data["response_" + t.truth]) for t in sim.regular}
-    export_ok = sum((p.get("prompt"), p.get("chosen")) in correct_text for p in view.get("export", []))
+    def chosen_is_correct(pair: dict) -> bool:
+        planted = truth.get(pair.get("external_id"))
+        if planted is not None:
+            return pair.get("chosen") == planted.data["response_" + planted.truth]
+        return any(pair.get("prompt") == t.data["prompt"] and pair.get("chosen") == t.data["response_" + t.truth]
+                   for t in sim.regular)
+
+    export_ok = sum(chosen_is_correct(p) for p in view.get("export", []))
 
     all_flags = sim.review.all_flags()
     flags_by_worker = defaultdict(list)
@@ -142,7 +155,8 @@ def build_report(sim) -> dict:
                                                            len(scored)),
                       "by_bug": {k: _rate(v[0], v[1]) for k, v in sorted(by_bug.items())}},
         "agreement": {k: agreement.get(k) for k in ("alpha", "level", "fleiss_kappa", "n_tasks", "n_judgments")},
-        "export": {"pairs": len(view.get("export", [])), "chosen_is_correct": _rate(export_ok, len(view.get("export", [])))},
+        "export": {"pairs": len(view.get("export", [])), "chosen_is_correct": _rate(export_ok, len(view.get("export", []))),
+                   "summary": view.get("export_summary")},
         "raters": {"caught": sum(w["flagged"] for w in bad), "missed": sum(not w["flagged"] for w in bad),
                    "false": sum(w["flagged"] for w in workers if w["honest"]), "flags": len(all_flags),
                    "onboarding_failures": sim.failed_onboarding},
@@ -161,6 +175,10 @@ def build_report(sim) -> dict:
     }
 
 
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _money(cents) -> str:
     return "-" if cents is None else f"${cents / 100:,.2f}"
 
@@ -171,12 +189,14 @@ def render(report: dict, console) -> None:
     t, c, a, r, m = (report[k] for k in ("tasks", "consensus", "agreement", "raters", "money"))
     summary = Table(title=f"Simulation {report['run_id']}", show_header=False)
     summary.add_row("tasks complete", f"{t['complete']} / {t['regular']} (+{t['gold']} gold), {t['judgments']} judgments")
-    summary.add_row("consensus accuracy", f"{c['accuracy']} over {c['n']} tasks (vs planted truth)")
-    summary.add_row("agreement", f"alpha {a.get('alpha')}  fleiss kappa {a.get('fleiss_kappa')}")
+    summary.add_row("consensus accuracy", f"{_num(c['accuracy'])} over {c['n']} tasks (vs planted truth)")
+    summary.add_row("agreement", f"alpha {_num(a.get('alpha'))}, Fleiss' kappa {_num(a.get('fleiss_kappa'))}")
     summary.add_row("raters flagged", f"caught {r['caught']}, missed {r['missed']}, false {r['false']}")
-    summary.add_row("paid out", f"{_money(m['paid_out_cents'])} in {m['paid_lines']} lines (batch {m['batch_id']}, "
-                    f"{m['batch_status']}), ledger total {m['ledger']['ledger_total_cents']}")
-    summary.add_row("preference export", f"{report['export']['pairs']} pairs, chosen correct {report['export']['chosen_is_correct']}")
+    summary.add_row("paid out", f"{_money(m['paid_out_cents'])} in {m['paid_lines']} lines, batch {m['batch_id']} "
+                    f"{m['batch_status']}")
+    summary.add_row("ledger", f"sums to {m['ledger']['ledger_total_cents']} cents; "
+                    f"{len(m['ledger']['unbalanced_transactions'])} unbalanced transactions")
+    summary.add_row("preference export", f"{report['export']['pairs']} pairs, chosen correct {_num(report['export']['chosen_is_correct'])}")
     summary.add_row("webhooks", ", ".join(f"{k} {v}" for k, v in report["webhooks"]["received"].items()) or "none")
     for label in ("claim", "submit"):
         lat = report["latency"].get(label)

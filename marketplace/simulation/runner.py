@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from marketplace.simulation import behaviours as bh
 from marketplace.simulation import dataset, inprocess
-from marketplace.simulation.actors import Freelancer, Staff, staff_login
+from marketplace.simulation.actors import ActorBlocked, Freelancer, Staff, staff_login
 from marketplace.simulation.config import SimulationConfig
 from marketplace.simulation.http import Api, ApiError, Stats
 from marketplace.simulation.receiver import WebhookReceiver
@@ -55,6 +55,7 @@ class Simulation:
         self.payout: dict = {}
         self.client_view: dict = {}
         self.errors: dict[str, str] = {}
+        self._nudged: tuple | None = None
         self._t0 = time.monotonic()
 
     # --- helpers ------------------------------------------------------------------------------------
@@ -90,7 +91,11 @@ class Simulation:
             self._phase("onboarding", self.onboard)
             for round_no in range(1, self.config.rounds + 1):
                 finished = self._phase(f"work round {round_no}", self.work, round_no)
-                reopened = self._phase(f"quality round {round_no}", self.review.run_round, round_no)
+                try:
+                    reopened = self._phase(f"quality round {round_no}", self.review.run_round, round_no)
+                except (ApiError, OSError, KeyError) as exc:
+                    self.errors[f"quality round {round_no}"] = f"{type(exc).__name__}: {exc}"
+                    break
                 if not (finished and reopened):
                     break
             # The end of the day is reported even when one of these fails: the report names the failure.
@@ -196,7 +201,7 @@ class Simulation:
                 f = futures[future]
                 try:
                     self.freelancers.append(future.result())
-                except (ApiError, TimeoutError, OSError) as exc:
+                except (ApiError, ActorBlocked, TimeoutError, OSError) as exc:
                     self.failed_onboarding.append({"email": f.email, "behaviour": f.behaviour.value, "error": str(exc)})
                 if bar:
                     bar.advance(task)
@@ -248,8 +253,9 @@ class Simulation:
                             f"{why}: {state['tasks_total'] - state['tasks_complete']} tasks open, "
                             f"{state['open_slots']} open slots, {sum(t.is_alive() for t in threads)} workers still trying")
                         break
-                    if cfg.quality_every and now >= next_scoring:
+                    if cfg.quality_every and now >= next_scoring and self._scoring_caught_up(now):
                         inprocess.quality_recompute(self.project["id"])
+                        self._nudged = (now, inprocess.quality_computed_at(self.project["id"]))
                         next_scoring = now + cfg.quality_every
                     time.sleep(0.5)
             finally:
@@ -258,6 +264,13 @@ class Simulation:
                     t.join(timeout=60)
         self.sample_queue()
         return finished
+
+    def _scoring_caught_up(self, now: float) -> bool:
+        """Only one nudge in flight: a slow broker (the embedded filesystem one) must not pile up jobs."""
+        if self._nudged is None:
+            return True
+        at, computed = self._nudged
+        return inprocess.quality_computed_at(self.project["id"]) != computed or now - at > 30
 
     def payouts(self) -> None:
         from marketplace.simulation.money import run_payout

@@ -1,8 +1,9 @@
 """The double-entry ledger's only write path (invariant 7).
 
 ledger_post writes one balanced transaction: it refuses entries that do not sum to zero, mixes of
-currencies and zero amounts; it locks the accounts it touches in ascending id order and moves their cached
-balances in the same database transaction; (kind, source_ref) is unique, so posting the same cause twice
+currencies and zero amounts; it locks the worker accounts it touches in ascending id order and moves their
+cached balances in the same database transaction (the platform funding account, touched by every credit,
+is neither locked nor cached: its balance is derived from its entries); (kind, source_ref) is unique, so posting the same cause twice
 writes nothing the second time. Nothing here updates or deletes an entry: corrections are new transactions.
 """
 
@@ -67,9 +68,12 @@ def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tu
     if not deltas:
         raise ValueError(f"{kind} {source_ref}: nothing to post")
 
+    # Platform funding is touched by every credit: its row is neither locked nor cached (a hot row would
+    # serialise every judgment submission); its balance is derived from its entries when read.
+    cached = [pk for pk in deltas if accounts[pk].kind != Kind.PLATFORM_FUNDING]
     with transaction.atomic():
         if locked is None:
-            locked = ledger_accounts_lock(account_ids=deltas.keys())
+            locked = ledger_accounts_lock(account_ids=cached)
         try:
             # A savepoint, so a duplicate source leaves the caller's transaction usable.
             with transaction.atomic():
@@ -80,17 +84,17 @@ def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tu
                 return None
             raise
         # Checked after the duplicate test: re-posting a settled cause is a no-op, not an error.
-        for pk, amount in deltas.items():
-            account = locked[pk]
-            if account.kind != Kind.PLATFORM_FUNDING and account.balance_cents + amount < 0:
+        for pk in cached:
+            account, amount = locked[pk], deltas[pk]
+            if account.balance_cents + amount < 0:
                 raise Conflict(
                     f"The {account.get_kind_display().lower()} balance is {account.balance_cents} "
                     f"{currency}, which cannot cover {-amount}.", code="insufficient_balance")
         LedgerEntry.objects.bulk_create(
             [LedgerEntry(transaction=txn, account_id=pk, amount_cents=amount) for pk, amount in deltas.items()])
-        for pk, amount in deltas.items():
-            LedgerAccount.objects.filter(pk=pk).update(balance_cents=F("balance_cents") + amount)
-            locked[pk].balance_cents += amount
+        for pk in cached:
+            LedgerAccount.objects.filter(pk=pk).update(balance_cents=F("balance_cents") + deltas[pk])
+            locked[pk].balance_cents += deltas[pk]
         return txn
 
 
@@ -119,7 +123,7 @@ def ledger_post_many(*, postings: list[dict], locked: dict[int, LedgerAccount]) 
             raise ValueError(f"bad posting {p}")
         debit.balance_cents -= p["amount_cents"]
         credit.balance_cents += p["amount_cents"]
-        if debit.kind != Kind.PLATFORM_FUNDING and debit.balance_cents < 0:
+        if debit.kind != Kind.PLATFORM_FUNDING and debit.balance_cents < 0:  # funding is not cached (ledger_post)
             raise Conflict(f"Account {debit.pk} cannot cover {p['amount_cents']}.", code="insufficient_balance")
     with transaction.atomic():
         txns = LedgerTransaction.objects.bulk_create([
@@ -130,5 +134,7 @@ def ledger_post_many(*, postings: list[dict], locked: dict[int, LedgerAccount]) 
             entries.append(LedgerEntry(transaction_id=txn.pk, account_id=p["debit"], amount_cents=-p["amount_cents"]))
             entries.append(LedgerEntry(transaction_id=txn.pk, account_id=p["credit"], amount_cents=p["amount_cents"]))
         LedgerEntry.objects.bulk_create(entries, batch_size=2000)
-        touched = {p["debit"] for p in postings} | {p["credit"] for p in postings}
-        LedgerAccount.objects.bulk_update([locked[pk] for pk in sorted(touched)], ["balance_cents"], batch_size=1000)
+        touched = ({p["debit"] for p in postings} | {p["credit"] for p in postings})
+        LedgerAccount.objects.bulk_update([locked[pk] for pk in sorted(touched)
+                                           if locked[pk].kind != Kind.PLATFORM_FUNDING],
+                                          ["balance_cents"], batch_size=1000)

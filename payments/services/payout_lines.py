@@ -77,12 +77,16 @@ def payout_line_send(*, line_id: int) -> SendOutcome:
         line.attempts += 1
         line.save(update_fields=["status", "attempts", "updated_at"])
     attempt = line.attempts
-    try:
-        if outcome_unknown:
+    if outcome_unknown:
+        try:
             found = payout_line_find_transfer(line=line)
-            if found is not None:
-                payout_line_record_paid(line_id=line.pk, transfer=found)
-                return SendOutcome("paid", detail=found["id"])
+        except stripe.StripeError as exc:  # cannot tell yet: never send blind, try again later
+            _note(line.pk, f"listing transfers: {error_code(exc)}: {exc}")
+            return SendOutcome("retry", countdown=_backoff(attempt, base=1, cap=300), detail=error_code(exc))
+        if found is not None:
+            payout_line_record_paid(line_id=line.pk, transfer=found)
+            return SendOutcome("paid", detail=found["id"])
+    try:
         stripe_throttle()
         transfer = stripe_client().v1.transfers.create(params=transfer_params(line),
                                                        options={"idempotency_key": line.idempotency_key})
@@ -106,8 +110,14 @@ def payout_line_send(*, line_id: int) -> SendOutcome:
         # and the money returns. Anything else is retried, listing first, with the same key.
         _note(line.pk, f"{error_code(exc)}: {exc}")
         headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-        if ((exc.http_status or 0) >= 500 and headers.get("idempotent-replayed") == "true"
-                and payout_line_find_transfer(line=line) is None):
+        if (exc.http_status or 0) >= 500 and headers.get("idempotent-replayed") == "true":
+            try:
+                found = payout_line_find_transfer(line=line)
+            except stripe.StripeError:
+                return SendOutcome("retry", countdown=_backoff(attempt, base=2, cap=300), detail=error_code(exc))
+            if found is not None:
+                payout_line_record_paid(line_id=line.pk, transfer=found)
+                return SendOutcome("paid", detail=found["id"])
             payout_line_record_failed(line_id=line.pk, error=f"Stripe kept a failure for this line's key: {exc}")
             return SendOutcome("failed", detail=error_code(exc))
         return SendOutcome("retry", countdown=_backoff(attempt, base=2, cap=300), detail=error_code(exc))
@@ -139,7 +149,7 @@ def payout_line_record_paid(*, line_id: int, transfer: dict) -> bool:
     line.save(update_fields=["status", "stripe_transfer_id", "last_error", "updated_at"])
     ledger_transfer(kind=TxnKind.PAYOUT_PAID, source_ref=f"payout-line:{line.pk}",
                     debit=accounts[Kind.PAYOUTS_IN_TRANSIT], credit=accounts[Kind.PAID_OUT],
-                    amount_cents=line.amount_cents, memo=f"Stripe transfer {transfer['id']}")
+                    amount_cents=line.amount_cents, memo=f"Stripe transfer {transfer['id']}", locked=_by_id(accounts))
     _refresh_after_commit(line.batch_id)
     return True
 
@@ -157,9 +167,13 @@ def payout_line_record_failed(*, line_id: int, error: str) -> bool:
     line.save(update_fields=["status", "last_error", "updated_at"])
     ledger_transfer(kind=TxnKind.PAYOUT_RELEASE, source_ref=f"payout-line:{line.pk}",
                     debit=accounts[Kind.PAYOUTS_IN_TRANSIT], credit=accounts[Kind.WORKER_PAYABLE],
-                    amount_cents=line.amount_cents, memo=f"Payout failed: {error[:200]}")
+                    amount_cents=line.amount_cents, memo=f"Payout failed: {error[:200]}", locked=_by_id(accounts))
     _refresh_after_commit(line.batch_id)
     return True
+
+
+def _by_id(accounts: dict[str, LedgerAccount]) -> dict[int, LedgerAccount]:
+    return {a.pk: a for a in accounts.values()}
 
 
 def _refresh_after_commit(batch_id: int) -> None:
@@ -204,7 +218,7 @@ def payout_transfer_reversed(*, transfer: dict) -> bool:
     accounts = payout_line_accounts(line=line)
     ledger_transfer(kind=TxnKind.PAYOUT_REVERSED, source_ref=f"payout-line:{line.pk}:reversed-to:{reversed_total}",
                     debit=accounts[Kind.PAID_OUT], credit=accounts[Kind.WORKER_PAYABLE], amount_cents=delta,
-                    memo=f"Stripe transfer {transfer['id']} reversed")
+                    memo=f"Stripe transfer {transfer['id']} reversed", locked=_by_id(accounts))
     line.reversed_cents = reversed_total
     if reversed_total >= line.amount_cents:
         line.status = PayoutLine.Status.REVERSED

@@ -52,8 +52,8 @@ def payout_batch_create(*, actor_id: int, cutoff: datetime, minimum_cents: int,
         raise Conflict("No worker with payouts enabled is owed at least the minimum.", code="nothing_to_pay")
     # In-transit accounts are created up front (outside the locks' critical part), then all are locked.
     LedgerAccount.objects.bulk_create(
-        [LedgerAccount(kind=Kind.PAYOUTS_IN_TRANSIT, worker_id=w, currency=currency) for w in payable_ids],
-        ignore_conflicts=True)
+        [LedgerAccount(kind=kind, worker_id=w, currency=currency) for w in payable_ids
+         for kind in (Kind.PAYOUTS_IN_TRANSIT, Kind.PAID_OUT)], ignore_conflicts=True)
     transit_ids = dict(LedgerAccount.objects.filter(kind=Kind.PAYOUTS_IN_TRANSIT, currency=currency,
                                                     worker_id__in=list(payable_ids)).values_list("worker_id", "pk"))
     locked = ledger_accounts_lock(account_ids=list(payable_ids.values()) + list(transit_ids.values()))
@@ -148,5 +148,14 @@ def payout_batch_refresh_status(*, batch_id: int) -> PayoutBatch | None:
 
 
 def payout_line_accounts(*, line: PayoutLine) -> dict[str, LedgerAccount]:
-    return {kind: ledger_account_get(kind=kind, worker_id=line.worker_id, currency=line.currency)
-            for kind in (Kind.WORKER_PAYABLE, Kind.PAYOUTS_IN_TRANSIT, Kind.PAID_OUT)}
+    """The worker's payable, in-transit and paid-out accounts for the line's currency, locked (one query,
+    ascending id), by kind. Created first if missing (batch creation normally made them)."""
+    kinds = (Kind.WORKER_PAYABLE, Kind.PAYOUTS_IN_TRANSIT, Kind.PAID_OUT)
+    rows = list(LedgerAccount.objects.select_for_update().filter(worker_id=line.worker_id, currency=line.currency,
+                                                                 kind__in=kinds).order_by("pk"))
+    if len(rows) < len(kinds):
+        for kind in kinds:
+            ledger_account_get(kind=kind, worker_id=line.worker_id, currency=line.currency)
+        rows = list(LedgerAccount.objects.select_for_update().filter(
+            worker_id=line.worker_id, currency=line.currency, kind__in=kinds).order_by("pk"))
+    return {row.kind: row for row in rows}

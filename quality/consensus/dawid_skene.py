@@ -1,8 +1,8 @@
 """Dawid-Skene (1979): each worker has a confusion matrix P(label | true class); EM alternates the items'
 posteriors over the true class (E) and the workers' confusion matrices and the class priors (M).
 
-Vectorised: one M-step is n_classes bincounts over the judgments, one E-step a gather of log-confusions
-and n_classes bincounts. Items with a known answer (gold) stay pinned to it, so they anchor the workers'
+Vectorised (see _Layout): one M-step is a single bincount over the judgments, one E-step a row gather of
+log-confusions and one np.add.reduceat. Items with a known answer (gold) stay pinned to it, so they anchor the workers'
 matrices. Initialised from the majority vote; converges when the log-likelihood's relative change is under tol.
 """
 
@@ -24,31 +24,63 @@ class DawidSkeneResult:
     converged: bool
 
 
-def _m_step(items, workers, labels, posteriors, n_workers, n_classes, smoothing):
-    per_judgment = posteriors[items]  # (n_judgments, K)
-    flat = workers * n_classes + labels
-    confusions = np.empty((n_workers, n_classes, n_classes))
-    for k in range(n_classes):
-        confusions[:, k, :] = np.bincount(flat, weights=per_judgment[:, k],
-                                          minlength=n_workers * n_classes).reshape(n_workers, n_classes)
+class _Layout:
+    """Judgments sorted by item, with precomputed indices, so each EM step is a few flat numpy passes:
+    the M-step one bincount over (worker, given label, true class), the E-step one row gather of
+    log-confusions and one np.add.reduceat over each item's judgments."""
+
+    def __init__(self, items, workers, labels, n_items, n_workers, n_classes):
+        order = np.argsort(items, kind="stable")
+        self.items, self.workers, self.labels = items[order], workers[order], labels[order]
+        self.n_items, self.n_workers, self.n_classes = n_items, n_workers, n_classes
+        self.row = self.workers * n_classes + self.labels  # row of (worker, given label)
+        self.cells = (self.row[:, None] * n_classes + np.arange(n_classes)).ravel()
+        if self.items.size:
+            self.starts = np.flatnonzero(np.r_[True, self.items[1:] != self.items[:-1]])
+        else:
+            self.starts = np.zeros(0, dtype=np.int64)
+        self.labelled = self.items[self.starts]
+
+
+def _m_step(layout: _Layout, posteriors, smoothing, shrinkage=0.0):
+    k, w = layout.n_classes, layout.n_workers
+    weights = posteriors[layout.items].ravel()  # (n_judgments * K): P(true class k) of each judgment's item
+    # counts[w, given, true] -> confusions[w, true, given]
+    counts = np.bincount(layout.cells, weights=weights, minlength=w * k * k).reshape(w, k, k)
+    confusions = counts.transpose(0, 2, 1).copy()
+    if shrinkage:
+        # A Dirichlet prior centred on the crowd's pooled confusion, worth `shrinkage` judgments per row:
+        # a worker seen a dozen times is not trusted as perfect (or perfectly wrong) on that evidence.
+        pooled = confusions.sum(axis=0) + smoothing
+        pooled /= pooled.sum(axis=1, keepdims=True)
+        confusions += shrinkage * pooled
     confusions += smoothing
     confusions /= confusions.sum(axis=2, keepdims=True)
     priors = posteriors.sum(axis=0) + smoothing
     return confusions, priors / priors.sum()
 
 
-def _e_step(items, workers, labels, log_confusions, log_priors, n_items, n_classes):
-    # log P(given label | true k) for every judgment and every k: (n_judgments, K)
-    per_judgment = log_confusions[workers, :, labels]
-    log_post = np.empty((n_items, n_classes))
-    for k in range(n_classes):
-        log_post[:, k] = np.bincount(items, weights=per_judgment[:, k], minlength=n_items)
-    log_post += log_priors
+def _e_step_layout(layout: _Layout, log_confusions, log_priors):
+    k = layout.n_classes
+    # rows[(w, given)] = log P(given | true k) for every k
+    rows = log_confusions.transpose(0, 2, 1).reshape(layout.n_workers * k, k)
+    log_post = np.tile(log_priors, (layout.n_items, 1))
+    if layout.items.size:
+        log_post[layout.labelled] += np.add.reduceat(rows[layout.row], layout.starts, axis=0)
+    return _normalise(log_post)
+
+
+def _normalise(log_post):
     top = log_post.max(axis=1, keepdims=True)
     post = np.exp(log_post - top)
     norm = post.sum(axis=1, keepdims=True)
     log_likelihood = float((np.log(norm) + top).sum())
     return post / norm, log_likelihood
+
+
+def _e_step(items, workers, labels, log_confusions, log_priors, n_items, n_classes):
+    layout = _Layout(items, workers, labels, n_items, log_confusions.shape[0], n_classes)
+    return _e_step_layout(layout, log_confusions, log_priors)
 
 
 def _pin(posteriors, gold_items, gold_labels):
@@ -59,8 +91,11 @@ def _pin(posteriors, gold_items, gold_labels):
 
 def dawid_skene(items, workers, labels, *, n_items: int, n_workers: int, n_classes: int,
                 gold: dict[int, int] | None = None, max_iter: int = 200, tol: float = 1e-7,
-                smoothing: float = 0.01, seed: int = 0) -> DawidSkeneResult:
-    """Fit Dawid-Skene. gold maps item index -> true label code (pinned). Deterministic for a given seed."""
+                smoothing: float = 0.01, shrinkage: float = 2.0, seed: int = 0) -> DawidSkeneResult:
+    """Fit Dawid-Skene. gold maps item index -> true label code (pinned). Deterministic for a given seed.
+
+    shrinkage: pseudo-judgments per confusion row drawn toward the crowd's pooled confusion (0 = the
+    classic maximum-likelihood estimate, as crowd-kit computes it)."""
     items = np.asarray(items, dtype=np.int64)
     workers = np.asarray(workers, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -74,20 +109,20 @@ def dawid_skene(items, workers, labels, *, n_items: int, n_workers: int, n_class
     posteriors[has_votes] = counts[has_votes] / counts[has_votes].sum(axis=1, keepdims=True)
     _pin(posteriors, gold_items, gold_labels)
 
+    layout = _Layout(items, workers, labels, n_items, n_workers, n_classes)
     converged = False
     n_iter = 0
     previous = -np.inf
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
-        confusions, priors = _m_step(items, workers, labels, posteriors, n_workers, n_classes, smoothing)
-        posteriors, log_likelihood = _e_step(items, workers, labels, np.log(confusions), np.log(priors),
-                                             n_items, n_classes)
+        confusions, priors = _m_step(layout, posteriors, smoothing, shrinkage)
+        posteriors, log_likelihood = _e_step_layout(layout, np.log(confusions), np.log(priors))
         _pin(posteriors, gold_items, gold_labels)
         # Converged when the (observed-data) log-likelihood stops improving relative to its size.
         if abs(log_likelihood - previous) <= tol * max(1.0, abs(log_likelihood)):
             converged = True
             break
         previous = log_likelihood
-    confusions, priors = _m_step(items, workers, labels, posteriors, n_workers, n_classes, smoothing)
+    confusions, priors = _m_step(layout, posteriors, smoothing, shrinkage)
     answers, confidence = _answers(posteriors, has_votes, seed)
     return DawidSkeneResult(posteriors, answers, confidence, confusions, priors, n_iter, converged)
 

@@ -1,8 +1,9 @@
 """Krippendorff's alpha for nominal, ordinal, interval and ratio data, with missing values.
 
 Works on the long format the database gives (one row per judgment: unit index, value) so a 100k x 3 project
-never becomes a dense (units x raters x values) cube: the coincidence matrix is one np.bincount over the
-pairable value pairs inside each unit, each weighted 1 / (m_u - 1) (Krippendorff 2011, "Computing
+never becomes a dense (units x raters x values) cube: the coincidence matrix is one matrix product of the
+(units x values) count table (or, when values are many, one np.bincount over the pairable value pairs inside
+each unit), each pair weighted 1 / (m_u - 1) (Krippendorff 2011, "Computing
 Krippendorff's alpha-reliability"). Distances follow the krippendorff package exactly (the ordinal metric
 uses the marginal value counts), so the results agree with it to floating-point rounding.
 """
@@ -58,6 +59,42 @@ def coincidences(units: np.ndarray, codes: np.ndarray, n_values: int) -> np.ndar
     return np.bincount(flat, weights=weights, minlength=n_values * n_values).reshape(n_values, n_values)
 
 
+def coincidences_dense(unit_idx: np.ndarray, codes: np.ndarray, n_units: int, n_values: int) -> np.ndarray:
+    """The same matrix from a (units, values) count table: o = C^T diag(1/(m-1)) C - diag(column sums),
+    one matrix product; used when units x values is small enough to hold (it usually is: few values)."""
+    counts = np.bincount(unit_idx * n_values + codes, minlength=n_units * n_values).reshape(n_units, n_values)
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    c = counts[keep].astype(np.float64)
+    weighted = c / (m[keep] - 1.0)[:, None]
+    return weighted.T @ c - np.diag(weighted.sum(axis=0))
+
+
+DENSE_LIMIT = 20_000_000  # units x values cells above which the pair list is cheaper than a dense table
+
+
+def _unit_index(units: np.ndarray) -> tuple[np.ndarray, int]:
+    if units.dtype.kind in "iu" and units.size and units.min() >= 0 and units.max() < 4 * units.size + 16:
+        return units.astype(np.int64), int(units.max()) + 1  # already small indexes: no sort needed
+    _, idx = np.unique(units, return_inverse=True)
+    return idx.astype(np.int64), int(idx.max()) + 1 if idx.size else 0
+
+
+def _encode(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values, code of each value). Small integer scales (ratings, choices) skip the sort."""
+    if values.dtype.kind in "iuf":
+        low, high = values.min(), values.max()
+        if high - low <= 10_000:
+            shifted = values - low
+            as_int = shifted.astype(np.int64)
+            if np.array_equal(as_int, shifted):
+                present = np.bincount(as_int, minlength=int(high - low) + 1) > 0
+                lookup = np.cumsum(present) - 1
+                return np.flatnonzero(present).astype(values.dtype) + low, lookup[as_int]
+    domain, codes = np.unique(values, return_inverse=True)
+    return domain, codes.ravel()
+
+
 def krippendorff_alpha_long(units, values, *, level: str) -> float:
     """Alpha from one row per judgment (unit id, numeric or string value). NaN when undefined.
 
@@ -73,13 +110,16 @@ def krippendorff_alpha_long(units, values, *, level: str) -> float:
         values, units = values[present], units[present]
     if values.size == 0:
         return float("nan")
-    domain, codes = np.unique(values, return_inverse=True)
+    domain, codes = _encode(values)
     if len(domain) <= 1:
         return float("nan")
     if domain.dtype.kind not in "iuf" and level != "nominal":
         raise ValueError("only the nominal level accepts non-numeric values")
-    _, unit_codes = np.unique(units, return_inverse=True)
-    o = coincidences(unit_codes, codes, len(domain))
+    unit_idx, n_units = _unit_index(units)
+    if n_units * len(domain) <= DENSE_LIMIT:
+        o = coincidences_dense(unit_idx, codes, n_units, len(domain))
+    else:
+        o = coincidences(unit_idx, codes, len(domain))
     n_v = o.sum(axis=0)
     n = n_v.sum()
     if n <= 1:

@@ -86,39 +86,46 @@ def _apply(flag: Flag, project: Project, severity: str) -> None:
     flag.save(update_fields=["actions", "severity"])
 
 
-def _dismissed_on_similar_evidence(worker_id: int, project_id: int, rule: str, evidence_n: int) -> bool:
-    """Ops dismissed this rule for this worker before: only flag again once the evidence has doubled."""
-    for flag in Flag.objects.filter(worker_id=worker_id, project_id=project_id, rule=rule, status=Flag.Status.DISMISSED):
+def _dismissed_on_similar_evidence(worker_id: int, project_id: int, evidence_n: int) -> bool:
+    """Ops dismissed a flag of this worker here before: only flag again once the evidence has doubled."""
+    for flag in Flag.objects.filter(worker_id=worker_id, project_id=project_id, status=Flag.Status.DISMISSED):
         if evidence_n < 2 * int(flag.evidence.get("n_judgments", 0) or 0):
             return True
     return False
 
 
-def flag_raise(*, worker_id: int, project_id: int, finding: dict, n_judgments: int) -> Flag | None:
-    """Open a flag for a finding of level review/suspend (or escalate an open one to suspend) and run the
-    actions. Idempotent: the open flag of (worker, project, rule) is unique (database constraint), so a
-    second run finds it and only escalates. Returns the flag opened or escalated, else None."""
-    severity = finding["level"]
-    if severity not in ("review", "suspend"):
+def flag_raise(*, worker_id: int, project_id: int, findings: list[dict], n_judgments: int) -> Flag | None:
+    """Open one flag for the worker in this project from the rules' findings of level review/suspend (the
+    worst names the flag; all are in the evidence), or escalate the open flag to suspend, and run the
+    actions. Idempotent: the open flag of (worker, project) is unique (database constraint), so a second
+    run finds it and at most escalates. Returns the flag opened or escalated, else None."""
+    actionable = [f for f in findings if f["level"] in ("review", "suspend")]
+    if not actionable:
         return None
+    worst = max(actionable, key=lambda f: f["level"] == "suspend")
+    severity = worst["level"]
     project = Project.objects.get(pk=project_id)
-    evidence = {**finding["evidence"], "n_judgments": n_judgments, "message": finding["message"]}
+    evidence = {**worst["evidence"], "n_judgments": n_judgments, "message": worst["message"],
+                "findings": [{"rule": f["rule"], "level": f["level"], "message": f["message"], **f["evidence"]}
+                             for f in actionable]}
     with transaction.atomic():
         existing = Flag.objects.select_for_update().filter(worker_id=worker_id, project_id=project_id,
-                                                           rule=finding["rule"], status=Flag.Status.OPEN).first()
+                                                           status=Flag.Status.OPEN).first()
         if existing is not None:
             if severity == "suspend" and existing.severity != Flag.Severity.SUSPEND:
                 existing.severity = Flag.Severity.SUSPEND
+                existing.rule = worst["rule"]
                 existing.evidence = evidence
-                existing.save(update_fields=["severity", "evidence"])
+                existing.save(update_fields=["severity", "rule", "evidence"])
+                _audit(Action.FLAG_OPENED, flag=existing, rule=existing.rule, severity=severity, escalated=True)
                 _apply(existing, project, "suspend")
                 return existing
             return None
-        if _dismissed_on_similar_evidence(worker_id, project_id, finding["rule"], n_judgments):
+        if _dismissed_on_similar_evidence(worker_id, project_id, n_judgments):
             return None
         try:
             with transaction.atomic():
-                flag = Flag.objects.create(worker_id=worker_id, project_id=project_id, rule=finding["rule"],
+                flag = Flag.objects.create(worker_id=worker_id, project_id=project_id, rule=worst["rule"],
                                            severity=severity, evidence=evidence, actions={})
         except IntegrityError:  # a concurrent run opened it first
             return None

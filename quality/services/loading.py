@@ -4,16 +4,18 @@ Answers were validated against the label schema at submit (tasks.label_schemas),
 shape; a row that still does not fit (e.g. a schema edited afterwards) is skipped, never a crash.
 """
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
 
 from quality.models import ProjectQualityPolicy
-from quality.rules import merge_rules
+from quality.rules import merge_rules, rules_errors
 from quality.scoring import CATEGORICAL, FLAGS, RANKING, TEXT, ProjectData
 from tasks.models import Judgment, Project, Task
 
+logger = logging.getLogger(__name__)
 PAIRWISE_CLASSES = ["a", "b", "tie"]
 
 
@@ -29,6 +31,10 @@ class Loaded:
 def project_rules(project: Project) -> dict:
     """DEFAULT_RULES <- settings.QUALITY_RULES <- the project's ProjectQualityPolicy.rules."""
     overrides = ProjectQualityPolicy.objects.filter(project=project).values_list("rules", flat=True).first()
+    if overrides and rules_errors(overrides):
+        # The admin validates policies; one written around it must not stop the project's scoring.
+        logger.warning("ignoring invalid quality policy of project %s: %s", project.pk, rules_errors(overrides))
+        overrides = None
     return merge_rules(getattr(settings, "QUALITY_RULES", None), overrides)
 
 

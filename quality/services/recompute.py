@@ -92,12 +92,14 @@ def project_quality_recompute(*, project_id: int, force: bool = False) -> bool:
 
 
 def _store_consensus(project, loaded, score, now) -> None:
-    # Tasks left without approved judgments (all requeued) lose their stale consensus.
-    TaskConsensus.objects.filter(project=project).exclude(
-        task_id__in=[t for i, t in enumerate(loaded.task_ids) if i in set(loaded.data.items.tolist())]).delete()
-    rows = []
     counts = np.bincount(loaded.data.items, minlength=loaded.data.n_items) if len(loaded.data.items) else \
         np.zeros(loaded.data.n_items, dtype=np.int64)
+    # Tasks left without approved judgments (all requeued) lose their stale consensus.
+    existing = set(TaskConsensus.objects.filter(project=project).values_list("task_id", flat=True))
+    emptied = [t for i, t in enumerate(loaded.task_ids) if counts[i] == 0 and t in existing]
+    if emptied:
+        TaskConsensus.objects.filter(project=project, task_id__in=emptied).delete()
+    rows = []
     gold_items = loaded.data.gold
     for i, task_id in enumerate(loaded.task_ids):
         if counts[i] == 0 or score.method == "none":
@@ -130,15 +132,13 @@ def _store_standings(project, loaded, score, now) -> None:
     for w, worker_id in enumerate(loaded.worker_ids):
         stats = score.workers[w]
         findings = stats["findings"]
-        for finding in findings:
-            flag_raise(worker_id=worker_id, project_id=project.pk, finding=finding, n_judgments=stats["n_judgments"])
+        flag_raise(worker_id=worker_id, project_id=project.pk, findings=findings, n_judgments=stats["n_judgments"])
         reasons = _reasons(findings)
         # An open flag stays a reason until ops resolve it, even when its evidence has been requeued away.
-        for rule, severity, evidence in Flag.objects.filter(worker_id=worker_id, project=project,
-                                                            status=Flag.Status.OPEN).values_list("rule", "severity",
-                                                                                                 "evidence"):
-            if not any(r["rule"] == rule and r["level"] in ("review", "suspend") for r in reasons):
-                reasons.append({"rule": rule, "level": severity, "message": evidence.get("message", "")})
+        for flag in Flag.objects.filter(worker_id=worker_id, project=project, status=Flag.Status.OPEN):
+            for f in flag.evidence.get("findings", []):
+                if not any(r["rule"] == f["rule"] and r["level"] in ("review", "suspend") for r in reasons):
+                    reasons.append({"rule": f["rule"], "level": flag.severity, "message": f.get("message", "")})
         WorkerStanding.objects.update_or_create(worker_id=worker_id, project=project, defaults=_standing_fields(
             stats, reasons, score.pool["loo_median"], now))
     # Workers whose judgments were all requeued have no rows left here: their standing keeps its figures.

@@ -19,8 +19,8 @@ def webhook_task_completed(self, task_id: int, waited: int = 0) -> None:
     consensus = consensus_get(task_ids=[task_id]).get(task_id) if consensus_get else None
     wait_limit = int(getattr(settings, "WEBHOOKS_CONSENSUS_WAIT_SECONDS", 30))
     if consensus is None and consensus_get is not None and waited < wait_limit:
-        raise self.retry(kwargs={"task_id": task_id, "waited": waited + CONSENSUS_POLL_SECONDS},
-                         countdown=CONSENSUS_POLL_SECONDS)
+        # args replace the original positional call (.delay(task_id)) rather than adding to it.
+        raise self.retry(args=(task_id, waited + CONSENSUS_POLL_SECONDS), kwargs={}, countdown=CONSENSUS_POLL_SECONDS)
     for delivery_id in task_completed_notify(task_id=task_id, consensus=consensus):
         webhook_deliver.delay(delivery_id)
 

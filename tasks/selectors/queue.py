@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from tasks.models import Assignment, Project, Task
@@ -43,15 +45,63 @@ class ClaimableProject:
     project: Project
 
 
+_eligible_sql_cache: dict[str, tuple | None] = {}
+
+
+def _eligible_sql_template() -> tuple | None:
+    """workers_eligible_for's SQL, compiled once per process (per TERMS_VERSION, the one setting it reads),
+    with the places of the user id and of "now" in its parameters; None when its parameters cannot be told
+    apart safely (then every claim compiles the queryset). Compiling that queryset was half of a claim's
+    CPU; the rules stay the workers app's own, read from its queryset."""
+    from workers.selectors import workers_eligible_for
+
+    key = str(settings.TERMS_VERSION)
+    if key not in _eligible_sql_cache:
+        def compile_for(pk):
+            qs = workers_eligible_for(skill_ids=(), pool_id=None).filter(pk=pk).values("pk")[:1]
+            sql, params = qs.query.sql_with_params()
+            return sql, list(params)
+
+        (sql_a, params_a), (sql_b, params_b) = compile_for(-7_000_001), compile_for(-7_000_002)
+        slots, ok = [], sql_a == sql_b and len(params_a) == len(params_b)
+        for i, (a, b) in enumerate(zip(params_a, params_b, strict=False)):
+            if a == -7_000_001 and b == -7_000_002:
+                slots.append(("pk", i))
+            elif isinstance(a, datetime) and a != b:
+                slots.append(("now", i))
+            elif a != b:
+                ok = False
+        nows = {params_a[i] for kind, i in slots if kind == "now"}
+        ok = ok and len(nows) <= 1 and any(kind == "pk" for kind, _ in slots)
+        _eligible_sql_cache[key] = (sql_a, params_a, slots) if ok else None
+    return _eligible_sql_cache[key]
+
+
+def worker_may_claim(*, user) -> bool:
+    """workers_eligible_for(skill_ids=(), pool_id=None) contains the user: one query."""
+    template = _eligible_sql_template()
+    if template is None:
+        from workers.selectors import workers_eligible_for
+
+        return workers_eligible_for(skill_ids=(), pool_id=None).filter(pk=user.pk).exists()
+    sql, params, slots = template
+    params, now = list(params), timezone.now()
+    for kind, i in slots:
+        params[i] = user.pk if kind == "pk" else now
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
+
+
 def worker_claim_blocker(*, user) -> dict | None:
     """The most fundamental reason this person may not claim work, as ``{"code", "message"}`` with the
     claim endpoint's codes (suspended, onboarding_incomplete, not_qualified), or None when they may.
 
-    Fast path: one query through workers_eligible_for (the workers app's own rules as SQL); the
-    detailed (several queries) worker_claim_blockers only runs to explain a refusal."""
-    from workers.selectors import worker_claim_blockers, workers_eligible_for
+    Fast path: one query, the workers app's own rules as SQL (workers_eligible_for); the detailed (several
+    queries) worker_claim_blockers only runs to explain a refusal."""
+    from workers.selectors import worker_claim_blockers
 
-    if workers_eligible_for(skill_ids=(), pool_id=None).filter(pk=user.pk).exists():
+    if worker_may_claim(user=user):
         return None
     blockers = {b["code"]: b["message"] for b in worker_claim_blockers(user=user)}
     for source, code in _BLOCKER_ORDER:
@@ -93,11 +143,11 @@ def _in_list(values) -> tuple[str, list]:
 def _projects_meeting_requirements(*, user, project_id: int | None) -> list[Project]:
     """Active projects whose required skills and pool the worker meets, each with ``held``: the worker's
     live + submitted assignments on its real tasks. One portable SQL statement (this runs on every claim;
-    the ORM's compile time was most of the claim's CPU), after the workers app's two selectors."""
+    the ORM's compile time was most of the claim's CPU) after the workers app's qualification selector;
+    its pool selector only when a project has a pool."""
     from workers.selectors import worker_active_pool_ids, worker_qualified_skill_ids
 
     skills, skill_params = _in_list(worker_qualified_skill_ids(user=user))
-    pools, pool_params = _in_list(worker_active_pool_ids(user=user))
     project_t, task_t, assignment_t = Project._meta.db_table, Task._meta.db_table, Assignment._meta.db_table
     required_t = Project.required_qualifications.through._meta.db_table
     only_one = "AND p.id = %s" if project_id is not None else ""
@@ -109,9 +159,13 @@ def _projects_meeting_requirements(*, user, project_id: int | None) -> list[Proj
         FROM {project_t} p
         WHERE p.status = 'active' {only_one}
           AND NOT EXISTS (SELECT 1 FROM {required_t} r WHERE r.project_id = p.id AND r.skill_id NOT IN ({skills}))
-          AND (p.pool_id IS NULL OR p.pool_id IN ({pools}))"""  # noqa: S608 - constant fragments; values bound
-    params = [user.pk, *([project_id] if project_id is not None else []), *skill_params, *pool_params]
-    return list(Project.objects.raw(sql, params))
+        """  # noqa: S608 - constant fragments; values bound
+    params = [user.pk, *([project_id] if project_id is not None else []), *skill_params]
+    projects = list(Project.objects.raw(sql, params))
+    if any(p.pool_id is not None for p in projects):  # most projects have no pool: spare the query
+        pools = worker_active_pool_ids(user=user)
+        projects = [p for p in projects if p.pool_id is None or p.pool_id in pools]
+    return projects
 
 
 def projects_claimable_for(*, user, project_id: int | None = None) -> list[ClaimableProject]:
@@ -156,7 +210,15 @@ def worker_assignments_list(*, user, status: str | None = None) -> QuerySet[Assi
     return qs.order_by("-claimed_at", "-id")
 
 
-def stale_leases_exist(*, now=None) -> bool:
-    """True when some live assignment's lease has run out (a cheap probe on the (status, expires_at) index)."""
-    now = now or timezone.now()
-    return Assignment.objects.filter(Q(status=Assignment.Status.LIVE) & Q(expires_at__lte=now)).exists()
+def worker_live_claims_and_stale_leases(*, user, now) -> tuple[int, bool]:
+    """(worker_live_claims_count, whether any live lease anywhere has run out) in one round trip: both run on
+    every claim."""
+    table = Assignment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT (SELECT count(*) FROM {table} WHERE worker_id = %s AND status = 'live' AND expires_at > %s),
+                       EXISTS (SELECT 1 FROM {table} WHERE status = 'live' AND expires_at <= %s)""",  # noqa: S608
+            [user.pk, now, now])
+        live, stale = cursor.fetchone()
+    return live, bool(stale)
+

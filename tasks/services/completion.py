@@ -63,7 +63,9 @@ def task_completed_notify(*, task_id: int, consensus: dict | None) -> list[int]:
     from tasks.services.projects import project_mark_completed
     from tasks.services.webhooks import webhook_delivery_create
 
-    task = Task.objects.select_related("project").get(pk=task_id)
+    task = Task.objects.select_related("project").filter(pk=task_id).first()
+    if task is None:  # deleted since (project removed): nothing to tell anyone
+        return []
     client_id = task.project.client_id
     ids = []
     with transaction.atomic():

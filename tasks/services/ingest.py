@@ -54,6 +54,8 @@ def row_check(task_type: str, schema: dict, obj) -> tuple[str, dict, dict | None
         fields["external_id"] = ["is required: a non-empty string"]
     elif len(external_id) > 255:
         fields["external_id"] = ["at most 255 characters"]
+    elif "\x00" in external_id:
+        fields["external_id"] = ["must not contain NUL characters"]
     priority = obj.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool) or not -1000 <= priority <= 1000:
         fields["priority"] = ["must be an integer from -1000 to 1000"]
@@ -136,7 +138,11 @@ def _read(report: IngestReport, items, inserter, task_type: str, schema: dict, m
                     report.errors.append(entry)
             else:
                 if not report.invalid:
-                    inserter.add(row)
+                    try:
+                        inserter.add(row)
+                    except ValidationFailed as exc:  # text the database cannot store
+                        report.invalid += 1
+                        report.errors.append({"line": number, "external_id": row[0], "errors": exc.fields})
         if report.invalid and len(report.errors) >= max_errors:
             report.stopped_early = True
             break

@@ -39,9 +39,8 @@ from tasks.selectors.queue import (
     ClaimableProject,
     project_claim_refusal,
     projects_claimable_for,
-    stale_leases_exist,
     worker_claim_blocker,
-    worker_live_claims_count,
+    worker_live_claims_and_stale_leases,
 )
 from tasks.services.queue_leases import (  # noqa: F401 - re-exported: the queue's interface lives here
     assignment_release,
@@ -52,7 +51,7 @@ from tasks.services.queue_leases import (  # noqa: F401 - re-exported: the queue
 from tasks.services.queue_requeue import judgments_requeue_for_worker, project_overlap_extend  # noqa: F401
 
 logger = logging.getLogger(__name__)
-CLAIM_ATTEMPTS = 3
+CLAIM_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,8 @@ def assignment_claim(*, user, project_id: int | None = None, rng: random.Random 
     if blocker:
         raise Forbidden(blocker["message"], code=blocker["code"])
     now = timezone.now()
-    if worker_live_claims_count(user=user, now=now) >= settings.QUEUE_MAX_LIVE_CLAIMS:
+    live, stale = worker_live_claims_and_stale_leases(user=user, now=now)
+    if live >= settings.QUEUE_MAX_LIVE_CLAIMS:
         raise Forbidden(f"You already hold {settings.QUEUE_MAX_LIVE_CLAIMS} live assignments: submit or release "
                         "one first.", code="too_many_live_claims")
     projects = projects_claimable_for(user=user, project_id=project_id)
@@ -110,7 +110,7 @@ def assignment_claim(*, user, project_id: int | None = None, rng: random.Random 
         if refusal:
             raise Forbidden(refusal["message"], code=refusal["code"])
         return None
-    if stale_leases_exist(now=now):
+    if stale:
         assignments_expire(now=now, limit=200)
 
     gold_projects = [p for p in projects if p.gold_share > 0 and rng.random() < p.gold_share]
@@ -136,7 +136,11 @@ def _claim_one(*, user, projects: list[ClaimableProject], gold: bool, reason: st
             logger.info("claim race for worker %s; retrying", user.pk)
             continue
         if row is None:
-            return None
+            # SKIP LOCKED passes over rows other claims hold for a moment: only answer "nothing" when a
+            # look without locks agrees (else claim again; those rows are free or full by now).
+            if _peek(user=user, projects=projects, gold=gold) is None:
+                return None
+            continue
         assignment_id, task_id, project_id, served, expires_at, data = row
         if isinstance(data, (str, bytes)):
             data = json.loads(data)
@@ -231,26 +235,29 @@ def _claim_orm(*, user, projects, gold, reason):
     return assignment.pk, task.pk, task.project_id, served, assignment.expires_at, task.data
 
 
-def _peek_reason(*, user, projects: list[ClaimableProject]) -> str | None:
-    """The reason the best real task these projects offer the worker would be served with (no lock), or
-    None when they offer none."""
+def _peek(*, user, projects: list[ClaimableProject], gold: bool) -> tuple | None:
+    """The best candidate (n_active, overlap, priority, age_boost, project priority) these projects offer
+    the worker, read without locks, or None."""
     if settings.QUEUE_CLAIM_RAW_SQL and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_candidates_sql(projects, False), _params(user=user, projects=projects, gold=False))
+            cursor.execute(_candidates_sql(projects, gold), _params(user=user, projects=projects, gold=gold))
             row = cursor.fetchone()
-        if row is None:
-            return None
-        _, n_active, overlap, priority, age_boost, project_priority = row
-    else:
-        touched = Assignment.objects.filter(task=OuterRef("pk"), worker=user)
-        row = (Task.objects.filter(project_id__in=[p.id for p in projects], project__status=Project.Status.ACTIVE,
-                                   status=Task.Status.OPEN, is_gold=False, n_active__lt=F("overlap"))
-               .filter(~Exists(touched))
-               .annotate(effective_priority=F("project__priority") + F("priority"))
-               .order_by("-n_active", "-effective_priority", "id")
-               .values_list("n_active", "overlap", "priority", "age_boost", "project__priority").first())
-        if row is None:
-            return None
-        n_active, overlap, priority, age_boost, project_priority = row
+        return row[1:] if row is not None else None
+    touched = Assignment.objects.filter(task=OuterRef("pk"), worker=user)
+    return (Task.objects.filter(project_id__in=[p.id for p in projects], project__status=Project.Status.ACTIVE,
+                                status=Task.Status.OPEN, is_gold=gold, n_active__lt=F("overlap"))
+            .filter(~Exists(touched))
+            .annotate(effective_priority=F("project__priority") + F("priority"))
+            .order_by("-n_active", "-effective_priority", "id")
+            .values_list("n_active", "overlap", "priority", "age_boost", "project__priority").first())
+
+
+def _peek_reason(*, user, projects: list[ClaimableProject]) -> str | None:
+    """The reason the best real task these projects offer the worker would be served with, or None when
+    they offer none."""
+    row = _peek(user=user, projects=projects, gold=False)
+    if row is None:
+        return None
+    n_active, overlap, priority, age_boost, project_priority = row
     return served_reason(n_before=n_active, overlap=overlap, age_boost=age_boost, priority=priority,
                          project_priority=project_priority)

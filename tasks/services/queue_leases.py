@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, Value, When
 from django.utils import timezone
 
@@ -57,6 +57,20 @@ def _credit(judgment_id: int) -> None:
     logger.warning("payments.services.earnings_credit_judgment missing: judgment %s not credited yet", judgment_id)
 
 
+def _count_submission(*, task_id: int, now: datetime) -> bool:
+    """n_submitted + 1 and, when a real task thereby reaches its overlap, status complete: one statement
+    (the row lock it takes is held to commit, serialising submissions on one task). True if it completed."""
+    table = Task._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            UPDATE {table} SET n_submitted = n_submitted + 1,
+                status = CASE WHEN NOT is_gold AND n_submitted + 1 >= overlap THEN 'complete' ELSE status END,
+                completed_at = CASE WHEN NOT is_gold AND n_submitted + 1 >= overlap THEN %s ELSE completed_at END
+            WHERE id = %s RETURNING status, is_gold""", [now, task_id])  # noqa: S608 - table name only
+        status, is_gold = cursor.fetchone()
+    return status == Task.Status.COMPLETE and not is_gold
+
+
 def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float | None = None) -> Judgment:
     """Records the worker's answer on their live assignment and returns the (APPROVED) judgment.
 
@@ -87,10 +101,7 @@ def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float 
             seconds_spent=seconds_spent, is_gold=task.is_gold, status=Judgment.Status.APPROVED,
             gold_correct=answers_equal(project.task_type, answer, task.gold) if task.is_gold and task.gold else None,
         )
-        Task.objects.filter(pk=task.pk).update(n_submitted=F("n_submitted") + 1)
-        completed = Task.objects.filter(pk=task.pk, is_gold=False, status=Task.Status.OPEN,
-                                        n_submitted__gte=F("overlap")).update(
-            status=Task.Status.COMPLETE, completed_at=now)
+        completed = _count_submission(task_id=task.pk, now=now)
         _credit(judgment.pk)
         if completed:
             from tasks.services.completion import task_completed

@@ -52,11 +52,16 @@ def connect(worker, *, stripe_id: str | None = None, enabled: bool = True):
 
 
 def assert_ledger_consistent():
-    """Every transaction sums to zero and every cached balance equals the sum of its entries."""
-    from payments.models import LedgerAccount
+    """Every transaction sums to zero, the whole ledger sums to zero, every cached balance equals the sum
+    of its entries, and the platform funding account's cache is untouched (it is derived, not cached)."""
+    from django.db.models import Sum
+
+    from payments.models import LedgerAccount, LedgerEntry
     from payments.selectors import ledger_account_entry_sums, ledger_unbalanced_transactions
 
     assert ledger_unbalanced_transactions() == []
+    assert (LedgerEntry.objects.aggregate(t=Sum("amount_cents"))["t"] or 0) == 0
     sums = ledger_account_entry_sums()
     for account in LedgerAccount.objects.all():
-        assert account.balance_cents == sums.get(account.pk, 0), account
+        expected = 0 if account.kind == "platform_funding" else sums.get(account.pk, 0)
+        assert account.balance_cents == expected, account

@@ -165,3 +165,19 @@ def make_worker_account(db):
         return user, StripeAccount.objects.create(user=user, stripe_id=stripe_id, payouts_enabled=enabled)
 
     return make
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_whole_onboarding_flow_with_real_webhook_delivery(fakestripe, live_server, person):
+    """The fake server itself delivers the signed account.updated to our running endpoint."""
+    from tests.conftest import wait_until
+
+    fakestripe.control("config", {"webhook_url": f"{live_server.url}/webhooks/stripe/", "webhook_secret": SECRET})
+    ada = person("ada@example.com")
+    link = ada.post("/api/v1/payout-account/").json()["onboarding_url"]
+    assert fakestripe.open(link)[0] == 200
+    wait_until(lambda: StripeAccount.objects.get(user=ada.user).payouts_enabled, timeout=20,
+               message="account.updated delivered and processed")
+    assert WorkerProfile.objects.get(user=ada.user).payouts_enabled is True
+    assert StripeEvent.objects.get(type="account.updated").status == "processed"

@@ -270,3 +270,17 @@ def test_finance_adjustments_are_balanced_and_idempotent(finance, workers):
     assert bad.status_code == 400 and "amount_cents" in bad.json()["error"]["fields"]
     assert balance(workers[0], Kind.WORKER_PAYABLE) == 750
     assert_ledger_consistent()
+
+
+def test_an_error_while_listing_never_fails_an_uncertain_line(finance, finance2, workers, fakestripe,
+                                                              django_capture_on_commit_callbacks):
+    batch_id = create(finance, minimum=400).json()["id"]
+    fakestripe.control("drop_after_commit", {"n": 1})
+    run_batch(finance, finance2, batch_id, django_capture_on_commit_callbacks)
+    line = PayoutLine.objects.get(batch_id=batch_id)
+    fakestripe.control("fail_next", {"n": 1, "status": 400})  # the list call is refused
+    assert payout_line_send(line_id=line.pk).status == "retry"
+    line.refresh_from_db()
+    assert line.status == "sending" and balance(workers[0], Kind.PAYOUTS_IN_TRANSIT) == 500
+    assert payout_line_send(line_id=line.pk).status == "paid"
+    assert len(fakestripe.transfers()) == 1

@@ -20,11 +20,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def flagged():
     project, honest, spammer, tasks, golds = f.pairwise_crowd(n_tasks=60, seed=9)
-    for j in Judgment.objects.filter(worker=spammer):
+    for j in Judgment.objects.filter(worker=spammer)[:12]:
         earnings_credit_judgment(judgment_id=j.pk)
     project_quality_recompute(project_id=project.pk)
     flag = Flag.objects.get(worker=spammer)
-    assert flag.severity == "suspend" and flag.actions["held_cents"] == 640
+    assert flag.severity == "suspend" and flag.actions["held_cents"] == 120
     return flag
 
 
@@ -32,8 +32,9 @@ def test_ops_list_open_flags_with_evidence(ops, flagged):
     response = ops.get("/api/v1/flags/?status=open")
     assert response.status_code == 200
     [row] = response.json()["results"]
-    assert row["id"] == flagged.pk and row["rule"] == "same_answer" and row["evidence"]["count"] == 64
-    assert row["actions"]["held_cents"] == 640
+    assert row["id"] == flagged.pk and row["rule"] == flagged.rule
+    assert any(x["rule"] == "same_answer" and x["count"] == 64 for x in row["evidence"]["findings"])
+    assert row["actions"]["held_cents"] == 120
     assert ops.get("/api/v1/flags/?status=dismissed").json()["results"] == []
     bad = ops.get("/api/v1/flags/?status=maybe")
     assert bad.status_code == 400 and "status" in bad.json()["error"]["fields"]
@@ -58,13 +59,13 @@ def test_anonymous_is_refused(api, flagged):
 
 def test_dismiss_releases_the_hold_and_reinstates(ops, flagged):
     worker = flagged.worker
-    assert worker_earnings_summary(user=worker)["held_cents"] == 640
+    assert worker_earnings_summary(user=worker)["held_cents"] == 120
     response = ops.post(f"/api/v1/flags/{flagged.pk}/resolve/", {"decision": "dismiss", "note": "false alarm"})
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "dismissed" and body["note"] == "false alarm" and body["resolved_by"] == "ops@example.com"
     summary = worker_earnings_summary(user=worker)
-    assert summary["held_cents"] == 0 and summary["balance_cents"] == 640
+    assert summary["held_cents"] == 0 and summary["balance_cents"] == 120
     assert WorkerProfile.objects.get(user=worker).status == "active"
     assert WorkerStanding.objects.get(worker=worker, project=None).status != "suspended"
     actions = set(QualityAuditEvent.objects.filter(flag=flagged).values_list("action", flat=True))
@@ -73,7 +74,7 @@ def test_dismiss_releases_the_hold_and_reinstates(ops, flagged):
 
     again = ops.post(f"/api/v1/flags/{flagged.pk}/resolve/", {"decision": "confirm"})
     assert again.status_code == 409 and again.json()["error"]["code"] == "flag_resolved"
-    assert worker_earnings_summary(user=worker)["balance_cents"] == 640  # nothing forfeited by the refused call
+    assert worker_earnings_summary(user=worker)["balance_cents"] == 120  # nothing forfeited by the refused call
 
     # The next run does not re-flag on the same evidence ops just dismissed.
     project_quality_recompute(project_id=flagged.project_id, force=True)

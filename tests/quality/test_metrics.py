@@ -23,6 +23,8 @@ from quality.metrics import (
 )
 
 LEVELS = ["nominal", "ordinal", "interval", "ratio"]
+# sklearn warns when both raters used one label; the NaN it then returns is what the test compares.
+pytestmark = pytest.mark.filterwarnings("ignore:A single label was found")
 
 
 @st.composite
@@ -163,3 +165,16 @@ def test_loo_agreement_scores_against_the_others_only():
 def test_group_median_ignores_nan_and_empty_groups():
     med = group_median([0, 0, 0, 1, 1, 2], [3.0, 1.0, 2.0, 4.0, np.nan, np.nan], n_groups=4)
     assert med[0] == 2.0 and med[1] == 4.0 and math.isnan(med[2]) and math.isnan(med[3])
+
+
+@settings(max_examples=60, deadline=None)
+@given(reliability_data(), st.sampled_from(LEVELS))
+def test_dense_and_pair_list_coincidences_agree(data, level):
+    from quality.metrics.alpha import coincidences, coincidences_dense
+
+    rater_idx, unit_idx = np.nonzero(~np.isnan(data))
+    _, codes = np.unique(data[rater_idx, unit_idx], return_inverse=True)
+    v = int(codes.max()) + 1 if codes.size else 1
+    dense = coincidences_dense(unit_idx, codes, data.shape[1], v)
+    pairs = coincidences(unit_idx, codes, v)
+    assert np.allclose(dense, pairs, atol=1e-12)

@@ -9,7 +9,7 @@ from quality.rules import DEFAULT_RULES, evaluate_worker, merge_rules
 from quality.scoring import CATEGORICAL, ProjectData, score_project
 
 RULES = merge_rules()
-POOL = {"loo_median": 0.85, "label_share": {"a": 0.5, "b": 0.5}}
+POOL = {"loo_median": 0.85, "loo_sd": 0.4, "label_share": {"a": 0.5, "b": 0.5}}
 
 
 def stats(**kw):
@@ -43,7 +43,7 @@ def test_gold_rule_only_watches_while_the_upper_bound_is_above_the_threshold():
     assert "gold" not in rules_hit(stats(**gold(7, 10)))
 
 
-@pytest.mark.parametrize("n, expected", [(8, "watch"), (30, "watch"), (40, "review"), (150, "suspend")])
+@pytest.mark.parametrize("n, expected", [(8, "watch"), (30, "review"), (150, "suspend")])
 def test_agreement_rule_needs_evidence(n, expected):
     assert rules_hit(stats(loo_agreement=0.45, loo_n=n))["agreement"] == expected
 
@@ -93,3 +93,19 @@ def test_score_project_flags_a_random_spammer_among_honest_workers():
     score = score_project(data, RULES)
     flagged = {w for w, s in enumerate(score.workers) if any(f["level"] in ("review", "suspend") for f in s["findings"])}
     assert flagged == {0}
+
+
+def test_agreement_rule_falls_back_to_a_binomial_test_without_a_pool_spread():
+    pool = {"loo_median": 0.85, "label_share": {}}
+    assert rules_hit(stats(loo_agreement=0.45, loo_n=30), pool=pool)["agreement"] == "review"
+    assert rules_hit(stats(loo_agreement=0.45, loo_n=8), pool=pool)["agreement"] == "watch"
+
+
+def test_rules_errors_name_the_setting_at_fault():
+    from quality.rules import rules_errors
+
+    assert rules_errors({"fast": {"enabled": False}, "gold": {"min_n": 5}}) == {}
+    errors = rules_errors({"gold": {"min_n": "ten", "upper": 1}, "speed": {}, "fast": 3,
+                           "agreement": {"enabled": "yes", "margin": -1}})
+    assert set(errors) == {"gold.min_n", "gold.upper", "speed", "fast", "agreement.enabled", "agreement.margin"}
+    assert rules_errors([1]) == {"rules": ["must be an object of rule name -> settings"]}

@@ -153,3 +153,19 @@ def test_agreement_404_until_quality_computed_it_then_its_figures(lab):
                                                    n_tasks=40, n_judgments=120, computed_at=timezone.now())
     body = lab.get(f"/api/v1/projects/{project.pk}/agreement/").json()
     assert body["alpha"] == 0.71 and body["level"] == "nominal" and body["n_judgments"] == 120
+
+
+def test_create_client_key_command_prints_a_working_key_once(api):
+    import io
+
+    from django.core.management import call_command
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command("create_client_key", "Acme Lab", stdout=out, stderr=err)
+    key = out.getvalue().strip()
+    assert "created client 'Acme Lab'" in err.getvalue()
+    assert api.get("/api/v1/projects/", HTTP_AUTHORIZATION=f"Api-Key {key}").status_code == 200
+    row = ClientAPIKey.objects.get(client__name="Acme Lab")
+    assert key not in (row.hashed_key, row.id)  # only the hash is stored
+    call_command("create_client_key", "Acme Lab", stdout=io.StringIO(), stderr=io.StringIO())
+    assert ClientAPIKey.objects.filter(client__name="Acme Lab").count() == 2

@@ -196,3 +196,82 @@ def test_work_arrived_notification_only_after_commit_and_only_for_new_tasks(lab,
         lab.upload_jsonl(project.pk, [pair(1)])  # duplicates only: no new work
         lab.upload_jsonl(project.pk, [pair(2), {"external_id": "bad"}])  # rejected
     assert callbacks == []
+
+
+@pytest.mark.parametrize(("line", "path"), [
+    ('{"external_id": "n1", "data": {"prompt": "a\\u0000b", "language": "python", "response_a": "x", "response_b": "y"}}',
+     "data.prompt"),
+    ('{"external_id": "n\\u0000", "data": {"prompt": "p", "language": "python", "response_a": "x", "response_b": "y"}}',
+     "external_id"),
+    ('{"external_id": "n3", "data": {"prompt": "p", "language": "python", "response_a": "x", "response_b": "y", '
+     '"meta": {"k\\u0000": 1}}}', "data"),
+])
+def test_text_the_database_cannot_store_is_a_400_not_a_500(lab, project, line, path):
+    response = lab.upload_jsonl(project.pk, [pair(1), line])
+    assert response.status_code == 400, response.content
+    assert path in response.json()["error"]["lines"][0]["errors"]
+    assert not Task.objects.exists()
+
+
+def test_lone_surrogate_in_a_json_array_is_a_400(lab, project):
+    body = ('[{"external_id": "s", "data": {"prompt": "\\ud800", "language": "python", "response_a": "x", '
+            '"response_b": "y"}}]')
+    response = lab.upload_array(project.pk, body)
+    assert response.status_code == 400, response.content
+    assert not Task.objects.exists()
+
+
+def test_a_literal_backslash_u0000_in_code_is_kept(lab, project):
+    row = pair(1)
+    row["data"]["response_a"] = "print('\\u0000')"
+    assert lab.upload_jsonl(project.pk, [row]).status_code == 201
+    assert Task.objects.get().data["response_a"] == "print('\\u0000')"
+
+
+def test_huge_project_id_is_404(lab):
+    assert lab.get("/api/v1/projects/99999999999999999999999/").status_code == 404
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_identical_uploads_store_each_task_once():
+    """Two clients' retries racing: the unique (project, external_id) plus ON CONFLICT DO NOTHING make
+    the second transaction wait for the first and count everything as duplicates."""
+    import threading
+
+    from django.db import connection as main_connection
+
+    if main_connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    lab = ClientSession("Lab Race")
+    project = make_project(lab.client_row)
+    body = ("\n".join(json.dumps(pair(i)) for i in range(2000)) + "\n").encode()
+    results, barrier = [], threading.Barrier(3)
+
+    def upload():
+        from django.db import connection
+
+        from tasks.services.ingest import tasks_ingest
+
+        try:
+            barrier.wait()
+            report = tasks_ingest(project_id=project.pk, items=iter_jsonl(io.BytesIO(body), max_line_bytes=1 << 20))
+            results.append((report.created, report.duplicates))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=upload) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(results) == [(0, 2000), (0, 2000), (2000, 0)]
+    assert Task.objects.filter(project=project).count() == 2000
+
+
+def test_task_ids_follow_upload_order(lab, project):
+    rows = [pair(i) for i in range(3000, 0, -1)]  # external ids in descending order
+    lab.upload_jsonl(project.pk, rows[:1000])  # some known ids, so the anti-join has work to do
+    assert lab.upload_jsonl(project.pk, rows).json() == {"created": 2000, "duplicates": 1000}
+    ids = list(Task.objects.filter(project=project).order_by("id").values_list("external_id", flat=True))
+    assert ids == [r["external_id"] for r in rows]

@@ -154,3 +154,12 @@ def test_answers_equal():
     assert not answers_equal("rating", {"score": 3}, {"score": 4})
     assert answers_equal("text", {"text": "Sums  the List"}, {"text": "sums the list"})
     assert not answers_equal("text", {"text": "a"}, {"text": "b"})
+
+
+def test_nul_characters_are_refused_where_postgresql_would_fail():
+    fails(validate_task_data, "pairwise", dict(PAIR, response_a="x\x00"), path="data.response_a")
+    fails(validate_task_data, "ranking", {"prompt": "p", "language": "go", "responses": ["a", "b\x00"]},
+          path="data.responses.1")
+    fails(validate_answer, "pairwise", {}, {"choice": "a", "reason": "\x00"}, path="answer.reason")
+    fails(validate_answer, "text", {}, {"text": "ok\x00ok"}, path="answer.text")
+    fails(validate_label_schema, "rating", {"min": 1, "max": 3, "labels": {"1": "bad\x00"}}, path="label_schema.labels.1")

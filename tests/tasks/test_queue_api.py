@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from tasks.models import Assignment, Judgment, Task, WorkNotification
 from tasks.services.queue import assignment_claim, served_reason
-from tests.tasks.test_queue_factories import consistent, make_project, make_tasks, make_worker
+from tests.conftest import make_user
+from tests.tasks.test_queue_factories import consistent, make_project, make_tasks
 from tests.workers.factories import complete_profile, qualify
 from workers.models import Pool, PoolMembership, WorkerProfile
 
@@ -289,3 +290,19 @@ def test_notify_work_available_mails_only_who_could_claim_once_per_interval(work
     assert f'"project": {project.pk}' in mail.outbox[0].body
     assert notify_work_available(project.pk) == 0  # rate limit: once per interval
     assert WorkNotification.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_claim_fast_path_uses_the_workers_rules_compiled_once(worker, person):
+    from tasks.selectors.queue import _eligible_sql_template, worker_may_claim
+    from workers.selectors import worker_claim_blockers
+
+    assert _eligible_sql_template() is not None  # the cached SQL is really in use
+    ready = worker("ready@example.com").user
+    unverified = make_user("unverified@example.com", verified=False)
+    complete_profile(unverified)
+    qualify(unverified)
+    suspended = worker("suspended@example.com").user
+    WorkerProfile.objects.filter(user=suspended).update(status="suspended")
+    for user in (ready, unverified, suspended, make_user("bare@example.com")):
+        assert worker_may_claim(user=user) == (worker_claim_blockers(user=user) == [])

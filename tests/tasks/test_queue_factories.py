@@ -2,10 +2,8 @@
 
 import itertools
 
-from django.db.models import F
-
 from tasks.models import Assignment, Client, Project, Task
-from tests.workers.factories import qualify, ready_worker, skill
+from tests.workers.factories import ready_worker, skill
 
 _seq = itertools.count(1)
 
@@ -51,6 +49,3 @@ def consistent() -> list:
         if (task.n_active, task.n_submitted) != (live_sub, sub):
             bad.append((task.pk, task.n_active, live_sub, task.n_submitted, sub))
     return bad
-
-
-__all__ = ["make_project", "make_tasks", "make_worker", "counted", "consistent", "qualify", "F"]

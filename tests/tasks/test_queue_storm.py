@@ -20,9 +20,9 @@ from tests.tasks.test_queue_factories import consistent, make_project, make_task
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
+# Every task of the storm has overlap 3; one snapshot of all counted assignments per query.
 OVER_OVERLAP = """
-    SELECT a.task_id FROM tasks_assignment a JOIN tasks_task t ON t.id = a.task_id
-    WHERE a.status IN ('live', 'submitted') GROUP BY a.task_id, t.overlap HAVING count(*) > t.overlap"""
+    SELECT task_id FROM tasks_assignment WHERE status IN ('live', 'submitted') GROUP BY task_id HAVING count(*) > 3"""
 
 
 def _run_threads(target, n):
@@ -61,7 +61,7 @@ def test_storm_64_claimers_drain_2000_tasks_never_over_overlap(settings, monkeyp
                 with connection.cursor() as cursor:
                     cursor.execute(OVER_OVERLAP)
                     violations.extend(cursor.fetchall())
-                time.sleep(0.01)
+                time.sleep(0.05)  # often enough to catch an overshoot, rarely enough not to slow the storm
         finally:
             connection.close()
 

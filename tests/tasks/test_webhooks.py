@@ -261,3 +261,29 @@ def test_real_celery_worker_delivers_signed_events_after_a_failure(fast_webhook_
         assert list(retried.attempt_log.values_list("status_code", flat=True)) == [502, 200]
     finally:
         failing_once.close()
+
+
+def test_task_completed_job_waits_for_consensus_then_sends_null(lab, receiver, settings, monkeypatch):
+    """The bounded wait re-runs the job with the same task id; after it, the event goes out with
+    consensus null rather than never."""
+    from tasks.jobs import clients as jobs
+
+    pytest.importorskip("quality.selectors")
+    settings.WEBHOOKS_CONSENSUS_WAIT_SECONDS = 6
+    sent = []
+    monkeypatch.setattr(jobs.webhook_deliver, "delay", sent.append)
+    _register(lab, receiver.url)
+    project = make_project(lab.client_row, overlap=1)
+    lab.upload_jsonl(project.pk, [pair(1), pair(2)])
+    task = Task.objects.filter(project=project).first()
+    Task.objects.filter(pk=task.pk).update(status="complete", completed_at=timezone.now())
+    import quality.selectors
+
+    calls = []
+    real = quality.selectors.task_consensus_get
+    monkeypatch.setattr(quality.selectors, "task_consensus_get",
+                        lambda **kw: calls.append(kw["task_ids"]) or real(**kw))
+    jobs.webhook_task_completed.apply(args=(task.pk,))
+    assert calls == [[task.pk]] * 3  # waited 0, 3, 6 seconds (eager: no real sleep), then sent
+    (delivery,) = WebhookDelivery.objects.filter(pk__in=sent)
+    assert delivery.event == "task.completed" and delivery.payload["data"]["consensus"] is None

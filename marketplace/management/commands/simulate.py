@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default=d.base_url, help="the running marketplace (default %(default)s)")
         parser.add_argument("--workers", type=int, default=d.workers, help="simulated freelancers")
         parser.add_argument("--tasks", type=int, default=d.tasks, help="regular (non-gold) tasks")
-        parser.add_argument("--gold", type=int, default=None, help="gold tasks (default: a fifth of --tasks, >= 6)")
+        parser.add_argument("--gold", type=int, default=None, help="gold tasks (default: a quarter of --tasks, at least 10)")
         parser.add_argument("--overlap", type=int, default=d.overlap, help="judgments per task")
         parser.add_argument("--spammer-share", type=float, default=d.spammer_share, help="share answering at random")
         parser.add_argument("--always-a-share", type=float, default=d.always_a_share, help="share always answering a")
@@ -29,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=d.seed)
         parser.add_argument("--speed", type=float, default=d.speed,
                             help="simulated seconds per real second for the time spent judging")
+        parser.add_argument("--gold-share", type=float, default=d.gold_share, help="share of claims served gold")
         parser.add_argument("--reward-cents", type=int, default=d.reward_cents)
         parser.add_argument("--skill", default=d.skill, help="skill the project requires (quiz of that skill)")
         parser.add_argument("--api-key", default=None, help="an existing client's key (default: a new client)")
@@ -44,7 +45,8 @@ class Command(BaseCommand):
             base_url=o["base_url"], workers=o["workers"], tasks=o["tasks"], gold=o["gold"], overlap=o["overlap"],
             spammer_share=o["spammer_share"], always_a_share=o["always_a_share"], fast_share=o["fast_share"],
             quiz_fail_share=o["quiz_fail_share"], quiz_cooldown=o["quiz_cooldown"], seed=o["seed"], speed=o["speed"],
-            reward_cents=o["reward_cents"], skill=o["skill"], api_key=o["api_key"], mail_dir=o["mail_dir"],
+            gold_share=o["gold_share"], reward_cents=o["reward_cents"], skill=o["skill"], api_key=o["api_key"],
+            mail_dir=o["mail_dir"],
             staff_password=o["staff_password"], report_dir=o["report_dir"], rounds=o["rounds"],
             work_timeout=o["work_timeout"], progress=not o["no_progress"],
         )
