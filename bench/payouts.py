@@ -74,6 +74,47 @@ def baseline(server, n: int, threads: int) -> float:
     return per_thread * threads / (time.perf_counter() - start)
 
 
+def throttled(server, n: int, threads: int, rate: float) -> tuple[float, int]:
+    """The SDK through our rate limiter (payments.stripe_api.stripe_throttle, counted in Redis) against the
+    fake server enforcing `rate` with 429s, retrying 429s with backoff: does the limiter sustain the rate?"""
+    import random
+
+    import stripe
+    from django.core.cache import cache
+
+    from payments.stripe_api import stripe_throttle
+
+    cache.clear()
+    server.stripe.configure({"rate_limit": rate})
+    with server.stripe.lock:
+        server.stripe.stats["rate_limited"] = 0
+    client = stripe.StripeClient("sk_test_bench", base_addresses={"api": server.url}, max_network_retries=0,
+                                 http_client=stripe.RequestsClient(timeout=30))
+    per_thread = n // threads
+
+    def run(t: int) -> None:
+        for i in range(per_thread):
+            for attempt in range(20):
+                stripe_throttle()
+                try:
+                    client.v1.transfers.create(params={"amount": 1, "currency": "usd", "destination": "acct_baseline",
+                                                       "transfer_group": "throttled"},
+                                               options={"idempotency_key": f"throttled-{t}-{i}"})
+                    break
+                except stripe.RateLimitError:
+                    time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1))
+
+    start = time.perf_counter()
+    workers = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - start
+    server.stripe.configure({"rate_limit": 0})
+    return per_thread * threads / elapsed, server.stripe.stats["rate_limited"]
+
+
 def seed(n_lines: int, server) -> tuple[int, int]:
     """n workers owed 100..(100+n%500) cents each, payouts enabled on both sides. Returns (finance1, finance2)."""
     from django.contrib.auth.models import Group
@@ -143,6 +184,10 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    print(f"limiter: {args.baseline} transfers through stripe_throttle at {args.rate_limit:.0f}/s, fake server "
+          f"enforcing {args.rate_limit:.0f}/s ...")
+    limited_rate, limited_429 = throttled(server, args.baseline, args.concurrency, args.rate_limit)
+    print(f"  limiter         {limited_rate:8.1f} transfers/s, {limited_429} answers 429 (retried)")
     from payments.models import PayoutBatch, PayoutLine
     from payments.services import payout_batch_approve, payout_batch_create, payout_batch_execute
 
@@ -201,6 +246,8 @@ def main() -> None:
               f"{len(transfers)} transfers in {elapsed:.1f}s")
         print(f"  pipeline        {len(transfers) / elapsed:8.1f} transfers/s  (target: sustain {args.rate_limit:.0f}/s)")
         print(f"  baseline        {base_rate:8.1f} transfers/s  (SDK -> fake server, no pipeline, no limit)")
+        print(f"  limiter alone   {limited_rate:8.1f} transfers/s  (SDK + our limiter, fake server limiting: "
+              f"{limited_429} 429s)")
         print(f"  429 answers     {server.stripe.stats['rate_limited']}")
         print(f"  duplicates      {duplicates}  (lines with more than one transfer; must be 0)")
         print(f"  Stripe requests {server.stripe.stats['requests']} for {n} lines")

@@ -25,6 +25,7 @@ class SimulationConfig:
     report_dir: str | None = None
     api_key: str | None = None
     mail_dir: str | None = None
+    callback_host: str = "127.0.0.1"  # host name the marketplace's Celery workers use to reach the receiver
     password: str = "sim-password-2026!"
     staff_password: str = "demo-password-123"
     ops_email: str = "ops@example.com"

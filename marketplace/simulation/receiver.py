@@ -32,7 +32,10 @@ def signature_valid(header: str | None, body: bytes, secret: str, *, tolerance: 
 class WebhookReceiver:
     """Starts on 127.0.0.1 and a free port; .url is the callback URL; .events the verified calls."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, advertised_host: str | None = None):
+        """Listens on host:port (port 0: any free one); .url names advertised_host (default: host), for
+        when the marketplace's Celery workers reach this machine under another name (containers)."""
+        self.advertised_host = advertised_host or host
         self.secret = ""
         self.events: list[dict] = []
         self.rejected = 0
@@ -65,8 +68,8 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/hooks/marketplace"
+        port = self.server.server_address[1]
+        return f"http://{self.advertised_host}:{port}/hooks/marketplace"
 
     def start(self) -> "WebhookReceiver":
         self.thread.start()

@@ -112,7 +112,10 @@ class Simulation:
         cfg = self.config
         inprocess.ensure_staff()
         inprocess.ensure_skill(cfg.skill)
-        self.receiver = WebhookReceiver().start()
+        loopback = cfg.callback_host in ("127.0.0.1", "localhost", "::1")
+        # Another host name means the deliveries come from other machines (containers): listen on all interfaces.
+        bind = "127.0.0.1" if loopback else "0.0.0.0"  # noqa: S104 - deliberate, see above
+        self.receiver = WebhookReceiver(bind, advertised_host=cfg.callback_host).start()
         key = cfg.api_key or inprocess.client_create(name=f"Simulation {self.run_id}")
         self.client = Api(cfg.base_url, self.stats, api_key=key)
         # The client registers its webhook endpoint; the signing secret comes back once (or from a rotation).

@@ -15,12 +15,14 @@ def main() -> None:
     parser.add_argument("--webhook-secret", default=os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_fake"))
     parser.add_argument("--rate-limit", type=float, default=float(os.environ.get("FAKESTRIPE_RATE_LIMIT", "0")),
                         help="requests per second before answering 429 (0: no limit)")
+    parser.add_argument("--public-url", default=os.environ.get("FAKESTRIPE_PUBLIC_URL", ""),
+                        help="base of account-link URLs when browsers reach the server under another name")
     parser.add_argument("--available", type=int, default=None, help="available balance in cents (usd)")
     args = parser.parse_args()
     config = {"webhook_url": args.webhook_url, "webhook_secret": args.webhook_secret, "rate_limit": args.rate_limit}
     if args.available is not None:
         config["available"] = args.available
-    serve(host=args.host, port=args.port, config=config)
+    serve(host=args.host, port=args.port, config=config, public_url=args.public_url)
 
 
 if __name__ == "__main__":

@@ -133,7 +133,8 @@ class Handler(BaseHTTPRequestHandler):
     def _api(self, method: str, path: str, params: dict) -> None:
         stripe = self.server.stripe
         auth = self.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or len(auth) <= len("Bearer "):
+        # Stripe takes the key as a bearer token or as the Basic user name (`curl -u sk_test_...:`).
+        if not (auth.startswith(("Bearer ", "Basic ")) and len(auth) > len("Bearer ")):
             raise StripeError(401, "invalid_request_error", "You did not provide an API key.")
         if stripe.over_rate_limit():
             raise StripeError(429, "invalid_request_error", "Too many requests hit the API too quickly.",
@@ -214,6 +215,8 @@ class Handler(BaseHTTPRequestHandler):
         raise StripeError(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
 
     def _base_url(self) -> str:
+        if self.server.public_url:  # e.g. compose: the app calls fakestripe:12111, a browser opens localhost
+            return self.server.public_url
         return f"http://{self.headers.get('Host') or f'127.0.0.1:{self.server.server_port}'}"
 
     # --- onboarding page and control API ----------------------------------------------------------------
@@ -268,9 +271,11 @@ class FakeStripeServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: dict | None = None, verbose: bool = False):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, config: dict | None = None, verbose: bool = False,
+                 public_url: str = ""):
         super().__init__((host, port), Handler)
         self.verbose = verbose
+        self.public_url = public_url.rstrip("/")
         self.stripe = FakeStripe(config)
         self.sender = WebhookSender(self.stripe)
         self.sender.start()
@@ -302,9 +307,9 @@ class FakeStripeServer(ThreadingHTTPServer):
         self.sender.queue.put(None)
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 12111, config: dict | None = None) -> None:
+def serve(*, host: str = "127.0.0.1", port: int = 12111, config: dict | None = None, public_url: str = "") -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s fakestripe %(message)s")
-    server = FakeStripeServer(host, port, config, verbose=True)
+    server = FakeStripeServer(host, port, config, verbose=True, public_url=public_url)
     logger.info("fake Stripe listening on %s (webhooks to %s)", server.url, server.stripe.webhook_url or "nowhere")
     try:
         server.serve_forever()

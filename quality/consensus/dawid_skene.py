@@ -44,7 +44,8 @@ class _Layout:
 
 def _m_step(layout: _Layout, posteriors, smoothing, shrinkage=0.0):
     k, w = layout.n_classes, layout.n_workers
-    weights = posteriors[layout.items].ravel()  # (n_judgments * K): P(true class k) of each judgment's item
+    # (n_judgments * K): P(true class k) of each judgment's item (np.take: a much faster row gather than [])
+    weights = np.take(posteriors, layout.items, axis=0).ravel()
     # counts[w, given, true] -> confusions[w, true, given]
     counts = np.bincount(layout.cells, weights=weights, minlength=w * k * k).reshape(w, k, k)
     confusions = counts.transpose(0, 2, 1).copy()
@@ -64,18 +65,26 @@ def _e_step_layout(layout: _Layout, log_confusions, log_priors):
     k = layout.n_classes
     # rows[(w, given)] = log P(given | true k) for every k
     rows = log_confusions.transpose(0, 2, 1).reshape(layout.n_workers * k, k)
+    if layout.items.size == 0:
+        return _normalise(np.tile(log_priors, (layout.n_items, 1)))
+    sums = np.add.reduceat(np.take(rows, layout.row, axis=0), layout.starts, axis=0)
+    if layout.labelled.size == layout.n_items:  # every item has labels: no scatter needed
+        sums += log_priors
+        return _normalise(sums)
     log_post = np.tile(log_priors, (layout.n_items, 1))
-    if layout.items.size:
-        log_post[layout.labelled] += np.add.reduceat(rows[layout.row], layout.starts, axis=0)
+    log_post[layout.labelled] += sums
     return _normalise(log_post)
 
 
 def _normalise(log_post):
+    """Posteriors from unnormalised log posteriors, in place, and the log-likelihood."""
     top = log_post.max(axis=1, keepdims=True)
-    post = np.exp(log_post - top)
-    norm = post.sum(axis=1, keepdims=True)
-    log_likelihood = float((np.log(norm) + top).sum())
-    return post / norm, log_likelihood
+    log_post -= top
+    np.exp(log_post, out=log_post)
+    norm = log_post.sum(axis=1, keepdims=True)
+    log_likelihood = float(np.log(norm).sum() + top.sum())
+    log_post /= norm
+    return log_post, log_likelihood
 
 
 def _e_step(items, workers, labels, log_confusions, log_priors, n_items, n_classes):

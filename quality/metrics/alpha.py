@@ -120,6 +120,42 @@ def krippendorff_alpha_long(units, values, *, level: str) -> float:
         o = coincidences_dense(unit_idx, codes, n_units, len(domain))
     else:
         o = coincidences(unit_idx, codes, len(domain))
+    return _alpha_from_coincidences(o, domain, level)
+
+
+def krippendorff_alpha(reliability_data, *, level: str) -> float:
+    """Alpha of a (raters, units) matrix with NaN for missing values, as krippendorff.alpha takes it."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+    data = np.asarray(reliability_data, dtype=np.float64)
+    if data.ndim != 2:
+        raise ValueError("reliability_data must be a (raters, units) matrix")
+    present = ~np.isnan(data)
+    if not present.any():
+        return float("nan")
+    domain, codes = _encode(data[present])
+    n_units, v = data.shape[1], len(domain)
+    if len(domain) <= 1 or n_units * (v + 1) > DENSE_LIMIT:
+        rater_idx, unit_idx = np.nonzero(present)
+        return krippendorff_alpha_long(unit_idx, data[rater_idx, unit_idx], level=level)
+    # Every cell at once: missing cells count in an extra column that is dropped (no gather of positions).
+    cell_codes = np.full(data.shape, v, dtype=np.int64)
+    cell_codes[present] = codes
+    flat = (np.arange(n_units, dtype=np.int64) * (v + 1) + cell_codes).ravel()
+    counts = np.bincount(flat, minlength=n_units * (v + 1)).reshape(n_units, v + 1)[:, :v]
+    return _alpha_from_counts(counts, domain, level)
+
+
+def _alpha_from_counts(counts: np.ndarray, domain: np.ndarray, level: str) -> float:
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    c = counts[keep].astype(np.float64)
+    weighted = c / (m[keep] - 1.0)[:, None]
+    o = weighted.T @ c - np.diag(weighted.sum(axis=0))
+    return _alpha_from_coincidences(o, domain, level)
+
+
+def _alpha_from_coincidences(o: np.ndarray, domain: np.ndarray, level: str) -> float:
     n_v = o.sum(axis=0)
     n = n_v.sum()
     if n <= 1:
@@ -130,12 +166,3 @@ def krippendorff_alpha_long(units, values, *, level: str) -> float:
     if expected == 0:
         return float("nan")
     return float(1.0 - (o * d).sum() / expected)
-
-
-def krippendorff_alpha(reliability_data, *, level: str) -> float:
-    """Alpha of a (raters, units) matrix with NaN for missing values, as krippendorff.alpha takes it."""
-    data = np.asarray(reliability_data, dtype=np.float64)
-    if data.ndim != 2:
-        raise ValueError("reliability_data must be a (raters, units) matrix")
-    rater_idx, unit_idx = np.nonzero(~np.isnan(data))
-    return krippendorff_alpha_long(unit_idx, data[rater_idx, unit_idx], level=level)

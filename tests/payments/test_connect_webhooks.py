@@ -181,3 +181,23 @@ def test_whole_onboarding_flow_with_real_webhook_delivery(fakestripe, live_serve
                message="account.updated delivered and processed")
     assert WorkerProfile.objects.get(user=ada.user).payouts_enabled is True
     assert StripeEvent.objects.get(type="account.updated").status == "processed"
+
+
+def test_admin_replays_a_failed_event_and_the_ledger_admin_is_read_only(api, fakestripe, make_worker_account):
+    from django.test import Client
+
+    from marketplace.models import User
+
+    user, row = make_worker_account("acct_adm")
+    StripeEvent.objects.create(event_id="evt_adm", type="account.updated", account="acct_adm", status="failed",
+                               payload=json.dumps(account_updated("acct_adm", enabled=True, event_id="evt_adm")))
+    admin = User.objects.create_superuser(email="root@example.com", password="x" * 12)
+    browser = Client()
+    browser.force_login(admin)
+    response = browser.post("/admin/payments/stripeevent/",
+                            {"action": "replay", "_selected_action": [StripeEvent.objects.get().pk]})
+    assert response.status_code == 302
+    assert StripeEvent.objects.get(event_id="evt_adm").status == "processed"
+    row.refresh_from_db()
+    assert row.payouts_enabled is True
+    assert browser.get("/admin/payments/ledgerentry/add/").status_code == 403

@@ -116,3 +116,26 @@ def test_aging_is_idempotent_and_lets_old_tasks_overtake(settings):
     old.refresh_from_db()
     assert (old.priority, old.age_boost) == (5, 5)
     assert fresh.priority == 0
+
+
+@pytest.mark.django_db
+def test_requeue_and_overlap_extend_reactivate_a_completed_project():
+    from tasks.models import Project
+
+    project = make_project(overlap=1)
+    (task,) = make_tasks(project, 1)
+    flagged, honest, third = (make_worker(f"{n}@example.com") for n in ("flagged", "honest", "third"))
+    claim = assignment_claim(user=flagged, project_id=project.pk)
+    assignment_submit(user=flagged, assignment_id=claim.assignment_id, answer={"choice": "a"})
+    Project.objects.filter(pk=project.pk).update(status="completed")  # what the completion job does
+
+    judgments_requeue_for_worker(worker_id=flagged.pk, project_id=project.pk, reason="confirmed flag")
+    assert Project.objects.get(pk=project.pk).status == "active"
+    again = assignment_claim(user=honest, project_id=project.pk)
+    assert again is not None and again.task_id == task.pk
+    assignment_submit(user=honest, assignment_id=again.assignment_id, answer={"choice": "a"})
+    Project.objects.filter(pk=project.pk).update(status="completed")
+
+    assert project_overlap_extend(task_id=task.pk, max_overlap=3) is True
+    assert Project.objects.get(pk=project.pk).status == "active"
+    assert assignment_claim(user=third, project_id=project.pk).task_id == task.pk

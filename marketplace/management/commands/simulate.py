@@ -1,5 +1,7 @@
 """`manage.py simulate`: a day in the marketplace through the real HTTP API (see docs/simulation.md)."""
 
+import logging
+
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 
@@ -34,6 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--skill", default=d.skill, help="skill the project requires (quiz of that skill)")
         parser.add_argument("--api-key", default=None, help="an existing client's key (default: a new client)")
         parser.add_argument("--mail-dir", default=None, help="where the server writes mail (default EMAIL_FILE_PATH)")
+        parser.add_argument("--callback-host", default=d.callback_host,
+                            help="host name under which the server's Celery workers reach this machine's webhook "
+                                 "receiver (default %(default)s; another name makes it listen on all interfaces)")
         parser.add_argument("--staff-password", default=d.staff_password, help="password of the demo staff logins")
         parser.add_argument("--report-dir", default=None, help="write report.json and PNG charts here")
         parser.add_argument("--rounds", type=int, default=d.rounds, help="work/quality-review rounds at most")
@@ -46,10 +51,12 @@ class Command(BaseCommand):
             spammer_share=o["spammer_share"], always_a_share=o["always_a_share"], fast_share=o["fast_share"],
             quiz_fail_share=o["quiz_fail_share"], quiz_cooldown=o["quiz_cooldown"], seed=o["seed"], speed=o["speed"],
             gold_share=o["gold_share"], reward_cents=o["reward_cents"], skill=o["skill"], api_key=o["api_key"],
-            mail_dir=o["mail_dir"],
+            mail_dir=o["mail_dir"], callback_host=o["callback_host"],
             staff_password=o["staff_password"], report_dir=o["report_dir"], rounds=o["rounds"],
             work_timeout=o["work_timeout"], progress=not o["no_progress"],
         )
+        # The filesystem broker's connection warns that it has no hostname on every in-process enqueue.
+        logging.getLogger("kombu.connection").setLevel(logging.ERROR)
         console = Console(file=self.stdout._out, force_terminal=None)
         try:
             report = Simulation(config, console=console).run()
