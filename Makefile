@@ -20,12 +20,21 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime-installed
 
 # Embedded default: SQLite under var/, the filesystem Celery broker, mail as files in var/mail/.
+# With no real Stripe key configured, the fake Stripe server starts beside the web server and the app
+# talks to it, so the embedded default pays workers too.
+STRIPE_FAKE_PORT ?= 12111
 run: $(VENV)/.runtime-installed
 	@mkdir -p var/mail var/broker/out var/broker/processed
-	export DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) && \
+	@export DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) STRIPE_FAKE_PORT=$(STRIPE_FAKE_PORT) && \
+	export STRIPE_WEBHOOK_SECRET=$${STRIPE_WEBHOOK_SECRET:-whsec_fake} && \
+	export WEBHOOKS_ALLOW_PRIVATE_URLS=$${WEBHOOKS_ALLOW_PRIVATE_URLS:-1} && \
+	if [ -z "$$STRIPE_SECRET_KEY" ] || [ "$$STRIPE_SECRET_KEY" = sk_test_fake ]; then \
+	  export STRIPE_API_BASE=$${STRIPE_API_BASE:-http://127.0.0.1:$(STRIPE_FAKE_PORT)}; \
+	  cat Procfile.dev Procfile.fakestripe > var/Procfile; \
+	else cp Procfile.dev var/Procfile; fi && \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py seed_demo && \
-	exec $(BIN)/honcho -f Procfile.dev start
+	exec $(BIN)/honcho -d . -f var/Procfile start
 
 # PostgreSQL and Redis when reachable (TEST_DATABASE_URL, REDIS_URL), SQLite otherwise;
 # REQUIRE_SERVICES=1 makes a missing service an error.

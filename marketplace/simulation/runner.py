@@ -110,6 +110,13 @@ class Simulation:
 
     def setup(self) -> None:
         cfg = self.config
+        try:  # before anything is created: is there a marketplace at base_url, with its database and broker?
+            health = Api(cfg.base_url, self.stats).call("GET", "/healthz", label="healthz", expect=(200,))
+        except ApiError as exc:
+            raise SimulationError(f"{cfg.base_url}/healthz answered {exc.status}: {exc.body}") from exc
+        except OSError as exc:
+            raise SimulationError(f"cannot reach {cfg.base_url} ({type(exc).__name__}); is the server running?") from exc
+        self.log(f"marketplace at {cfg.base_url}: {health.json()}")
         inprocess.ensure_staff()
         inprocess.ensure_skill(cfg.skill)
         loopback = cfg.callback_host in ("127.0.0.1", "localhost", "::1")

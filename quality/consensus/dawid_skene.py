@@ -25,16 +25,20 @@ class DawidSkeneResult:
 
 
 class _Layout:
-    """Judgments sorted by item, with precomputed indices, so each EM step is a few flat numpy passes:
-    the M-step one bincount over (worker, given label, true class), the E-step one row gather of
-    log-confusions and one np.add.reduceat over each item's judgments."""
+    """Judgments sorted by item, with precomputed indices, so each EM step is a few flat numpy passes.
+
+    Posteriors are kept class-major, (n_classes, n_items), inside the fit: each class is one contiguous
+    vector, so the per-item max/exp/sum of the E-step and the gathers run on contiguous memory. The M-step
+    is one gather and one bincount over (true class, worker, given label); the E-step one gather of
+    log-confusions and one np.add.reduceat over each item's judgments.
+    """
 
     def __init__(self, items, workers, labels, n_items, n_workers, n_classes):
         order = np.argsort(items, kind="stable")
         self.items, self.workers, self.labels = items[order], workers[order], labels[order]
         self.n_items, self.n_workers, self.n_classes = n_items, n_workers, n_classes
-        self.row = self.workers * n_classes + self.labels  # row of (worker, given label)
-        self.cells = (self.row[:, None] * n_classes + np.arange(n_classes)).ravel()
+        self.row = self.workers * n_classes + self.labels  # (worker, given label)
+        self.cells = (np.arange(n_classes)[:, None] * (n_workers * n_classes) + self.row[None, :]).ravel()
         if self.items.size:
             self.starts = np.flatnonzero(np.r_[True, self.items[1:] != self.items[:-1]])
         else:
@@ -42,13 +46,11 @@ class _Layout:
         self.labelled = self.items[self.starts]
 
 
-def _m_step(layout: _Layout, posteriors, smoothing, shrinkage=0.0):
+def _m_step(layout: _Layout, post_t, smoothing, shrinkage=0.0):
     k, w = layout.n_classes, layout.n_workers
-    # (n_judgments * K): P(true class k) of each judgment's item (np.take: a much faster row gather than [])
-    weights = np.take(posteriors, layout.items, axis=0).ravel()
-    # counts[w, given, true] -> confusions[w, true, given]
-    counts = np.bincount(layout.cells, weights=weights, minlength=w * k * k).reshape(w, k, k)
-    confusions = counts.transpose(0, 2, 1).copy()
+    weights = np.take(post_t, layout.items, axis=1).ravel()  # P(true class k) of each judgment's item
+    counts = np.bincount(layout.cells, weights=weights, minlength=k * w * k).reshape(k, w, k)
+    confusions = counts.transpose(1, 0, 2).copy()  # [worker, true, given]
     if shrinkage:
         # A Dirichlet prior centred on the crowd's pooled confusion, worth `shrinkage` judgments per row:
         # a worker seen a dozen times is not trusted as perfect (or perfectly wrong) on that evidence.
@@ -57,45 +59,48 @@ def _m_step(layout: _Layout, posteriors, smoothing, shrinkage=0.0):
         confusions += shrinkage * pooled
     confusions += smoothing
     confusions /= confusions.sum(axis=2, keepdims=True)
-    priors = posteriors.sum(axis=0) + smoothing
+    priors = post_t.sum(axis=1) + smoothing
     return confusions, priors / priors.sum()
 
 
 def _e_step_layout(layout: _Layout, log_confusions, log_priors):
+    """Class-major posteriors (K, n_items) and the log-likelihood."""
     k = layout.n_classes
-    # rows[(w, given)] = log P(given | true k) for every k
-    rows = log_confusions.transpose(0, 2, 1).reshape(layout.n_workers * k, k)
+    # rows_t[true, (worker, given)] = log P(given | true)
+    rows_t = np.ascontiguousarray(log_confusions.transpose(1, 0, 2).reshape(k, layout.n_workers * k))
     if layout.items.size == 0:
-        return _normalise(np.tile(log_priors, (layout.n_items, 1)))
-    sums = np.add.reduceat(np.take(rows, layout.row, axis=0), layout.starts, axis=0)
+        return _normalise(np.repeat(log_priors[:, None], layout.n_items, axis=1).astype(np.float64))
+    sums = np.add.reduceat(np.take(rows_t, layout.row, axis=1), layout.starts, axis=1)
     if layout.labelled.size == layout.n_items:  # every item has labels: no scatter needed
-        sums += log_priors
+        sums += log_priors[:, None]
         return _normalise(sums)
-    log_post = np.tile(log_priors, (layout.n_items, 1))
-    log_post[layout.labelled] += sums
+    log_post = np.repeat(log_priors[:, None], layout.n_items, axis=1).astype(np.float64)
+    log_post[:, layout.labelled] += sums
     return _normalise(log_post)
 
 
-def _normalise(log_post):
-    """Posteriors from unnormalised log posteriors, in place, and the log-likelihood."""
-    top = log_post.max(axis=1, keepdims=True)
-    log_post -= top
-    np.exp(log_post, out=log_post)
-    norm = log_post.sum(axis=1, keepdims=True)
+def _normalise(log_post_t):
+    """Posteriors from class-major unnormalised log posteriors, in place, and the log-likelihood."""
+    top = log_post_t.max(axis=0)
+    log_post_t -= top
+    np.exp(log_post_t, out=log_post_t)
+    norm = log_post_t.sum(axis=0)
     log_likelihood = float(np.log(norm).sum() + top.sum())
-    log_post /= norm
-    return log_post, log_likelihood
+    log_post_t /= norm
+    return log_post_t, log_likelihood
 
 
 def _e_step(items, workers, labels, log_confusions, log_priors, n_items, n_classes):
+    """Item-major posteriors (n_items, K) of the given judgments under fixed parameters."""
     layout = _Layout(items, workers, labels, n_items, log_confusions.shape[0], n_classes)
-    return _e_step_layout(layout, log_confusions, log_priors)
+    post_t, log_likelihood = _e_step_layout(layout, log_confusions, log_priors)
+    return np.ascontiguousarray(post_t.T), log_likelihood
 
 
-def _pin(posteriors, gold_items, gold_labels):
+def _pin(post_t, gold_items, gold_labels):
     if gold_items.size:
-        posteriors[gold_items] = 0.0
-        posteriors[gold_items, gold_labels] = 1.0
+        post_t[:, gold_items] = 0.0
+        post_t[gold_labels, gold_items] = 1.0
 
 
 def dawid_skene(items, workers, labels, *, n_items: int, n_workers: int, n_classes: int,
@@ -116,22 +121,24 @@ def dawid_skene(items, workers, labels, *, n_items: int, n_workers: int, n_class
     has_votes = counts.sum(axis=1) > 0
     posteriors = np.full((n_items, n_classes), 1.0 / n_classes)
     posteriors[has_votes] = counts[has_votes] / counts[has_votes].sum(axis=1, keepdims=True)
-    _pin(posteriors, gold_items, gold_labels)
+    post_t = np.ascontiguousarray(posteriors.T)
+    _pin(post_t, gold_items, gold_labels)
 
     layout = _Layout(items, workers, labels, n_items, n_workers, n_classes)
     converged = False
     n_iter = 0
     previous = -np.inf
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
-        confusions, priors = _m_step(layout, posteriors, smoothing, shrinkage)
-        posteriors, log_likelihood = _e_step_layout(layout, np.log(confusions), np.log(priors))
-        _pin(posteriors, gold_items, gold_labels)
+        confusions, priors = _m_step(layout, post_t, smoothing, shrinkage)
+        post_t, log_likelihood = _e_step_layout(layout, np.log(confusions), np.log(priors))
+        _pin(post_t, gold_items, gold_labels)
         # Converged when the (observed-data) log-likelihood stops improving relative to its size.
         if abs(log_likelihood - previous) <= tol * max(1.0, abs(log_likelihood)):
             converged = True
             break
         previous = log_likelihood
-    confusions, priors = _m_step(layout, posteriors, smoothing, shrinkage)
+    confusions, priors = _m_step(layout, post_t, smoothing, shrinkage)
+    posteriors = np.ascontiguousarray(post_t.T)
     answers, confidence = _answers(posteriors, has_votes, seed)
     return DawidSkeneResult(posteriors, answers, confidence, confusions, priors, n_iter, converged)
 

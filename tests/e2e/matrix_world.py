@@ -165,6 +165,11 @@ def build_world(stripe_url: str) -> World:
         ledger_adjustment_create(actor_id=w.users["finance"].pk, worker_id=w.users[role].pk, amount_cents=500,
                                  currency="usd", kind="bonus", memo="matrix bonus", reference=f"matrix-{role}")
     draft = payout_batch_create(actor_id=w.users["finance"].pk, cutoff=timezone.now(), minimum_cents=1)
+    # Worker C is owed money no batch holds yet: a new batch (POST /payout-batches/) has a line to make.
+    account, _ = payout_account_ensure(user=w.users["worker_c"])
+    StripeAccount.objects.filter(pk=account.pk).update(payouts_enabled=True, details_submitted=True)
+    ledger_adjustment_create(actor_id=w.users["finance"].pk, worker_id=w.users["worker_c"].pk, amount_cents=700,
+                             currency="usd", kind="bonus", memo="matrix bonus", reference="matrix-worker_c")
     w.ids.update(approved_batch=approved.pk, draft_batch=draft.pk, stripe_url=stripe_url)
     return w
 

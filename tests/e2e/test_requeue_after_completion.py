@@ -1,6 +1,6 @@
-"""Found by the simulation: a rater flagged after the project's last task completed has their judgments
-requeued (the tasks reopen), but the project stays COMPLETED and the queue only serves ACTIVE projects, so
-the reopened tasks are never served and the project never regains its overlap.
+"""Found by the simulation (and fixed in tasks/): a rater flagged after the project's last task completed
+has their judgments requeued and the tasks reopen; the project must reopen too, since the queue only serves
+active projects, or the reopened tasks starve.
 
 Given a completed one-task project, when the only judgment is requeued by quality review,
 then another qualified worker can claim the task again.
@@ -17,8 +17,6 @@ from tests.tasks.test_queue_factories import make_project, make_tasks, make_work
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(strict=True, reason="tasks: judgments_requeue_for_worker reopens tasks but not their completed "
-                                       "project (project_reopen_if_completed is not called); reported to the lead")
 def test_work_requeued_after_the_project_completed_is_served_again():
     project = make_project(overlap=1)
     [task] = make_tasks(project, 1)

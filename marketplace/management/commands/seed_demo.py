@@ -18,7 +18,10 @@ class Command(BaseCommand):
         self.stdout.write(f"  API docs      {base}/api/docs/")
         self.stdout.write(f"  Admin         {base}/admin/")
         self.stdout.write(f"  Health        {base}/healthz")
-        self.stdout.write(f"  Mail outbox   var/mail/ (verification links for new sign-ups)")
+        self.stdout.write("  Mail outbox   var/mail/ (verification links for new sign-ups)")
         for line in lines:
             self.stdout.write(f"  {line}")
+        self.stdout.write("  Simulate a day (in another terminal, while this runs):")
+        self.stdout.write("      DEBUG=1 STRIPE_API_BASE=http://127.0.0.1:12111 "
+                          ".venv/bin/python manage.py simulate --report-dir var/sim")
         self.stdout.write("")
