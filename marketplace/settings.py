@@ -350,3 +350,10 @@ CELERY_BEAT_SCHEDULE.update({
                                      "schedule": timedelta(seconds=PAYMENTS_RESUME_SECONDS),
                                      "kwargs": {"older_than_seconds": PAYMENTS_RESUME_SECONDS}},
 })
+
+# --- pay floor ---
+# Effective hourly pay = reward per judgment / median seconds per approved judgment * 3600, in the
+# project's minor units. Below this floor a project is flagged (admin warning, low_pay / below_pay_floor).
+PAY_FLOOR_HOURLY_CENTS = int(os.environ.get("PAY_FLOOR_HOURLY_CENTS", "1500"))
+# Fewer timed approved judgments than this: the figure is null (a median of 2 is noise).
+PAY_HOURLY_MIN_JUDGMENTS = int(os.environ.get("PAY_HOURLY_MIN_JUDGMENTS", "5"))

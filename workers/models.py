@@ -113,6 +113,7 @@ class WorkerAuditEvent(models.Model):
         POOL_ADD = "pool_add", "Added to pool"
         POOL_REMOVE = "pool_remove", "Removed from pool"
         POOL_SUSPEND = "pool_suspend", "Suspended in pool"
+        POOL_REINSTATE = "pool_reinstate", "Reinstated in pool"
 
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_events")
     # Null when the system acted (e.g. a quality rule), not a person.

@@ -159,7 +159,9 @@ def standing_status_refresh(*, worker_id: int) -> None:
 
 
 def flag_resolve(*, flag_id: int, decision: str, note: str = "", actor_id: int) -> Flag:
-    """Ops decide an open flag. confirm: held earnings are forfeited, a suspension stays. dismiss: held
+    """Ops decide an open flag. confirm: the worker is suspended (pool or platform, QUALITY_SUSPEND_SCOPE)
+    and their judgments on unfinished tasks go back to the queue if that had not happened yet, and held
+    earnings are forfeited. dismiss: held
     earnings are released and the suspension this flag caused is lifted (unless another open suspending
     flag still holds). Locks the flag row; a flag that is not open is a 409, and nothing changes."""
     if decision not in ("confirm", "dismiss"):
@@ -177,6 +179,9 @@ def flag_resolve(*, flag_id: int, decision: str, note: str = "", actor_id: int) 
         _audit(Action.FLAG_CONFIRMED if decision == "confirm" else Action.FLAG_DISMISSED, flag=flag,
                actor_id=actor_id, note=note)
         if decision == "confirm":
+            # Ops agree the rater is bad: whatever a "review" flag left undone (suspension, putting their
+            # judgments back in the queue) happens now, so a confirmed rater stops working and earning.
+            _apply(flag, Project.objects.get(pk=flag.project_id), "suspend")
             ok, cents = _call(flag, "earnings_hold_forfeit", flag_id=flag.pk)
             if ok:
                 flag.actions["forfeited_cents"] = cents

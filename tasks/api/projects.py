@@ -9,6 +9,7 @@ from marketplace.errors import NotFound
 from tasks.api.base import ClientAPIView
 from tasks.label_schemas import TASK_TYPES
 from tasks.models import Project
+from tasks.selectors.pay import projects_attach_hourly
 from tasks.selectors.projects import project_list
 from tasks.services.projects import project_create, project_pause, project_resume
 
@@ -54,19 +55,32 @@ class ProjectOutSerializer(serializers.ModelSerializer):
     required_qualifications = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     pool = serializers.PrimaryKeyRelatedField(read_only=True)
     progress = serializers.SerializerMethodField()
+    effective_hourly_cents = serializers.SerializerMethodField(
+        help_text="Reward per judgment / median seconds of approved judgments * 3600, in the project's currency "
+                  "(minor units); null until PAY_HOURLY_MIN_JUDGMENTS timed judgments exist.")
+    low_pay = serializers.SerializerMethodField(
+        help_text="effective_hourly_cents is known and under the platform's floor (PAY_FLOOR_HOURLY_CENTS).")
 
     class Meta:
         model = Project
         fields = ["id", "name", "task_type", "label_schema", "instructions", "data_use_statement", "reward_cents",
                   "currency", "overlap", "max_overlap", "confidence_threshold", "required_qualifications", "pool",
                   "lease_seconds", "gold_share", "priority", "max_judgments_per_worker", "status", "progress",
-                  "created_at", "updated_at", "completed_at"]
+                  "effective_hourly_cents", "low_pay", "created_at", "updated_at", "completed_at"]
 
     @extend_schema_field(ProgressSerializer(allow_null=True))
     def get_progress(self, project) -> dict | None:
         if not hasattr(project, "n_tasks"):
             return None
         return {"tasks": project.n_tasks, "complete": project.n_complete, "gold": project.n_gold}
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_effective_hourly_cents(self, project) -> int | None:
+        return getattr(project, "effective_hourly_cents", None)
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_low_pay(self, project) -> bool:
+        return bool(getattr(project, "below_pay_floor", False))
 
 
 class AgreementSerializer(serializers.Serializer):
@@ -79,6 +93,7 @@ class AgreementSerializer(serializers.Serializer):
 
 
 def _out(project) -> dict:
+    projects_attach_hourly([project])
     return ProjectOutSerializer(project).data
 
 
@@ -88,6 +103,7 @@ class ProjectListView(ClientAPIView):
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(project_list(client=self.client), request, view=self)
+        page = projects_attach_hourly(page)  # one aggregate query for the page
         return paginator.get_paginated_response(ProjectOutSerializer(page, many=True).data)
 
     @extend_schema(tags=["client: projects"], summary="Create a project", request=ProjectInSerializer,

@@ -1,9 +1,9 @@
 """Reads of a client's projects. Another client's project is simply not found (404), never 403."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 
 from marketplace.errors import NotFound
-from tasks.models import Client, Project
+from tasks.models import Assignment, Client, Project, Task
 
 
 def project_list(*, client: Client) -> QuerySet[Project]:
@@ -22,3 +22,33 @@ def project_get(*, client: Client, project_id: int, with_counts: bool = False) -
     if project is None:
         raise NotFound("No such project.", code="not_found")
     return project
+
+
+def worker_projects_available(*, user) -> tuple[dict | None, list[Project]]:
+    """What a worker sees before claiming: (blocker, projects).
+
+    blocker is the queue's own refusal (``{"code", "message"}``, tasks.selectors.queue.worker_claim_blocker)
+    when the person may not claim at all; projects is then empty. Otherwise the active projects the queue
+    would let them claim from (qualifications, pool, per-project share cap: projects_claimable_for, the
+    claim path's own rule), keeping only those with a slot this worker could take now, each with
+    ``open_slots`` and the hourly-pay figures (tasks.selectors.pay) set. Gold tasks count as slots like
+    any other: a worker must not be able to tell them apart. Three queries after the eligibility checks."""
+    from tasks.selectors.pay import projects_attach_hourly
+    from tasks.selectors.queue import projects_claimable_for, worker_claim_blocker
+
+    blocker = worker_claim_blocker(user=user)
+    if blocker is not None:
+        return blocker, []
+    claimable = {c.id: c.project for c in projects_claimable_for(user=user)}
+    if not claimable:
+        return None, []
+    mine = Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=user.pk)
+    slots = dict(
+        Task.objects.filter(project_id__in=list(claimable), status=Task.Status.OPEN,
+                            overlap__gt=F("n_active") + F("n_submitted"))
+        .filter(~Exists(mine)).order_by().values("project_id")
+        .annotate(slots=Sum(F("overlap") - F("n_active") - F("n_submitted"))).values_list("project_id", "slots"))
+    projects = [p for pid, p in sorted(claimable.items(), key=lambda kv: (-kv[1].priority, kv[0])) if slots.get(pid)]
+    for project in projects:
+        project.open_slots = int(slots[project.pk])
+    return None, projects_attach_hourly(projects)

@@ -11,6 +11,7 @@ services; workers, the untrusted side, also get a shallow pass over every staff 
 shallow pass over everything. Every operation's examples share one savepoint, rolled back afterwards.
 """
 
+import itertools
 import json
 
 import pytest
@@ -80,13 +81,37 @@ def _ndjson(ctx, value) -> bytes:
     return b"\n".join(json.dumps(row).encode() for row in rows)
 
 
+# Which real object a path parameter names when a generated case is pointed at one (see _check).
+REAL_IDS = (("/assignments/", "worker_a_live_assignment"), ("/quiz-attempts/", "worker_a_attempt"),
+            ("/quiz-questions/", "question"), ("/pools/", "pool"), ("/flags/", "flag"),
+            ("/approve/", "draft_batch"), ("/payout-batches/", "approved_batch"), ("/projects/", "project"))
+_calls = itertools.count()
+
+
+def _point_at_real_objects(case, world) -> None:
+    """Every other case names real objects instead of the generated ids (which are nearly always 404), so
+    the generated bodies and query strings reach the services with something to act on."""
+    if not case.path_parameters or next(_calls) % 2:
+        return
+    for name in case.path_parameters:
+        if name == "slug":
+            case.path_parameters[name] = "sql"
+        elif "/workers/" in case.operation.path:
+            case.path_parameters[name] = world.users["worker_c"].pk
+        else:
+            key = next(key for fragment, key in REAL_IDS if fragment in case.operation.path)
+            case.path_parameters[name] = world.ids[key]
+
+
 def _check(case, world, role: str | None) -> None:
+    _point_at_real_objects(case, world)
     headers = {}
     if role in world.tokens:
         headers["X-Session-Token"] = world.tokens[role]
     elif role in world.keys:
         headers["Authorization"] = f"Api-Key {world.keys[role]}"
-    case.call_and_validate(headers=headers, checks=[not_a_server_error])
+    r = case.call_and_validate(headers=headers, checks=[not_a_server_error])
+    open("/tmp/calls_m.txt", "a").write(f"{role} {case.operation.label} {r.status_code}\n")
 
 
 @deep.include(func=_owned_by("worker_a")).parametrize()

@@ -156,3 +156,50 @@ def test_an_invalid_project_policy_is_refused_by_the_admin_and_ignored_by_the_jo
     policy.save()  # written around the admin: the job logs it and uses the platform rules
     assert project_quality_recompute(project_id=project.pk) is True
     assert Flag.objects.filter(worker=spammer).exists()
+
+
+def _review_flag_in_pool(seed: int):
+    """A spammer flagged at "review" severity (hold only) in a pooled project."""
+    pool = Pool.objects.create(name=f"reviewers-{seed}")
+    project, honest, spammer, tasks, _ = f.pairwise_crowd(n_tasks=60, seed=seed, project_kwargs={"pool": pool})
+    for w in honest + [spammer]:
+        PoolMembership.objects.create(pool=pool, worker=w)
+    ProjectQualityPolicy.objects.create(project=project, rules={"same_answer": {"suspend_p_value": 0.0},
+                                                                "agreement": {"suspend_p_value": 0.0}})
+    project_quality_recompute(project_id=project.pk)
+    flag = Flag.objects.get(worker=spammer)
+    assert flag.severity == "review"
+    return pool, spammer, flag
+
+
+def test_confirming_a_review_flag_suspends_and_requeues_the_rater():
+    from quality.services.flags import flag_resolve
+
+    ops_user = f.worker()
+    pool, spammer, flag = _review_flag_in_pool(seed=15)
+    assert PoolMembership.objects.get(worker=spammer).status == "active"
+    flag_resolve(flag_id=flag.pk, decision="confirm", note="checked by hand", actor_id=ops_user.pk)
+    flag.refresh_from_db()
+    assert flag.status == "confirmed"
+    # The confirmed rater stops working (suspended in the pool) and their unfinished work goes back to the queue.
+    assert PoolMembership.objects.get(worker=spammer).status == "suspended"
+    assert flag.actions["requeued_judgment_ids"]
+    assert Judgment.objects.filter(worker=spammer, status="rejected").count() == len(flag.actions["requeued_judgment_ids"])
+
+
+def test_dismissing_a_flag_lifts_the_pool_suspension_it_caused():
+    from quality.services.flags import flag_resolve
+
+    ops_user = f.worker()
+    pool, spammer, flag = _review_flag_in_pool(seed=16)
+    ProjectQualityPolicy.objects.filter(project=flag.project).update(rules={})
+    project_quality_recompute(project_id=flag.project_id, force=True)
+    flag.refresh_from_db()
+    assert flag.severity == "suspend" and PoolMembership.objects.get(worker=spammer).status == "suspended"
+    flag_resolve(flag_id=flag.pk, decision="dismiss", note="false alarm", actor_id=ops_user.pk)
+    flag.refresh_from_db()
+    assert PoolMembership.objects.get(worker=spammer).status == "active"
+    assert flag.actions.get("pool_reinstated") is True and "missing" not in flag.actions
+    from workers.models import WorkerAuditEvent
+
+    assert WorkerAuditEvent.objects.filter(worker=spammer, action="pool_reinstate", pool=pool).count() == 1

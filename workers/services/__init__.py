@@ -1,6 +1,7 @@
 """Every write in the workers app. Other apps import from here (docs/internal-interfaces.md)."""
 
 from workers.services.standing import (
+    pool_membership_reinstate,
     pool_membership_suspend,
     worker_ban,
     worker_payouts_enabled_set,
@@ -10,6 +11,7 @@ from workers.services.standing import (
 )
 
 __all__ = [
+    "pool_membership_reinstate",
     "pool_membership_suspend",
     "worker_ban",
     "worker_payouts_enabled_set",

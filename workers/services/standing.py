@@ -89,3 +89,19 @@ def pool_membership_suspend(*, pool_id: int, worker_id: int, reason: str, actor_
     membership.save(update_fields=["status", "reason"])
     WorkerAuditEvent.objects.create(worker_id=worker_id, actor_id=actor_id, pool_id=pool_id,
                                     action=WorkerAuditEvent.Action.POOL_SUSPEND, reason=reason)
+
+
+@transaction.atomic
+def pool_membership_reinstate(*, pool_id: int, worker_id: int, reason: str, actor_id: int | None = None) -> None:
+    """Lifts a pool suspension (quality calls it when ops dismiss the flag that caused it) and logs it.
+    NotFound if the worker is not a member. Idempotent: an active membership is left as is, nothing logged."""
+    membership = PoolMembership.objects.select_for_update().filter(pool_id=pool_id, worker_id=worker_id).first()
+    if membership is None:
+        raise NotFound("This worker is not a member of this pool.")
+    if membership.status == PoolMembership.Status.ACTIVE:
+        return
+    membership.status = PoolMembership.Status.ACTIVE
+    membership.reason = ""
+    membership.save(update_fields=["status", "reason"])
+    WorkerAuditEvent.objects.create(worker_id=worker_id, actor_id=actor_id, pool_id=pool_id,
+                                    action=WorkerAuditEvent.Action.POOL_REINSTATE, reason=reason)
