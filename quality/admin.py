@@ -28,12 +28,12 @@ def _resolve(modeladmin, request, queryset, decision: str):
     modeladmin.message_user(request, f"{done} flag(s) {decision}ed.")
 
 
-@admin.action(description="Confirm selected flags (forfeit held earnings)")
+@admin.action(description="Confirm selected flags (forfeit held earnings)", permissions=["change"])
 def confirm_flags(modeladmin, request, queryset):
     _resolve(modeladmin, request, queryset, "confirm")
 
 
-@admin.action(description="Dismiss selected flags (release holds, reinstate)")
+@admin.action(description="Dismiss selected flags (release holds, reinstate)", permissions=["change"])
 def dismiss_flags(modeladmin, request, queryset):
     _resolve(modeladmin, request, queryset, "dismiss")
 
@@ -43,10 +43,30 @@ class FlagAdmin(admin.ModelAdmin):
     list_display = ["id", "worker", "project", "rule", "severity", "status", "created_at", "resolved_by"]
     list_filter = ["status", "rule", "severity"]
     search_fields = ["worker__email", "project__name"]
+    list_select_related = ["worker", "project", "resolved_by"]
     actions = [confirm_flags, dismiss_flags]
-    readonly_fields = ["worker", "project", "rule", "severity", "evidence_pretty", "actions_pretty", "status",
-                       "resolved_by", "resolved_at", "note", "created_at"]
+    readonly_fields = ["worker", "project", "rule", "severity", "evidence_pretty", "actions_pretty", "standing",
+                       "recent_judgments", "status", "resolved_by", "resolved_at", "note", "created_at"]
     exclude = ["evidence", "actions"]
+
+    @admin.display(description="worker's standing on this project")
+    def standing(self, obj):
+        row = WorkerStanding.objects.filter(worker_id=obj.worker_id, project_id=obj.project_id).first()
+        if row is None:
+            return "not computed"
+        return (f"{row.status}: {row.n_judgments} judgments, gold accuracy {row.gold_accuracy}, leave-one-out "
+                f"agreement {row.loo_agreement} (project median {row.pool_loo_agreement}), median "
+                f"{row.median_seconds} s, top answer share {row.top_answer_share}")
+
+    @admin.display(description="latest judgments on this project")
+    def recent_judgments(self, obj):
+        from tasks.models import Judgment
+
+        rows = (Judgment.objects.filter(worker_id=obj.worker_id, project_id=obj.project_id)
+                .order_by("-id").values("id", "task_id", "answer", "seconds_spent", "is_gold", "gold_correct",
+                                        "status")[:20])
+        return format_html("<pre>{}</pre>", "\n".join(json.dumps(r, sort_keys=True, default=str) for r in rows)
+                           or "none")
 
     @admin.display(description="evidence")
     def evidence_pretty(self, obj):

@@ -1,11 +1,11 @@
-"""Admin of tasks/: client-facing models here (clients, keys, projects, tasks, webhook deliveries);
-queue models in admin_queue."""
+"""Admin of tasks/: client-facing models here (clients, keys, tasks, webhook deliveries);
+projects (progress, agreement, hourly pay) in admin_projects; queue models in admin_queue."""
 
 from django.contrib import admin, messages
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from tasks import admin_queue  # noqa: F401
-from tasks.models import Client, ClientAPIKey, Project, Task, WebhookAttempt, WebhookDelivery
+from tasks import admin_projects, admin_queue  # noqa: F401
+from tasks.models import Client, ClientAPIKey, Task, WebhookAttempt, WebhookDelivery
 from tasks.services.clients import client_webhook_secret_rotate
 
 
@@ -62,16 +62,6 @@ class ClientAPIKeyAdmin(APIKeyModelAdmin):
     def revoke(self, request, queryset):
         n = queryset.update(revoked=True)
         self.message_user(request, f"Revoked {n} key(s).")
-
-
-@admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
-    list_display = ("name", "client", "task_type", "status", "overlap", "reward_cents", "currency", "created_at")
-    list_filter = ("status", "task_type", "client")
-    search_fields = ("name", "client__name")
-    filter_horizontal = ("required_qualifications",)
-    readonly_fields = ("created_at", "updated_at", "completed_at")
-    list_select_related = ("client",)
 
 
 @admin.register(Task)

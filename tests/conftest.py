@@ -169,6 +169,18 @@ class CeleryWorker:
             self.log.close()
 
 
+def _purge_test_queue() -> None:
+    """Drop jobs earlier tests enqueued on commit with no worker running (their rows are gone): a worker
+    started now should only see this test's jobs, not chew through a backlog first."""
+    from marketplace.celery import app
+
+    with app.connection_for_write() as conn:
+        try:
+            conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+        except Exception:  # noqa: BLE001 - the queue may not exist yet; nothing to purge then
+            pass
+
+
 @pytest.fixture
 def celery_worker(transactional_db, tmp_path):
     """Starts a real Celery worker for one test (data must be committed: transactional_db)."""
@@ -178,6 +190,7 @@ def celery_worker(transactional_db, tmp_path):
 
     if not test_settings.HAS_REDIS or not test_settings.HAS_POSTGRES:
         pytest.skip("a real Celery worker needs Redis and PostgreSQL")
+    _purge_test_queue()
     worker = CeleryWorker(tmp_path, connection.settings_dict["NAME"]).start()
     yield worker
     worker.stop()

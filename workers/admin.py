@@ -4,7 +4,11 @@ suspension actions), pools with their members, quizzes with their question bank 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from marketplace.errors import ServiceError
 from workers import selectors, services
@@ -96,25 +100,96 @@ class QualificationInline(admin.TabularInline):
     extra = 0
 
 
+STATES = ("suspended", "banned", "registered", "email_verified", "profile_complete", "qualified", "active")
+
+
+class OpenFlagFilter(admin.SimpleListFilter):
+    title = "open quality flags"
+    parameter_name = "open_flags"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has open flags"), ("no", "None")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(n_open_flags__gt=0)
+        if self.value() == "no":
+            return queryset.filter(n_open_flags=0)
+        return queryset
+
+
 @admin.register(WorkerProfile)
 class WorkerProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "display_name", "country", "status", "onboarding_state", "payouts_enabled", "created_at"]
-    list_filter = [StateFilter, QualifiedSkillFilter, PoolFilter, QualityStandingFilter, "status", "country"]
+    """The worker list ops live in. Every column is annotated or prefetched in get_queryset, so a page
+    costs the same few queries whatever its length (tests/workers/test_admin_ops.py counts them)."""
+
+    list_display = ["user", "display_name", "country", "onboarding_state", "skill_list", "pool_list",
+                    "quality_standing", "open_flags", "payouts_enabled", "created_at"]
+    list_filter = [StateFilter, QualifiedSkillFilter, PoolFilter, QualityStandingFilter, OpenFlagFilter, "status",
+                   "country"]
     search_fields = ["user__email", "display_name"]
+    list_select_related = ["user"]
     raw_id_fields = ["user"]
     filter_horizontal = ["skills"]
     readonly_fields = ["status", "status_reason", "payouts_enabled", "created_at", "updated_at"]
     action_form = WorkerActionForm
     actions = ["add_to_pool", "remove_from_pool", "suspend", "reinstate"]
 
+    def get_queryset(self, request):
+        from django.apps import apps
+
+        # Quality's rows are read by model name only: workers/ does not import quality/ (arrows point one way).
+        flag_model, standing_model = apps.get_model("quality", "Flag"), apps.get_model("quality", "WorkerStanding")
+        open_flags = (flag_model.objects.filter(worker_id=OuterRef("user_id"), status="open").order_by()
+                      .values("worker_id").annotate(n=Count("pk")).values("n"))
+        standing = standing_model.objects.filter(worker_id=OuterRef("user_id"), project__isnull=True).values("status")
+        # The derived onboarding state in SQL: the workers selector's own per-state conditions, in order.
+        state = Case(*[When(Exists(selectors.worker_profiles_in_state(
+            queryset=WorkerProfile.objects.filter(pk=OuterRef("pk")), state=name)), then=Value(name))
+            for name in STATES], default=Value("registered"))
+        now = timezone.now()
+        return (super().get_queryset(request)
+                .annotate(n_open_flags=Coalesce(Subquery(open_flags, output_field=IntegerField()), Value(0)),
+                          standing=Subquery(standing[:1]), state=state)
+                .prefetch_related("skills",
+                                  Prefetch("user__qualifications", to_attr="live_qualifications",
+                                           queryset=Qualification.objects.filter(
+                                               Q(expires_at__isnull=True) | Q(expires_at__gt=now))),
+                                  Prefetch("user__pool_memberships", to_attr="active_memberships",
+                                           queryset=PoolMembership.objects.filter(
+                                               status=PoolMembership.Status.ACTIVE).select_related("pool"))))
+
     @admin.display(description="state")
     def onboarding_state(self, obj):
+        if hasattr(obj, "state"):
+            return obj.state.replace("_", " ")
         return selectors.worker_onboarding_get(user=obj.user, profile=obj)["state"]
+
+    @admin.display(description="skills (* = qualified)")
+    def skill_list(self, obj):
+        qualified = {q.skill_id for q in obj.user.live_qualifications}
+        skills = sorted(obj.skills.all(), key=lambda s: s.slug)
+        return ", ".join(f"{s.slug}{'*' if s.pk in qualified else ''}" for s in skills) or "-"
+
+    @admin.display(description="pools")
+    def pool_list(self, obj):
+        return ", ".join(sorted(m.pool.name for m in obj.user.active_memberships)) or "-"
+
+    @admin.display(description="quality standing", ordering="standing")
+    def quality_standing(self, obj):
+        return obj.standing or "-"
+
+    @admin.display(description="open flags", ordering="n_open_flags")
+    def open_flags(self, obj):
+        if not obj.n_open_flags:
+            return 0
+        url = "/admin/quality/flag/?" + urlencode({"status": "open", "q": obj.user.email})
+        return format_html('<a href="{}" style="color:#ba2121"><b>{}</b></a>', url, obj.n_open_flags)
 
     def _form(self, request):
         return request.POST.get("pool"), request.POST.get("reason", "").strip()
 
-    @admin.action(description="Add selected workers to the chosen pool")
+    @admin.action(description="Add selected workers to the chosen pool", permissions=["change"])
     def add_to_pool(self, request, queryset):
         pool_id, reason = self._form(request)
         if not pool_id:
@@ -126,7 +201,7 @@ class WorkerProfileAdmin(admin.ModelAdmin):
             return self.message_user(request, exc.message, messages.ERROR)
         self.message_user(request, f"Added {len(result['added'])}, already members {len(result['already'])}.")
 
-    @admin.action(description="Remove selected workers from the chosen pool")
+    @admin.action(description="Remove selected workers from the chosen pool", permissions=["change"])
     def remove_from_pool(self, request, queryset):
         pool_id, reason = self._form(request)
         if not pool_id:
@@ -148,11 +223,11 @@ class WorkerProfileAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Worker {worker_id}: {exc.message}", messages.WARNING)
         self.message_user(request, f"{verb.title()}: {done} worker(s).")
 
-    @admin.action(description="Suspend selected workers (reason required)")
+    @admin.action(description="Suspend selected workers (reason required)", permissions=["change"])
     def suspend(self, request, queryset):
         self._status_action(request, queryset, services.worker_suspend, "suspend")
 
-    @admin.action(description="Reinstate selected workers (reason required)")
+    @admin.action(description="Reinstate selected workers (reason required)", permissions=["change"])
     def reinstate(self, request, queryset):
         self._status_action(request, queryset, services.worker_reinstate, "reinstate")
 
@@ -180,7 +255,7 @@ class PoolAdmin(admin.ModelAdmin):
     inlines = [PoolMembershipInline]
     actions = ["fill_from_required_skills"]
 
-    @admin.action(description="Add every worker qualified (score >= 0.8) in all required skills")
+    @admin.action(description="Add every worker qualified (score >= 0.8) in all required skills", permissions=["change"])
     def fill_from_required_skills(self, request, queryset):
         for pool in queryset:
             slugs = list(pool.required_skills.values_list("slug", flat=True))

@@ -1,8 +1,5 @@
 """Finance: payout batches (create, approve, execute, read, CSV), adjustments, reconciliation."""
 
-import csv
-import io
-
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -22,6 +19,7 @@ from payments.api.serializers import (
     PayoutBatchSummarySerializer,
     ReconciliationOutSerializer,
 )
+from payments.exports import payout_batch_csv
 from payments.reconciliation import reconciliation_report
 from payments.selectors import payout_batch_get, payout_batch_line_counts, payout_batch_list, payout_lines
 from payments.services.earnings import ledger_adjustment_create
@@ -98,15 +96,7 @@ class PayoutBatchExportView(APIView):
                    summary="A batch's lines as CSV", tags=["finance"])
     def get(self, request, batch_id: int):
         batch = _batch_or_404(batch_id)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["batch", "line", "worker_id", "worker_email", "destination", "amount_cents", "currency",
-                         "status", "stripe_transfer_id", "reversed_cents", "idempotency_key", "last_error"])
-        for line in payout_lines(batch_id=batch.pk):
-            writer.writerow([batch.pk, line.pk, line.worker_id, line.worker.email, line.destination, line.amount_cents,
-                             line.currency, line.status, line.stripe_transfer_id or "", line.reversed_cents,
-                             line.idempotency_key, line.last_error])
-        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(payout_batch_csv(batch=batch), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="payout-batch-{batch.pk}.csv"'
         return response
 

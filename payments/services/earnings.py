@@ -28,7 +28,6 @@ def judgment_source_ref(judgment_id: int) -> str:
     return f"judgment:{judgment_id}"
 
 
-@transaction.atomic
 def earnings_credit_judgment(*, judgment_id: int) -> bool:
     """Credits the worker for an approved judgment: the project's reward_cents in its currency.
 
@@ -48,11 +47,15 @@ def earnings_credit_judgment(*, judgment_id: int) -> bool:
     reward, currency = judgment.project.reward_cents, judgment.project.currency.lower()
     if reward <= 0:
         return False
-    funding = ledger_account_get(kind=Kind.PLATFORM_FUNDING, currency=currency)
-    payable = ledger_account_get(kind=Kind.WORKER_PAYABLE, worker_id=judgment.worker_id, currency=currency)
-    txn = ledger_transfer(kind=TxnKind.JUDGMENT_CREDIT, source_ref=judgment_source_ref(judgment_id),
-                          debit=funding, credit=payable, amount_cents=reward,
-                          memo=f"{judgment.project.name} (task {judgment.task_id})")
+    # Runs inside the submit's transaction on every judgment: no savepoint of its own (two round trips).
+    # Nothing above writes, so a refusal there leaves the caller's transaction usable; a failure below
+    # marks the caller's transaction for rollback, so a half-written credit never commits.
+    with transaction.atomic(savepoint=False):
+        funding = ledger_account_get(kind=Kind.PLATFORM_FUNDING, currency=currency)
+        payable = ledger_account_get(kind=Kind.WORKER_PAYABLE, worker_id=judgment.worker_id, currency=currency)
+        txn = ledger_transfer(kind=TxnKind.JUDGMENT_CREDIT, source_ref=judgment_source_ref(judgment_id),
+                              debit=funding, credit=payable, amount_cents=reward,
+                              memo=f"{judgment.project.name} (task {judgment.task_id})")
     return txn is not None
 
 

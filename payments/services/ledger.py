@@ -71,31 +71,40 @@ def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tu
     # Platform funding is touched by every credit: its row is neither locked nor cached (a hot row would
     # serialise every judgment submission); its balance is derived from its entries when read.
     cached = [pk for pk in deltas if accounts[pk].kind != Kind.PLATFORM_FUNDING]
-    with transaction.atomic():
+    # No savepoint of its own (two round trips per posting, on every submit and payout line). So that a
+    # refusal still leaves the caller's transaction usable, the balance check runs before anything is
+    # written and its Conflict is raised after the block; any other error marks the caller's whole
+    # transaction for rollback, so nothing half-written ever commits.
+    refusal = None
+    with transaction.atomic(savepoint=False):
         if locked is None:
             locked = ledger_accounts_lock(account_ids=cached)
-        try:
-            # A savepoint, so a duplicate source leaves the caller's transaction usable.
-            with transaction.atomic():
-                txn = LedgerTransaction.objects.create(kind=kind, source_ref=source_ref, currency=currency,
-                                                       memo=memo[:500], created_by_id=created_by_id)
-        except IntegrityError:
+        short = next((pk for pk in cached if locked[pk].balance_cents + deltas[pk] < 0), None)
+        if short is not None:
+            # Re-posting a settled cause is a no-op, not an error, even when the balance has moved since.
             if LedgerTransaction.objects.filter(kind=kind, source_ref=source_ref).exists():
                 return None
-            raise
-        # Checked after the duplicate test: re-posting a settled cause is a no-op, not an error.
-        for pk in cached:
-            account, amount = locked[pk], deltas[pk]
-            if account.balance_cents + amount < 0:
-                raise Conflict(
-                    f"The {account.get_kind_display().lower()} balance is {account.balance_cents} "
-                    f"{currency}, which cannot cover {-amount}.", code="insufficient_balance")
-        LedgerEntry.objects.bulk_create(
-            [LedgerEntry(transaction=txn, account_id=pk, amount_cents=amount) for pk, amount in deltas.items()])
-        for pk in cached:
-            LedgerAccount.objects.filter(pk=pk).update(balance_cents=F("balance_cents") + deltas[pk])
-            locked[pk].balance_cents += deltas[pk]
-        return txn
+            account, amount = locked[short], deltas[short]
+            refusal = Conflict(
+                f"The {account.get_kind_display().lower()} balance is {account.balance_cents} "
+                f"{currency}, which cannot cover {-amount}.", code="insufficient_balance")
+        else:
+            try:
+                # A savepoint, so a duplicate source leaves the caller's transaction usable.
+                with transaction.atomic():
+                    txn = LedgerTransaction.objects.create(kind=kind, source_ref=source_ref, currency=currency,
+                                                           memo=memo[:500], created_by_id=created_by_id)
+            except IntegrityError:
+                if LedgerTransaction.objects.filter(kind=kind, source_ref=source_ref).exists():
+                    return None
+                raise
+            LedgerEntry.objects.bulk_create(
+                [LedgerEntry(transaction=txn, account_id=pk, amount_cents=amount) for pk, amount in deltas.items()])
+            for pk in cached:
+                LedgerAccount.objects.filter(pk=pk).update(balance_cents=F("balance_cents") + deltas[pk])
+                locked[pk].balance_cents += deltas[pk]
+            return txn
+    raise refusal
 
 
 def ledger_transfer(*, kind: str, source_ref: str, debit: LedgerAccount, credit: LedgerAccount, amount_cents: int,

@@ -29,13 +29,13 @@ class WorkProjectSerializer(serializers.Serializer):
     lease_seconds = serializers.IntegerField(help_text="How long a claimed task stays yours.")
 
 
-class BlockerSerializer(serializers.Serializer):
+class WorkBlockerSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
 
 
 class WorkProjectListSerializer(serializers.Serializer):
-    blocker = BlockerSerializer(allow_null=True, help_text="Why you may not claim at all (then no results).")
+    blocker = WorkBlockerSerializer(allow_null=True, help_text="Why you may not claim at all (then no results).")
     count = serializers.IntegerField()
     results = WorkProjectSerializer(many=True)
 

@@ -90,6 +90,7 @@ EXPECT: dict[tuple[str, str], Op] = {
     ("POST", f"{V1}/assignments/{{id}}/submit/"): Op(own_worker(200), _p("worker_a_live_assignment"),
                                                     body=lambda w: {"answer": {"choice": "b"}, "seconds_spent": 30}),
     ("POST", f"{V1}/assignments/{{id}}/release/"): Op(own_worker(200), _p("worker_a_live_assignment")),
+    ("GET", f"{V1}/work/projects/"): Op(anyone(200)),
     # Worker profile, earnings, payout account.
     ("GET", f"{V1}/me/"): Op(anyone(200)),
     ("PATCH", f"{V1}/me/"): Op(anyone(200), body=lambda w: {"timezone": "Asia/Kolkata"}),

@@ -114,3 +114,23 @@ def test_claims_of_gold_tasks_look_like_any_other(db, world):
     assert served_gold.exists()
     for role, response in world.seen:
         assert worker_leaks(world, role, response) == [], response.content[:2000]
+
+
+def test_the_secrets_the_leak_check_looks_for_are_really_there(db, world):
+    """The leak check is not vacuous: the planted strings are in the data, and the detector reports them."""
+    from types import SimpleNamespace
+
+    from tasks.models import Task
+    from tests.e2e.matrix_world import GOLD_MARK
+
+    results = world.api("client1").get(f"/api/v1/projects/{world.ids['project']}/results/", {"page_size": 100})
+    for role in WORKER_ROLES:
+        assert world.secrets[role][0] in results.content.decode()  # each worker's answers, as the client sees them
+    questions = world.api("ops").get("/api/v1/quizzes/sql/questions/").content.decode()
+    assert "k-alpha" in questions and "SECRET-EXPLANATION" in questions  # the answer keys, as ops see them
+    assert Task.objects.filter(project_id=world.ids["project"], gold__reason__startswith=GOLD_MARK).count() == 3
+    planted = SimpleNamespace(content=json.dumps({"results": [
+        {"worker": world.users["worker_b"].pk, "note": world.secrets["worker_b"][1]},
+        {"task": {"gold": {"choice": "a"}}}, {"judgment": {"gold_correct": True}}]}).encode())
+    problems = worker_leaks(world, "worker_a", planted)
+    assert len(problems) == 4, problems  # B's email, B's id, a gold key, a per-judgment gold verdict

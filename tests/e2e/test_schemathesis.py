@@ -13,11 +13,12 @@ shallow pass over everything. Every operation's examples share one savepoint, ro
 
 import itertools
 import json
+import logging
 
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -62,6 +63,37 @@ fuzz = settings(max_examples=DEEP_EXAMPLES, deadline=None, derandomize=True, dat
 brief = settings(fuzz, max_examples=SHALLOW_EXAMPLES)
 
 
+class _IntegrityLog(logging.Handler):
+    """Collects what the API's error handler logs when it answers a database IntegrityError with 409."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+INTEGRITY = _IntegrityLog()
+# A CHECK or NOT NULL constraint is the last line of defence: reaching it means the input was not validated,
+# and the client got a bare 409 "conflict" instead of a 400 naming the field. (Unique constraints answering
+# 409 are races and duplicates: fine.)
+VALIDATION_GAPS = ("violates check constraint", "violates not-null constraint")
+# Known, reported to the owner app; strict: the test fails once the owner fixes it, so the entry goes.
+KNOWN = {
+    ("ops", "PATCH /api/v1/quiz-questions/{id}/"): "workers: weight 0 passes QuestionAuthoringSerializer and hits "
+    "the CHECK constraint question_weight_positive: answered 409 'conflict' instead of 400 naming weight",
+}
+
+
+def no_constraint_violation(ctx, response, case):
+    gaps = [m for m in INTEGRITY.messages if any(gap in m for gap in VALIDATION_GAPS)]
+    INTEGRITY.messages.clear()
+    if gaps:
+        raise AssertionError(f"unvalidated input reached a database constraint (answered {response.status_code}, "
+                             f"no field named): {gaps[0][:400]}")
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _keep_the_connection(world):
     """Django's WSGI handler closes the database connection around each request (request_started/finished),
@@ -69,7 +101,9 @@ def _keep_the_connection(world):
     reconnects them after each of its requests: hence after the world is built)."""
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
+    logging.getLogger("marketplace.api.errors").addHandler(INTEGRITY)
     yield
+    logging.getLogger("marketplace.api.errors").removeHandler(INTEGRITY)
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
 
@@ -103,50 +137,60 @@ def _point_at_real_objects(case, world) -> None:
             case.path_parameters[name] = world.ids[key]
 
 
-def _check(case, world, role: str | None) -> None:
+def _check(request, case, world, role: str | None) -> None:
+    if (role, case.operation.label) in KNOWN:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN[(role, case.operation.label)]))
     _point_at_real_objects(case, world)
     headers = {}
     if role in world.tokens:
         headers["X-Session-Token"] = world.tokens[role]
     elif role in world.keys:
         headers["Authorization"] = f"Api-Key {world.keys[role]}"
-    case.call_and_validate(headers=headers, checks=[not_a_server_error])
+    # Each case in its own savepoint: a constraint error the app answers 409 (in autocommit in production)
+    # marks the enclosing transaction for rollback here; undoing the case clears it for the next one.
+    savepoint = transaction.savepoint()
+    INTEGRITY.messages.clear()
+    try:
+        case.call_and_validate(headers=headers, checks=[not_a_server_error, no_constraint_violation])
+    finally:
+        transaction.set_rollback(False)
+        transaction.savepoint_rollback(savepoint)
 
 
 @deep.include(func=_owned_by("worker_a")).parametrize()
 @fuzz
-def test_no_server_error_as_worker(db, world, case):
-    _check(case, world, "worker_a")
+def test_no_server_error_as_worker(request, db, world, case):
+    _check(request, case, world, "worker_a")
 
 
 @deep.include(func=_owned_by("ops")).parametrize()
 @fuzz
-def test_no_server_error_as_ops(db, world, case):
-    _check(case, world, "ops")
+def test_no_server_error_as_ops(request, db, world, case):
+    _check(request, case, world, "ops")
 
 
 @deep.include(func=_owned_by("finance", "finance2")).parametrize()
 @fuzz
-def test_no_server_error_as_finance(db, world, case):
-    _check(case, world, _owner(case.operation.method, case.operation.path))
+def test_no_server_error_as_finance(request, db, world, case):
+    _check(request, case, world, _owner(case.operation.method, case.operation.path))
 
 
 @deep.include(func=_owned_by("client1")).parametrize()
 @fuzz
-def test_no_server_error_as_client(db, world, case):
-    _check(case, world, "client1")
+def test_no_server_error_as_client(request, db, world, case):
+    _check(request, case, world, "client1")
 
 
 @shallow.include(func=_owned_by("ops", "finance", "finance2")).parametrize()
 @brief
-def test_no_server_error_worker_on_staff_operations(db, world, case):
-    _check(case, world, "worker_b")
+def test_no_server_error_worker_on_staff_operations(request, db, world, case):
+    _check(request, case, world, "worker_b")
 
 
 @shallow.include(path_regex=r"^/api/v1/").parametrize()
 @brief
-def test_no_server_error_anonymous(db, world, case):
-    _check(case, world, None)
+def test_no_server_error_anonymous(request, db, world, case):
+    _check(request, case, world, None)
 
 
 def test_the_credentials_used_above_are_accepted(db, world):

@@ -284,3 +284,34 @@ def test_an_error_while_listing_never_fails_an_uncertain_line(finance, finance2,
     assert line.status == "sending" and balance(workers[0], Kind.PAYOUTS_IN_TRANSIT) == 500
     assert payout_line_send(line_id=line.pk).status == "paid"
     assert len(fakestripe.transfers()) == 1
+
+
+def test_a_chunk_job_pays_each_line_once_and_hands_a_retry_to_its_own_job(finance, finance2, workers, fakestripe,
+                                                                          django_capture_on_commit_callbacks,
+                                                                          monkeypatch):
+    """The dispatch sends lines in chunks (payments.jobs.payout_lines_send): a line Stripe rate-limits is
+    handed to its own payout_line_send job with a countdown, the other lines are paid, and the chunk run
+    again (a redelivery after a crash) pays nothing twice."""
+    from payments import jobs
+
+    batch_id = create(finance).json()["id"]
+    assert finance2.post(f"/api/v1/payout-batches/{batch_id}/approve/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=False):
+        assert finance.post(f"/api/v1/payout-batches/{batch_id}/execute/").status_code == 202
+    line_ids = sorted(PayoutLine.objects.filter(batch_id=batch_id).values_list("pk", flat=True))
+    assert len(line_ids) == 2
+    handed = []
+    monkeypatch.setattr(jobs.payout_line_send, "apply_async",
+                        lambda args, countdown: handed.append((args, countdown)))
+    fakestripe.control("fail_next", {"n": 1, "status": 429})  # the first line's transfer is rate-limited
+    with _capture(execute=True):
+        assert jobs.payout_lines_send(line_ids) == 1
+    assert [args for args, _ in handed] == [(line_ids[0],)] and handed[0][1] > 0
+    assert PayoutLine.objects.get(pk=line_ids[0]).status == "sending"
+    assert PayoutLine.objects.get(pk=line_ids[1]).status == "paid"
+    with _capture(execute=True):
+        assert jobs.payout_lines_send(line_ids) == 1  # redelivered: the open line is paid, the paid one skipped
+        assert jobs.payout_lines_send(line_ids) == 0
+    assert sorted(t["metadata"]["payout_line_id"] for t in fakestripe.transfers()) == sorted(map(str, line_ids))
+    assert PayoutBatch.objects.get(pk=batch_id).status == "completed"
+    assert_ledger_consistent()

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from payments.models import LedgerAccount, PayoutBatch, PayoutLine
-from tests.conftest import CeleryWorker, wait_until
+from tests.conftest import CeleryWorker, _purge_test_queue, wait_until
 from tests.payments.factories import assert_ledger_consistent, connect, make_project
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -32,6 +32,7 @@ def payout_worker(fakestripe, transactional_db, tmp_path, monkeypatch):
     monkeypatch.setenv("PAYMENTS_STRIPE_RATE_LIMIT", "0")
     # Unacknowledged jobs of a killed worker come back quickly (and possibly twice: that is the point).
     monkeypatch.setenv("CELERY_VISIBILITY_TIMEOUT", "5")
+    _purge_test_queue()  # once: restarts must find the jobs the killed worker left
     workers: list[CeleryWorker] = []
 
     def start() -> CeleryWorker:
