@@ -274,12 +274,36 @@ class PoolAdmin(admin.ModelAdmin):
             self.message_user(request, f"{pool}: added {len(result['added'])}.")
 
 
+class ReasonActionForm(ActionForm):
+    reason = forms.CharField(required=False, help_text="Required; audit logged.")
+
+
 @admin.register(PoolMembership)
 class PoolMembershipAdmin(admin.ModelAdmin):
-    list_display = ["pool", "worker", "status", "added_at"]
+    list_display = ["pool", "worker", "status", "reason", "added_at"]
     list_filter = ["pool", "status"]
     search_fields = ["worker__email"]
     raw_id_fields = ["worker"]
+    list_select_related = ["pool", "worker"]
+    action_form = ReasonActionForm
+    actions = ["suspend_memberships", "reinstate_memberships"]
+
+    def _each(self, request, queryset, service, verb):
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            return self.message_user(request, f"Give a reason to {verb}.", messages.ERROR)
+        rows = list(queryset.values_list("pool_id", "worker_id"))
+        for pool_id, worker_id in rows:  # the services lock each row and log the change (idempotent)
+            service(pool_id=pool_id, worker_id=worker_id, reason=reason, actor_id=request.user.id)
+        self.message_user(request, f"{verb.title()}: {len(rows)} membership(s).")
+
+    @admin.action(description="Suspend selected memberships (reason required)", permissions=["change"])
+    def suspend_memberships(self, request, queryset):
+        self._each(request, queryset, services.pool_membership_suspend, "suspend")
+
+    @admin.action(description="Reinstate selected memberships (reason required)", permissions=["change"])
+    def reinstate_memberships(self, request, queryset):
+        self._each(request, queryset, services.pool_membership_reinstate, "reinstate")
 
 
 class QuestionForm(forms.ModelForm):

@@ -80,10 +80,7 @@ INTEGRITY = _IntegrityLog()
 # 409 are races and duplicates: fine.)
 VALIDATION_GAPS = ("violates check constraint", "violates not-null constraint")
 # Known, reported to the owner app; strict: the test fails once the owner fixes it, so the entry goes.
-KNOWN = {
-    ("ops", "PATCH /api/v1/quiz-questions/{id}/"): "workers: weight 0 passes QuestionAuthoringSerializer and hits "
-    "the CHECK constraint question_weight_positive: answered 409 'conflict' instead of 400 naming weight",
-}
+KNOWN: dict = {}
 
 
 def no_constraint_violation(ctx, response, case):

@@ -10,7 +10,7 @@ from quality.models import Flag, WorkerStanding
 from tests.admin_support import admin_clients
 from tests.tasks.test_queue_factories import make_project
 from tests.workers.factories import ready_worker
-from workers.models import Pool, PoolMembership, WorkerProfile
+from workers.models import Pool, PoolMembership, WorkerAuditEvent, WorkerProfile
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/workers/workerprofile/"
@@ -80,3 +80,25 @@ def test_pool_and_suspend_actions_are_for_ops_only():
     assert PoolMembership.objects.filter(pool=pool, worker=profile.user, status="active").exists()
     clients["ops"].post(URL, {**data, "action": "remove_from_pool"})
     assert not PoolMembership.objects.filter(pool=pool, worker=profile.user, status="active").exists()
+
+
+def test_membership_suspend_and_reinstate_need_a_reason_are_logged_and_ops_only():
+    clients = admin_clients()
+    pool = Pool.objects.create(name="Reviewers")
+    worker = ready_worker("member@example.com")
+    membership = PoolMembership.objects.create(pool=pool, worker=worker)
+    url = "/admin/workers/poolmembership/"
+    data = {"action": "suspend_memberships", "_selected_action": [membership.pk], "reason": "copy-paste"}
+    assert clients["ops"].get(url).status_code == 200 and clients["staff"].get(url).status_code == 403
+    clients["finance"].post(url, data)
+    clients["ops"].post(url, {**data, "reason": ""})
+    membership.refresh_from_db()
+    assert membership.status == "active"
+
+    clients["ops"].post(url, data)
+    membership.refresh_from_db()
+    assert membership.status == "suspended"
+    assert WorkerAuditEvent.objects.filter(worker=worker, pool=pool, reason="copy-paste").exists()
+    clients["ops"].post(url, {**data, "action": "reinstate_memberships", "reason": "checked"})
+    membership.refresh_from_db()
+    assert membership.status == "active"

@@ -57,7 +57,7 @@ class QuestionAuthoringSerializer(serializers.ModelSerializer):
         model = Question
         fields = ["id", "kind", "prompt", "code", "options", "correct", "weight", "explanation", "is_active"]
         read_only_fields = ["id"]
-        extra_kwargs = {"code": {"trim_whitespace": False}}
+        extra_kwargs = {"code": {"trim_whitespace": False}, "weight": {"min_value": 1, "max_value": 100}}
 
     def validate(self, attrs):
         instance = self.instance
@@ -213,7 +213,7 @@ class PoolMembersView(APIView):
         ids, reason = self._ids(request)
         return Response(pool_members_add(pool_id=pk, worker_ids=ids, actor_id=request.user.id, reason=reason))
 
-    @extend_schema(tags=["ops"], request=MembersChangeSerializer, responses=MembersChangeResultSerializer)
+    @extend_schema(tags=["ops"], request=MembersChangeSerializer, responses={200: MembersChangeResultSerializer})
     def delete(self, request, pk):
         ids, reason = self._ids(request)
         return Response(pool_members_remove(pool_id=pk, worker_ids=ids, actor_id=request.user.id, reason=reason))
