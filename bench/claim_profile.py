@@ -1,0 +1,106 @@
+"""CPU and wall time per request of the trivial endpoint, the claim and claim+submit, in this process
+through Django's test client (no HTTP, no load generator), with the SQL of one claim and one submit.
+
+    .venv/bin/python -m bench.claim_profile 300
+
+Same database content and settings as bench/claim_load.py (8 workers, 5,000 tasks, overlap 3), on a
+throwaway database on BENCH_DATABASE_URL's server, created and dropped here.
+"""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench-password-not-secret-1"
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    import psycopg
+
+    server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    dbname = f"bench_claim_profile_{os.getpid()}"
+    var = tempfile.mkdtemp(prefix="bench-claim-profile-")
+    for sub in ("broker/out", "broker/processed", "mail", "static"):
+        Path(var, sub).mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, DATABASE_URL=urlparse(server)._replace(path=f"/{dbname}").geturl(),
+               DJANGO_SETTINGS_MODULE="bench.claim_load_settings", DEBUG="0", VAR_DIR=var, PYTHONPATH=str(ROOT),
+               SECRET_KEY="bench-secret-key-0123456789-abcdefghijklmnop", ALLOWED_HOSTS="testserver",
+               QUEUE_MAX_LIVE_CLAIMS="100000000", LOG_LEVEL="WARNING", ACCOUNT_RATE_LIMITS_OFF="1")
+    env.pop("REDIS_URL", None)
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+        out = subprocess.run([sys.executable, "-m", "bench.claim_load", "--seed", "8", "5000"], cwd=ROOT, env=env,
+                             check=True, capture_output=True, text=True).stdout
+        project = json.loads(out.strip().splitlines()[-1])["project"]
+        os.environ.update(env)
+        sys.path.insert(0, str(ROOT))
+        _measure(n, project)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+
+def _measure(n: int, project: int) -> None:
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    tokens = [client.post("/_allauth/app/v1/auth/login", {"email": f"bench{i}@example.com", "password": PASSWORD},
+                          content_type="application/json").json()["meta"]["session_token"] for i in range(8)]
+    turn = itertools.cycle(tokens)
+
+    def ping():
+        return client.get("/bench/ping/", HTTP_X_SESSION_TOKEN=tokens[0])
+
+    def claim():
+        token = next(turn)
+        response = client.post("/api/v1/assignments/claim/", {"project": project}, content_type="application/json",
+                               HTTP_X_SESSION_TOKEN=token)
+        return response, token
+
+    def submit(response, token):
+        return client.post(f"/api/v1/assignments/{response.json()['id']}/submit/",
+                           {"answer": {"choice": "a"}, "seconds_spent": 3}, content_type="application/json",
+                           HTTP_X_SESSION_TOKEN=token)
+
+    def pair():
+        return submit(*claim())
+
+    for _ in range(20):  # warm-up: connections, plans, caches (and every worker's ledger accounts)
+        ping()
+        pair()
+    for name in ("claim", "submit"):
+        claimed = claim() if name == "submit" else None
+        with CaptureQueriesContext(connection) as queries:
+            submit(*claimed) if claimed else claim()
+        print(f"{len(queries.captured_queries)} statements in one {name}:")
+        for query in queries.captured_queries:
+            print(f"  {query['time']}  {' '.join(query['sql'].split())[:130]}")
+    for name, call in (("trivial", ping), ("claim", claim), ("claim+submit", pair)):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            call()
+        print(f"{name:13} {(time.perf_counter() - wall) / n * 1000:7.2f} ms wall {(time.process_time() - cpu) / n * 1000:7.2f}"
+              f" ms CPU per request (pair)")
+    print(f"load average (1 min): {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
