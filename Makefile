@@ -25,7 +25,8 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 STRIPE_FAKE_PORT ?= 12111
 run: $(VENV)/.runtime-installed
 	@mkdir -p var/mail var/broker/out var/broker/processed
-	@export DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) STRIPE_FAKE_PORT=$(STRIPE_FAKE_PORT) && \
+	@# WEB_PORT, not PORT: honcho hands each process its own PORT (5000, 5100, ...).
+	@export DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) WEB_PORT=$(PORT) STRIPE_FAKE_PORT=$(STRIPE_FAKE_PORT) && \
 	export STRIPE_WEBHOOK_SECRET=$${STRIPE_WEBHOOK_SECRET:-whsec_fake} && \
 	export WEBHOOKS_ALLOW_PRIVATE_URLS=$${WEBHOOKS_ALLOW_PRIVATE_URLS:-1} && \
 	if [ -z "$$STRIPE_SECRET_KEY" ] || [ "$$STRIPE_SECRET_KEY" = sk_test_fake ]; then \
