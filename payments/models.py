@@ -64,7 +64,23 @@ class LedgerAccount(models.Model):
         return f"{self.kind} {owner} {self.currency}"
 
 
-class LedgerTransaction(models.Model):
+class AppendOnly(models.Model):
+    """Rows are written once: saving an existing row or deleting one is refused (the database refuses it
+    too, with triggers from migration 0002); corrections are new rows."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError(f"{self._meta.verbose_name_plural.capitalize()} are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{self._meta.verbose_name_plural.capitalize()} are append-only.")
+
+
+class LedgerTransaction(AppendOnly):
     class Kind(models.TextChoices):
         JUDGMENT_CREDIT = "judgment_credit", "Approved judgment"
         HOLD = "hold", "Held (quality flag)"
@@ -95,16 +111,8 @@ class LedgerTransaction(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.source_ref}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise AppendOnlyError("Ledger transactions are append-only.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Ledger transactions are append-only.")
-
-
-class LedgerEntry(models.Model):
+class LedgerEntry(AppendOnly):
     transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
     account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
     amount_cents = models.BigIntegerField(help_text="Signed: positive increases the account's balance.")
@@ -120,14 +128,6 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount_cents:+d} on {self.account_id}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise AppendOnlyError("Ledger entries are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Ledger entries are append-only.")
 
 
 class EarningsHold(models.Model):

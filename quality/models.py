@@ -142,7 +142,8 @@ class WorkerStanding(models.Model):
 
 
 class Flag(models.Model):
-    """A rule found a worker's quality wanting: ops confirm (earnings forfeited) or dismiss (reinstated)."""
+    """A rule found a worker's quality wanting: ops confirm (suspended, work requeued, held earnings
+    forfeited) or dismiss (hold released, reinstated)."""
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
