@@ -244,7 +244,9 @@ def main() -> None:
         paid = PayoutLine.objects.filter(batch=batch, status="paid").count()
         print(f"pipeline: batch {PayoutBatch.objects.get(pk=batch.pk).status}, {paid}/{n} lines paid, "
               f"{len(transfers)} transfers in {elapsed:.1f}s")
-        print(f"  pipeline        {len(transfers) / elapsed:8.1f} transfers/s  (target: sustain {args.rate_limit:.0f}/s)")
+        target = (f"target: sustain {args.rate_limit:.0f}/s" if args.rate_limit > 0
+                  else "no rate limit: the pipeline's own capacity")
+        print(f"  pipeline        {len(transfers) / elapsed:8.1f} transfers/s  ({target})")
         print(f"  baseline        {base_rate:8.1f} transfers/s  (SDK -> fake server, no pipeline, no limit)")
         print(f"  limiter alone   {limited_rate:8.1f} transfers/s  (SDK + our limiter, fake server limiting: "
               f"{limited_429} 429s)")

@@ -31,14 +31,55 @@ def stripe_client() -> stripe.StripeClient:
         return client
 
 
+# GCRA ("generic cell rate algorithm") in one Redis round trip: every caller reserves the next free
+# send time, one interval after the previous one, and sleeps until it. Requests leave evenly spaced
+# (10 ms apart at 100/s) instead of in bursts at the start of each window, so network jitter seldom
+# pushes Stripe's sliding one-second window over the limit, and no slot is wasted on a 429.
+_GCRA = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+redis.call('SET', KEYS[1], tat + interval, 'PX', math.floor((tat + interval - now) / 1000) + 1000)
+return {tat, now}
+"""
+_redis_scripts: dict[str, object] = {}
+GCRA_KEY = "payments:stripe-gcra"
+
+
+def _gcra_script():
+    url = settings.REDIS_URL
+    script = _redis_scripts.get(url)
+    if script is None:
+        import redis
+
+        script = redis.Redis.from_url(url).register_script(_GCRA)
+        _redis_scripts[url] = script
+    return script
+
+
+def stripe_slot_reserve(*, rate: float, key: str = GCRA_KEY) -> tuple[int, int]:
+    """Reserves the next send slot under `rate` requests per second, shared by every process through
+    Redis: returns (slot, now) in Redis-clock microseconds; the caller sends at `slot`."""
+    interval_us = max(1, round(1_000_000 / rate))
+    slot, now = _gcra_script()(keys=[key], args=[interval_us])
+    return int(slot), int(now)
+
+
 def stripe_throttle() -> None:
     """Blocks until a Stripe request may go out under PAYMENTS_STRIPE_RATE_LIMIT requests per second.
 
-    Counts in 100 ms windows in the Django cache (Redis in production, so the limit holds across every
-    Celery worker; per process with a local cache). A 429 that still slips through is retried with backoff
-    by the caller."""
+    With Redis (REDIS_URL) the limit holds across every Celery worker (stripe_slot_reserve). Without it (the
+    embedded default) it counts in 100 ms windows in the Django cache, per machine. A 429 that still slips
+    through is retried with backoff by the caller."""
     limit = settings.PAYMENTS_STRIPE_RATE_LIMIT
     if limit <= 0:
+        return
+    if settings.REDIS_URL:
+        slot, now = stripe_slot_reserve(rate=limit)
+        if slot > now:
+            time.sleep((slot - now) / 1_000_000)
         return
     per_window = max(1, int(limit / 10))
     while True:

@@ -4,7 +4,8 @@ webhook delivery, and a control API.
 Control API (JSON bodies; no API key):
   POST /_control/reset                       forget everything
   POST /_control/config {webhook_url, webhook_secret, available (cents or {currency: cents}), rate_limit}
-  POST /_control/fail_next {n, status=500, store=false}  the next n API calls answer `status`
+  POST /_control/fail_next {n, status=500, store=false, method=""}  the next n API calls (only POSTs or
+      GETs with `method`) answer `status`
                                              (store=true: the failure is kept under the Idempotency-Key,
                                              as Stripe keeps a 500; false: it never reached Stripe's API)
   POST /_control/drop_after_commit {n}       the next n POSTs are executed, stored, then the connection is
@@ -139,7 +140,7 @@ class Handler(BaseHTTPRequestHandler):
         if stripe.over_rate_limit():
             raise StripeError(429, "invalid_request_error", "Too many requests hit the API too quickly.",
                               code="rate_limit")
-        injected = stripe.take_injected_failure()
+        injected = stripe.take_injected_failure(method)
         if injected and not injected[1]:
             raise StripeError(injected[0], "api_error", "Injected failure (fake Stripe).")
         key = self.headers.get("Idempotency-Key") if method == "POST" else None
@@ -248,7 +249,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_control/fail_next":
             with stripe.lock:
                 stripe.fail_next = {"n": int(body.get("n", 1)), "status": int(body.get("status", 500)),
-                                    "store": bool(body.get("store", False))}
+                                    "store": bool(body.get("store", False)),
+                                    "method": str(body.get("method", "")).upper()}
             return self._send(200, stripe.config())
         if path == "/_control/drop_after_commit":
             with stripe.lock:

@@ -66,7 +66,7 @@ class FakeStripe:
             self.available: dict[str, int] = {"usd": DEFAULT_AVAILABLE}
             self.idempotency: dict[str, dict] = {}
             self.inflight: set[str] = set()
-            self.fail_next = {"n": 0, "status": 500, "store": False}
+            self.fail_next = {"n": 0, "status": 500, "store": False, "method": ""}
             self.drop_after_commit = 0
             self.rate_limit = 0.0
             self.recent: deque[float] = deque()
@@ -109,9 +109,9 @@ class FakeStripe:
             self.recent.append(now)
             return False
 
-    def take_injected_failure(self) -> tuple[int, bool] | None:
+    def take_injected_failure(self, method: str) -> tuple[int, bool] | None:
         with self.lock:
-            if self.fail_next["n"] > 0:
+            if self.fail_next["n"] > 0 and self.fail_next.get("method", "") in ("", method):
                 self.fail_next["n"] -= 1
                 self.stats["failed_injected"] += 1
                 return self.fail_next["status"], self.fail_next["store"]

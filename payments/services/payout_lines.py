@@ -91,7 +91,13 @@ def payout_line_send(*, line_id: int) -> SendOutcome:
         transfer = stripe_client().v1.transfers.create(params=transfer_params(line),
                                                        options={"idempotency_key": line.idempotency_key})
     except stripe.RateLimitError:
-        # Not executed by Stripe; keep SENDING (the next run lists first anyway) and back off.
+        # Stripe executes nothing it answers 429. If this run was the line's only attempt (it found the
+        # line RESERVED and no run has started since: same attempts count), no transfer can exist: back to
+        # RESERVED, and the retry sends without listing first (a list costs a rate-limited request too).
+        # Otherwise another attempt's outcome is unknown and the line stays SENDING.
+        if not outcome_unknown:
+            PayoutLine.objects.filter(pk=line.pk, status=PayoutLine.Status.SENDING, attempts=attempt).update(
+                status=PayoutLine.Status.RESERVED)
         return SendOutcome("retry", countdown=_backoff(attempt, base=0.5, cap=10), detail="rate_limited")
     except (stripe.APIConnectionError, stripe.IdempotencyError, stripe.AuthenticationError,
             stripe.PermissionError) as exc:

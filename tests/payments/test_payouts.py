@@ -212,7 +212,53 @@ def test_rate_limited_line_is_retried(finance, finance2, workers, fakestripe, dj
     fakestripe.control("fail_next", {"n": 1, "status": 429})
     outcome = run_batch(finance, finance2, batch_id, django_capture_on_commit_callbacks)[0]
     assert outcome.status == "retry" and outcome.detail == "rate_limited"
-    assert payout_line_send(line_id=PayoutLine.objects.get(batch_id=batch_id).pk).status == "paid"
+    line = PayoutLine.objects.get(batch_id=batch_id)
+    # A 429 executes nothing and this was the line's only attempt: back to reserved, so the retry sends
+    # straight away instead of spending a rate-limited request on listing transfers first.
+    assert line.status == "reserved" and line.attempts == 1
+    requests_before = fakestripe.state.stats["requests"]
+    assert payout_line_send(line_id=line.pk).status == "paid"
+    assert fakestripe.state.stats["requests"] - requests_before == 1
+    assert len(fakestripe.transfers()) == 1
+
+
+def test_rate_limited_retry_of_an_unknown_attempt_stays_sending(finance, finance2, workers, fakestripe,
+                                                                 django_capture_on_commit_callbacks):
+    """A line found SENDING had an attempt whose outcome is unknown (a crash after the request left): a 429
+    on this run's request says nothing about that one, so the line stays SENDING and the next run lists
+    first. The earlier attempt did reach Stripe here: the listing finds it and nothing is sent twice."""
+    from payments.services.payout_lines import transfer_params
+    from payments.stripe_api import stripe_client
+
+    batch_id = create(finance, minimum=400).json()["id"]
+    fakestripe.control("fail_next", {"n": 1, "status": 429, "method": "POST"})
+    first = run_batch(finance, finance2, batch_id, django_capture_on_commit_callbacks)[0]
+    assert first.detail == "rate_limited"
+    line = PayoutLine.objects.select_related("batch").get(batch_id=batch_id)
+    # Another run's attempt: marked SENDING, the transfer made, then the process died before recording it.
+    PayoutLine.objects.filter(pk=line.pk).update(status="sending", attempts=2)
+    stripe_client().v1.transfers.create(params=transfer_params(line), options={"idempotency_key": "elsewhere"})
+    fakestripe.control("fail_next", {"n": 1, "status": 429, "method": "POST"})
+    # This run lists first (GET, not failed) and finds the transfer: paid, no POST at all.
+    assert payout_line_send(line_id=line.pk).status == "paid"
+    assert len(fakestripe.transfers()) == 1
+    line.refresh_from_db()
+    assert line.status == "paid"
+
+
+def test_rate_limited_attempt_after_an_unknown_one_keeps_the_line_sending(finance, finance2, workers, fakestripe,
+                                                                          django_capture_on_commit_callbacks):
+    batch_id = create(finance, minimum=400).json()["id"]
+    fakestripe.control("fail_next", {"n": 1, "status": 503})
+    assert run_batch(finance, finance2, batch_id, django_capture_on_commit_callbacks)[0].status == "retry"
+    line = PayoutLine.objects.get(batch_id=batch_id)
+    assert line.status == "sending"  # a 503's outcome is unknown
+    fakestripe.control("fail_next", {"n": 1, "status": 429, "method": "POST"})
+    outcome = payout_line_send(line_id=line.pk)
+    assert outcome.detail == "rate_limited"
+    line.refresh_from_db()
+    assert line.status == "sending" and line.attempts == 2
+    assert payout_line_send(line_id=line.pk).status == "paid"
     assert len(fakestripe.transfers()) == 1
 
 
@@ -307,7 +353,7 @@ def test_a_chunk_job_pays_each_line_once_and_hands_a_retry_to_its_own_job(financ
     with _capture(execute=True):
         assert jobs.payout_lines_send(line_ids) == 1
     assert [args for args, _ in handed] == [(line_ids[0],)] and handed[0][1] > 0
-    assert PayoutLine.objects.get(pk=line_ids[0]).status == "sending"
+    assert PayoutLine.objects.get(pk=line_ids[0]).status == "reserved"  # a 429 executed nothing
     assert PayoutLine.objects.get(pk=line_ids[1]).status == "paid"
     with _capture(execute=True):
         assert jobs.payout_lines_send(line_ids) == 1  # redelivered: the open line is paid, the paid one skipped
