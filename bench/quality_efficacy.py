@@ -9,8 +9,13 @@ quality.scoring.score_project, the same pure function the Celery job runs, with 
 needed before the flag, false flags among honest workers over the whole run, and consensus accuracy of
 majority vote, our Dawid-Skene and crowd-kit's DawidSkene (when importable) on the final data.
 
+--bound adds the random-answering test (rule "random") alone with oracle references, to show how much of the
+possible it catches: knowing every task's truth, and knowing the other raters' planted behaviour exactly (the
+best reference a rule that compares a worker with the other raters of the same tasks can have).
+
     .venv/bin/python bench/quality_efficacy.py                  # pairwise a/b/tie (truth 45/45/10)
     .venv/bin/python bench/quality_efficacy.py --no-tie         # pairwise a/b only
+    .venv/bin/python bench/quality_efficacy.py --seeds 10 --seed-offset 10 --bound   # other seeds, with bounds
     /tmp/qbench/bin/python bench/quality_efficacy.py            # with crowd-kit (requirements-bench.txt)
 """
 
@@ -25,10 +30,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from quality.consensus import dawid_skene, majority_vote  # noqa: E402
+from quality.metrics import random_answer_log_lr  # noqa: E402
 from quality.rules import merge_rules  # noqa: E402
 from quality.scoring import CATEGORICAL, ProjectData, score_project  # noqa: E402
 
 HONEST, RANDOM, ALWAYS_A, FAST = "honest", "random", "always_a", "fast"
+BOUND_REFERENCES = ("truth known", "planted co-raters", "ours (rules' reference)")
 
 
 def simulate(*, n_workers: int, rounds: int, tie: bool, seed: int):
@@ -110,17 +117,58 @@ def crowdkit_accuracy(sim, real):
     return float((predicted[mask].astype(int) == sim["truth"][mask]).mean())
 
 
+def planted_references(sim, sel) -> dict[str, np.ndarray]:
+    """Oracle references for --bound (the rules never see them): per judgment in sel, the probability that its
+    answer is the true one (a) knowing the truth, (b) from the item's other raters with their planted behaviour
+    known exactly (the best any rule that compares a worker with the other raters of the same tasks can do)."""
+    items, workers, labels = sim["items"][sel], sim["workers"][sel], sim["labels"][sel]
+    k, kinds, accuracy = sim["n_classes"], sim["kinds"], sim["accuracy"]
+    prior = np.array([0.45, 0.45, 0.10] if k == 3 else [0.5, 0.5])
+    log_p = np.empty((items.size, k))  # log P(answer | true class t) under each rater's planted behaviour
+    for t in range(k):
+        honest = np.where(labels == t, accuracy[workers], (1 - accuracy[workers]) / (k - 1))
+        log_p[:, t] = np.log(np.where(kinds[workers] == HONEST, honest,
+                                      np.where(kinds[workers] == ALWAYS_A, 1.0, 1.0 / k)))
+    per_item = np.stack([np.bincount(items, weights=log_p[:, t], minlength=sim["n_items"]) for t in range(k)], 1)
+    others = per_item[items] - log_p + np.log(prior)
+    others = np.exp(others - others.max(axis=1, keepdims=True))
+    exact = (others / others.sum(axis=1, keepdims=True))[np.arange(items.size), labels]
+    truth = (labels == sim["truth"][items]).astype(np.float64)
+    is_gold = np.isin(items, list(sim["gold"]))
+    return {"truth known": truth, "planted co-raters": np.where(is_gold, truth, exact)}
+
+
+def _count(names) -> dict:
+    counts: dict = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def run(args, seed):
     sim = simulate(n_workers=args.workers, rounds=args.rounds, tie=not args.no_tie, seed=seed)
     rules = merge_rules(json.loads(args.rules) if args.rules else None)
-    first_flag = np.full(len(sim["kinds"]), -1)
+    n_workers = len(sim["kinds"])
+    first_flag = np.full(n_workers, -1)
+    bound = {name: np.full((args.rounds, n_workers), -np.inf) for name in BOUND_REFERENCES}
+    flag_rules: list[tuple] = [()] * len(sim["kinds"])  # the rules that raised each worker's first flag
     started = time.perf_counter()
     for r in range(args.rounds):
         score = score_project(project_data(sim, r), rules)
         for w, stats in enumerate(score.workers):
-            if first_flag[w] < 0 and any(f["level"] in ("review", "suspend") for f in stats["findings"]):
+            actionable = [f["rule"] for f in stats["findings"] if f["level"] in ("review", "suspend")]
+            if first_flag[w] < 0 and actionable:
                 # Judgments this worker had made when the flag was raised.
                 first_flag[w] = int(((sim["workers"] == w) & (sim["round_of"] <= r)).sum())
+                flag_rules[w] = tuple(sorted(actionable))
+        if args.bound:
+            sel = sim["round_of"] <= r
+            bound["ours (rules' reference)"][r] = [-np.inf if s["random_log_lr"] is None else s["random_log_lr"]
+                                                    for s in score.workers]
+            for name, reference in planted_references(sim, sel).items():
+                llr = random_answer_log_lr(reference, n_options=sim["n_classes"],
+                                           accuracy_floor=rules["random"]["accuracy_floor"])
+                bound[name][r] = np.bincount(sim["workers"][sel], weights=llr, minlength=n_workers)
     scoring_seconds = time.perf_counter() - started
 
     kinds = sim["kinds"]
@@ -144,11 +192,21 @@ def run(args, seed):
                                      for k in (RANDOM, ALWAYS_A, FAST)},
         "false_flags": int(((first_flag > 0) & ~bad).sum()), "honest": int((~bad).sum()),
         "false_flag_accuracies": sorted(round(float(a), 3) for a in sim["accuracy"][(first_flag > 0) & ~bad]),
+        "false_flag_rules": sorted("+".join(flag_rules[w]) for w in np.flatnonzero((first_flag > 0) & ~bad)),
+        "random_caught_by": _count("+".join(flag_rules[w]) for w in np.flatnonzero(flagged_in_30 & (kinds == RANDOM))),
         "mv": float((mv[real] == truth[real]).mean()), "ds": float((ds.answers[real] == truth[real]).mean()),
         "ds_nogold": float((ds_nogold.answers[real] == truth[real]).mean()),
         "crowdkit": crowdkit_accuracy(sim, real), "scoring_seconds": scoring_seconds,
-        "n_judgments": int(len(sim["items"])),
+        "n_judgments": int(len(sim["items"])), "n_bad": int(bad.sum()), "n_random": int((kinds == RANDOM).sum()),
     }
+    if args.bound:
+        # Each worker's highest log LR: random spammers while they had made at most 30 judgments, honest workers
+        # over the whole run (as the recall and false flags above are counted).
+        made = np.stack([np.bincount(sim["workers"][sim["round_of"] <= r], minlength=n_workers)
+                         for r in range(args.rounds)])
+        result["bound"] = {name: (np.where(made <= 30, L, -np.inf).max(axis=0)[kinds == RANDOM],
+                                  L.max(axis=0)[kinds == HONEST]) for name, L in bound.items()}
+    return result
     return result
 
 
@@ -157,28 +215,59 @@ def main():
     parser.add_argument("--workers", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=60, help="judgments per worker")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seed-offset", type=int, default=0, help="first seed (seeds offset .. offset+seeds-1)")
     parser.add_argument("--no-tie", action="store_true", help="pairwise a/b only (no tie answers)")
+    parser.add_argument("--bound", action="store_true",
+                        help="also the random-answering test with oracle references (truth; planted co-raters)")
     parser.add_argument("--rules", default="", help='JSON overrides, as QUALITY_RULES: {"agreement": {"margin": 0.05}}')
     args = parser.parse_args()
-    totals = {"bad": 0, "caught": 0, "false": 0, "honest": 0}
+    totals = {"bad": 0, "caught": 0, "false": 0, "honest": 0, "random": 0, "random_caught": 0}
     print(f"pairwise {'a/b' if args.no_tie else 'a/b/tie'}, {args.workers} workers x {args.rounds} judgments, "
           f"overlap 3, 5% gold, rules {args.rules or 'default'}")
-    for seed in range(args.seeds):
+    for seed in range(args.seed_offset, args.seed_offset + args.seeds):
         r = run(args, seed)
-        n_bad = round(0.2 * args.workers)
+        n_bad, n_random = r["n_bad"], r["n_random"]
         totals["bad"] += n_bad
         totals["caught"] += round(r["recall_30"] * n_bad)
+        totals["random"] += n_random
+        totals["random_caught"] += round(r["recall_by_kind"][RANDOM] * n_random)
         totals["false"] += r["false_flags"]
         totals["honest"] += r["honest"]
+        for name, (spam, honest) in r.get("bound", {}).items():
+            pooled = totals.setdefault(name, ([], []))
+            pooled[0].append(spam)
+            pooled[1].append(honest)
         ck = "n/a (crowd-kit not installed)" if r["crowdkit"] is None else f"{r['crowdkit']:.4f}"
         print(f"seed {seed}: {r['n_judgments']} judgments; recall within 30 = {r['recall_30']:.3f} "
               f"{r['recall_by_kind']}; median judgments to flag {r['median_judgments_to_flag']}; "
-              f"false flags {r['false_flags']}/{r['honest']} (accuracies {r['false_flag_accuracies']}); "
+              f"random spammers caught by {r['random_caught_by']}; "
+              f"false flags {r['false_flags']}/{r['honest']} (accuracies {r['false_flag_accuracies']}, "
+              f"rules {r['false_flag_rules']}); "
               f"consensus accuracy: majority {r['mv']:.4f}, ours DS {r['ds']:.4f} (no gold {r['ds_nogold']:.4f}), "
               f"crowd-kit DS {ck}; scoring {args.rounds} checkpoints took {r['scoring_seconds']:.1f} s")
     print(f"TOTAL recall within 30 judgments: {totals['caught']}/{totals['bad']} = "
-          f"{totals['caught'] / totals['bad']:.3f} (target >= 0.95); false flags among honest: "
+          f"{totals['caught'] / totals['bad']:.3f} (target >= 0.95; random spammers "
+          f"{totals['random_caught']}/{totals['random']} = {totals['random_caught'] / totals['random']:.3f}); "
+          "false flags among honest: "
           f"{totals['false']}/{totals['honest']} = {totals['false'] / totals['honest']:.4f} (target <= 0.01)")
+    if args.bound:
+        print_bound(totals, merge_rules(json.loads(args.rules) if args.rules else None)["random"])
+
+
+def print_bound(totals: dict, cfg: dict) -> None:
+    """The random-answering statistic alone, with each reference: random spammers caught within 30 judgments at
+    the lowest threshold that flags at most 1% of honest workers over the run (chosen in hindsight, so an upper
+    bound for that reference), and at the configured threshold."""
+    print(f"BOUND (random-answering SPRT alone, floor {cfg['accuracy_floor']}; random spammers within 30 / "
+          "honest ever flagged):")
+    for name in BOUND_REFERENCES:
+        spam, honest = (np.concatenate(x) for x in totals[name])
+        allowed = int(np.floor(0.01 * honest.size))
+        threshold = np.sort(honest)[::-1][allowed] if allowed < honest.size else -np.inf
+        threshold = np.nextafter(threshold, np.inf)  # strictly above the (allowed + 1)-th highest honest worker
+        print(f"  {name:26s}: at log LR {threshold:5.2f} (<= 1% honest): {(spam >= threshold).mean():.3f} "
+              f"({(honest >= threshold).sum()}/{honest.size} honest); at the rule's {cfg['log_lr']}: "
+              f"{(spam >= cfg['log_lr']).mean():.3f} ({(honest >= cfg['log_lr']).sum()}/{honest.size} honest)")
 
 
 if __name__ == "__main__":

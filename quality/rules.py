@@ -25,6 +25,13 @@ DEFAULT_RULES: dict[str, dict] = {
     "fast": {"enabled": True, "min_n": 10, "median_seconds_below": 4.0, "suspend_median_seconds_below": 2.0},
     # Same answer (e.g. always "a"): the worker's most frequent answer far above its share in the pool.
     "same_answer": {"enabled": True, "min_n": 12, "margin": 0.15, "p_value": 0.001, "suspend_p_value": 1e-6},
+    # Random answering (nominal categorical schemas, e.g. pairwise): Wald's SPRT of "answers uniformly at random
+    # over the schema's options" against "honest, right with probability accuracy_floor", judged against the
+    # other raters' leave-one-out consensus and gold. log LR (natural log) at or above log_lr flags, at or above
+    # suspend_log_lr suspends, at or above watch_log_lr watches. A rater exactly at the floor reaches a
+    # threshold h with probability at most e^-h over all their judgments (Wald/Ville); better raters far less.
+    "random": {"enabled": True, "min_n": 10, "accuracy_floor": 0.65, "watch_log_lr": 1.0, "log_lr": 3.0,
+               "suspend_log_lr": 6.9},
 }
 SEVERITY_ORDER = {None: 0, "watch": 1, "review": 2, "suspend": 3}
 
@@ -116,11 +123,31 @@ def rule_same_answer(stats: dict, pool: dict, cfg: dict) -> dict | None:
     return _finding("same_answer", level, f"Answers {label!r} far more often than chance.", **evidence)
 
 
+def rule_random(stats: dict, cfg: dict) -> dict | None:
+    """Wald's sequential probability ratio test, one per worker: random_log_lr is the sum over their judgments
+    of log P(answer | random answering) - log P(answer | honest at the accuracy floor) (quality.metrics.
+    random_answer_log_lr), recomputed from all their approved judgments at every run. No lower boundary: an
+    honest rater's sum drifts down, and e^-log_lr bounds the chance a rater at the floor ever reaches log_lr."""
+    n, llr = stats.get("random_n") or 0, stats.get("random_log_lr")
+    if not n or llr is None or math.isnan(llr) or llr < cfg["watch_log_lr"]:
+        return None
+    evidence = {"random_n": n, "log_lr": round(llr, 3), "threshold": cfg["log_lr"],
+                "suspend_threshold": cfg["suspend_log_lr"], "accuracy_floor": cfg["accuracy_floor"],
+                "options": stats.get("random_options")}
+    if n < cfg["min_n"] or llr < cfg["log_lr"]:
+        return _finding("random", "watch", "Your answers match the other raters' less often than expected so far.",
+                        **evidence)
+    level = "suspend" if llr >= cfg["suspend_log_lr"] else "review"
+    return _finding("random", level, f"Over {n} judgments your answers match the other raters' no better than "
+                    "random answers would.", **evidence)
+
+
 def evaluate_worker(stats: dict, pool: dict, rules: dict) -> list[dict]:
     """All findings for one worker in one project (each {rule, level, message, evidence}), worst first.
 
     stats: n_judgments, gold_n, gold_correct, gold_upper, loo_agreement, loo_n, median_seconds, n_timed,
-    top_label, top_count, top_n, top_pool_share (the label's share among the others). pool: loo_median, label_share {label: share of all judgments}.
+    top_label, top_count, top_n, top_pool_share (the label's share among the others), random_log_lr, random_n,
+    random_options. pool: loo_median, label_share {label: share of all judgments}.
     """
     findings = []
     if rules["gold"]["enabled"]:
@@ -131,6 +158,8 @@ def evaluate_worker(stats: dict, pool: dict, rules: dict) -> list[dict]:
         findings.append(rule_fast(stats, rules["fast"]))
     if rules["same_answer"]["enabled"]:
         findings.append(rule_same_answer(stats, pool, rules["same_answer"]))
+    if rules["random"]["enabled"]:
+        findings.append(rule_random(stats, rules["random"]))
     found = [f for f in findings if f is not None]
     return sorted(found, key=lambda f: -SEVERITY_ORDER[f["level"]])
 
@@ -155,4 +184,6 @@ def rules_errors(overrides) -> dict[str, list[str]]:
                     errors[f"{rule}.{key}"] = ["must be true or false"]
             elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 errors[f"{rule}.{key}"] = ["must be a number >= 0"]
+            elif key == "accuracy_floor" and not 0 < value < 1:
+                errors[f"{rule}.{key}"] = ["must be between 0 and 1 (exclusive)"]
     return errors

@@ -15,6 +15,7 @@ from quality.metrics import (
     krippendorff_alpha_long,
     loo_agreement,
     loo_plurality_scores,
+    random_answer_log_lr,
     top_label_share,
     wilson_interval,
 )
@@ -40,6 +41,7 @@ class ProjectData:
     gold: dict = field(default_factory=dict)  # item -> class code (categorical) or set of flag codes (flags)
     gold_correct: np.ndarray | None = None  # per judgment: 1/0 on gold items, NaN elsewhere (overrides gold)
     n_options: np.ndarray | None = None  # ranking: responses per item
+    answer_options: int | None = None  # categorical: answers a worker can give (pairwise without tie: 2); None: all
 
 
 @dataclass
@@ -91,6 +93,10 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
     top = (np.full(data.n_workers, -1), np.zeros(data.n_workers, dtype=np.int64), np.zeros(data.n_workers, dtype=np.int64))
     label_share: dict = {}
     loo_sd = None
+    random_llr = np.full(data.n_workers, np.nan)
+    random_n = np.zeros(data.n_workers, dtype=np.int64)
+    random_options = None
+    gold_correct = _gold_correct(data)
     alpha = kappa = float("nan")
     level = data.level
 
@@ -111,6 +117,16 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
                                                 priors=fit.priors, n_items=data.n_items)
         scored = n_others >= 2
         loo_sd = float(scores[scored].std()) if scored.any() else None
+        if level == "nominal":
+            # Random answering (rules.rule_random): every judgment counts, each against the truth where it is
+            # known (gold) and otherwise the others' consensus (the class prior when it has no other raters).
+            random_options = int(data.answer_options or k)
+            reference = np.where(np.isnan(gold_correct), scores, gold_correct)
+            llr = random_answer_log_lr(reference, n_options=random_options,
+                                       accuracy_floor=float(rules["random"]["accuracy_floor"]))
+            if not np.isnan(llr).any():
+                random_n = np.bincount(workers, minlength=data.n_workers)
+                random_llr = np.bincount(workers, weights=llr, minlength=data.n_workers)
         loo_n = np.bincount(workers[scored], minlength=data.n_workers)
         with np.errstate(divide="ignore", invalid="ignore"):
             loo_mean = np.bincount(workers[scored], weights=scores[scored], minlength=data.n_workers) / loo_n
@@ -159,7 +175,6 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
         method = "none"
         level = data.level if data.kind != TEXT else "none"
 
-    gold_correct = _gold_correct(data)
     is_gold = ~np.isnan(gold_correct)
     gold_n = np.bincount(workers[is_gold], minlength=data.n_workers)
     gold_ok = np.bincount(workers[is_gold], weights=gold_correct[is_gold], minlength=data.n_workers)
@@ -188,6 +203,8 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
             "median_seconds": None if np.isnan(medians[w]) else float(medians[w]), "n_timed": int(timed[w]),
             "top_label": names[top[0][w]] if top[0][w] >= 0 and names and top[2][w] else None,
             "top_count": int(top[1][w]), "top_n": int(top[2][w]),
+            "random_log_lr": float(random_llr[w]) if random_n[w] else None, "random_n": int(random_n[w]),
+            "random_options": random_options,
         }
         s["top_answer_share"] = s["top_count"] / s["top_n"] if s["top_n"] else None
         others = n_j - s["top_n"]

@@ -7,6 +7,7 @@ from quality.metrics.raters import (
     group_median,
     loo_agreement,
     loo_plurality_scores,
+    random_answer_log_lr,
     top_label_share,
     wilson_interval,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "krippendorff_alpha_long",
     "loo_agreement",
     "loo_plurality_scores",
+    "random_answer_log_lr",
     "top_label_share",
     "wilson_interval",
 ]

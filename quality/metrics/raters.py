@@ -1,5 +1,6 @@
-"""Per-rater measures: Wilson interval, leave-one-out agreement, group medians, answer concentration, and the
-binomial tail used to ask "is this far above chance?". Vectorised over workers; no scipy at runtime."""
+"""Per-rater measures: Wilson interval, leave-one-out agreement, group medians, answer concentration, the
+binomial tail used to ask "is this far above chance?", and the likelihood ratio of random answering.
+Vectorised over workers; no scipy at runtime."""
 
 import math
 
@@ -103,3 +104,20 @@ def top_label_share(workers, labels, *, n_workers: int, n_classes: int):
     counts = np.bincount(workers * n_classes + labels, minlength=n_workers * n_classes).reshape(n_workers, n_classes)
     top = counts.argmax(axis=1)
     return top, counts[np.arange(n_workers), top], counts.sum(axis=1)
+
+
+def random_answer_log_lr(reference, *, n_options: int, accuracy_floor: float) -> np.ndarray:
+    """Per judgment: the log likelihood ratio of "answers uniformly at random over the n_options answers" to
+    "an honest rater whose answer is right with probability accuracy_floor (errors spread over the others)".
+
+    reference: the probability that the judgment's answer is the true one, judged without it (gold: 1 or 0;
+    otherwise the leave-one-out consensus of the other raters, or the class prior when there are none). Under
+    the honest model P(answer) = r * floor + (1 - r) * (1 - floor) / (n_options - 1); under random answering
+    1 / n_options. Summed over a worker's judgments this is Wald's SPRT statistic: positive means random
+    answering explains the answers better. Each term is bounded (at most log((n - 1) / (n (1 - floor)))),
+    so no single judgment decides. NaN when the floor does not exceed chance (1 / n_options)."""
+    r = np.clip(np.asarray(reference, dtype=np.float64), 0.0, 1.0)
+    if n_options < 2 or not 1.0 / n_options < accuracy_floor < 1.0:
+        return np.full(r.shape, np.nan)
+    honest = r * accuracy_floor + (1.0 - r) * (1.0 - accuracy_floor) / (n_options - 1)
+    return -math.log(n_options) - np.log(honest)

@@ -127,6 +127,9 @@ def project_data_load(*, project: Project, task_ids: list[int] | None = None) ->
         if item in gold:
             given = labels[row]
             gc[row] = float(set(given) == gold[item]) if kind == FLAGS else float(given == gold[item])
+    answer_options = None
+    if project.task_type == "pairwise" and not (project.label_schema or {}).get("allow_tie", True):
+        answer_options = 2  # a worker can only answer a or b: random answering is a coin flip
     n_options = None
     if kind == RANKING:
         n_options = np.array([len((t[3] or {}).get("responses", [])) or 1 for t in task_rows], dtype=np.int64)
@@ -134,7 +137,7 @@ def project_data_load(*, project: Project, task_ids: list[int] | None = None) ->
                        labels=np.array(labels, dtype=np.int64) if kind == CATEGORICAL else labels,
                        seconds=np.array(seconds, dtype=np.float64), n_items=len(task_rows),
                        n_workers=len(worker_index), classes=classes, level=level, values=values, gold=gold,
-                       gold_correct=gc, n_options=n_options)
+                       gold_correct=gc, n_options=n_options, answer_options=answer_options)
     return Loaded(data=data, task_ids=[t[0] for t in task_rows], worker_ids=list(worker_index),
                   judgment_ids=np.array(judgment_ids, dtype=np.int64),
                   max_judgment_id=max((r[0] for r in rows), default=0))

@@ -21,6 +21,9 @@ from tests.quality import factories as f
 from workers.models import Pool, PoolMembership, WorkerProfile
 
 pytestmark = pytest.mark.django_db
+# A milder policy: the rules that could suspend an always-"a" rater only ever open a review flag.
+NEVER_SUSPEND = {"same_answer": {"suspend_p_value": 0.0}, "agreement": {"suspend_p_value": 0.0},
+                 "random": {"suspend_log_lr": 1000}}
 
 
 def _state():
@@ -105,8 +108,7 @@ def test_review_level_only_holds_and_pool_scope_suspends_in_the_pool():
     for w in honest + [spammer]:
         PoolMembership.objects.create(pool=pool, worker=w)
     # A milder policy for this project: never suspend, only review.
-    ProjectQualityPolicy.objects.create(project=project, rules={"same_answer": {"suspend_p_value": 0.0},
-                                                                "agreement": {"suspend_p_value": 0.0}})
+    ProjectQualityPolicy.objects.create(project=project, rules=NEVER_SUSPEND)
     project_quality_recompute(project_id=project.pk)
     flag = Flag.objects.get(worker=spammer)
     assert flag.severity == "review" and "requeued_judgment_ids" not in flag.actions and "held_cents" in flag.actions
@@ -164,8 +166,7 @@ def _review_flag_in_pool(seed: int):
     project, honest, spammer, tasks, _ = f.pairwise_crowd(n_tasks=60, seed=seed, project_kwargs={"pool": pool})
     for w in honest + [spammer]:
         PoolMembership.objects.create(pool=pool, worker=w)
-    ProjectQualityPolicy.objects.create(project=project, rules={"same_answer": {"suspend_p_value": 0.0},
-                                                                "agreement": {"suspend_p_value": 0.0}})
+    ProjectQualityPolicy.objects.create(project=project, rules=NEVER_SUSPEND)
     project_quality_recompute(project_id=project.pk)
     flag = Flag.objects.get(worker=spammer)
     assert flag.severity == "review"

@@ -1,0 +1,257 @@
+"""The random-answering rule (Wald's SPRT of "answers uniformly at random" against "honest at the accuracy
+floor"): its per-judgment figure, its false-flag guarantee, its power on seeded synthetic crowds, its levels and
+configuration, and the recompute job storing it."""
+
+import math
+
+import numpy as np
+import pytest
+
+from quality.metrics import random_answer_log_lr
+from quality.rules import DEFAULT_RULES, evaluate_worker, merge_rules, rule_random, rules_errors
+from quality.scoring import CATEGORICAL, ProjectData, score_project
+
+RULES = merge_rules()
+CFG = RULES["random"]
+ACTIONABLE = ("review", "suspend")
+
+
+def random_level(worker_stats: dict) -> str | None:
+    return next((f["level"] for f in worker_stats["findings"] if f["rule"] == "random"), None)
+
+
+def crowd(seed: int, *, n_items: int = 300, n_honest: int = 15, accuracy=(0.65, 0.95), random_n: int = 30,
+          floor_n: int = 60, tie: bool = True) -> tuple[ProjectData, int, int]:
+    """Pairwise tasks (truth a/b/tie 45/45/10, or a/b), overlap 3, 5% gold, honest raters with accuracy drawn
+    from `accuracy` (errors spread over the other answers), one rater answering at random on random_n tasks
+    and one honest rater at exactly 0.65 on floor_n tasks. Returns (data, random rater, floor rater)."""
+    rng = np.random.default_rng(seed)
+    k = 3 if tie else 2
+    truth = rng.choice(k, n_items, p=[0.45, 0.45, 0.10] if tie else [0.5, 0.5])
+    rand_w, floor_w = n_honest, n_honest + 1
+    acc = np.r_[rng.uniform(*accuracy, n_honest), 1.0 / k, 0.65]
+    joins = {rand_w: set(rng.choice(n_items, random_n, replace=False).tolist()),
+             floor_w: set(rng.choice(n_items, floor_n, replace=False).tolist())}
+    items, workers = [], []
+    for i in range(n_items):
+        extra = [w for w, chosen in joins.items() if i in chosen]
+        for w in rng.choice(n_honest, 3 - len(extra), replace=False).tolist() + extra:
+            items.append(i)
+            workers.append(w)
+    items, workers = np.array(items), np.array(workers)
+    right = rng.random(items.size) < acc[workers]
+    labels = np.where(right, truth[items], (truth[items] + rng.integers(1, k, items.size)) % k)
+    labels = np.where(workers == rand_w, rng.integers(0, k, items.size), labels)
+    gold = {int(i): int(truth[i]) for i in range(n_items - n_items // 20, n_items)}
+    data = ProjectData(kind=CATEGORICAL, items=items, workers=workers, labels=labels,
+                       seconds=rng.uniform(20, 80, items.size), n_items=n_items, n_workers=n_honest + 2,
+                       classes=["a", "b", "tie"][:k], gold=gold)
+    return data, rand_w, floor_w
+
+
+# --- the per-judgment figure -----------------------------------------------------------------------------
+
+
+def test_log_lr_against_the_truth_is_the_binomial_sprt_step():
+    """Against a known answer only right/wrong matters: log((1/3)/0.65) when right, log((1/3)/(0.35/2)) when wrong."""
+    llr = random_answer_log_lr(np.array([1.0, 0.0]), n_options=3, accuracy_floor=0.65)
+    assert llr == pytest.approx([math.log(1 / 3 / 0.65), math.log(1 / 3 / 0.175)])
+    # An uncertain reference lands in between, and a reference at chance (1/3) says nothing either way.
+    mid = random_answer_log_lr(np.array([0.5, 1 / 3]), n_options=3, accuracy_floor=0.65)
+    assert llr[0] < mid[0] < mid[1] < llr[1] and mid[1] == pytest.approx(0.0)
+    # Bounded: no single judgment decides.
+    assert random_answer_log_lr(np.linspace(0, 1, 11), n_options=2, accuracy_floor=0.65).max() == pytest.approx(
+        math.log(0.5 / 0.35))
+
+
+def test_log_lr_is_undefined_when_the_floor_is_no_better_than_chance():
+    assert np.isnan(random_answer_log_lr(np.array([0.5]), n_options=2, accuracy_floor=0.5)).all()
+    assert np.isnan(random_answer_log_lr(np.array([0.5]), n_options=1, accuracy_floor=0.9)).all()
+
+
+def test_a_rater_at_the_floor_ever_reaches_the_threshold_at_most_e_to_the_minus_threshold_of_the_time():
+    """Wald/Ville: the ratio is a martingale under the floor, so over any number of judgments (200 here) a rater
+    exactly at the floor reaches log LR h with probability <= e^-h; a random clicker almost always does."""
+    rng = np.random.default_rng(0)
+    n_raters, n = 4000, 200
+    h = CFG["log_lr"]
+    at_floor = (rng.random((n_raters, n)) < 0.65).astype(float)
+    clicker = (rng.random((n_raters, n)) < 1 / 3).astype(float)
+    better = (rng.random((n_raters, n)) < 0.75).astype(float)
+
+    def highest(right, upto=n):
+        return np.cumsum(random_answer_log_lr(right, n_options=3, accuracy_floor=0.65), axis=1)[:, :upto].max(axis=1)
+
+    assert (highest(at_floor) >= h).mean() <= math.exp(-h)  # 3.6% at h = 3 (bound 5.0%)
+    assert (highest(better) >= h).mean() < 0.01
+    assert (highest(clicker, 30) >= h).mean() > 0.85  # the truth known: caught within 30 judgments
+
+
+# --- through the scorer, on seeded synthetic crowds ------------------------------------------------------
+
+
+def test_a_random_answerer_is_flagged_within_30_judgments():
+    data, rand_w, floor_w = crowd(seed=0, random_n=30)
+    score = score_project(data, RULES)
+    clicker = score.workers[rand_w]
+    assert clicker["random_n"] == 30 and clicker["random_options"] == 3
+    assert random_level(clicker) in ACTIONABLE
+    finding = next(f for f in clicker["findings"] if f["rule"] == "random")
+    assert finding["evidence"]["log_lr"] >= CFG["log_lr"] and finding["evidence"]["random_n"] == 30
+    # Nobody honest is flagged by it, the rater right at the 0.65 floor included (60 judgments).
+    assert score.workers[floor_w]["random_log_lr"] < 0
+    assert all(random_level(s) not in ACTIONABLE for w, s in enumerate(score.workers) if w != rand_w)
+
+
+def test_power_and_false_flags_over_many_seeded_crowds():
+    """Not one lucky seed: over 40 crowds (honest accuracy 0.65-0.95, overlap 3, 5% gold) the random answerer is
+    flagged at its 30th judgment in at least half (25 of 40 when written), and no honest rater (640 of them, 40 at
+    the floor) is. With only two other raters per task the reference is noisy: one look at 30 judgments catches
+    far fewer than the truth-known test would (docs/quality.md)."""
+    caught = honest_flagged = 0
+    for seed in range(40):
+        data, rand_w, _ = crowd(seed=seed, random_n=30)
+        score = score_project(data, RULES)
+        caught += random_level(score.workers[rand_w]) in ACTIONABLE
+        honest_flagged += sum(random_level(s) in ACTIONABLE for w, s in enumerate(score.workers) if w != rand_w)
+    assert caught >= 20 and honest_flagged == 0
+
+
+def test_an_honest_worker_at_065_is_not_flagged():
+    for seed in range(10):
+        data, _, floor_w = crowd(seed=100 + seed, floor_n=60)
+        worker = score_project(data, RULES).workers[floor_w]
+        assert worker["random_n"] == 60 and random_level(worker) in (None, "watch")
+
+
+def test_without_a_tie_option_random_answering_is_a_coin_flip():
+    """a/b only: a random clicker agrees half the time, close to a 0.65 rater; the rule stays quiet on honest
+    raters (and catches few clickers: that needs far more judgments, docs/quality.md)."""
+    data, rand_w, floor_w = crowd(seed=3, tie=False)
+    score = score_project(data, RULES)
+    assert score.workers[rand_w]["random_options"] == 2
+    assert all(random_level(s) not in ACTIONABLE for w, s in enumerate(score.workers) if w != rand_w)
+    # A project whose schema has a tie but disallows it: the scorer is told how many answers there are.
+    data, *_ = crowd(seed=3, tie=False)
+    data.classes, data.answer_options = ["a", "b", "tie"], 2
+    assert score_project(data, RULES).workers[rand_w]["random_options"] == 2
+
+
+def test_ordinal_ratings_are_left_to_the_other_rules():
+    """Exact agreement is not what an honest Likert rater shows, so the floor means nothing there."""
+    data, rand_w, _ = crowd(seed=1)
+    data.level, data.values = "ordinal", np.array([1.0, 2.0, 3.0])
+    worker = score_project(data, RULES).workers[rand_w]
+    assert worker["random_n"] == 0 and worker["random_log_lr"] is None and random_level(worker) is None
+
+
+# --- levels, evidence, configuration ---------------------------------------------------------------------
+
+
+def stats(llr, n):
+    return {"random_log_lr": llr, "random_n": n, "random_options": 3}
+
+
+@pytest.mark.parametrize("llr, n, expected", [
+    (-5.0, 40, None),                                   # honest-looking
+    (CFG["watch_log_lr"] - 0.01, 40, None),             # not even leaning
+    (CFG["watch_log_lr"], 40, "watch"),                 # leaning towards random
+    (CFG["log_lr"] - 0.01, 40, "watch"),                # not yet enough
+    (CFG["log_lr"], CFG["min_n"] - 1, "watch"),         # enough odds, too few judgments
+    (CFG["log_lr"], CFG["min_n"], "review"),
+    (CFG["suspend_log_lr"] - 0.01, 40, "review"),
+    (CFG["suspend_log_lr"], 40, "suspend"),
+])
+def test_levels_follow_the_thresholds(llr, n, expected):
+    finding = rule_random(stats(llr, n), CFG)
+    assert (finding and finding["level"]) == expected
+    if finding:
+        assert finding["evidence"] == {"random_n": n, "log_lr": round(llr, 3), "threshold": CFG["log_lr"],
+                                       "suspend_threshold": CFG["suspend_log_lr"],
+                                       "accuracy_floor": CFG["accuracy_floor"], "options": 3}
+        assert finding["message"] and "log" not in finding["message"]  # the worker reads it: plain words
+
+
+def test_no_figure_no_finding():
+    assert rule_random(stats(None, 0), CFG) is None
+    assert rule_random(stats(float("nan"), 30), CFG) is None
+
+
+def test_configuration_switches_it_off_and_moves_its_thresholds():
+    off = merge_rules({"random": {"enabled": False}})
+    assert not any(f["rule"] == "random" for f in evaluate_worker(stats(20.0, 50), {}, off))
+    data, rand_w, _ = crowd(seed=0)
+    assert random_level(score_project(data, off).workers[rand_w]) is None
+    strict = merge_rules(None, {"random": {"log_lr": 50.0, "suspend_log_lr": 60.0}})
+    assert random_level(score_project(data, strict).workers[rand_w]) in (None, "watch")
+    assert DEFAULT_RULES["random"]["log_lr"] == CFG["log_lr"]  # layers never write through to the defaults
+
+
+def test_a_floor_outside_0_1_is_refused():
+    assert rules_errors({"random": {"accuracy_floor": 0.7, "log_lr": 4}}) == {}
+    assert set(rules_errors({"random": {"accuracy_floor": 1.0}})) == {"random.accuracy_floor"}
+    assert set(rules_errors({"random": {"accuracy_floor": 0}})) == {"random.accuracy_floor"}
+
+
+# --- the recompute job ------------------------------------------------------------------------------------
+
+
+def _clicker_project(seed: int, *, schema: dict | None = None, n_tasks: int = 45):
+    """A pairwise project (a/b/tie) with six 0.9-accurate raters and one who clicks at random on every task."""
+    import random
+
+    from tests.quality import factories as f
+
+    rng = random.Random(seed)
+    choices = ["a", "b", "tie"] if (schema or {}).get("allow_tie", True) else ["a", "b"]
+    project = f.project(label_schema=schema or {})
+    honest = [f.worker() for _ in range(6)]
+    clicker = f.worker()
+    rows = []
+    for _ in range(n_tasks):
+        task = f.task(project)
+        truth = rng.choices(choices, weights=[45, 45, 10][:len(choices)])[0]
+        for w in rng.sample(honest, 2):
+            answer = truth if rng.random() < 0.9 else rng.choice([c for c in choices if c != truth])
+            rows.append((task, w, {"choice": answer}, rng.uniform(20, 90)))
+        rows.append((task, clicker, {"choice": rng.choice(choices)}, rng.uniform(20, 90)))
+    f.judge_many(rows)
+    return project, honest, clicker
+
+
+@pytest.mark.django_db
+def test_recompute_flags_a_clicker_and_tells_them_why():
+    from quality.models import Flag
+    from quality.selectors import worker_standing_get
+    from quality.services import project_quality_recompute
+
+    # The plumbing, on one crowd (seed 8; the power over many crowds is tested above without the database).
+    project, honest, clicker = _clicker_project(seed=8)
+    project_quality_recompute(project_id=project.pk)
+    flag = Flag.objects.get(worker=clicker, project=project)
+    finding = next(x for x in flag.evidence["findings"] if x["rule"] == "random")
+    assert finding["level"] in ACTIONABLE and finding["random_n"] == 45 and finding["options"] == 3
+    assert finding["log_lr"] >= finding["threshold"] == CFG["log_lr"]
+    assert not Flag.objects.filter(worker__in=honest).exists()
+    # GET /api/v1/me/ shows the standing's reasons: rule, level and a plain message, project by project.
+    reasons = [r for r in worker_standing_get(user=clicker)["reasons"] if r["rule"] == "random"]
+    assert reasons and reasons[0]["project_id"] == project.pk
+    assert reasons[0]["message"] == "Over 45 judgments your answers match the other raters' no better than random " \
+                                    "answers would."
+
+
+@pytest.mark.django_db
+def test_a_project_policy_switches_it_off_and_a_schema_without_tie_counts_two_answers():
+    from quality.models import Flag, ProjectQualityPolicy
+    from quality.services import project_quality_recompute
+    from quality.services.loading import project_data_load
+
+    project, _, clicker = _clicker_project(seed=8)
+    ProjectQualityPolicy.objects.create(project=project, rules={"random": {"enabled": False}})
+    project_quality_recompute(project_id=project.pk)
+    flag = Flag.objects.filter(worker=clicker, project=project).first()
+    assert flag is None or all(x["rule"] != "random" for x in flag.evidence["findings"])
+
+    no_tie, *_ = _clicker_project(seed=8, schema={"allow_tie": False}, n_tasks=10)
+    assert project_data_load(project=no_tie).data.answer_options == 2
+    assert project_data_load(project=project).data.answer_options is None  # all three classes
