@@ -2,6 +2,7 @@
 through Django's test client (no HTTP, no load generator), with the SQL of one claim and one submit.
 
     .venv/bin/python -m bench.claim_profile 300
+    CPROFILE=1|claim|trivial [CPROFILE_SORT=cumulative] .venv/bin/python -m bench.claim_profile 300   # plus a cProfile of the pairs
 
 Same database content and settings as bench/claim_load.py (8 workers, 5,000 tasks, overlap 3), on a
 throwaway database on BENCH_DATABASE_URL's server, created and dropped here.
@@ -100,6 +101,14 @@ def _measure(n: int, project: int) -> None:
         print(f"{name:13} {(time.perf_counter() - wall) / n * 1000:7.2f} ms wall {(time.process_time() - cpu) / n * 1000:7.2f}"
               f" ms CPU per request (pair)")
     print(f"load average (1 min): {os.getloadavg()[0]:.1f}")
+    if os.environ.get("CPROFILE"):  # CPROFILE=1: where a claim+submit pair's Python time goes
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        call = {"claim": claim, "trivial": ping}.get(os.environ["CPROFILE"], pair)  # CPROFILE=claim|trivial|1
+        profile.runcall(lambda: [call() for _ in range(n)])
+        pstats.Stats(profile).sort_stats(os.environ.get("CPROFILE_SORT", "tottime")).print_stats(40)
 
 
 if __name__ == "__main__":

@@ -189,6 +189,7 @@ ACCOUNT_RATE_LIMITS = False if env_bool("ACCOUNT_RATE_LIMITS_OFF") else {
 }
 HEADLESS_ONLY = True
 HEADLESS_CLIENTS = ("app",)
+HEADLESS_TOKEN_STRATEGY = "marketplace.api.tokens.SessionTokenStrategy"
 HEADLESS_FRONTEND_URLS = {
     # Links in mails point at small pages served by this backend (marketplace/views.py), so a person
     # can click them and a script can follow them.

@@ -12,7 +12,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from marketplace.errors import NotFound, ValidationFailed
@@ -28,17 +28,19 @@ def judgment_source_ref(judgment_id: int) -> str:
     return f"judgment:{judgment_id}"
 
 
-def earnings_credit_judgment(*, judgment_id: int) -> bool:
+def earnings_credit_judgment(*, judgment_id: int, judgment=None) -> bool:
     """Credits the worker for an approved judgment: the project's reward_cents in its currency.
 
     Idempotent: one credit per judgment, enforced by the unique (kind, source_ref) of the ledger
     transaction, so calling it twice (or from two processes at once) credits once. Returns True when
     this call wrote the credit; False when it was credited before, the judgment is not APPROVED, or the
-    reward is zero (nothing to credit). Raises NotFound for an unknown judgment.
+    reward is zero (nothing to credit). Raises NotFound for an unknown judgment. The submit passes the
+    judgment it has just written (with its project), which saves reading it back.
     """
     from tasks.models import Judgment  # payments reads tasks' judgments; tasks never imports payments
 
-    judgment = Judgment.objects.select_related("project").filter(pk=judgment_id).first()
+    if judgment is None or judgment.pk != judgment_id:
+        judgment = Judgment.objects.select_related("project").filter(pk=judgment_id).first()
     if judgment is None:
         raise NotFound(f"No judgment {judgment_id}.")
     if judgment.status != Judgment.Status.APPROVED:
@@ -51,12 +53,23 @@ def earnings_credit_judgment(*, judgment_id: int) -> bool:
     # Nothing above writes, so a refusal there leaves the caller's transaction usable; a failure below
     # marks the caller's transaction for rollback, so a half-written credit never commits.
     with transaction.atomic(savepoint=False):
-        funding = ledger_account_get(kind=Kind.PLATFORM_FUNDING, currency=currency)
-        payable = ledger_account_get(kind=Kind.WORKER_PAYABLE, worker_id=judgment.worker_id, currency=currency)
+        funding, payable = _funding_and_payable(worker_id=judgment.worker_id, currency=currency)
         txn = ledger_transfer(kind=TxnKind.JUDGMENT_CREDIT, source_ref=judgment_source_ref(judgment_id),
                               debit=funding, credit=payable, amount_cents=reward,
                               memo=f"{judgment.project.name} (task {judgment.task_id})")
     return txn is not None
+
+
+def _funding_and_payable(*, worker_id: int, currency: str) -> tuple[LedgerAccount, LedgerAccount]:
+    """The platform funding account and the worker's payable account, in one query (created on first use)."""
+    rows = {(a.kind, a.worker_id): a for a in LedgerAccount.objects.filter(
+        Q(kind=Kind.PLATFORM_FUNDING, worker__isnull=True) | Q(kind=Kind.WORKER_PAYABLE, worker_id=worker_id),
+        currency=currency)}
+    funding = rows.get((Kind.PLATFORM_FUNDING, None)) or ledger_account_get(kind=Kind.PLATFORM_FUNDING,
+                                                                            currency=currency)
+    payable = rows.get((Kind.WORKER_PAYABLE, worker_id)) or ledger_account_get(
+        kind=Kind.WORKER_PAYABLE, worker_id=worker_id, currency=currency)
+    return funding, payable
 
 
 @transaction.atomic

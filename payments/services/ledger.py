@@ -1,8 +1,8 @@
 """The double-entry ledger's only write path (invariant 7).
 
 ledger_post writes one balanced transaction: it refuses entries that do not sum to zero, mixes of
-currencies and zero amounts; it locks the worker accounts it touches in ascending id order and moves their
-cached balances in the same database transaction (the platform funding account, touched by every credit,
+currencies and zero amounts; when it debits a worker account it locks the worker accounts it touches in
+ascending id order to check the balance, and it moves their cached balances in the same database transaction (the platform funding account, touched by every credit,
 is neither locked nor cached: its balance is derived from its entries); (kind, source_ref) is unique, so posting the same cause twice
 writes nothing the second time. Nothing here updates or deletes an entry: corrections are new transactions.
 """
@@ -10,8 +10,9 @@ writes nothing the second time. Nothing here updates or deletes an entry: correc
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from marketplace.errors import Conflict, ValidationFailed
 from payments.lock_objects import ledger_accounts_lock
@@ -77,9 +78,11 @@ def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tu
     # transaction for rollback, so nothing half-written ever commits.
     refusal = None
     with transaction.atomic(savepoint=False):
-        if locked is None:
+        # Only a debit can take a worker account below zero: a posting that only credits worker accounts
+        # (every judgment credit) needs no lock to check; its balance UPDATE takes the row lock anyway.
+        if locked is None and any(deltas[pk] < 0 for pk in cached):
             locked = ledger_accounts_lock(account_ids=cached)
-        short = next((pk for pk in cached if locked[pk].balance_cents + deltas[pk] < 0), None)
+        short = next((pk for pk in cached if deltas[pk] < 0 and locked[pk].balance_cents + deltas[pk] < 0), None)
         if short is not None:
             # Re-posting a settled cause is a no-op, not an error, even when the balance has moved since.
             if LedgerTransaction.objects.filter(kind=kind, source_ref=source_ref).exists():
@@ -89,22 +92,40 @@ def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tu
                 f"The {account.get_kind_display().lower()} balance is {account.balance_cents} "
                 f"{currency}, which cannot cover {-amount}.", code="insufficient_balance")
         else:
-            try:
-                # A savepoint, so a duplicate source leaves the caller's transaction usable.
-                with transaction.atomic():
-                    txn = LedgerTransaction.objects.create(kind=kind, source_ref=source_ref, currency=currency,
-                                                           memo=memo[:500], created_by_id=created_by_id)
-            except IntegrityError:
-                if LedgerTransaction.objects.filter(kind=kind, source_ref=source_ref).exists():
-                    return None
-                raise
+            txn = _transaction_insert(kind=kind, source_ref=source_ref, currency=currency, memo=memo,
+                                      created_by_id=created_by_id)
+            if txn is None:
+                return None  # posted before (kind, source_ref): nothing written
             LedgerEntry.objects.bulk_create(
                 [LedgerEntry(transaction=txn, account_id=pk, amount_cents=amount) for pk, amount in deltas.items()])
-            for pk in cached:
+            for pk in sorted(cached):
                 LedgerAccount.objects.filter(pk=pk).update(balance_cents=F("balance_cents") + deltas[pk])
-                locked[pk].balance_cents += deltas[pk]
+                if locked is not None and pk in locked:
+                    locked[pk].balance_cents += deltas[pk]
             return txn
     raise refusal
+
+
+def _transaction_insert(*, kind: str, source_ref: str, currency: str, memo: str,
+                        created_by_id: int | None) -> LedgerTransaction | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new transaction, or None when (kind, source_ref)
+    exists. One round trip, and no savepoint: a duplicate never raises, so the caller's transaction stays
+    usable (PostgreSQL and SQLite >= 3.35 both speak this)."""
+    txn = LedgerTransaction(kind=kind, source_ref=source_ref, currency=currency, memo=memo[:500],
+                            created_by_id=created_by_id, created_at=timezone.now())
+    table = LedgerTransaction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (kind, source_ref, currency, memo, created_by_id, created_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
+            [txn.kind, txn.source_ref, txn.currency, txn.memo, txn.created_by_id, txn.created_at])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    txn.pk = row[0]
+    txn._state.adding = False
+    txn._state.db = connection.alias
+    return txn
 
 
 def ledger_transfer(*, kind: str, source_ref: str, debit: LedgerAccount, credit: LedgerAccount, amount_cents: int,

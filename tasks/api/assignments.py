@@ -134,8 +134,7 @@ class SubmitView(APIView):
         data.is_valid(raise_exception=True)
         judgment = assignment_submit(user=request.user, assignment_id=pk, answer=data.validated_data["answer"],
                                      seconds_spent=data.validated_data.get("seconds_spent"))
-        return Response(AssignmentSerializer(worker_assignments_list(user=request.user).get(pk=judgment.assignment_id))
-                        .data)
+        return Response(AssignmentSerializer(judgment.assignment).data)  # as committed; no read-back
 
 
 class ReleaseView(APIView):

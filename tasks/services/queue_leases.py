@@ -44,17 +44,18 @@ def _closed_conflict(assignment: Assignment, now: datetime) -> Conflict:
                     code=f"assignment_{assignment.status}")
 
 
-def _credit(judgment_id: int) -> None:
-    """payments credits the worker inside our transaction (a 2xx means the credit is committed)."""
+def _credit(judgment: Judgment) -> None:
+    """payments credits the worker inside our transaction (a 2xx means the credit is committed). The
+    judgment just written goes along, so payments need not read it back."""
     for module in ("payments.services", "payments.services.earnings"):
         try:
             credit = importlib.import_module(module).earnings_credit_judgment
         except (ImportError, AttributeError):
             continue
-        credit(judgment_id=judgment_id)
+        credit(judgment_id=judgment.pk, judgment=judgment)
         return
     # Until payments provides it: an event in the log, never a fake payment.
-    logger.warning("payments.services.earnings_credit_judgment missing: judgment %s not credited yet", judgment_id)
+    logger.warning("payments.services.earnings_credit_judgment missing: judgment %s not credited yet", judgment.pk)
 
 
 def _count_submission(*, task_id: int, now: datetime) -> bool:
@@ -72,7 +73,8 @@ def _count_submission(*, task_id: int, now: datetime) -> bool:
 
 
 def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float | None = None) -> Judgment:
-    """Records the worker's answer on their live assignment and returns the (APPROVED) judgment.
+    """Records the worker's answer on their live assignment and returns the (APPROVED) judgment, whose
+    .assignment is the submitted assignment as committed (with its task and project loaded).
 
     Guarantees: 404 for an assignment that is not the worker's; 409 (lease_expired, already_submitted,
     assignment_released, ...) unless the assignment is live and its lease runs at commit time (a
@@ -96,13 +98,14 @@ def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float 
         if not closed:
             assignment.refresh_from_db()
             raise _closed_conflict(assignment, now)
+        assignment.status, assignment.finished_at = Assignment.Status.SUBMITTED, now
         judgment = Judgment.objects.create(
             assignment=assignment, task=task, project=project, worker=user, answer=answer,
             seconds_spent=seconds_spent, is_gold=task.is_gold, status=Judgment.Status.APPROVED,
             gold_correct=answers_equal(project.task_type, answer, task.gold) if task.is_gold and task.gold else None,
         )
         completed = _count_submission(task_id=task.pk, now=now)
-        _credit(judgment.pk)
+        _credit(judgment)
         if completed:
             from tasks.services.completion import task_completed
 

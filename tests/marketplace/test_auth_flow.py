@@ -89,3 +89,19 @@ def test_staff_roles_exist_with_permissions():
     assert ops.permissions.filter(codename="view_user").exists()
     assert finance.permissions.filter(codename="view_user").exists()
     assert not finance.permissions.filter(content_type__app_label="payments", codename__startswith="delete_").exists()
+
+
+@pytest.mark.django_db
+def test_expired_or_deleted_session_token_is_401(api, person):
+    """Tokens are looked up with one query (marketplace.api.tokens): a session that has expired or was
+    deleted (logout elsewhere, admin) must still be refused, not half-loaded."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    who = person("sessions@example.com")
+    assert who.get("/api/v1/me/").status_code == 200
+    token = who.token
+    Session.objects.filter(session_key=token).update(expire_date=timezone.now() - timezone.timedelta(seconds=1))
+    assert api.get("/api/v1/me/", HTTP_X_SESSION_TOKEN=token).status_code == 401
+    Session.objects.filter(session_key=token).delete()
+    assert api.get("/api/v1/me/", HTTP_X_SESSION_TOKEN=token).status_code == 401

@@ -75,6 +75,28 @@ def test_claim_submit_completes_task_and_shows_only_what_a_worker_may_see(worker
 
 
 @pytest.mark.django_db
+def test_submit_answers_what_was_committed_in_few_statements(worker, django_assert_max_num_queries):
+    """The submit renders the assignment from what it wrote (no read-back): the answer equals what a later
+    read returns. Its statements are bounded, so the hot path does not quietly grow (authentication 2,
+    the assignment 1, the transaction with judgment, counters and the ledger credit <= 9)."""
+    project = make_project(overlap=2)
+    make_tasks(project, 2)
+    alice = worker("alice@example.com")
+    first = alice.post(CLAIM, {"project": project.pk}).json()
+    assert submit(alice, first["id"]).status_code == 200  # creates the ledger accounts (first credit only)
+    claimed = alice.post(CLAIM, {"project": project.pk}).json()
+    with django_assert_max_num_queries(12):
+        done = submit(alice, claimed["id"], {"choice": "b"}, seconds_spent=7)
+    assert done.status_code == 200, done.content
+    listed = alice.get("/api/v1/assignments/?status=submitted").json()["results"]
+    assert listed[0] == done.json()
+    from payments.models import LedgerAccount
+
+    payable = LedgerAccount.objects.get(kind="worker_payable", worker=alice.user)
+    assert payable.balance_cents == 2 * project.reward_cents > 0
+
+
+@pytest.mark.django_db
 def test_submit_validates_answer_and_refuses_twice(worker):
     project = make_project(overlap=1)
     make_tasks(project, 1)
