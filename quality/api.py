@@ -1,4 +1,5 @@
-"""Ops endpoints for flags: list (GET /api/v1/flags/?status=open), detail, resolve (confirm | dismiss)."""
+"""Ops endpoints: flags (GET /api/v1/flags/?status=open, detail, resolve: confirm | dismiss) and one worker's
+full quality standing (GET /api/v1/workers/{id}/standing/)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -7,9 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from marketplace.api.permissions import IsOps
-from marketplace.errors import ValidationFailed
+from marketplace.errors import NotFound, ValidationFailed
 from quality.models import Flag
-from quality.selectors import flag_list
+from quality.selectors import flag_list, worker_standing_for_ops
 from quality.services import flag_resolve
 
 
@@ -70,3 +71,27 @@ class FlagResolveView(APIView):
         flag = flag_resolve(flag_id=pk, decision=payload.validated_data["decision"],
                             note=payload.validated_data["note"], actor_id=request.user.pk)
         return Response(FlagSerializer(flag_list().get(pk=flag.pk)).data)
+
+
+class WorkerStandingResponseSerializer(serializers.Serializer):
+    worker = serializers.IntegerField()
+    email = serializers.EmailField()
+    standing = serializers.JSONField(allow_null=True, help_text=(
+        "status, reasons, n_judgments, gold_n, gold_correct, gold_accuracy, gold_lower, gold_upper, "
+        "loo_agreement, loo_n, pool_loo_agreement, median_seconds, top_answer_share, computed_at, and the same "
+        "per project under projects; null until the quality job has measured the worker."))
+
+
+@extend_schema(tags=["ops"], responses={200: WorkerStandingResponseSerializer})
+class WorkerStandingView(APIView):
+    """One worker's quality standing with the gold figures the worker is not shown (ops only)."""
+
+    permission_classes = [IsOps]
+
+    def get(self, request, pk: int):
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.filter(pk=pk).only("pk", "email").first()
+        if user is None:
+            raise NotFound(f"No worker {pk}.")
+        return Response({"worker": user.pk, "email": user.email, "standing": worker_standing_for_ops(worker_id=pk)})

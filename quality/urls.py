@@ -9,4 +9,5 @@ urlpatterns = [
     path("flags/", api.FlagListView.as_view(), name="flag-list"),
     path("flags/<int:pk>/", api.FlagDetailView.as_view(), name="flag-detail"),
     path("flags/<int:pk>/resolve/", api.FlagResolveView.as_view(), name="flag-resolve"),
+    path("workers/<int:pk>/standing/", api.WorkerStandingView.as_view(), name="worker-standing"),
 ]

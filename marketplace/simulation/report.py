@@ -62,8 +62,8 @@ def _workers(sim, flags_by_worker) -> list[dict]:
         money = earnings.get(f.user_id) or {}
         earned = sum(int(money.get(k) or 0) for k in ("paid_cents", "balance_cents", "pending_cents"))
         hours = sum(j.seconds for j in f.judged) / 3600
-        try:
-            standing = f.api.get("/api/v1/me/", label="me").get("quality_standing")
+        try:  # ops' view: the worker's own /me leaves the gold figures out
+            standing = sim.ops.api.get(f"/api/v1/workers/{f.user_id}/standing/", label="ops_standing").get("standing")
         except ApiError:
             standing = None
         flags = flags_by_worker.get(f.user_id, [])

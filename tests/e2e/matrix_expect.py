@@ -132,6 +132,7 @@ EXPECT: dict[tuple[str, str], Op] = {
                                                  body=lambda w: {"reason": "matrix"}),
     ("POST", f"{V1}/workers/{{id}}/reinstate/"): Op(ops_only(200), lambda w: {"id": w.users["worker_c"].pk},
                                                    body=lambda w: {"reason": "matrix"}),
+    ("GET", f"{V1}/workers/{{id}}/standing/"): Op(ops_only(200), lambda w: {"id": w.users["worker_a"].pk}),
     ("GET", f"{V1}/flags/"): Op(ops_only(200), query={"status": "open"}),
     ("GET", f"{V1}/flags/{{id}}/"): Op(ops_only(200), _p("flag")),
     ("POST", f"{V1}/flags/{{id}}/resolve/"): Op(ops_only(200), _p("flag"),

@@ -40,3 +40,36 @@ def test_stored_figures_are_returned_in_the_documented_shape():
     standing = worker_standing_get(user=worker)
     assert standing["status"] == "watch" and standing["reasons"][0]["rule"] == "fast"
     assert [p["project_id"] for p in standing["projects"]] == [project.id]
+
+
+@pytest.mark.django_db
+def test_worker_standing_shows_no_gold_figures(person):
+    """Exact gold counts would tell a worker which recent task was gold and whether they got it right."""
+    from django.utils import timezone
+
+    worker = person("goldcount@example.com")
+    now = timezone.now()
+    WorkerStanding.objects.create(worker=worker.user, project=None, n_judgments=40, gold_n=12, gold_correct=5,
+                                  gold_accuracy=5 / 12, gold_lower=0.19, gold_upper=0.68, status="watch",
+                                  reasons=[{"rule": "gold", "level": "watch", "message": "Gold accuracy is low so far."}],
+                                  computed_at=now)
+    me = worker.get("/api/v1/me/").json()["quality_standing"]
+    assert me["status"] == "watch" and me["reasons"][0]["rule"] == "gold"
+    assert not [key for key in me if key.startswith("gold")]
+
+
+@pytest.mark.django_db
+def test_ops_see_the_gold_figures_the_worker_is_not_shown(person, ops):
+    from django.utils import timezone
+
+    worker = person("standing@example.com")
+    assert ops.get(f"/api/v1/workers/{worker.user.pk}/standing/").json() == {
+        "worker": worker.user.pk, "email": "standing@example.com", "standing": None}
+    WorkerStanding.objects.create(worker=worker.user, project=None, n_judgments=40, gold_n=12, gold_correct=5,
+                                  gold_accuracy=5 / 12, gold_lower=0.19, gold_upper=0.68, status="watch",
+                                  computed_at=timezone.now())
+    body = ops.get(f"/api/v1/workers/{worker.user.pk}/standing/").json()
+    assert (body["standing"]["gold_n"], body["standing"]["gold_correct"]) == (12, 5)
+    assert worker.get(f"/api/v1/workers/{worker.user.pk}/standing/").status_code == 403
+    missing = ops.get("/api/v1/workers/999999/standing/")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
