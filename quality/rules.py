@@ -184,6 +184,7 @@ def rules_errors(overrides) -> dict[str, list[str]]:
                     errors[f"{rule}.{key}"] = ["must be true or false"]
             elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 errors[f"{rule}.{key}"] = ["must be a number >= 0"]
-            elif key == "accuracy_floor" and not 0 < value < 1:
-                errors[f"{rule}.{key}"] = ["must be between 0 and 1 (exclusive)"]
+            elif key == "accuracy_floor" and not 0.5 < value < 1:
+                # Above chance for every schema the rule applies to (two answers: 0.5), else it tests nothing.
+                errors[f"{rule}.{key}"] = ["must be above 0.5 and below 1"]
     return errors

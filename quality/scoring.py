@@ -124,9 +124,12 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
             reference = np.where(np.isnan(gold_correct), scores, gold_correct)
             llr = random_answer_log_lr(reference, n_options=random_options,
                                        accuracy_floor=float(rules["random"]["accuracy_floor"]))
-            if not np.isnan(llr).any():
-                random_n = np.bincount(workers, minlength=data.n_workers)
-                random_llr = np.bincount(workers, weights=llr, minlength=data.n_workers)
+            # A judgment without a usable reference (NaN) is left out, not the whole project; all NaN means
+            # the floor does not exceed chance for this schema (rules_errors refuses floors <= 0.5).
+            usable = ~np.isnan(llr)
+            if usable.any():
+                random_n = np.bincount(workers[usable], minlength=data.n_workers)
+                random_llr = np.bincount(workers[usable], weights=llr[usable], minlength=data.n_workers)
         loo_n = np.bincount(workers[scored], minlength=data.n_workers)
         with np.errstate(divide="ignore", invalid="ignore"):
             loo_mean = np.bincount(workers[scored], weights=scores[scored], minlength=data.n_workers) / loo_n

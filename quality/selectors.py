@@ -6,25 +6,49 @@ from django.db.models import QuerySet
 
 from quality.models import Flag, ProjectAgreement, TaskConsensus, WorkerStanding
 
-# What a worker is shown of their own standing. No gold figures: exact gold counts (or an accuracy that moves
-# with each gold answer) would let a worker who submitted one task between two recomputes tell that it was a
-# gold task and whether their answer was right, i.e. learn a gold answer and pass it on (DESIGN.md invariant 5).
-# The gold rule still explains itself in `reasons` when it applies; ops see the figures (admin, flags).
-_STANDING_FIELDS = ("status", "reasons", "n_judgments", "loo_agreement", "loo_n", "pool_loo_agreement",
-                    "median_seconds", "top_answer_share", "computed_at")
+# What a worker is shown of their own standing: only figures made of their own work (how many judgments,
+# their speed, how often they give their most frequent answer). Gold figures and agreement with other raters
+# change with single judgments: a worker who submitted one task between two recomputes could tell that it
+# was a gold task and whether they got it right, or what the other raters answered (DESIGN.md invariant 5).
+_STANDING_FIELDS = ("n_judgments", "median_seconds", "top_answer_share", "computed_at")
+# Rules that read gold answers or other raters' answers: the worker sees them only once they are acted on
+# (review or suspend: a flag, which ops decide), in fixed words, never their early "watch" or their figures.
+_ANSWER_RULE_MESSAGES = {
+    "gold": "Your answers on quality-control tasks fall below the project's bar; ops will review your work.",
+    "agreement": "Your answers agree with the other raters' far less often than is usual in this project; "
+                 "ops will review your work.",
+    "random": "Your answers match the other raters' no better than random answers would; ops will review "
+              "your work.",
+}
+
+
+def _worker_reasons(reasons) -> list[dict]:
+    shown = []
+    for reason in reasons or []:
+        rule = reason.get("rule")
+        if rule in _ANSWER_RULE_MESSAGES:
+            if reason.get("level") not in ("review", "suspend"):
+                continue
+            reason = {**reason, "message": _ANSWER_RULE_MESSAGES[rule]}
+        shown.append(reason)
+    return shown
 
 
 def _standing_dict(standing: WorkerStanding) -> dict:
-    return {name: getattr(standing, name) for name in _STANDING_FIELDS}
+    reasons = _worker_reasons(standing.reasons)
+    status = standing.status
+    if status in (WorkerStanding.Status.GOOD, WorkerStanding.Status.WATCH):  # flagged/suspended: ops acted
+        status = WorkerStanding.Status.WATCH if reasons else WorkerStanding.Status.GOOD
+    return {"status": status, "reasons": reasons, **{name: getattr(standing, name) for name in _STANDING_FIELDS}}
 
 
 def worker_standing_get(*, user) -> dict | None:
     """The worker's quality standing across projects, with reasons and one entry per project measured, as
-    the worker may see it (GET /api/v1/me/): no gold figures (see _STANDING_FIELDS).
+    the worker may see it (GET /api/v1/me/): figures of their own work only (see _STANDING_FIELDS).
 
-    Shape: {status, reasons: [{rule, level, message, ...}], n_judgments, loo_agreement, loo_n,
-    pool_loo_agreement, median_seconds, top_answer_share, computed_at, projects: [{project_id, status,
-    reasons, ...}]}. None until the quality job has measured the worker at least once.
+    Shape: {status, reasons: [{rule, level, message, ...}], n_judgments, median_seconds, top_answer_share,
+    computed_at, projects: [{project_id, status, reasons, ...}]}. None until the quality job has measured
+    the worker at least once. Ops see everything at worker_standing_for_ops.
     """
     standings = list(WorkerStanding.objects.filter(worker=user).order_by("project_id"))
     overall = next((s for s in standings if s.project_id is None), None)

@@ -108,17 +108,20 @@ def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tu
 
 def _transaction_insert(*, kind: str, source_ref: str, currency: str, memo: str,
                         created_by_id: int | None) -> LedgerTransaction | None:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new transaction, or None when (kind, source_ref)
-    exists. One round trip, and no savepoint: a duplicate never raises, so the caller's transaction stays
-    usable (PostgreSQL and SQLite >= 3.35 both speak this)."""
+    """INSERT ... ON CONFLICT (kind, source_ref) DO NOTHING RETURNING id: the new transaction, or None when
+    (kind, source_ref) exists. One round trip, and no savepoint: a duplicate cause never raises, so the
+    caller's transaction stays usable; any other unique violation still raises (PostgreSQL and SQLite >= 3.35
+    both speak this)."""
     txn = LedgerTransaction(kind=kind, source_ref=source_ref, currency=currency, memo=memo[:500],
                             created_by_id=created_by_id, created_at=timezone.now())
     table = LedgerTransaction._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (kind, source_ref, currency, memo, created_by_id, created_at) "  # noqa: S608
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
-            [txn.kind, txn.source_ref, txn.currency, txn.memo, txn.created_by_id, txn.created_at])
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (kind, source_ref) DO NOTHING RETURNING id",
+            # As the ORM would store it (SQLite keeps datetimes as text, without the offset).
+            [txn.kind, txn.source_ref, txn.currency, txn.memo, txn.created_by_id,
+             connection.ops.adapt_datetimefield_value(txn.created_at)])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -361,3 +361,21 @@ def test_a_chunk_job_pays_each_line_once_and_hands_a_retry_to_its_own_job(financ
     assert sorted(t["metadata"]["payout_line_id"] for t in fakestripe.transfers()) == sorted(map(str, line_ids))
     assert PayoutBatch.objects.get(pk=batch_id).status == "completed"
     assert_ledger_consistent()
+
+
+def test_the_sdk_never_retries_on_its_own(fakestripe):
+    """Our retries own the idempotency key and the line's state: after a 429 the line goes back to reserved
+    and is resent without listing first, which is only safe if the SDK never sent an earlier copy of the
+    request behind our back (max_network_retries=0 in payments.stripe_api)."""
+    import stripe
+
+    from payments.stripe_api import stripe_client
+
+    for status in (429, 503, 409):
+        fakestripe.control("fail_next", {"n": 1, "status": status})
+        before = fakestripe.state.stats["requests"]
+        with pytest.raises(stripe.StripeError):
+            stripe_client().v1.transfers.create(
+                params={"amount": 100, "currency": "usd", "destination": "acct_missing"},
+                options={"idempotency_key": f"no-sdk-retry-{status}"})
+        assert fakestripe.state.stats["requests"] - before == 1

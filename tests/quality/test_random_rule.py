@@ -191,6 +191,7 @@ def test_a_floor_outside_0_1_is_refused():
     assert rules_errors({"random": {"accuracy_floor": 0.7, "log_lr": 4}}) == {}
     assert set(rules_errors({"random": {"accuracy_floor": 1.0}})) == {"random.accuracy_floor"}
     assert set(rules_errors({"random": {"accuracy_floor": 0}})) == {"random.accuracy_floor"}
+    assert set(rules_errors({"random": {"accuracy_floor": 0.5}})) == {"random.accuracy_floor"}  # chance for a/b
 
 
 # --- the recompute job ------------------------------------------------------------------------------------
@@ -233,11 +234,17 @@ def test_recompute_flags_a_clicker_and_tells_them_why():
     assert finding["level"] in ACTIONABLE and finding["random_n"] == 45 and finding["options"] == 3
     assert finding["log_lr"] >= finding["threshold"] == CFG["log_lr"]
     assert not Flag.objects.filter(worker__in=honest).exists()
-    # GET /api/v1/me/ shows the standing's reasons: rule, level and a plain message, project by project.
+    # Ops see the finding's own words; GET /api/v1/me/ shows the worker the flagged rule in fixed words
+    # (no counts: agreement with other raters must not move visibly with one judgment).
+    from quality.selectors import worker_standing_for_ops
+
+    ops_reasons = [r for r in worker_standing_for_ops(worker_id=clicker.pk)["reasons"] if r["rule"] == "random"]
+    assert ops_reasons[0]["message"] == "Over 45 judgments your answers match the other raters' no better than " \
+                                        "random answers would."
     reasons = [r for r in worker_standing_get(user=clicker)["reasons"] if r["rule"] == "random"]
-    assert reasons and reasons[0]["project_id"] == project.pk
-    assert reasons[0]["message"] == "Over 45 judgments your answers match the other raters' no better than random " \
-                                    "answers would."
+    assert reasons and reasons[0]["project_id"] == project.pk and reasons[0]["level"] in ACTIONABLE
+    assert reasons[0]["message"] == ("Your answers match the other raters' no better than random answers would; "
+                                     "ops will review your work.")
 
 
 @pytest.mark.django_db

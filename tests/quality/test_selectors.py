@@ -43,19 +43,44 @@ def test_stored_figures_are_returned_in_the_documented_shape():
 
 
 @pytest.mark.django_db
-def test_worker_standing_shows_no_gold_figures(person):
-    """Exact gold counts would tell a worker which recent task was gold and whether they got it right."""
+def test_worker_standing_shows_no_gold_or_agreement_figures(person):
+    """Exact gold counts, or a watch that comes and goes with one gold answer or one agreement with the other
+    raters, would tell a worker which recent task was gold and whether they got it right, or what the others
+    answered. The worker sees figures of their own work, rules of their own work, and answer-based rules only
+    once they are acted on, in fixed words."""
     from django.utils import timezone
 
+    from quality.metrics import wilson_interval
+    from quality.rules import DEFAULT_RULES, rule_gold
+
+    watch = rule_gold({"gold_n": 4, "gold_correct": 2, "gold_upper": wilson_interval(2, 4)[1]}, DEFAULT_RULES["gold"])
+    review = rule_gold({"gold_n": 20, "gold_correct": 4, "gold_upper": wilson_interval(4, 20)[1]},
+                       DEFAULT_RULES["gold"])
+    assert watch["level"] == "watch" and "4 gold" in watch["message"]  # what ops see
+    assert review["level"] in ("review", "suspend")
     worker = person("goldcount@example.com")
     now = timezone.now()
-    WorkerStanding.objects.create(worker=worker.user, project=None, n_judgments=40, gold_n=12, gold_correct=5,
-                                  gold_accuracy=5 / 12, gold_lower=0.19, gold_upper=0.68, status="watch",
-                                  reasons=[{"rule": "gold", "level": "watch", "message": "Gold accuracy is low so far."}],
-                                  computed_at=now)
+    fields = dict(n_judgments=40, gold_n=4, gold_correct=2, gold_accuracy=0.5, gold_lower=0.15, gold_upper=0.85,
+                  loo_agreement=0.61, loo_n=30, pool_loo_agreement=0.8, median_seconds=31.0, top_answer_share=0.5,
+                  computed_at=now)
+    reason = {k: watch[k] for k in ("rule", "level", "message")}
+    standing = WorkerStanding.objects.create(worker=worker.user, project=None, status="watch",
+                                             reasons=[reason, {"rule": "agreement", "level": "watch", "message": "m"}],
+                                             **fields)
     me = worker.get("/api/v1/me/").json()["quality_standing"]
-    assert me["status"] == "watch" and me["reasons"][0]["rule"] == "gold"
-    assert not [key for key in me if key.startswith("gold")]
+    assert me["status"] == "good" and me["reasons"] == []  # the watch came only from answer-based rules
+    assert set(me) == {"status", "reasons", "n_judgments", "median_seconds", "top_answer_share", "computed_at",
+                       "projects"}
+    standing.reasons = [{k: review[k] for k in ("rule", "level", "message")},
+                        {"rule": "fast", "level": "watch", "message": "Median time is short."}]
+    standing.status = "flagged"
+    standing.save()
+    me = worker.get("/api/v1/me/").json()["quality_standing"]
+    assert me["status"] == "flagged"
+    assert [r["rule"] for r in me["reasons"]] == ["gold", "fast"]
+    assert me["reasons"][0]["message"] == ("Your answers on quality-control tasks fall below the project's bar; "
+                                           "ops will review your work.")
+    assert not any(ch.isdigit() for ch in me["reasons"][0]["message"])
 
 
 @pytest.mark.django_db

@@ -139,3 +139,20 @@ def test_requeue_and_overlap_extend_reactivate_a_completed_project():
     assert project_overlap_extend(task_id=task.pk, max_overlap=3) is True
     assert Project.objects.get(pk=project.pk).status == "active"
     assert assignment_claim(user=third, project_id=project.pk).task_id == task.pk
+
+
+@pytest.mark.django_db
+def test_the_submit_credit_is_stored_as_the_orm_would_store_it():
+    """The ledger writes its transaction row with raw SQL (INSERT ... ON CONFLICT): its created_at must
+    compare like any ORM-written datetime (SQLite stores datetimes as text), or cut-offs such as a payout
+    batch's `created_at <= cutoff` would miss it. Runs on SQLite too (test_queue_storm)."""
+    from payments.models import LedgerTransaction
+
+    project = make_project(overlap=1)
+    make_tasks(project, 1)
+    worker = make_worker("ledger@example.com")
+    claim = assignment_claim(user=worker, project_id=project.pk)
+    assignment_submit(user=worker, assignment_id=claim.assignment_id, answer={"choice": "a"})
+    txn = LedgerTransaction.objects.get(kind="judgment_credit")
+    assert LedgerTransaction.objects.filter(pk=txn.pk, created_at__lte=txn.created_at,
+                                            created_at__gte=txn.created_at).exists()

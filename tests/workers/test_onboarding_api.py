@@ -93,6 +93,6 @@ def test_me_shows_the_quality_standing_from_the_quality_app(person):
     worker = person("standing@example.com")
     assert worker.get("/api/v1/me/").json()["quality_standing"] is None
     WorkerStanding.objects.create(worker=worker.user, project=None, status="watch", computed_at=timezone.now(),
-                                  reasons=[{"rule": "gold", "message": "gold accuracy low"}])
+                                  reasons=[{"rule": "fast", "level": "watch", "message": "Median time is short."}])
     standing = worker.get("/api/v1/me/").json()["quality_standing"]
-    assert standing["status"] == "watch" and standing["reasons"][0]["rule"] == "gold"
+    assert standing["status"] == "watch" and standing["reasons"][0]["rule"] == "fast"
