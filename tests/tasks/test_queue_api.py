@@ -328,3 +328,29 @@ def test_claim_fast_path_uses_the_workers_rules_compiled_once(worker, person):
     WorkerProfile.objects.filter(user=suspended).update(status="suspended")
     for user in (ready, unverified, suspended, make_user("bare@example.com")):
         assert worker_may_claim(user=user) == (worker_claim_blockers(user=user) == [])
+
+
+@pytest.mark.django_db
+def test_fast_bodies_equal_the_serializers(worker):
+    """claim_body / assignment_body (the hot paths) render exactly what ClaimSerializer / AssignmentSerializer
+    (the schema) render: same keys, same values, same datetime format, for live, submitted and unanswered
+    assignments alike."""
+    from tasks.api.assignments import AssignmentSerializer, ClaimSerializer, assignment_body, claim_body
+    from tasks.selectors.queue import worker_assignments_list
+
+    project = make_project(overlap=2)
+    make_tasks(project, 3)
+    alice = worker("alice@example.com")
+    claim = assignment_claim(user=alice.user, project_id=project.pk)
+    assert claim_body(claim) == ClaimSerializer(claim).data
+    done = submit(alice, claim.assignment_id, {"choice": "b", "reason": "off by one"}, seconds_spent=12)
+    assert done.status_code == 200
+    second = alice.post(CLAIM, {"project": project.pk}).json()
+    assert submit(alice, second["id"], {"choice": "a"}).status_code == 200  # no seconds_spent: null
+    alice.post(CLAIM, {"project": project.pk})
+    rows = list(worker_assignments_list(user=alice.user))
+    assert {a.status for a in rows} == {"submitted", "live"}
+    for assignment in rows:
+        assert assignment_body(assignment) == AssignmentSerializer(assignment).data
+    assert done.json() == AssignmentSerializer(worker_assignments_list(user=alice.user).get(
+        pk=claim.assignment_id)).data
