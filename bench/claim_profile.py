@@ -108,7 +108,10 @@ def _measure(n: int, project: int) -> None:
         profile = cProfile.Profile()
         call = {"claim": claim, "trivial": ping}.get(os.environ["CPROFILE"], pair)  # CPROFILE=claim|trivial|1
         profile.runcall(lambda: [call() for _ in range(n)])
-        pstats.Stats(profile).sort_stats(os.environ.get("CPROFILE_SORT", "tottime")).print_stats(40)
+        stats = pstats.Stats(profile).sort_stats(os.environ.get("CPROFILE_SORT", "tottime"))
+        stats.print_stats(40)
+        if os.environ.get("CPROFILE_CALLEES"):  # e.g. CPROFILE_CALLEES=assignment_submit
+            stats.print_callees(os.environ["CPROFILE_CALLEES"])
 
 
 if __name__ == "__main__":

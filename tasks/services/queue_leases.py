@@ -72,6 +72,18 @@ def _count_submission(*, task_id: int, now: datetime) -> bool:
     return status == Task.Status.COMPLETE and not is_gold
 
 
+def _close_live(*, assignment_id: int, status: str, now: datetime) -> bool:
+    """LIVE -> status if the lease still runs at `now`: one conditional UPDATE, written out (it runs on every
+    submit). False when the assignment is no longer live or its lease has run out."""
+    table = Assignment._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET status = %s, finished_at = %s "  # noqa: S608 - table name only
+                       "WHERE id = %s AND status = %s AND expires_at > %s",
+                       [status, adapt(now), assignment_id, LIVE, adapt(now)])
+        return cursor.rowcount == 1
+
+
 def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float | None = None) -> Judgment:
     """Records the worker's answer on their live assignment and returns the (APPROVED) judgment, whose
     .assignment is the submitted assignment as committed (with its task and project loaded).
@@ -93,8 +105,7 @@ def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float 
     answer = validate_answer(project.task_type, project.label_schema, answer, data=task.data)
     with transaction.atomic():
         now = timezone.now()
-        closed = Assignment.objects.filter(pk=assignment.pk, status=LIVE, expires_at__gt=now).update(
-            status=Assignment.Status.SUBMITTED, finished_at=now)
+        closed = _close_live(assignment_id=assignment.pk, status=Assignment.Status.SUBMITTED, now=now)
         if not closed:
             assignment.refresh_from_db()
             raise _closed_conflict(assignment, now)
