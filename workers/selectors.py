@@ -48,6 +48,17 @@ def worker_qualified_skill_ids(*, user, at=None) -> set[int]:
     return set(Qualification.objects.filter(_unexpired(at), worker=user).values_list("skill_id", flat=True))
 
 
+def worker_qualified_skills_sql(*, worker_id: int, at=None) -> tuple[str, list]:
+    """The same set as worker_qualified_skill_ids, as SQL (selecting skill_id) with its parameters, for the
+    queue to embed in its project query (one round trip per claim instead of two). Same rule as _unexpired."""
+    from django.db import connection
+
+    at = connection.ops.adapt_datetimefield_value(at or timezone.now())
+    table = Qualification._meta.db_table
+    return (f"SELECT skill_id FROM {table} WHERE worker_id = %s AND (expires_at IS NULL OR expires_at > %s)",  # noqa: S608
+            [worker_id, at])
+
+
 def worker_qualifications_list(*, user, at=None) -> list[Qualification]:
     """All the worker's qualifications (expired ones too, so the worker sees what to renew)."""
     return list(Qualification.objects.filter(worker=user).select_related("skill").order_by("skill__slug"))

@@ -135,19 +135,14 @@ _PROJECT_FIELDS = ("id", "name", "task_type", "label_schema", "instructions", "d
                    "currency", "priority", "gold_share", "lease_seconds", "max_judgments_per_worker", "pool_id", "status")
 
 
-def _in_list(values) -> tuple[str, list]:
-    values = sorted(values) or [-1]  # an empty IN () is not SQL; no row has id -1
-    return ", ".join(["%s"] * len(values)), values
-
-
 def _projects_meeting_requirements(*, user, project_id: int | None) -> list[Project]:
     """Active projects whose required skills and pool the worker meets, each with ``held``: the worker's
     live + submitted assignments on its real tasks. One portable SQL statement (this runs on every claim;
-    the ORM's compile time was most of the claim's CPU) after the workers app's qualification selector;
-    its pool selector only when a project has a pool."""
-    from workers.selectors import worker_active_pool_ids, worker_qualified_skill_ids
+    the ORM's compile time was most of the claim's CPU), with the workers app's qualification rule embedded
+    (workers.selectors.worker_qualified_skills_sql); its pool selector only when a project has a pool."""
+    from workers.selectors import worker_active_pool_ids, worker_qualified_skills_sql
 
-    skills, skill_params = _in_list(worker_qualified_skill_ids(user=user))
+    skills, skill_params = worker_qualified_skills_sql(worker_id=user.pk)
     project_t, task_t, assignment_t = Project._meta.db_table, Task._meta.db_table, Assignment._meta.db_table
     required_t = Project.required_qualifications.through._meta.db_table
     only_one = "AND p.id = %s" if project_id is not None else ""

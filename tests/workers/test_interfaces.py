@@ -124,3 +124,29 @@ def test_workers_eligible_for_applies_every_rule():
     PoolMembership.objects.create(pool=pool, worker=only_py)
     PoolMembership.objects.create(pool=pool, worker=both, status=PoolMembership.Status.SUSPENDED)
     assert list(selectors.workers_eligible_for(skill_ids=[py.id], pool_id=pool.id)) == [only_py]
+
+
+def test_qualified_skills_sql_is_the_same_set_as_the_selector():
+    """The queue embeds worker_qualified_skills_sql in its project query: it must select exactly
+    worker_qualified_skill_ids, for unexpired, expired and never-expiring qualifications, at any time."""
+    from django.db import connection
+
+    user = make_user("sqlset@example.com")
+    complete_profile(user, skills=("python", "javascript", "sql"))
+    qualify(user, "python")
+    expired = qualify(user, "javascript")
+    expired.expires_at = timezone.now() - timedelta(hours=1)
+    expired.save()
+    forever = qualify(user, "sql")
+    forever.expires_at = None
+    forever.save()
+    other = make_user("sqlset-other@example.com")
+    complete_profile(other)
+    qualify(other, "javascript")
+    for at in (None, timezone.now() - timedelta(days=1), timezone.now() + timedelta(days=10_000)):
+        sql, params = selectors.worker_qualified_skills_sql(worker_id=user.pk, at=at)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            got = {row[0] for row in cursor.fetchall()}
+        assert got == selectors.worker_qualified_skill_ids(user=user, at=at)
+    assert len(selectors.worker_qualified_skill_ids(user=user)) == 2
