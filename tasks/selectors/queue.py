@@ -93,15 +93,18 @@ def worker_may_claim(*, user) -> bool:
         return cursor.fetchone() is not None
 
 
-def worker_claim_blocker(*, user) -> dict | None:
+def worker_claim_blocker(*, user, may_claim: bool | None = None) -> dict | None:
     """The most fundamental reason this person may not claim work, as ``{"code", "message"}`` with the
     claim endpoint's codes (suspended, onboarding_incomplete, not_qualified), or None when they may.
 
     Fast path: one query, the workers app's own rules as SQL (workers_eligible_for); the detailed (several
-    queries) worker_claim_blockers only runs to explain a refusal."""
+    queries) worker_claim_blockers only runs to explain a refusal. Pass may_claim when the caller has just
+    asked (worker_claim_state)."""
     from workers.selectors import worker_claim_blockers
 
-    if worker_may_claim(user=user):
+    if may_claim is None:
+        may_claim = worker_may_claim(user=user)
+    if may_claim:
         return None
     blockers = {b["code"]: b["message"] for b in worker_claim_blockers(user=user)}
     for source, code in _BLOCKER_ORDER:
@@ -203,6 +206,27 @@ def worker_assignments_list(*, user, status: str | None = None) -> QuerySet[Assi
     if status:
         qs = qs.filter(status=status)
     return qs.order_by("-claimed_at", "-id")
+
+
+def worker_claim_state(*, user, now) -> tuple[bool, int, bool]:
+    """(worker_may_claim, worker_live_claims_count, whether any live lease anywhere has run out) in one round
+    trip: all three are read on every claim. The eligibility part is the workers app's own SQL."""
+    template = _eligible_sql_template()
+    if template is None:
+        return (worker_may_claim(user=user), *worker_live_claims_and_stale_leases(user=user, now=now))
+    sql, params, slots = template
+    params = list(params)
+    for kind, i in slots:
+        params[i] = user.pk if kind == "pk" else now
+    table = Assignment._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT EXISTS ({sql}),
+                       (SELECT count(*) FROM {table} WHERE worker_id = %s AND status = 'live' AND expires_at > %s),
+                       EXISTS (SELECT 1 FROM {table} WHERE status = 'live' AND expires_at <= %s)""",  # noqa: S608
+            [*params, user.pk, now, now])
+        may, live, stale = cursor.fetchone()
+    return bool(may), live, bool(stale)
 
 
 def worker_live_claims_and_stale_leases(*, user, now) -> tuple[int, bool]:

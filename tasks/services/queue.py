@@ -40,7 +40,7 @@ from tasks.selectors.queue import (
     project_claim_refusal,
     projects_claimable_for,
     worker_claim_blocker,
-    worker_live_claims_and_stale_leases,
+    worker_claim_state,
 )
 from tasks.services.queue_leases import (  # noqa: F401 - re-exported: the queue's interface lives here
     assignment_release,
@@ -94,11 +94,11 @@ def assignment_claim(*, user, project_id: int | None = None, rng: random.Random 
     before that transaction, so two simultaneous claims by the same worker may pass one over a cap by one;
     overlap and one-per-(task, worker) are never exceeded."""
     rng = rng or random
-    blocker = worker_claim_blocker(user=user)
+    now = timezone.now()
+    may_claim, live, stale = worker_claim_state(user=user, now=now)
+    blocker = None if may_claim else worker_claim_blocker(user=user, may_claim=False)
     if blocker:
         raise Forbidden(blocker["message"], code=blocker["code"])
-    now = timezone.now()
-    live, stale = worker_live_claims_and_stale_leases(user=user, now=now)
     if live >= settings.QUEUE_MAX_LIVE_CLAIMS:
         raise Forbidden(f"You already hold {settings.QUEUE_MAX_LIVE_CLAIMS} live assignments: submit or release "
                         "one first.", code="too_many_live_claims")

@@ -328,6 +328,19 @@ def test_claim_fast_path_uses_the_workers_rules_compiled_once(worker, person):
     WorkerProfile.objects.filter(user=suspended).update(status="suspended")
     for user in (ready, unverified, suspended, make_user("bare@example.com")):
         assert worker_may_claim(user=user) == (worker_claim_blockers(user=user) == [])
+    # The claim reads eligibility, live claims and stale leases in one statement: the same answers.
+    from tasks.selectors.queue import worker_claim_state, worker_live_claims_and_stale_leases
+
+    project = make_project(overlap=2, lease_seconds=60)
+    make_tasks(project, 3)
+    assignment_claim(user=ready, project_id=project.pk)
+    stale = assignment_claim(user=ready, project_id=project.pk)
+    Assignment.objects.filter(pk=stale.assignment_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    now = timezone.now()
+    for user in (ready, unverified, suspended):
+        assert worker_claim_state(user=user, now=now) == (
+            worker_may_claim(user=user), *worker_live_claims_and_stale_leases(user=user, now=now))
+    assert worker_claim_state(user=ready, now=now) == (True, 1, True)
 
 
 @pytest.mark.django_db
