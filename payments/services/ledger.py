@@ -1,10 +1,11 @@
 """The double-entry ledger's only write path (invariant 7).
 
 ledger_post writes one balanced transaction: it refuses entries that do not sum to zero, mixes of
-currencies and zero amounts; when it debits a worker account it locks the worker accounts it touches in
-ascending id order to check the balance, and it moves their cached balances in the same database transaction (the platform funding account, touched by every credit,
-is neither locked nor cached: its balance is derived from its entries); (kind, source_ref) is unique, so posting the same cause twice
-writes nothing the second time. Nothing here updates or deletes an entry: corrections are new transactions.
+currencies and zero amounts. When it debits a worker account it first locks the worker accounts it touches
+(ascending id) to check the balance; it moves their cached balances in the same database transaction. The
+platform funding account, touched by every credit, is neither locked nor cached: its balance is derived from
+its entries. (kind, source_ref) is unique, so posting the same cause twice writes nothing the second time.
+Nothing here updates or deletes an entry: corrections are new transactions.
 """
 
 from collections import defaultdict
