@@ -50,12 +50,17 @@ def worker_standing_get(*, user) -> dict | None:
     computed_at, projects: [{project_id, status, reasons, ...}]}. None until the quality job has measured
     the worker at least once. Ops see everything at worker_standing_for_ops.
     """
-    standings = list(WorkerStanding.objects.filter(worker=user).order_by("project_id"))
+    return _standings(worker_id=user.pk, render=_standing_dict)
+
+
+def _standings(*, worker_id: int, render) -> dict | None:
+    """The overall standing rendered, with the per-project ones under "projects"; None before any."""
+    standings = list(WorkerStanding.objects.filter(worker_id=worker_id).order_by("project_id"))
     overall = next((s for s in standings if s.project_id is None), None)
     if overall is None:
         return None
-    result = _standing_dict(overall)
-    result["projects"] = [{"project_id": s.project_id, **_standing_dict(s)} for s in standings if s.project_id]
+    result = render(overall)
+    result["projects"] = [{"project_id": s.project_id, **render(s)} for s in standings if s.project_id]
     return result
 
 
@@ -68,14 +73,8 @@ def worker_standing_for_ops(*, worker_id: int) -> dict | None:
     """Everything the quality job measured about one worker, gold figures included (ops only: GET
     /api/v1/workers/{id}/standing/). Same shape as worker_standing_get plus gold_n, gold_correct,
     gold_accuracy, gold_lower, gold_upper. None until the worker has been measured."""
-    standings = list(WorkerStanding.objects.filter(worker_id=worker_id).order_by("project_id"))
-    overall = next((s for s in standings if s.project_id is None), None)
-    if overall is None:
-        return None
-    result = {name: getattr(overall, name) for name in _OPS_STANDING_FIELDS}
-    result["projects"] = [{"project_id": s.project_id, **{name: getattr(s, name) for name in _OPS_STANDING_FIELDS}}
-                          for s in standings if s.project_id]
-    return result
+    return _standings(worker_id=worker_id,
+                      render=lambda standing: {name: getattr(standing, name) for name in _OPS_STANDING_FIELDS})
 
 
 def task_consensus_get(*, task_ids: Iterable[int]) -> dict[int, dict]:
