@@ -2,7 +2,7 @@
 through Django's test client (no HTTP, no load generator), with the SQL of one claim and one submit.
 
     .venv/bin/python -m bench.claim_profile 300
-    CPROFILE=1|claim|trivial [CPROFILE_SORT=cumulative] .venv/bin/python -m bench.claim_profile 300   # plus a cProfile of the pairs
+    CPROFILE=1|claim|trivial [CPROFILE_SORT=cumulative] [CPROFILE_FILTER=regex] [CPROFILE_LINES=40] .venv/bin/python -m bench.claim_profile 300   # plus a cProfile of the pairs
 
 Same database content and settings as bench/claim_load.py (8 workers, 5,000 tasks, overlap 3), on a
 throwaway database on BENCH_DATABASE_URL's server, created and dropped here.
@@ -109,7 +109,7 @@ def _measure(n: int, project: int) -> None:
         call = {"claim": claim, "trivial": ping}.get(os.environ["CPROFILE"], pair)  # CPROFILE=claim|trivial|1
         profile.runcall(lambda: [call() for _ in range(n)])
         stats = pstats.Stats(profile).sort_stats(os.environ.get("CPROFILE_SORT", "tottime"))
-        stats.print_stats(40)
+        stats.print_stats(*([os.environ["CPROFILE_FILTER"]] if os.environ.get("CPROFILE_FILTER") else []), int(os.environ.get("CPROFILE_LINES", "40")))
         if os.environ.get("CPROFILE_CALLEES"):  # e.g. CPROFILE_CALLEES=assignment_submit
             stats.print_callees(os.environ["CPROFILE_CALLEES"])
 

@@ -8,6 +8,7 @@ cycle.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from django.db.models import Case, F, PositiveSmallIntegerField, Q, Value, When
 from django.utils import timezone
 
 from marketplace.errors import Conflict, NotFound
-from tasks.models import Assignment, Judgment, Task
+from tasks.models import Assignment, Judgment, Project, Task
 
 logger = logging.getLogger(__name__)
 LIVE = Assignment.Status.LIVE
@@ -31,6 +32,68 @@ def _own_assignment(*, user, assignment_id: int) -> Assignment:
         # Another worker's assignment is "not found" too: ids of others' work are not confirmed.
         raise NotFound(f"No assignment {assignment_id}.")
     return assignment
+
+
+# What the submit needs of the task and the project, beside the assignment itself (its answer echoes
+# the project's public fields; validation needs the schema, the task's data and, for gold, its answer).
+_SUBMIT_TASK_FIELDS = ("data", "gold", "is_gold")
+_SUBMIT_PROJECT_FIELDS = ("name", "task_type", "label_schema", "instructions", "data_use_statement", "reward_cents",
+                          "currency")
+_JSON_FIELDS = {"data", "gold", "label_schema"}
+
+
+def _loaded(model, pk: int, values: dict):
+    """An instance of `model` holding only these fields (the others load on first access, as with .only())."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values or f.attname == "id"]
+    return model.from_db(connection.alias, names, [pk if name == "id" else values[name] for name in names])
+
+
+def _own_assignment_for_submit(*, user, assignment_id: int) -> Assignment:
+    """The worker's assignment with the task and project fields the submit uses, in one written-out
+    statement (the ORM's select_related compiled on every submit was the biggest share of its CPU). Model
+    fields of the assignment go through the ORM's converters (raw()); the joined JSON columns arrive as
+    text on both backends and are decoded here."""
+    columns = ", ".join([*(f"t.{f} AS task_{f}" for f in _SUBMIT_TASK_FIELDS),
+                         *(f"p.{f} AS project_{f}" for f in _SUBMIT_PROJECT_FIELDS)])
+    found = list(Assignment.objects.raw(
+        f"SELECT a.*, {columns} FROM {Assignment._meta.db_table} a "  # noqa: S608 - constant fragments only
+        f"JOIN {Task._meta.db_table} t ON t.id = a.task_id JOIN {Project._meta.db_table} p ON p.id = a.project_id "
+        "WHERE a.id = %s AND a.worker_id = %s", [assignment_id, user.pk]))
+    if not found:
+        raise NotFound(f"No assignment {assignment_id}.")
+    assignment = found[0]
+
+    def value(prefix: str, name: str):
+        raw = getattr(assignment, f"{prefix}_{name}")
+        if name in _JSON_FIELDS and isinstance(raw, (str, bytes)):
+            return json.loads(raw)
+        return bool(raw) if name == "is_gold" else raw
+
+    assignment.task = _loaded(Task, assignment.task_id, {f: value("task", f) for f in _SUBMIT_TASK_FIELDS})
+    assignment.project = _loaded(Project, assignment.project_id,
+                                 {f: value("project", f) for f in _SUBMIT_PROJECT_FIELDS})
+    return assignment
+
+
+def _judgment_insert(*, assignment: Assignment, answer, seconds_spent: float | None, gold_correct: bool | None,
+                     now: datetime) -> Judgment:
+    """The approved judgment, written out (the ORM's create compiled it on every submit)."""
+    task = assignment.task
+    values = {"assignment_id": assignment.pk, "task_id": task.pk, "project_id": assignment.project_id,
+              "worker_id": assignment.worker_id, "answer": answer, "seconds_spent": seconds_spent,
+              "is_gold": task.is_gold, "gold_correct": gold_correct, "status": Judgment.Status.APPROVED,
+              "created_at": now}
+    params = [json.dumps(answer) if name == "answer" else
+              connection.ops.adapt_datetimefield_value(now) if name == "created_at" else value
+              for name, value in values.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {Judgment._meta.db_table} ({', '.join(values)}) "  # noqa: S608
+                       f"VALUES ({', '.join(['%s'] * len(values))}) RETURNING id", params)
+        pk = cursor.fetchone()[0]
+    judgment = Judgment(id=pk, **values)
+    judgment._state.adding = False
+    judgment.assignment, judgment.task, judgment.project = assignment, task, assignment.project
+    return judgment
 
 
 def _closed_conflict(assignment: Assignment, now: datetime) -> Conflict:
@@ -98,11 +161,12 @@ def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float 
     from tasks.label_schemas import answers_equal, validate_answer
 
     now = timezone.now()
-    assignment = _own_assignment(user=user, assignment_id=assignment_id)
+    assignment = _own_assignment_for_submit(user=user, assignment_id=assignment_id)
     if assignment.status != LIVE or assignment.expires_at <= now:
         raise _closed_conflict(assignment, now)
     task, project = assignment.task, assignment.project
     answer = validate_answer(project.task_type, project.label_schema, answer, data=task.data)
+    gold_correct = answers_equal(project.task_type, answer, task.gold) if task.is_gold and task.gold else None
     with transaction.atomic():
         now = timezone.now()
         closed = _close_live(assignment_id=assignment.pk, status=Assignment.Status.SUBMITTED, now=now)
@@ -110,11 +174,8 @@ def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float 
             assignment.refresh_from_db()
             raise _closed_conflict(assignment, now)
         assignment.status, assignment.finished_at = Assignment.Status.SUBMITTED, now
-        judgment = Judgment.objects.create(
-            assignment=assignment, task=task, project=project, worker=user, answer=answer,
-            seconds_spent=seconds_spent, is_gold=task.is_gold, status=Judgment.Status.APPROVED,
-            gold_correct=answers_equal(project.task_type, answer, task.gold) if task.is_gold and task.gold else None,
-        )
+        judgment = _judgment_insert(assignment=assignment, answer=answer, seconds_spent=seconds_spent,
+                                    gold_correct=gold_correct, now=now)
         completed = _count_submission(task_id=task.pk, now=now)
         _credit(judgment)
         if completed:
