@@ -164,16 +164,36 @@ def _client(args) -> dict:
     return {"lat": lat, "counts": counts}
 
 
+def _cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn processes (the server's process group), by PostgreSQL's
+    processes, and by everything else (the load generator, other sessions), from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"server": 0.0, "postgres": 0.0, "other": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        group = "server" if int(fields[2]) == server_pid else "postgres" if name.startswith("postgres") else "other"
+        used[group] += seconds
+    return used
+
+
 def _phase(pool, phase: str, port: int, tokens: list[str], project: int, seconds: float, procs: int,
-           think: float) -> dict:
+           think: float, server_pid: int = 0) -> dict:
     deadline = time.time() + seconds
     chunks = [tokens[i::procs] for i in range(procs)]
+    cpu_before = _cpu_seconds(server_pid) if server_pid else None
     start = time.perf_counter()
     results = pool.map(_client, [(phase, port, chunk, project, deadline, think) for chunk in chunks if chunk])
     elapsed = time.perf_counter() - start
+    cpu = ({k: v - cpu_before[k] for k, v in _cpu_seconds(server_pid).items()} if cpu_before else None)
     lat = {k: [x for r in results for x in r["lat"][k]] for k in ("claim", "submit", "ping")}
     counts = {k: sum(r["counts"][k] for r in results) for k in ("ok", "empty", "errors")}
-    return {"phase": phase, "elapsed": elapsed, "lat": lat, **counts}
+    return {"phase": phase, "elapsed": elapsed, "lat": lat, "cpu": cpu, **counts}
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -200,6 +220,8 @@ def main() -> None:
     parser.add_argument("--gunicorn-workers", type=int, default=3)
     parser.add_argument("--gunicorn-threads", type=int, default=8)
     parser.add_argument("--client-procs", type=int, default=2, help="client processes the workers are spread over")
+    parser.add_argument("--phases", default="trivial,claim,loop",
+                        help="which phases to run, in order (a profiler attached to the server may want only the loop)")
     parser.add_argument("--think-ms", type=float, default=0, help="pause between claim and submit (a worker thinking)")
     args = parser.parse_args()
 
@@ -241,8 +263,9 @@ def main() -> None:
         procs = max(1, min(args.client_procs, args.workers))
         with multiprocessing.get_context("fork").Pool(procs) as pool:
             _phase(pool, "trivial", port, tokens, project, 2, procs, 0)  # warm-up: connections, imports, plans
-            results = [_phase(pool, phase, port, tokens, project, args.seconds, procs, args.think_ms / 1000)
-                       for phase in ("trivial", "claim", "loop")]
+            results = [_phase(pool, phase, port, tokens, project, args.seconds, procs, args.think_ms / 1000,
+                              server_pid=gunicorn.pid)
+                       for phase in args.phases.split(",")]
         print(f"\nclaim_load: {args.workers} workers, {args.seconds:g}s per phase, gunicorn "
               f"{args.gunicorn_workers}x{args.gunicorn_threads} gthread, think {args.think_ms:g} ms, "
               f"{os.cpu_count()} cores (client and server share them)")
@@ -253,6 +276,16 @@ def main() -> None:
                 summary[(result["phase"], key)] = row
                 print(f"{result['phase']:8} {key:8} {row['per_s']:8.0f} {row['p50']:8.1f} {row['p95']:8.1f} "
                       f"{row['p99']:8.1f} {result['errors']:7d}")
+        print("\nCPU per request (per pair in the loop), ms: server = gunicorn's processes, postgres = all of "
+              "PostgreSQL's, other = the load generator and anything else on the machine")
+        for result in results:
+            n = len(result["lat"]["ping"] or result["lat"]["submit"] or result["lat"]["claim"])
+            if result["cpu"] and n:
+                per = {k: v / n * 1000 for k, v in result["cpu"].items()}
+                print(f"{result['phase']:8} server {per['server']:6.2f}  postgres {per['postgres']:6.2f}  "
+                      f"other {per['other']:6.2f}  total {sum(per.values()):6.2f}")
+        if not {("trivial", "ping"), ("claim", "claim"), ("loop", "claim")} <= set(summary):
+            return
         trivial = summary[("trivial", "ping")]["per_s"]
         claim = summary[("claim", "claim")]["per_s"]
         loop = summary.get(("loop", "submit"), {"per_s": 0})["per_s"]

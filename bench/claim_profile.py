@@ -101,6 +101,8 @@ def _measure(n: int, project: int) -> None:
         print(f"{name:13} {(time.perf_counter() - wall) / n * 1000:7.2f} ms wall {(time.process_time() - cpu) / n * 1000:7.2f}"
               f" ms CPU per request (pair)")
     print(f"load average (1 min): {os.getloadavg()[0]:.1f}")
+    if os.environ.get("EXPLAIN"):  # EXPLAIN=1: PostgreSQL's own time per statement of one claim and one submit
+        _explain(claim, submit, connection)
     if os.environ.get("CPROFILE"):  # CPROFILE=1: where a claim+submit pair's Python time goes
         import cProfile
         import pstats
@@ -112,6 +114,34 @@ def _measure(n: int, project: int) -> None:
         stats.print_stats(*([os.environ["CPROFILE_FILTER"]] if os.environ.get("CPROFILE_FILTER") else []), int(os.environ.get("CPROFILE_LINES", "40")))
         if os.environ.get("CPROFILE_CALLEES"):  # e.g. CPROFILE_CALLEES=assignment_submit
             stats.print_callees(os.environ["CPROFILE_CALLEES"])
+
+
+def _explain(claim, submit, connection) -> None:
+    """EXPLAIN ANALYZE of each statement one claim and one submit ran, as they ran (with their values), each
+    in a transaction rolled back, after the history the timing loops above left behind."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as claimed:
+        response, token = claim()
+    with CaptureQueriesContext(connection) as submitted:
+        submit(response, token)
+    for name, queries in (("claim", claimed), ("submit", submitted)):
+        for query in queries.captured_queries:
+            sql = query["sql"]
+            if sql.split()[0].upper() in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"):
+                continue
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, SUMMARY ON) {sql}")
+                    plan = [row[0] for row in cursor.fetchall()]
+                    transaction.set_rollback(True)
+            except Exception as error:  # noqa: BLE001 - a statement that cannot be replayed is reported, not fatal
+                plan = [f"(not replayable: {error})"]
+            print(f"{name}: {' '.join(sql.split())[:110]}")
+            print("   " + " | ".join(line.strip() for line in plan if "Execution Time" in line or "Planning Time" in line))
+            if os.environ.get("EXPLAIN") == "full":
+                print("\n".join("      " + line for line in plan))
 
 
 if __name__ == "__main__":

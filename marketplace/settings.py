@@ -116,6 +116,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif env_bool("DB_SERVER_SIDE_BINDING", True):
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True,
+                                       "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5) or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker --------------------------------------------------------------------------------
