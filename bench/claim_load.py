@@ -292,6 +292,15 @@ def main() -> None:
         print(f"\nclaim / trivial = {claim / trivial:.0%} (target >= 40%); claim+submit loop = {loop:.0f}/s "
               f"(target >= 400 with 8 workers); loop claim p95 = {summary[('loop', 'claim')]['p95']:.1f} ms, "
               f"submit p95 = {summary.get(('loop', 'submit'), {'p95': float('nan')})['p95']:.1f} ms")
+        trivial_run = next(r for r in results if r["phase"] == "trivial")
+        if trivial_run["cpu"]:
+            # The best any claim+submit pair could do here: two requests that each cost no more CPU (server,
+            # PostgreSQL, load generator together) than the trivial endpoint, on all of the machine's cores.
+            per_request = sum(trivial_run["cpu"].values()) / len(trivial_run["lat"]["ping"])
+            print(f"bounds in this run: a pair of two trivial requests costs {2 * per_request * 1000:.2f} ms of CPU, "
+                  f"so {os.cpu_count()} cores fit at most {os.cpu_count() / (2 * per_request):.0f} such pairs/s; "
+                  f"the trivial endpoint's own p95 at {args.workers} workers is "
+                  f"{summary[('trivial', 'ping')]['p95']:.1f} ms")
     finally:
         if gunicorn is not None:
             os.killpg(gunicorn.pid, 15)

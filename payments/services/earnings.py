@@ -64,8 +64,10 @@ def _funding_and_payable(*, worker_id: int, currency: str) -> tuple[LedgerAccoun
     """The platform funding account and the worker's payable account, in one query (created on first use)."""
     table = LedgerAccount._meta.db_table
     # Written out: this runs on every submitted judgment, and compiling the OR query was a visible share of it.
+    # Columns named, never *: a prepared "SELECT *" fails once a migration adds a column.
+    columns = ", ".join(f.column for f in LedgerAccount._meta.concrete_fields)
     rows = {(a.kind, a.worker_id): a for a in LedgerAccount.objects.raw(
-        f"SELECT * FROM {table} WHERE currency = %s AND ((kind = %s AND worker_id IS NULL) "  # noqa: S608
+        f"SELECT {columns} FROM {table} WHERE currency = %s AND ((kind = %s AND worker_id IS NULL) "  # noqa: S608
         "OR (kind = %s AND worker_id = %s))", [currency, Kind.PLATFORM_FUNDING, Kind.WORKER_PAYABLE, worker_id])}
     funding = rows.get((Kind.PLATFORM_FUNDING, None)) or ledger_account_get(kind=Kind.PLATFORM_FUNDING,
                                                                             currency=currency)

@@ -53,10 +53,12 @@ def _own_assignment_for_submit(*, user, assignment_id: int) -> Assignment:
     statement (the ORM's select_related compiled on every submit was the biggest share of its CPU). Model
     fields of the assignment go through the ORM's converters (raw()); the joined JSON columns arrive as
     text on both backends and are decoded here."""
-    columns = ", ".join([*(f"t.{f} AS task_{f}" for f in _SUBMIT_TASK_FIELDS),
+    # Columns named, never a.*: a prepared "SELECT a.*" fails once a migration adds a column.
+    columns = ", ".join([*(f"a.{f.column}" for f in Assignment._meta.concrete_fields),
+                         *(f"t.{f} AS task_{f}" for f in _SUBMIT_TASK_FIELDS),
                          *(f"p.{f} AS project_{f}" for f in _SUBMIT_PROJECT_FIELDS)])
     found = list(Assignment.objects.raw(
-        f"SELECT a.*, {columns} FROM {Assignment._meta.db_table} a "  # noqa: S608 - constant fragments only
+        f"SELECT {columns} FROM {Assignment._meta.db_table} a "  # noqa: S608 - constant fragments only
         f"JOIN {Task._meta.db_table} t ON t.id = a.task_id JOIN {Project._meta.db_table} p ON p.id = a.project_id "
         "WHERE a.id = %s AND a.worker_id = %s", [assignment_id, user.pk]))
     if not found:

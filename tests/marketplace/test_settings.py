@@ -33,3 +33,19 @@ def test_production_with_a_real_secret_key_starts():
 
 def test_debug_runs_without_a_secret_key():
     assert _import_settings(DEBUG="1").returncode == 0
+
+
+def _database_options(**env) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", "import marketplace.settings as s; print(s.DATABASES['default'].get('OPTIONS', {}))"],
+        cwd=ROOT, env={**os.environ, "DEBUG": "1", "DATABASE_URL": "postgres://u@127.0.0.1:5432/db", **env},
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return eval(result.stdout)  # noqa: S307 - our own settings' repr
+
+
+def test_postgresql_binds_server_side_and_prepares_by_default_with_switches_for_poolers():
+    assert _database_options() == {"server_side_binding": True, "prepare_threshold": 5}
+    # Behind a pooler that cannot keep prepared statements (PgBouncer < 1.21 in transaction mode):
+    assert _database_options(DB_PREPARE_THRESHOLD="0") == {"server_side_binding": True, "prepare_threshold": None}
+    assert _database_options(DB_SERVER_SIDE_BINDING="0") == {}

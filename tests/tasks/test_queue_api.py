@@ -367,3 +367,58 @@ def test_fast_bodies_equal_the_serializers(worker):
         assert assignment_body(assignment) == AssignmentSerializer(assignment).data
     assert done.json() == AssignmentSerializer(worker_assignments_list(user=alice.user).get(
         pk=claim.assignment_id)).data
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_hot_statements_are_prepared_once_per_connection(worker):
+    """On PostgreSQL the queue's statements are bound server-side and prepared after DB_PREPARE_THRESHOLD (5)
+    runs, so a claim and a submit are not re-parsed and re-planned every time."""
+    from django.db import connection
+
+    project = make_project(overlap=1)
+    make_tasks(project, 8)
+    alice = worker()
+    for _ in range(7):
+        claimed = alice.post(CLAIM, {"project": project.pk})
+        assert claimed.status_code == 201, claimed.content
+        assert submit(alice, claimed.json()["id"]).status_code == 200
+    assert connection.connection.prepare_threshold == 5
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = " ".join(row[0] for row in cursor.fetchall())
+    assert "FOR UPDATE OF t SKIP LOCKED" in prepared  # the claim
+    assert "INSERT INTO tasks_judgment" in prepared  # the submit
+    assert "balance_cents = balance_cents +" in prepared  # its earnings credit
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_submit_survives_a_column_added_by_a_migration(worker):
+    """The submit's written-out reads name their columns: statements prepared before a migration (run from
+    another connection, as `manage.py migrate` is) adds a column keep working; a prepared SELECT * would fail
+    with "cached plan must not change result type" until the connection is recycled."""
+    import psycopg
+    from django.db import connection
+
+    project = make_project(overlap=1)
+    make_tasks(project, 9)
+    alice = worker()
+    for _ in range(6):
+        assert submit(alice, alice.post(CLAIM, {"project": project.pk}).json()["id"]).status_code == 200
+    settings = connection.settings_dict
+    conninfo = {"host": settings["HOST"] or "127.0.0.1", "port": settings["PORT"] or 5432, "user": settings["USER"],
+                "dbname": settings["NAME"], "password": settings["PASSWORD"] or None}
+
+    def migrate(sql: str) -> None:
+        with psycopg.connect(**conninfo, autocommit=True) as other:
+            other.execute(sql)
+
+    migrate("ALTER TABLE tasks_assignment ADD COLUMN added_later integer; "
+            "ALTER TABLE payments_ledgeraccount ADD COLUMN added_later integer")
+    try:
+        done = submit(alice, alice.post(CLAIM, {"project": project.pk}).json()["id"])
+        assert done.status_code == 200, done.content
+    finally:
+        migrate("ALTER TABLE tasks_assignment DROP COLUMN added_later; "
+                "ALTER TABLE payments_ledgeraccount DROP COLUMN added_later")
