@@ -184,6 +184,9 @@ class Assignment(models.Model):
             models.Index(fields=["worker", "status"]),
             models.Index(fields=["status", "expires_at"]),
             models.Index(fields=["project", "worker"]),
+            # Every claim counts the worker's live leases (all projects, and per project for the share cap):
+            # only live rows are in it, so the count does not grow with the worker's history.
+            models.Index(fields=["worker", "project"], name="assignment_live_by_worker", condition=Q(status="live")),
         ]
 
     def __str__(self) -> str:
@@ -218,6 +221,9 @@ class Judgment(models.Model):
         indexes = [
             models.Index(fields=["project", "id"]),
             models.Index(fields=["worker", "project"]),
+            # The share cap's submitted part, counted on every claim: an index-only count, no task lookups.
+            models.Index(fields=["worker", "project"], name="judgment_share_count",
+                         condition=Q(status="approved", is_gold=False)),
         ]
 
     def __str__(self) -> str:

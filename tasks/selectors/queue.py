@@ -21,7 +21,7 @@ from django.db import connection
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from tasks.models import Assignment, Project, Task
+from tasks.models import Assignment, Judgment, Project, Task
 
 # worker_claim_blockers codes -> the claim endpoint's 403 codes (API.md), most fundamental first.
 _BLOCKER_ORDER = (
@@ -142,23 +142,30 @@ def _projects_meeting_requirements(*, user, project_id: int | None) -> list[Proj
     """Active projects whose required skills and pool the worker meets, each with ``held``: the worker's
     live + submitted assignments on its real tasks. One portable SQL statement (this runs on every claim;
     the ORM's compile time was most of the claim's CPU), with the workers app's qualification rule embedded
-    (workers.selectors.worker_qualified_skills_sql); its pool selector only when a project has a pool."""
+    (workers.selectors.worker_qualified_skills_sql); its pool selector only when a project has a pool.
+
+    ``held`` is counted as live assignments on real tasks plus APPROVED judgments on real tasks: a submitted
+    assignment always has its judgment, approved until quality requeues it (which makes the assignment
+    REQUEUED in the same transaction). Both counts read partial indexes (assignment_live_by_worker,
+    judgment_share_count), so a claim's cost does not grow with the worker's history in the project."""
     from workers.selectors import worker_active_pool_ids, worker_qualified_skills_sql
 
     skills, skill_params = worker_qualified_skills_sql(worker_id=user.pk)
     project_t, task_t, assignment_t = Project._meta.db_table, Task._meta.db_table, Assignment._meta.db_table
+    judgment_t = Judgment._meta.db_table
     required_t = Project.required_qualifications.through._meta.db_table
     only_one = "AND p.id = %s" if project_id is not None else ""
     sql = f"""
         SELECT {", ".join(f"p.{f}" for f in _PROJECT_FIELDS)},
                (SELECT count(*) FROM {assignment_t} a JOIN {task_t} t ON t.id = a.task_id
-                WHERE a.worker_id = %s AND a.project_id = p.id AND a.status IN ('live', 'submitted')
-                  AND NOT t.is_gold) AS held
+                WHERE a.worker_id = %s AND a.project_id = p.id AND a.status = 'live' AND NOT t.is_gold)
+             + (SELECT count(*) FROM {judgment_t} j
+                WHERE j.worker_id = %s AND j.project_id = p.id AND j.status = 'approved' AND NOT j.is_gold) AS held
         FROM {project_t} p
         WHERE p.status = 'active' {only_one}
           AND NOT EXISTS (SELECT 1 FROM {required_t} r WHERE r.project_id = p.id AND r.skill_id NOT IN ({skills}))
         """  # noqa: S608 - constant fragments; values bound
-    params = [user.pk, *([project_id] if project_id is not None else []), *skill_params]
+    params = [user.pk, user.pk, *([project_id] if project_id is not None else []), *skill_params]
     projects = list(Project.objects.raw(sql, params))
     if any(p.pool_id is not None for p in projects):  # most projects have no pool: spare the query
         pools = worker_active_pool_ids(user=user)

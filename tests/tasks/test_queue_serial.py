@@ -156,3 +156,51 @@ def test_the_submit_credit_is_stored_as_the_orm_would_store_it():
     txn = LedgerTransaction.objects.get(kind="judgment_credit")
     assert LedgerTransaction.objects.filter(pk=txn.pk, created_at__lte=txn.created_at,
                                             created_at__gte=txn.created_at).exists()
+
+
+@pytest.mark.django_db
+def test_share_count_equals_live_and_submitted_real_assignments_in_every_state(settings):
+    """The share cap's ``held`` is read from live assignments plus approved real judgments (two partial
+    indexes); it must equal the rule's definition, live + submitted assignments on real tasks, whatever
+    the worker's assignments went through: submitted, released, expired, requeued, gold."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.selectors.queue import COUNTED, _projects_meeting_requirements
+    from tasks.services.queue import assignment_release, assignments_expire
+
+    settings.QUEUE_MAX_LIVE_CLAIMS = 100
+    project, other = make_project(overlap=2, gold_share=0.0), make_project(overlap=2)
+    make_tasks(project, 12)
+    make_tasks(other, 3)
+    gold = make_tasks(project, 2, gold=True)
+    alice = make_worker("held@example.com")
+
+    def held() -> int:
+        (row,) = [p for p in _projects_meeting_requirements(user=alice, project_id=None) if p.id == project.pk]
+        return row.held
+
+    def defined() -> int:
+        return Assignment.objects.filter(worker=alice, project=project, status__in=COUNTED,
+                                         task__is_gold=False).count()
+
+    claims = [assignment_claim(user=alice, project_id=project.pk) for _ in range(9)]
+    assignment_claim(user=alice, project_id=other.pk)  # another project's work never counts here
+    assert held() == defined() == 9
+    for claim in claims[:5]:
+        assignment_submit(user=alice, assignment_id=claim.assignment_id, answer={"choice": "a"})
+    assignment_release(user=alice, assignment_id=claims[5].assignment_id)
+    Assignment.objects.filter(pk=claims[6].assignment_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assignments_expire()
+    assert held() == defined() == 7  # 5 submitted + 2 live
+    for task in gold:  # gold checks measure the worker: never counted, live or submitted
+        Task.objects.filter(pk=task.pk).update(n_active=1)
+        gold_assignment = Assignment.objects.create(task=task, worker=alice, project=project, status="live",
+                                                    claimed_at=timezone.now(),
+                                                    expires_at=timezone.now() + timedelta(hours=1))
+        if task == gold[0]:
+            assignment_submit(user=alice, assignment_id=gold_assignment.pk, answer={"choice": "a"})
+    assert held() == defined() == 7
+    judgments_requeue_for_worker(worker_id=alice.pk, project_id=project.pk, reason="test")
+    assert held() == defined() == 2  # the 5 submitted were requeued; 2 live remain
