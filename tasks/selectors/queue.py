@@ -12,6 +12,7 @@ work" notifier and the tests agree on it:
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,17 +139,17 @@ _PROJECT_FIELDS = ("id", "name", "task_type", "label_schema", "instructions", "d
                    "currency", "priority", "gold_share", "lease_seconds", "max_judgments_per_worker", "pool_id", "status")
 
 
-def _projects_meeting_requirements(*, user, project_id: int | None) -> list[Project]:
-    """Active projects whose required skills and pool the worker meets, each with ``held``: the worker's
-    live + submitted assignments on its real tasks. One portable SQL statement (this runs on every claim;
-    the ORM's compile time was most of the claim's CPU), with the workers app's qualification rule embedded
-    (workers.selectors.worker_qualified_skills_sql); its pool selector only when a project has a pool.
+def _projects_sql(*, user, project_id: int | None) -> tuple[str, list]:
+    """Active projects whose required skills the worker meets, each with ``held``: the worker's live +
+    submitted assignments on its real tasks. Portable SQL (this runs on every claim; the ORM's compile time
+    was most of the claim's CPU), with the workers app's qualification rule embedded
+    (workers.selectors.worker_qualified_skills_sql). Pools are filtered after (_in_pools).
 
     ``held`` is counted as live assignments on real tasks plus APPROVED judgments on real tasks: a submitted
     assignment always has its judgment, approved until quality requeues it (which makes the assignment
     REQUEUED in the same transaction). Both counts read partial indexes (assignment_live_by_worker,
     judgment_share_count), so a claim's cost does not grow with the worker's history in the project."""
-    from workers.selectors import worker_active_pool_ids, worker_qualified_skills_sql
+    from workers.selectors import worker_qualified_skills_sql
 
     skills, skill_params = worker_qualified_skills_sql(worker_id=user.pk)
     project_t, task_t, assignment_t = Project._meta.db_table, Task._meta.db_table, Assignment._meta.db_table
@@ -165,20 +166,28 @@ def _projects_meeting_requirements(*, user, project_id: int | None) -> list[Proj
         WHERE p.status = 'active' {only_one}
           AND NOT EXISTS (SELECT 1 FROM {required_t} r WHERE r.project_id = p.id AND r.skill_id NOT IN ({skills}))
         """  # noqa: S608 - constant fragments; values bound
-    params = [user.pk, user.pk, *([project_id] if project_id is not None else []), *skill_params]
-    projects = list(Project.objects.raw(sql, params))
-    if any(p.pool_id is not None for p in projects):  # most projects have no pool: spare the query
-        pools = worker_active_pool_ids(user=user)
-        projects = [p for p in projects if p.pool_id is None or p.pool_id in pools]
-    return projects
+    return sql, [user.pk, user.pk, *([project_id] if project_id is not None else []), *skill_params]
 
 
-def projects_claimable_for(*, user, project_id: int | None = None) -> list[ClaimableProject]:
-    """Active projects the worker meets the requirements of and is below the share cap in.
+def _in_pools(*, user, projects: list[Project]) -> list[Project]:
+    from workers.selectors import worker_active_pool_ids
 
-    The default cap is never below QUEUE_DEFAULT_SHARE_MIN, so a project's task count is looked up only
-    for workers who already hold that many of its assignments."""
-    projects = _projects_meeting_requirements(user=user, project_id=project_id)
+    if not any(p.pool_id is not None for p in projects):  # most projects have no pool: spare the query
+        return projects
+    pools = worker_active_pool_ids(user=user)
+    return [p for p in projects if p.pool_id is None or p.pool_id in pools]
+
+
+def _projects_meeting_requirements(*, user, project_id: int | None) -> list[Project]:
+    """Active projects whose required skills and pool the worker meets, each with ``held`` (_projects_sql)."""
+    sql, params = _projects_sql(user=user, project_id=project_id)
+    return _in_pools(user=user, projects=list(Project.objects.raw(sql, params)))
+
+
+def _under_share_cap(projects: list[Project]) -> list[ClaimableProject]:
+    """The projects whose share cap the worker is below. The default cap is never below
+    QUEUE_DEFAULT_SHARE_MIN, so a project's task count is looked up only for workers who already hold
+    that many of its assignments."""
     need_size = [p.id for p in projects
                  if p.max_judgments_per_worker is None and p.held >= settings.QUEUE_DEFAULT_SHARE_MIN]
     sizes = dict(
@@ -190,6 +199,11 @@ def projects_claimable_for(*, user, project_id: int | None = None) -> list[Claim
         for p in projects
         if p.held < project_share_cap(project=p, n_tasks=sizes.get(p.id, 0))
     ]
+
+
+def projects_claimable_for(*, user, project_id: int | None = None) -> list[ClaimableProject]:
+    """Active projects the worker meets the requirements of and is below the share cap in."""
+    return _under_share_cap(_projects_meeting_requirements(user=user, project_id=project_id))
 
 
 def project_claim_refusal(*, user, project_id: int) -> dict | None:
@@ -248,3 +262,57 @@ def worker_live_claims_and_stale_leases(*, user, now) -> tuple[int, bool]:
         live, stale = cursor.fetchone()
     return live, bool(stale)
 
+
+
+@dataclass(frozen=True)
+class ClaimContext:
+    """Everything a claim reads before it picks a task (see worker_claim_context)."""
+
+    may_claim: bool
+    live: int
+    stale: bool
+    projects: list[ClaimableProject]
+
+
+def worker_claim_context(*, user, project_id: int | None, now) -> ClaimContext:
+    """worker_claim_state and projects_claimable_for in one round trip: the worker's eligibility, live
+    claims and whether any lease anywhere has run out, then (only if the worker may claim) the projects they
+    may claim from with what they hold of each. Same rules and the same SQL as the two functions; the
+    projects are read with a LATERAL join on the state row, so a worker who may not claim costs no project
+    query, and the answer has at least one row."""
+    template = _eligible_sql_template()
+    if template is None:
+        may, live, stale = worker_claim_state(user=user, now=now)
+        return ClaimContext(may, live, stale, projects_claimable_for(user=user, project_id=project_id) if may else [])
+    eligible_sql, eligible_params, slots = template
+    eligible_params = list(eligible_params)
+    for kind, i in slots:
+        eligible_params[i] = user.pk if kind == "pk" else now
+    projects_sql, projects_params = _projects_sql(user=user, project_id=project_id)
+    table = Assignment._meta.db_table
+    sql = f"""
+        SELECT s.may, s.live, s.stale, p.*
+        FROM (SELECT EXISTS ({eligible_sql}) AS may,
+                     (SELECT count(*) FROM {table} WHERE worker_id = %s AND status = 'live' AND expires_at > %s) AS live,
+                     EXISTS (SELECT 1 FROM {table} WHERE status = 'live' AND expires_at <= %s) AS stale) s
+        LEFT JOIN LATERAL (SELECT * FROM ({projects_sql}) q WHERE s.may) p ON true"""  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*eligible_params, user.pk, now, now, *projects_params])
+        rows = cursor.fetchall()
+    may, live, stale = bool(rows[0][0]), rows[0][1], bool(rows[0][2])
+    projects = [_project_from_row(row[3:]) for row in rows if row[3] is not None]
+    return ClaimContext(may, live, stale, _under_share_cap(_in_pools(user=user, projects=projects)))
+
+
+_PROJECT_ATTNAMES = [f.attname for f in Project._meta.concrete_fields if f.attname in _PROJECT_FIELDS]
+
+
+def _project_from_row(values) -> Project:
+    """A Project holding _PROJECT_FIELDS (the rest load on access, as with .only()) and ``held``, from a row
+    of _projects_sql read with a plain cursor (JSON arrives as text there)."""
+    row = dict(zip(_PROJECT_FIELDS, values[:-1], strict=True))
+    if isinstance(row["label_schema"], (str, bytes)):
+        row["label_schema"] = json.loads(row["label_schema"])
+    project = Project.from_db(connection.alias, _PROJECT_ATTNAMES, [row[name] for name in _PROJECT_ATTNAMES])
+    project.held = values[-1]
+    return project

@@ -38,9 +38,8 @@ from tasks.models import Assignment, Project, Task
 from tasks.selectors.queue import (
     ClaimableProject,
     project_claim_refusal,
-    projects_claimable_for,
     worker_claim_blocker,
-    worker_claim_state,
+    worker_claim_context,
 )
 from tasks.services.queue_leases import (  # noqa: F401 - re-exported: the queue's interface lives here
     assignment_release,
@@ -95,14 +94,14 @@ def assignment_claim(*, user, project_id: int | None = None, rng: random.Random 
     overlap and one-per-(task, worker) are never exceeded."""
     rng = rng or random
     now = timezone.now()
-    may_claim, live, stale = worker_claim_state(user=user, now=now)
-    blocker = None if may_claim else worker_claim_blocker(user=user, may_claim=False)
+    context = worker_claim_context(user=user, project_id=project_id, now=now)  # one round trip
+    blocker = None if context.may_claim else worker_claim_blocker(user=user, may_claim=False)
     if blocker:
         raise Forbidden(blocker["message"], code=blocker["code"])
-    if live >= settings.QUEUE_MAX_LIVE_CLAIMS:
+    if context.live >= settings.QUEUE_MAX_LIVE_CLAIMS:
         raise Forbidden(f"You already hold {settings.QUEUE_MAX_LIVE_CLAIMS} live assignments: submit or release "
                         "one first.", code="too_many_live_claims")
-    projects = projects_claimable_for(user=user, project_id=project_id)
+    projects, stale = context.projects, context.stale
     if not projects:
         if project_id is not None and not Project.objects.filter(pk=project_id).exists():
             raise NotFound(f"No project {project_id}.", fields={"project": ["no such project"]})

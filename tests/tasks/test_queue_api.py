@@ -97,6 +97,26 @@ def test_submit_answers_what_was_committed_in_few_statements(worker, django_asse
 
 
 @pytest.mark.django_db
+def test_a_claim_is_four_statements(worker):
+    """The claim's hot path stays small: authentication 2, the worker's eligibility, live claims, stale
+    leases and claimable projects in one statement, and the claim itself in one (PostgreSQL; the portable
+    path on SQLite takes a few more inside its transaction). Savepoints are not counted: the test's own
+    transaction makes the claim take one, which it does not outside tests."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project = make_project(overlap=2)
+    make_tasks(project, 3)
+    alice = worker("alice@example.com")
+    assert alice.post(CLAIM, {"project": project.pk}).status_code == 201  # first request: warm-up
+    with CaptureQueriesContext(connection) as queries:
+        claimed = alice.post(CLAIM, {"project": project.pk})
+    assert claimed.status_code == 201, claimed.content
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(statements) <= (4 if connection.vendor == "postgresql" else 8), statements
+
+
+@pytest.mark.django_db
 def test_submit_validates_answer_and_refuses_twice(worker):
     project = make_project(overlap=1)
     make_tasks(project, 1)
@@ -341,6 +361,34 @@ def test_claim_fast_path_uses_the_workers_rules_compiled_once(worker, person):
         assert worker_claim_state(user=user, now=now) == (
             worker_may_claim(user=user), *worker_live_claims_and_stale_leases(user=user, now=now))
     assert worker_claim_state(user=ready, now=now) == (True, 1, True)
+    # ... and the claim reads all of that and its projects in one statement: the same answers again, for
+    # every kind of worker, all projects or one, in a pool or not, at the share cap or not.
+    from tasks.selectors.queue import projects_claimable_for, worker_claim_context
+
+    pool = Pool.objects.create(name="reviewers")
+    pooled = make_project(overlap=2, pool=pool)
+    make_tasks(pooled, 2)
+    capped = make_project(overlap=2, max_judgments_per_worker=1)
+    make_tasks(capped, 2)
+    assignment_claim(user=ready, project_id=capped.pk)
+    member = worker("member@example.com").user
+    PoolMembership.objects.create(pool=pool, worker=member)
+
+    def shape(claimable):
+        return sorted((c.id, c.priority, c.gold_share, c.project.label_schema, c.project.held,
+                       [getattr(c.project, f) for f in ("name", "instructions", "reward_cents", "currency")])
+                      for c in claimable)
+
+    seen = set()
+    for user in (ready, unverified, suspended, member, make_user("bare2@example.com")):
+        for only in (None, project.pk, pooled.pk, capped.pk):
+            context = worker_claim_context(user=user, project_id=only, now=now)
+            may, live, stale = worker_claim_state(user=user, now=now)
+            assert (context.may_claim, context.live, context.stale) == (may, live, stale)
+            expected = projects_claimable_for(user=user, project_id=only) if may else []
+            assert shape(context.projects) == shape(expected)
+            seen.add(tuple(sorted(c.id for c in context.projects)))
+    assert {(project.pk,), (project.pk, pooled.pk, capped.pk), ()} <= seen  # the cases really differ
 
 
 @pytest.mark.django_db
