@@ -113,7 +113,9 @@ class Task(models.Model):
         OPEN = "open", "Open"
         COMPLETE = "complete", "Complete"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    # No index of its own: (project, external_id) and (project, status) lead with it. Every claim rewrites
+    # the task row (n_active), so each index here is written on every claim.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     external_id = models.CharField(max_length=255)
     data = models.JSONField()
     gold = models.JSONField(null=True, blank=True, help_text="Known answer; never shown to workers.")
@@ -163,9 +165,12 @@ class Assignment(models.Model):
         EXPIRED = "expired", "Lease expired"
         REQUEUED = "requeued", "Judgment discarded by quality review"
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
-    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    # No single-column indexes on the three keys: (task, worker), (worker, status) and (project, worker)
+    # lead with them, and every claim and submit writes each index of this table.
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments",
+                               db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.LIVE)
     served_reason = models.CharField(max_length=200, blank=True, help_text="Why the queue chose this task.")
     claimed_at = models.DateTimeField()
@@ -201,9 +206,12 @@ class Judgment(models.Model):
         REJECTED = "rejected", "Rejected (quality review)"
 
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="judgment")
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="judgments")
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judgments")
-    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments")
+    # No single-column indexes on the three keys: (task, worker), (project, id) and (worker, project) lead
+    # with them, and every submit writes each index of this table.
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="judgments", db_index=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judgments", db_index=False)
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments",
+                               db_index=False)
     answer = models.JSONField()
     seconds_spent = models.FloatField(null=True, blank=True)
     is_gold = models.BooleanField(default=False)
