@@ -114,7 +114,8 @@ class LedgerTransaction(AppendOnly):
 
 class LedgerEntry(AppendOnly):
     transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    # No index of its own: (account, id) leads with it (two entries are written on every submit).
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False)
     amount_cents = models.BigIntegerField(help_text="Signed: positive increases the account's balance.")
     created_at = models.DateTimeField(auto_now_add=True)
 
