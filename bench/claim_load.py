@@ -20,6 +20,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -123,6 +124,9 @@ def _client(args) -> dict:
 
     def run(token: str) -> None:
         conn = Http(port, token)
+        pause = random.Random(token)
+        if think:  # people do not start in step: a random start within one think time
+            time.sleep(pause.uniform(0, think))
         mine: dict[str, list[float]] = {"claim": [], "submit": [], "ping": []}
         ok = empty = errors = 0
         while time.time() < deadline:
@@ -143,7 +147,9 @@ def _client(args) -> dict:
                 ok += 1
                 continue
             if think:
-                time.sleep(think)
+                # Think times vary from task to task: exponential with the given mean, so the workforce's
+                # requests arrive like independent people's rather than in lockstep.
+                time.sleep(pause.expovariate(1 / think))
             assignment = json.loads(body)["id"]
             status, _, seconds = conn.request("POST", f"/api/v1/assignments/{assignment}/submit/",
                                               {"answer": {"choice": "a"}, "seconds_spent": 3})
@@ -222,7 +228,7 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2, help="client processes the workers are spread over")
     parser.add_argument("--phases", default="trivial,claim,loop",
                         help="which phases to run, in order (a profiler attached to the server may want only the loop)")
-    parser.add_argument("--think-ms", type=float, default=0, help="pause between claim and submit (a worker thinking)")
+    parser.add_argument("--think-ms", type=float, default=0, help="mean pause between claim and submit (a worker thinking; exponential, random start)")
     args = parser.parse_args()
 
     server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
