@@ -101,6 +101,12 @@ def _measure(n: int, project: int) -> None:
         print(f"{name:13} {(time.perf_counter() - wall) / n * 1000:7.2f} ms wall {(time.process_time() - cpu) / n * 1000:7.2f}"
               f" ms CPU per request (pair)")
     print(f"load average (1 min): {os.getloadavg()[0]:.1f}")
+    with connection.cursor() as cursor:  # which prepared statements PostgreSQL re-plans every time (custom plans)
+        cursor.execute("SELECT generic_plans, custom_plans, left(regexp_replace(statement, '\\s+', ' ', 'g'), 70) "
+                       "FROM pg_prepared_statements ORDER BY custom_plans DESC, generic_plans DESC LIMIT 12")
+        print("prepared statements (generic plans, custom plans, statement):")
+        for generic, custom, statement in cursor.fetchall():
+            print(f"  {generic:6} {custom:6}  {statement}")
     if os.environ.get("EXPLAIN"):  # EXPLAIN=1: PostgreSQL's own time per statement of one claim and one submit
         _explain(claim, submit, connection)
     if os.environ.get("CPROFILE"):  # CPROFILE=1: where a claim+submit pair's Python time goes

@@ -159,11 +159,14 @@ def _order_sql(projects: list[ClaimableProject], gold: bool) -> str:
 
 def _candidates_sql(projects: list[ClaimableProject], gold: bool) -> str:
     where_project = "t.project_id = %(project)s" if len(projects) == 1 else "t.project_id = ANY(%(projects)s)"
-    # Only constant fragments are formatted into the SQL; every value is a bound parameter.
+    # Only constant fragments are formatted into the SQL; every value is a bound parameter, except whether
+    # gold is wanted: written as a literal, it lets a prepared statement's generic plan use the partial
+    # index of its kind (task_claimable_order or task_gold_claimable), which a parameter would not prove.
+    is_gold = "t.is_gold" if gold else "NOT t.is_gold"
     return f"""
         SELECT t.id, t.n_active, t.overlap, t.priority, t.age_boost, p.priority AS project_priority
         FROM tasks_task t JOIN tasks_project p ON p.id = t.project_id
-        WHERE {where_project} AND p.status = 'active' AND t.status = 'open' AND t.is_gold = %(gold)s
+        WHERE {where_project} AND p.status = 'active' AND t.status = 'open' AND {is_gold}
           AND t.n_active < t.overlap
           AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.task_id = t.id AND a.worker_id = %(worker)s)
         ORDER BY {_order_sql(projects, gold)}
