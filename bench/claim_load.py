@@ -228,7 +228,8 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2, help="client processes the workers are spread over")
     parser.add_argument("--phases", default="trivial,claim,loop",
                         help="which phases to run, in order (a profiler attached to the server may want only the loop)")
-    parser.add_argument("--think-ms", type=float, default=0, help="mean pause between claim and submit (a worker thinking; exponential, random start)")
+    parser.add_argument("--think-ms", type=float, default=0,
+                        help="mean pause between claim and submit (a worker thinking; exponential, random start)")
     args = parser.parse_args()
 
     server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")

@@ -117,7 +117,8 @@ def _measure(n: int, project: int) -> None:
         call = {"claim": claim, "trivial": ping}.get(os.environ["CPROFILE"], pair)  # CPROFILE=claim|trivial|1
         profile.runcall(lambda: [call() for _ in range(n)])
         stats = pstats.Stats(profile).sort_stats(os.environ.get("CPROFILE_SORT", "tottime"))
-        stats.print_stats(*([os.environ["CPROFILE_FILTER"]] if os.environ.get("CPROFILE_FILTER") else []), int(os.environ.get("CPROFILE_LINES", "40")))
+        restrictions = [os.environ["CPROFILE_FILTER"]] if os.environ.get("CPROFILE_FILTER") else []
+        stats.print_stats(*restrictions, int(os.environ.get("CPROFILE_LINES", "40")))
         if os.environ.get("CPROFILE_CALLEES"):  # e.g. CPROFILE_CALLEES=assignment_submit
             stats.print_callees(os.environ["CPROFILE_CALLEES"])
 
@@ -145,7 +146,8 @@ def _explain(claim, submit, connection) -> None:
             except Exception as error:  # noqa: BLE001 - a statement that cannot be replayed is reported, not fatal
                 plan = [f"(not replayable: {error})"]
             print(f"{name}: {' '.join(sql.split())[:110]}")
-            print("   " + " | ".join(line.strip() for line in plan if "Execution Time" in line or "Planning Time" in line))
+            timings = [line.strip() for line in plan if "Execution Time" in line or "Planning Time" in line]
+            print("   " + " | ".join(timings or plan))  # a statement that could not be replayed says why
             if os.environ.get("EXPLAIN") == "full":
                 print("\n".join("      " + line for line in plan))
 

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import BooleanField, Count, JSONField, QuerySet
 from django.utils import timezone
 
 from tasks.models import Assignment, Judgment, Project, Task
@@ -263,7 +263,6 @@ def worker_live_claims_and_stale_leases(*, user, now) -> tuple[int, bool]:
     return live, bool(stale)
 
 
-
 @dataclass(frozen=True)
 class ClaimContext:
     """Everything a claim reads before it picks a task (see worker_claim_context)."""
@@ -304,15 +303,26 @@ def worker_claim_context(*, user, project_id: int | None, now) -> ClaimContext:
     return ClaimContext(may, live, stale, _under_share_cap(_in_pools(user=user, projects=projects)))
 
 
-_PROJECT_ATTNAMES = [f.attname for f in Project._meta.concrete_fields if f.attname in _PROJECT_FIELDS]
+def instance_with_fields(model, values: dict):
+    """An instance of `model` holding only `values` (by attname, "id" included; the other fields load on
+    first access, as with .only()), from a row read with a plain cursor: JSON arrives there as text and
+    SQLite's booleans as 0/1, so those two are converted here as the ORM would."""
+    names, row = [], []
+    for field in model._meta.concrete_fields:
+        if field.attname not in values:
+            continue
+        value = values[field.attname]
+        if isinstance(field, JSONField) and isinstance(value, (str, bytes)):
+            value = json.loads(value)
+        elif isinstance(field, BooleanField) and value is not None:
+            value = bool(value)
+        names.append(field.attname)
+        row.append(value)
+    return model.from_db(connection.alias, names, row)
 
 
 def _project_from_row(values) -> Project:
-    """A Project holding _PROJECT_FIELDS (the rest load on access, as with .only()) and ``held``, from a row
-    of _projects_sql read with a plain cursor (JSON arrives as text there)."""
-    row = dict(zip(_PROJECT_FIELDS, values[:-1], strict=True))
-    if isinstance(row["label_schema"], (str, bytes)):
-        row["label_schema"] = json.loads(row["label_schema"])
-    project = Project.from_db(connection.alias, _PROJECT_ATTNAMES, [row[name] for name in _PROJECT_ATTNAMES])
+    """A Project holding _PROJECT_FIELDS and ``held``, from a row of _projects_sql read with a plain cursor."""
+    project = instance_with_fields(Project, dict(zip(_PROJECT_FIELDS, values[:-1], strict=True)))
     project.held = values[-1]
     return project

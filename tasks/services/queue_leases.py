@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from marketplace.errors import Conflict, NotFound
 from tasks.models import Assignment, Judgment, Project, Task
+from tasks.selectors.queue import instance_with_fields
 
 logger = logging.getLogger(__name__)
 LIVE = Assignment.Status.LIVE
@@ -39,20 +40,13 @@ def _own_assignment(*, user, assignment_id: int) -> Assignment:
 _SUBMIT_TASK_FIELDS = ("data", "gold", "is_gold")
 _SUBMIT_PROJECT_FIELDS = ("name", "task_type", "label_schema", "instructions", "data_use_statement", "reward_cents",
                           "currency")
-_JSON_FIELDS = {"data", "gold", "label_schema"}
-
-
-def _loaded(model, pk: int, values: dict):
-    """An instance of `model` holding only these fields (the others load on first access, as with .only())."""
-    names = [f.attname for f in model._meta.concrete_fields if f.attname in values or f.attname == "id"]
-    return model.from_db(connection.alias, names, [pk if name == "id" else values[name] for name in names])
 
 
 def _own_assignment_for_submit(*, user, assignment_id: int) -> Assignment:
     """The worker's assignment with the task and project fields the submit uses, in one written-out
     statement (the ORM's select_related compiled on every submit was the biggest share of its CPU). Model
-    fields of the assignment go through the ORM's converters (raw()); the joined JSON columns arrive as
-    text on both backends and are decoded here."""
+    fields of the assignment go through the ORM's converters (raw()); the joined task and project columns
+    through instance_with_fields."""
     # Columns named, never a.*: a prepared "SELECT a.*" fails once a migration adds a column.
     columns = ", ".join([*(f"a.{f.column}" for f in Assignment._meta.concrete_fields),
                          *(f"t.{f} AS task_{f}" for f in _SUBMIT_TASK_FIELDS),
@@ -64,16 +58,11 @@ def _own_assignment_for_submit(*, user, assignment_id: int) -> Assignment:
     if not found:
         raise NotFound(f"No assignment {assignment_id}.")
     assignment = found[0]
-
-    def value(prefix: str, name: str):
-        raw = getattr(assignment, f"{prefix}_{name}")
-        if name in _JSON_FIELDS and isinstance(raw, (str, bytes)):
-            return json.loads(raw)
-        return bool(raw) if name == "is_gold" else raw
-
-    assignment.task = _loaded(Task, assignment.task_id, {f: value("task", f) for f in _SUBMIT_TASK_FIELDS})
-    assignment.project = _loaded(Project, assignment.project_id,
-                                 {f: value("project", f) for f in _SUBMIT_PROJECT_FIELDS})
+    assignment.task = instance_with_fields(
+        Task, {"id": assignment.task_id, **{f: getattr(assignment, f"task_{f}") for f in _SUBMIT_TASK_FIELDS}})
+    assignment.project = instance_with_fields(
+        Project, {"id": assignment.project_id,
+                  **{f: getattr(assignment, f"project_{f}") for f in _SUBMIT_PROJECT_FIELDS}})
     return assignment
 
 
