@@ -244,9 +244,11 @@ def render(report: dict, console) -> None:
                     f"{len(m['ledger']['unbalanced_transactions'])} unbalanced transactions")
     e = report["export"]
     conf = e["confidence"]
-    summary.add_row("preference pairs", f"{e['pairs']} from the day's work ({e['judgments_per_pair'] or '-'} judgments "
-                    f"and {_num(e['pairs_per_worker_hour'])} pairs per worker-hour); ties {e['ties']}, unresolved "
-                    f"{e['unresolved']}; chosen correct {_num(e['chosen_is_correct'])}")
+    per_pair, per_hour = e["judgments_per_pair"], e["pairs_per_worker_hour"]
+    summary.add_row("preference pairs", f"{e['pairs']} from the day's work, chosen correct {_num(e['chosen_is_correct'])}; "
+                    f"ties {e['ties']}, unresolved {e['unresolved']}")
+    summary.add_row("pair cost", f"{'-' if per_pair is None else f'{per_pair:.1f}'} judgments per pair, "
+                    f"{'-' if per_hour is None else f'{per_hour:.1f}'} pairs per worker-hour")
     summary.add_row("pair confidence", f"mean {_num(conf['mean'])}, median {_num(conf['median'])}, p10 "
                     f"{_num(conf['p10'])}; " + ", ".join(f"{label}: {band['pairs']}"
                                                          for label, band in e["by_confidence"].items()))
