@@ -252,3 +252,23 @@ def test_csv_export(lab, project, workers):
     assert "'=HYPERLINK(1)" in {r["external_id"] for r in rows}  # no formula injection
     for worker in workers:
         assert worker.email not in text
+
+
+def test_gold_tasks_never_reach_the_preference_export(lab, project):
+    gold = Task.objects.get(project=project, external_id="ex-9")
+    Task.objects.filter(pk=gold.pk).update(status="complete")  # even if one were marked complete
+    consensus(gold, {"choice": "b"}, 1.0)
+    _, lines = export_lines(lab, f"/api/v1/projects/{project.pk}/export/preferences.jsonl")
+    assert [r["external_id"] for r in lines] == ["ex-0"]
+    summary = lab.get(f"/api/v1/projects/{project.pk}/export/preferences/summary/").json()
+    assert (summary["pairs"], summary["complete_tasks"], summary["open_tasks"]) == (1, 3, 1)
+
+
+def test_task_data_edited_outside_validation_makes_no_broken_record(lab, project):
+    """An admin edit can leave a response that is not a string: that task's pair is skipped, never a row
+    with a null or a number where a trainer expects text (the headers, computed from the consensus, still
+    count it: the one case where they and the body differ)."""
+    task = Task.objects.get(project=project, external_id="ex-0")
+    Task.objects.filter(pk=task.pk).update(data=dict(task.data, response_b=None))
+    response, lines = export_lines(lab, f"/api/v1/projects/{project.pk}/export/preferences.jsonl")
+    assert lines == [] and response["X-Export-Pairs"] == "1"
