@@ -162,9 +162,9 @@ class ResultsView(ClientAPIView):
 MAX_MIN_RATERS = 1000
 
 _PREFERENCE_FILTERS = [
-    OpenApiParameter("min_confidence", OpenApiTypes.DOUBLE,
+    OpenApiParameter("min_confidence", {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
                      description="Only tasks whose consensus confidence is at least this (0 to 1)."),
-    OpenApiParameter("min_raters", OpenApiTypes.INT,
+    OpenApiParameter("min_raters", {"type": "integer", "minimum": 0, "maximum": MAX_MIN_RATERS, "default": 0},
                      description=f"Only tasks whose consensus rests on at least this many approved judgments "
                                  f"(0 to {MAX_MIN_RATERS})."),
 ]
