@@ -103,7 +103,8 @@ def project_data(sim, upto_round: int) -> ProjectData:
                        n_workers=len(sim["kinds"]), classes=classes, gold=sim["gold"])
 
 
-def crowdkit_accuracy(sim, real):
+def crowdkit_answers(sim):
+    """crowd-kit's DawidSkene answer per item (-1 without one), or None when crowd-kit is not installed."""
     try:
         import pandas as pd
         from crowdkit.aggregation import DawidSkene
@@ -112,9 +113,23 @@ def crowdkit_accuracy(sim, real):
     df = pd.DataFrame({"task": sim["items"], "worker": sim["workers"], "label": sim["labels"]})
     result = DawidSkene(n_iter=100).fit_predict(df)
     predicted = result.reindex(range(sim["n_items"])).to_numpy()
-    ok = ~pd.isna(predicted)
-    mask = real & ok
-    return float((predicted[mask].astype(int) == sim["truth"][mask]).mean())
+    return np.where(pd.isna(predicted), -1, predicted).astype(np.int64)
+
+
+def unanimous_correct(sim, real) -> np.ndarray:
+    """Real items whose 3 or more raters all gave the same answer, and that answer is the truth."""
+    items, labels = sim["items"], sim["labels"]
+    n = np.bincount(items, minlength=sim["n_items"])
+    top = np.stack([np.bincount(items[labels == c], minlength=sim["n_items"]) for c in range(sim["n_classes"])], 1)
+    unanimous = (n >= 3) & (top.max(axis=1) == n)
+    return np.flatnonzero(real & unanimous & (top.argmax(axis=1) == sim["truth"]))
+
+
+def overturned(answers, sim, items) -> int | None:
+    """How many of these (unanimous and correct) items a method answers with something else."""
+    if answers is None:
+        return None
+    return int((answers[items] != sim["truth"][items]).sum())
 
 
 def planted_references(sim, sel) -> dict[str, np.ndarray]:
@@ -183,6 +198,9 @@ def run(args, seed):
     ds_nogold = dawid_skene(sim["items"], sim["workers"], sim["labels"], n_items=sim["n_items"],
                             n_workers=len(kinds), n_classes=sim["n_classes"])
     truth = sim["truth"]
+    ck = crowdkit_answers(sim)
+    ck_ok = real & (ck >= 0) if ck is not None else None
+    unanimous = unanimous_correct(sim, real)
     result = {
         "seed": seed,
         "recall_30": float(flagged_in_30[bad].mean()),
@@ -196,7 +214,11 @@ def run(args, seed):
         "random_caught_by": _count("+".join(flag_rules[w]) for w in np.flatnonzero(flagged_in_30 & (kinds == RANDOM))),
         "mv": float((mv[real] == truth[real]).mean()), "ds": float((ds.answers[real] == truth[real]).mean()),
         "ds_nogold": float((ds_nogold.answers[real] == truth[real]).mean()),
-        "crowdkit": crowdkit_accuracy(sim, real), "scoring_seconds": scoring_seconds,
+        "crowdkit": None if ck is None else float((ck[ck_ok] == truth[ck_ok]).mean()),
+        "unanimous_correct": int(unanimous.size),
+        "overturned": {"ours": overturned(ds.answers, sim, unanimous), "majority": overturned(mv, sim, unanimous),
+                       "crowd-kit": overturned(ck, sim, unanimous)},
+        "scoring_seconds": scoring_seconds,
         "n_judgments": int(len(sim["items"])), "n_bad": int(bad.sum()), "n_random": int((kinds == RANDOM).sum()),
     }
     if args.bound:
@@ -206,7 +228,6 @@ def run(args, seed):
                          for r in range(args.rounds)])
         result["bound"] = {name: (np.where(made <= 30, L, -np.inf).max(axis=0)[kinds == RANDOM],
                                   L.max(axis=0)[kinds == HONEST]) for name, L in bound.items()}
-    return result
     return result
 
 
@@ -233,6 +254,10 @@ def main():
         totals["random_caught"] += round(r["recall_by_kind"][RANDOM] * n_random)
         totals["false"] += r["false_flags"]
         totals["honest"] += r["honest"]
+        for method, n in r["overturned"].items():
+            if n is not None:
+                totals.setdefault("overturned", {}).setdefault(method, 0)
+                totals["overturned"][method] += n
         for name, (spam, honest) in r.get("bound", {}).items():
             pooled = totals.setdefault(name, ([], []))
             pooled[0].append(spam)
@@ -244,12 +269,14 @@ def main():
               f"false flags {r['false_flags']}/{r['honest']} (accuracies {r['false_flag_accuracies']}, "
               f"rules {r['false_flag_rules']}); "
               f"consensus accuracy: majority {r['mv']:.4f}, ours DS {r['ds']:.4f} (no gold {r['ds_nogold']:.4f}), "
-              f"crowd-kit DS {ck}; scoring {args.rounds} checkpoints took {r['scoring_seconds']:.1f} s")
+              f"crowd-kit DS {ck}; unanimous-and-correct tasks overturned (of {r['unanimous_correct']}): "
+              f"{r['overturned']}; scoring {args.rounds} checkpoints took {r['scoring_seconds']:.1f} s")
     print(f"TOTAL recall within 30 judgments: {totals['caught']}/{totals['bad']} = "
           f"{totals['caught'] / totals['bad']:.3f} (target >= 0.95; random spammers "
           f"{totals['random_caught']}/{totals['random']} = {totals['random_caught'] / totals['random']:.3f}); "
           "false flags among honest: "
           f"{totals['false']}/{totals['honest']} = {totals['false'] / totals['honest']:.4f} (target <= 0.01)")
+    print(f"TOTAL unanimous-and-correct tasks overturned: {totals.get('overturned')} (target: ours 0)")
     if args.bound:
         print_bound(totals, merge_rules(json.loads(args.rules) if args.rules else None)["random"])
 
