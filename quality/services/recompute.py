@@ -50,15 +50,18 @@ def _model_json(model: dict | None, worker_ids: list[int]) -> dict | None:
             "pooled": confusions.mean(axis=0).tolist() if len(worker_ids) else None}
 
 
-def project_quality_recompute(*, project_id: int, force: bool = False) -> bool:
+def project_quality_recompute(*, project_id: int, force: bool = False, wait: bool = False) -> bool:
     """Recompute one project's quality figures and apply the rules. False when skipped (unchanged, or
-    another run holds the project). Safe to run twice: upserts, and flags are unique while open."""
+    another run holds the project). Safe to run twice: upserts, and flags are unique while open.
+
+    wait: block on a run in progress instead of skipping, then run if the judgments changed since it (the
+    completion path, which must read figures that include every judgment)."""
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return False
     ProjectQualityState.objects.get_or_create(project=project)
     with transaction.atomic():
-        state = ProjectQualityState.objects.select_for_update(skip_locked=True).filter(project=project).first()
+        state = ProjectQualityState.objects.select_for_update(skip_locked=not wait).filter(project=project).first()
         if state is None:
             return False
         approved = Judgment.objects.filter(project=project, status=Judgment.Status.APPROVED)
@@ -89,6 +92,34 @@ def project_quality_recompute(*, project_id: int, force: bool = False) -> bool:
         state.model = _model_json(score.model, loaded.worker_ids)
         state.save()
     return True
+
+
+def project_agreement_ensure(*, project_id: int) -> dict | None:
+    """The project's agreement, computed now if its judgments changed since the last run (waiting for a run
+    in progress). Called when a project completes, before project.completed is recorded, so the event and
+    GET .../agreement/ carry figures over every judgment. Returns project_agreement_get's dict with
+    computed_at as an ISO string (JSON-ready), or None when nothing can be computed. A failure is logged
+    and leaves the last stored figures (the beat sweeps again); it never blocks the completion."""
+    from quality.selectors import project_agreement_get
+
+    try:
+        with transaction.atomic():
+            project_quality_recompute(project_id=project_id, wait=True)
+    except Exception:  # noqa: BLE001 - the project still completes; the beat retries the figures
+        logger.exception("quality recompute at completion of project %s failed", project_id)
+    row = project_agreement_get(project_id=project_id)
+    if row is not None and row.get("computed_at") is not None:
+        row = {**row, "computed_at": row["computed_at"].isoformat()}
+    return row
+
+
+def project_first_figures(*, project_id: int) -> bool:
+    """A task completed: compute the project's figures now if it has none yet, so a client does not wait for
+    the beat to see its first agreement. Later runs are the beat's (a full run per task would cost the whole
+    project per judgment) and the completion's. Skips when another run holds the project."""
+    if ProjectAgreement.objects.filter(project_id=project_id).exists():
+        return False
+    return project_quality_recompute(project_id=project_id)
 
 
 def _store_consensus(project, loaded, score, now) -> None:
