@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from quality.gold import worker_gold_shares
 from quality.metrics import group_median, wilson_interval
 from quality.models import Flag, ProjectAgreement, ProjectQualityState, TaskConsensus, WorkerStanding
 from quality.scoring import score_project
@@ -81,7 +82,9 @@ def project_quality_recompute(*, project_id: int, force: bool = False, wait: boo
                 "alpha": _none_if_nan(score.alpha), "level": score.level,
                 "fleiss_kappa": _none_if_nan(score.fleiss_kappa), "n_tasks": score.n_tasks,
                 "n_judgments": score.n_judgments, "computed_at": now})
-            _store_standings(project, loaded, score, now)
+            shares = (worker_gold_shares(score.workers, floor=project.gold_share, rules=rules,
+                                         cfg=rules.get("adaptive_gold")) if project.gold_share > 0 else None)
+            _store_standings(project, loaded, score, now, shares)
             n_after = approved.count()
             if n_after == n_now:
                 break
@@ -159,7 +162,7 @@ def _reasons(findings: list[dict]) -> list[dict]:
     return [{"rule": f["rule"], "level": f["level"], "message": f["message"]} for f in findings]
 
 
-def _store_standings(project, loaded, score, now) -> None:
+def _store_standings(project, loaded, score, now, shares=None) -> None:
     for w, worker_id in enumerate(loaded.worker_ids):
         stats = score.workers[w]
         findings = stats["findings"]
@@ -170,8 +173,9 @@ def _store_standings(project, loaded, score, now) -> None:
             for f in flag.evidence.get("findings", []):
                 if not any(r["rule"] == f["rule"] and r["level"] in ("review", "suspend") for r in reasons):
                     reasons.append({"rule": f["rule"], "level": flag.severity, "message": f.get("message", "")})
-        WorkerStanding.objects.update_or_create(worker_id=worker_id, project=project, defaults=_standing_fields(
-            stats, reasons, score.pool["loo_median"], now))
+        WorkerStanding.objects.update_or_create(worker_id=worker_id, project=project, defaults={
+            **_standing_fields(stats, reasons, score.pool["loo_median"], now),
+            "gold_share": None if shares is None else float(shares[w])})
     # Workers whose judgments were all requeued have no rows left here: their standing keeps its figures.
     for worker_id in loaded.worker_ids:
         worker_global_standing_refresh(worker_id=worker_id, now=now)
