@@ -28,6 +28,14 @@ class JSONLRenderer(renderers.BaseRenderer):
         return json.dumps(data, cls=DjangoJSONEncoder).encode()
 
 
+class JSONLBytesRenderer(JSONLRenderer):
+    """JSONL answered to `Accept: application/octet-stream`: the media type generated clients can read."""
+
+    media_type = "application/octet-stream"
+    format = "jsonl-bytes"
+    charset = None
+
+
 class CSVRenderer(JSONLRenderer):
     media_type = "text/csv"
     format = "csv"
@@ -114,14 +122,16 @@ class ResultsView(ClientAPIView):
 
 
 class PreferencesExportView(ClientAPIView):
-    renderer_classes = [JSONLRenderer, renderers.JSONRenderer]
+    renderer_classes = [JSONLRenderer, renderers.JSONRenderer, JSONLBytesRenderer]
 
     @extend_schema(
         tags=["client: results"], summary="Preference pairs (pairwise and ranking projects), JSONL",
         description="One line per resolved pair {prompt, chosen, rejected, confidence, n_raters, external_id, "
                     "language}; ties and tasks without a consensus are left out and counted in the last line "
                     '{"_summary": {pairs, tasks_exported, ties, unresolved, open_tasks}}.',
-        responses={(200, "application/x-ndjson"): PreferenceSerializer,
+        # The same JSONL also as application/octet-stream: generated clients read that as bytes, where they
+        # would drop the answer of a media type they do not know.
+        responses={(200, "application/x-ndjson"): PreferenceSerializer, (200, "application/octet-stream"): OpenApiTypes.BINARY,
                    400: OpenApiResponse(ErrorSerializer, description="Not a pairwise or ranking project."),
                    404: ErrorSerializer},
     )
