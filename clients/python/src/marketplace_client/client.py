@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,8 +102,8 @@ class MarketplaceClient:
     def set_callback_url(self, url: str) -> ClientInfo:
         """Where webhook events are POSTed ("" stops them). The first registration issues the signing secret,
         present as `webhook_secret` in this answer only."""
-        return cast(ClientInfo, self._http.json("PATCH", f"{API}/client/", json={"callback_url": url},
-                                                idempotent=True))
+        # Not repeated after a lost answer: the repeat would find the URL set and carry no secret.
+        return cast(ClientInfo, self._http.json("PATCH", f"{API}/client/", json={"callback_url": url}))
 
     def rotate_webhook_secret(self) -> str:
         """Issue a new webhook signing secret and return it (shown once; the old one stops signing)."""
@@ -331,21 +331,23 @@ class _Sink:
         self._dest = dest
         self._tmp: str | None = None
         self._file: IO[bytes] | None = None
+        self._target: Path | None = None
 
     def __enter__(self) -> IO[bytes]:
-        if hasattr(self._dest, "write"):
-            return cast(IO[bytes], self._dest)
-        target = Path(cast("str | os.PathLike[str]", self._dest))
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
-        self._file = os.fdopen(fd, "wb")
+        if not isinstance(self._dest, (str, os.PathLike)):
+            return self._dest
+        target = self._target = Path(self._dest)
+        # Beside the target (same filesystem, so the rename is atomic), created with the usual permissions.
+        self._tmp = str(target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.part"))
+        self._file = open(self._tmp, "xb")  # closed in __exit__
         return self._file
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if self._file is None or self._tmp is None:
+        if self._file is None or self._tmp is None or self._target is None:
             return
         self._file.close()
         if exc_type is None:
-            os.replace(self._tmp, Path(cast("str | os.PathLike[str]", self._dest)))
+            os.replace(self._tmp, self._target)
         else:
             os.unlink(self._tmp)
 
@@ -361,8 +363,6 @@ def _datasets() -> Any:
 def _dataset(ds: Any, rows: Callable[[], Iterator[Any]], features: Any, cache_dir: str | None) -> Any:
     # A fresh fingerprint: the datasets cache keys on the generator's code, and would otherwise hand back
     # an earlier download of the same project instead of its current results.
-    import uuid
-
     return ds.Dataset.from_generator(_Gen(rows), features=features, cache_dir=cache_dir,
                                      fingerprint=uuid.uuid4().hex)
 
