@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _NOT_FOR_THE_STACK = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "TEST_DATABASE_URL", "TEST_DB_NAME", "REDIS_URL",
                       "CELERY_BROKER_URL", "VAR_DIR", "PORT", "WEB_PORT", "HOST", "STRIPE_FAKE_PORT",
                       "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "REQUIRE_SERVICES",
-                      "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST")
+                      "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST", "LOCAL_ENV_FILE")
 STARTUP_SECONDS = 180
 
 
@@ -57,7 +57,7 @@ def free_port() -> int:
 def _copy_repository(dest: Path) -> None:
     shutil.copytree(ROOT, dest, symlinks=True, ignore=shutil.ignore_patterns(
         ".git", ".venv", "var", "__pycache__", "*.egg-info", ".pytest_cache", ".ruff_cache", ".hypothesis",
-        "bench", "reports", "*.sqlite3"))
+        "bench", "reports", "*.sqlite3", ".env"))  # a developer's .env could point the stack at their database
     (dest / ".venv").symlink_to(Path(sys.prefix).resolve())  # the virtualenv running these tests
 
 
