@@ -144,18 +144,34 @@ def test_preference_export_to_file_and_datasets(live_stack, acme, tmp_path):
                       f"complete_pairwise({project['id']}, {{'ex-0': 'a', 'ex-1': 'b', 'ex-2': 'tie'}})")
 
     path = tmp_path / "prefs.jsonl"
-    summary = acme.export_preferences(project["id"], path)
+    counts = acme.export_preferences(project["id"], path)
     pairs = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [p["external_id"] for p in pairs] == ["ex-0", "ex-1"]  # the summary is not a training row
+    assert [p["external_id"] for p in pairs] == ["ex-0", "ex-1"]  # records only
     assert pairs[1]["chosen"] == pair(1)["data"]["response_b"] and pairs[1]["n_raters"] == 3
-    assert summary == {"pairs": 2, "tasks_exported": 2, "ties": 1, "unresolved": 0, "open_tasks": 2}
+    assert counts == {"pairs": 2, "tasks_exported": 2, "ties": 1, "unresolved": 0, "filtered_out": 0,
+                      "open_tasks": 2}
+    summary = acme.preferences_summary(project["id"])
+    assert {k: summary[k] for k in counts} == counts and summary["mean_confidence"] == pytest.approx(0.8)
+    assert acme.preferences_summary(project["id"], min_confidence=0.9)["filtered_out"] == 3
+    with acme.iter_preferences(project["id"], style="conversational", min_raters=3) as stream:
+        assert stream.counts["pairs"] == 2  # known before the first record
+        first = next(stream)
+    assert first["chosen"] == [{"role": "assistant", "content": pair(0)["data"]["response_a"]}]
+    assert acme.export_preferences(project["id"], tmp_path / "none.jsonl", min_confidence=0.9)["pairs"] == 0
+    assert (tmp_path / "none.jsonl").read_bytes() == b""
+    with pytest.raises(BadRequest) as caught:
+        acme.preferences_summary(project["id"], min_confidence=1.5)
+    assert "min_confidence" in caught.value.fields
 
     datasets = pytest.importorskip("datasets")
     dataset = acme.preferences_dataset(project["id"], cache_dir=str(tmp_path / "hf"))
     assert isinstance(dataset, datasets.Dataset) and dataset.num_rows == 2
     assert dataset[0]["chosen"] == pair(0)["data"]["response_a"] and dataset[0]["confidence"] == 0.8
+    chat = acme.preferences_dataset(project["id"], style="conversational", cache_dir=str(tmp_path / "hf"))
+    assert chat[1]["prompt"] == [{"role": "user", "content": pair(1)["data"]["prompt"]}]
     results = acme.results_dataset(project["id"], status="complete", cache_dir=str(tmp_path / "hf"))
-    assert results.num_rows == 3 and json.loads(results[0]["consensus_answer"]) == {"choice": "a"}
+    assert results.num_rows == 3 and results[0]["consensus"] == {"answer": {"choice": "a"}, "confidence": 0.8}
+    assert results[2]["judgments"][0]["answer"] == {"choice": "tie"}
     assert len(results[0]["judgments"]) == 3
 
     # A second download sees new results, not a cached copy of the first.

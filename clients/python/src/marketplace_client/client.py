@@ -17,6 +17,8 @@ from marketplace_client.errors import BadRequest, LineError, TransportError, Upl
 from marketplace_client.types import (
     Agreement,
     ClientInfo,
+    ConversationalPreferencePair,
+    PreferenceCounts,
     PreferencePair,
     PreferenceSummary,
     Project,
@@ -29,6 +31,11 @@ if TYPE_CHECKING:  # pragma: no cover
 API = "/api/v1"
 JSONL = "application/x-ndjson"
 Destination = str | os.PathLike[str] | IO[bytes]
+Style = Literal["standard", "conversational"]
+# The preference export's counts, sent as headers before the body.
+EXPORT_HEADERS = {"X-Export-Pairs": "pairs", "X-Export-Tasks": "tasks_exported", "X-Export-Ties": "ties",
+                  "X-Export-Unresolved": "unresolved", "X-Export-Filtered-Out": "filtered_out",
+                  "X-Export-Open-Tasks": "open_tasks"}
 
 
 @dataclass(frozen=True)
@@ -44,24 +51,33 @@ class UploadProgress:
 UploadReport = UploadProgress
 
 
-class PreferenceStream(Iterator[PreferencePair]):
-    """Preference pairs, read line by line from the export; `summary` is set once the stream is exhausted
-    (pairs, tasks_exported, ties, unresolved, open_tasks), or stays None if the server sent none."""
+Preference = PreferencePair | ConversationalPreferencePair
 
-    def __init__(self, lines: Iterator[dict[str, Any]]):
-        self._lines = lines
-        self.summary: PreferenceSummary | None = None
+
+class PreferenceStream(Iterator[Preference]):
+    """The preference records of one export, read line by line. `counts` (pairs, tasks_exported, ties,
+    unresolved, filtered_out, open_tasks) come from the answer's headers, known before the first record.
+    Close it (or use `with`) when not reading to the end."""
+
+    def __init__(self, response: requests.Response, path: str):
+        self._response = response
+        self.counts = _export_counts(response)
+        self._lines = _json_lines(response, path)
 
     def __iter__(self) -> PreferenceStream:
         return self
 
-    def __next__(self) -> PreferencePair:
-        while True:
-            obj = next(self._lines)
-            if "_summary" in obj and len(obj) == 1:  # the export's trailer line, not a pair
-                self.summary = cast(PreferenceSummary, obj["_summary"])
-                continue
-            return cast(PreferencePair, obj)
+    def __next__(self) -> Preference:
+        return cast(Preference, next(self._lines))
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __enter__(self) -> PreferenceStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class MarketplaceClient:
@@ -187,19 +203,32 @@ class MarketplaceClient:
         params["format"] = "jsonl"
         return cast(Iterator[Result], self._jsonl(f"{API}/projects/{int(project_id)}/results/", params))
 
-    def iter_preferences(self, project_id: int) -> PreferenceStream:
-        """Preference pairs {prompt, chosen, rejected, confidence, n_raters, external_id, language} of a
-        pairwise or ranking project, streamed; the stream's `summary` is set at its end."""
-        return PreferenceStream(self._jsonl(self._preferences_path(project_id), {}))
+    def iter_preferences(self, project_id: int, *, style: Style = "standard", min_confidence: float | None = None,
+                         min_raters: int | None = None) -> PreferenceStream:
+        """The preference records of a pairwise or ranking project, streamed: standard
+        {prompt, chosen, rejected, confidence, n_raters, external_id, language} (strings), or with
+        `style="conversational"` prompt, chosen and rejected as [{role, content}] messages. Only tasks whose
+        consensus has at least `min_confidence` and `min_raters` approved judgments. The stream's `counts`
+        are known at once."""
+        path, params = _preference_export(project_id, style, min_confidence, min_raters)
+        return PreferenceStream(self._http.request("GET", path, params=params, stream=True), path)
 
-    def export_preferences(self, project_id: int, dest: Destination) -> PreferenceSummary | None:
-        """Write the preference pairs as JSONL (pairs only, ready for training) to a path or a binary file;
-        return the export's summary (pairs, tasks_exported, ties, unresolved, open_tasks)."""
-        stream = self.iter_preferences(project_id)
-        with _Sink(dest) as out:
-            for pair in stream:
-                out.write((json.dumps(pair, ensure_ascii=False) + "\n").encode())
-        return stream.summary
+    def preferences_summary(self, project_id: int, *, min_confidence: float | None = None,
+                            min_raters: int | None = None) -> PreferenceSummary:
+        """What the preference export holds with these filters, without downloading it: pairs, tasks
+        exported, ties, unresolved, filtered out, complete and open tasks, mean confidence."""
+        return cast(PreferenceSummary, self._http.json(
+            "GET", f"{API}/projects/{int(project_id)}/export/preferences/summary/",
+            params=_preference_filters(min_confidence, min_raters)))
+
+    def export_preferences(self, project_id: int, dest: Destination, *, style: Style = "standard",
+                           min_confidence: float | None = None, min_raters: int | None = None) -> PreferenceCounts:
+        """Write the preference records as JSONL (records only: `datasets.load_dataset("json", ...)` and TRL
+        read it as is) to a path or a binary file, streamed; return the export's counts."""
+        path, params = _preference_export(project_id, style, min_confidence, min_raters)
+        with self._http.request("GET", path, params=params, stream=True) as response, _Sink(dest) as out:
+            _copy(response, out, path)
+        return _export_counts(response)
 
     def export_results_csv(self, project_id: int, dest: Destination, *,
                            status: Literal["open", "complete"] | None = None, gold: bool | None = None) -> int:
@@ -207,66 +236,44 @@ class MarketplaceClient:
         written. A path is written to a temporary file first and renamed, so a broken download leaves no
         half file."""
         path = f"{API}/projects/{int(project_id)}/export/results.csv"
-        written = 0
         with self._http.request("GET", path, params=_result_filters(status, gold), stream=True) as response, \
                 _Sink(dest) as out:
-            try:
-                for block in response.iter_content(chunk_size=1 << 16):
-                    out.write(block)
-                    written += len(block)
-            except requests.RequestException as exc:
-                raise TransportError(f"GET {path}: the stream broke after {written} bytes: {exc}") from exc
-        return written
+            return _copy(response, out, path)
 
-    def preferences_dataset(self, project_id: int, *, cache_dir: str | None = None) -> datasets.Dataset:
-        """The preference pairs as a `datasets.Dataset` (needs `pip install marketplace-client[datasets]`).
-        Built from the stream (written to Arrow on disk as it comes, not held in a list)."""
+    def preferences_dataset(self, project_id: int, *, style: Style = "standard", min_confidence: float | None = None,
+                            min_raters: int | None = None, cache_dir: str | None = None) -> datasets.Dataset:
+        """The preference records as a `datasets.Dataset` (needs `pip install marketplace-client[datasets]`),
+        built from the stream (written to Arrow on disk as it comes, not held in a list)."""
         ds = _datasets()
-        features = ds.Features({"prompt": ds.Value("string"), "chosen": ds.Value("string"),
-                                "rejected": ds.Value("string"), "confidence": ds.Value("float64"),
-                                "n_raters": ds.Value("int64"), "external_id": ds.Value("string"),
-                                "language": ds.Value("string")})
-        return _dataset(ds, lambda: self.iter_preferences(project_id), features, cache_dir)
+        if style == "conversational":
+            messages = ds.List({"role": ds.Value("string"), "content": ds.Value("string")})
+            text: dict[str, Any] = {"prompt": messages, "chosen": messages, "rejected": messages}
+        else:
+            text = {"prompt": ds.Value("string"), "chosen": ds.Value("string"), "rejected": ds.Value("string")}
+        features = ds.Features({**text, "confidence": ds.Value("float64"), "n_raters": ds.Value("int64"),
+                                "external_id": ds.Value("string"), "language": ds.Value("string")})
+        return _dataset(ds, lambda: self.iter_preferences(project_id, style=style, min_confidence=min_confidence,
+                                                          min_raters=min_raters), features, cache_dir)
 
     def results_dataset(self, project_id: int, *, status: Literal["open", "complete"] | None = None,
                         gold: bool | None = None, cache_dir: str | None = None) -> datasets.Dataset:
-        """Results as a `datasets.Dataset`, one row per task. Answers differ in shape between task types
-        (and optional keys within one), so `answer` and `consensus_answer` are JSON text."""
+        """Results as a `datasets.Dataset`, one row per task with the columns of `iter_results`. Answers
+        differ in shape between task types (and optional keys within one), so each judgment's `answer` and
+        the `consensus` are `datasets.Json()` columns; `completed_at` is ISO 8601 text."""
         ds = _datasets()
         features = ds.Features({
             "external_id": ds.Value("string"), "status": ds.Value("string"), "is_gold": ds.Value("bool"),
             "completed_at": ds.Value("string"),
-            "judgments": ds.List({"worker": ds.Value("string"), "answer": ds.Value("string"),
-                                  "seconds": ds.Value("float64")}),
-            "consensus_answer": ds.Value("string"), "consensus_confidence": ds.Value("float64"),
+            "judgments": ds.List({"worker": ds.Value("string"), "answer": ds.Json(), "seconds": ds.Value("float64")}),
+            "consensus": ds.Json(),
         })
-
-        def rows() -> Iterator[dict[str, Any]]:
-            for r in self.iter_results(project_id, status=status, gold=gold):
-                consensus = r.get("consensus")
-                yield {"external_id": r["external_id"], "status": r["status"], "is_gold": r["is_gold"],
-                       "completed_at": r.get("completed_at"),
-                       "judgments": [{"worker": j["worker"], "answer": json.dumps(j["answer"], sort_keys=True),
-                                      "seconds": j.get("seconds")} for j in r["judgments"]],
-                       "consensus_answer": json.dumps(consensus["answer"], sort_keys=True) if consensus else None,
-                       "consensus_confidence": consensus["confidence"] if consensus else None}
-
-        return _dataset(ds, rows, features, cache_dir)
+        return _dataset(ds, lambda: self.iter_results(project_id, status=status, gold=gold), features, cache_dir)
 
     # --- plumbing ----------------------------------------------------------------------------------
 
-    def _preferences_path(self, project_id: int) -> str:
-        return f"{API}/projects/{int(project_id)}/export/preferences.jsonl"
-
     def _jsonl(self, path: str, params: dict[str, str]) -> Iterator[dict[str, Any]]:
-        response = self._http.request("GET", path, params=params, stream=True)
-        with response:
-            try:
-                for line in response.iter_lines():
-                    if line:
-                        yield json.loads(line)
-            except requests.RequestException as exc:
-                raise TransportError(f"GET {path}: the stream broke: {exc}") from exc
+        with self._http.request("GET", path, params=params, stream=True) as response:
+            yield from _json_lines(response, path)
 
     def _pages(self, path: str) -> Iterator[dict[str, Any]]:
         url: str | None = path
@@ -274,6 +281,49 @@ class MarketplaceClient:
             page = self._http.json("GET", url)
             yield from page["results"]
             url = page.get("next")
+
+
+def _json_lines(response: requests.Response, path: str) -> Iterator[Any]:
+    try:
+        with response:
+            for line in response.iter_lines():
+                if line:
+                    yield json.loads(line)
+    except requests.RequestException as exc:
+        raise TransportError(f"GET {path}: the stream broke: {exc}") from exc
+
+
+def _copy(response: requests.Response, out: IO[bytes], path: str) -> int:
+    written = 0
+    try:
+        for block in response.iter_content(chunk_size=1 << 16):
+            out.write(block)
+            written += len(block)
+    except requests.RequestException as exc:
+        raise TransportError(f"GET {path}: the stream broke after {written} bytes: {exc}") from exc
+    return written
+
+
+def _preference_export(project_id: int, style: str, min_confidence: float | None,
+                       min_raters: int | None) -> tuple[str, dict[str, str]]:
+    params = _preference_filters(min_confidence, min_raters)
+    if style != "standard":
+        params["style"] = style
+    return f"{API}/projects/{int(project_id)}/export/preferences.jsonl", params
+
+
+def _export_counts(response: requests.Response) -> PreferenceCounts:
+    return cast(PreferenceCounts, {key: int(response.headers[header]) for header, key in EXPORT_HEADERS.items()
+                                   if (response.headers.get(header) or "").isdigit()})
+
+
+def _preference_filters(min_confidence: float | None, min_raters: int | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if min_confidence is not None:
+        params["min_confidence"] = repr(float(min_confidence))
+    if min_raters is not None:
+        params["min_raters"] = str(int(min_raters))
+    return params
 
 
 def _result_filters(status: str | None, gold: bool | None) -> dict[str, str]:

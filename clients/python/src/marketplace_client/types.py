@@ -75,6 +75,8 @@ class Result(TypedDict):
 
 
 class PreferencePair(TypedDict):
+    """A record of the standard style."""
+
     prompt: str
     chosen: str
     rejected: str
@@ -84,9 +86,42 @@ class PreferencePair(TypedDict):
     language: str
 
 
-class PreferenceSummary(TypedDict):
+class Message(TypedDict):
+    role: str  # "user" for the prompt, "assistant" for chosen and rejected
+    content: str
+
+
+class ConversationalPreferencePair(TypedDict):
+    """A record of `style="conversational"`: the prompt and both answers as chat messages."""
+
+    prompt: list[Message]
+    chosen: list[Message]
+    rejected: list[Message]
+    confidence: float
+    n_raters: int
+    external_id: str
+    language: str
+
+
+class PreferenceCounts(TypedDict):
+    """What an export holds, from its X-Export-* headers."""
+
     pairs: int
     tasks_exported: int
     ties: int
     unresolved: int
+    filtered_out: int
     open_tasks: int
+
+
+class PreferenceFilters(TypedDict):
+    min_confidence: float
+    min_raters: int
+
+
+class PreferenceSummary(PreferenceCounts):
+    """The summary endpoint: the counts, plus complete tasks, the mean confidence and the filters applied."""
+
+    complete_tasks: int
+    mean_confidence: float | None
+    filters: PreferenceFilters
