@@ -110,3 +110,20 @@ def test_ops_cannot_suspend_staff_in_the_admin(targets):
                                                         "reason": "takeover"}, follow=True)
         PoolMembership.objects.filter(pk=membership.pk).delete()
         assert _snapshot(user) == before, name
+
+
+def test_a_flag_on_a_staff_account_never_suspends_it(ops, targets):
+    """Quality's automatic actions (actor None) and ops' confirm go through the same guarded services: the
+    flag is recorded and resolved, the staff account stays active, the refusal is in the flag's actions."""
+    from quality.services.flags import flag_raise
+    from tests.tasks.test_queue_factories import make_project
+
+    project = make_project()
+    colleague = targets["ops colleague"]
+    flag = flag_raise(worker_id=colleague.pk, project_id=project.pk, n_judgments=30, findings=[{
+        "rule": "fast", "level": "suspend", "message": "Too fast.", "evidence": {"median_seconds": 1.0}}])
+    assert flag is not None and not flag.actions.get("worker_suspended")
+    response = ops.post(f"/api/v1/flags/{flag.pk}/resolve/", {"decision": "confirm", "note": "check"})
+    assert response.status_code == 200, response.content
+    assert WorkerProfile.objects.filter(user=colleague, status="suspended").count() == 0
+    assert not PoolMembership.objects.filter(worker=colleague, status="suspended").exists()
