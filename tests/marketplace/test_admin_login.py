@@ -131,3 +131,21 @@ def test_an_unverified_staff_address_gets_a_page_not_a_500():
     page = _post_password(client, "unverified-staff@example.com", PASSWORD)
     assert page.status_code == 200
     assert not _in_admin(client)
+
+
+def test_a_superuser_from_createsuperuser_verifies_its_address_on_first_sign_in():
+    """No EmailAddress row yet (manage.py createsuperuser): allauth mails a link; the confirm page's POST
+    verifies it; the next sign-in opens the admin (README, "Ops: pools and suspensions")."""
+    from django.core import mail
+
+    from marketplace.models import User
+
+    User.objects.create_superuser(email="root-new@example.com", password=PASSWORD)
+    client = Client()
+    page = _post_password(client, "root-new@example.com", PASSWORD)
+    assert page.status_code == 200 and not _in_admin(client)
+    body = [m for m in mail.outbox if "root-new@example.com" in m.to][-1].body
+    path = "/" + re.search(r"https?://[^/\s]+/(account/verify-email/\S+)", body).group(1)
+    client.post(path)
+    _post_password(client, "root-new@example.com", PASSWORD)
+    assert _in_admin(client)
