@@ -185,6 +185,14 @@ def test_every_registered_model_is_reviewed():
         assert set(REVIEWED[label].views) == _custom_views(model_admin), label
 
 
+def test_every_staff_role_is_in_the_matrix(db):
+    """A new group (role) must join ROLES, so the matrix covers it."""
+    from marketplace.roles import ROLE_PERMISSIONS
+
+    assert set(Group.objects.values_list("name", flat=True)) == set(ROLE_PERMISSIONS) == {
+        r for groups in ROLES.values() for r in groups}
+
+
 def test_sessions_and_permissions_are_not_in_the_admin():
     """Sessions and permissions have no admin page at all (a staff role could otherwise read session keys,
     which are the API's X-Session-Tokens, or grant itself permissions)."""
