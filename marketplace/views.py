@@ -52,8 +52,12 @@ def verify_email_link(request, key: str):
     address = confirmation.email_address
     if request.method == "POST":
         with transaction.atomic():
-            confirmation.confirm(request)
-        verified = True
+            # None when allauth refuses (e.g. another account verified this address meanwhile).
+            verified = confirmation.confirm(request) is not None
+        if not verified:
+            return JsonResponse({"error": {"code": "cannot_verify", "fields": {},
+                                           "message": "This address cannot be verified for this account."}},
+                                status=409)
     else:
         verified = address.verified
     if "application/json" in request.headers.get("Accept", ""):

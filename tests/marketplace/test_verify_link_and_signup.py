@@ -118,3 +118,13 @@ def test_signup_with_an_existing_unverified_address_answers_like_a_new_one(api):
     again = api.__class__().post(f"{AUTH}/signup", {"email": "pending@example.com", "password": PASSWORD},
                                  format="json")
     assert _shape(again) == _shape(new)
+
+
+def test_confirming_an_address_another_account_verified_meanwhile_is_a_409(api):
+    api.post(f"{AUTH}/signup", {"email": "race@example.com", "password": PASSWORD}, format="json")
+    path = _link_path("race@example.com")
+    other = make_user("other-owner@example.com")
+    EmailAddress.objects.create(user=other, email="race@example.com", verified=True, primary=False)
+    response = Client().post(path, HTTP_ACCEPT="application/json")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "cannot_verify"
+    assert not EmailAddress.objects.filter(email="race@example.com", verified=True).exclude(user=other).exists()
