@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-DEFAULTS = {"enabled": True, "cap": 0.4, "budget": 0.03, "honest_log_lr": 2.0, "power": 1.0, "skip_flagged": 1}
+DEFAULTS = {"enabled": True, "cap": 0.8, "budget": 0.03, "honest_log_lr": 0.5, "power": 2.0, "skip_flagged": 1}
 
 
 def doubt_from_log_lr(log_lr, *, flag_log_lr: float, honest_log_lr: float) -> np.ndarray:

@@ -36,7 +36,7 @@ DEFAULT_RULES: dict[str, dict] = {
     # rises with the doubt about them (their random log LR between -honest_log_lr and the review threshold,
     # raised to `power`), from the project's gold_share up to `cap`; the project's mean stays within its
     # gold_share + `budget`.
-    "adaptive_gold": {"enabled": True, "cap": 0.4, "budget": 0.03, "honest_log_lr": 2.0, "power": 1.0,
+    "adaptive_gold": {"enabled": True, "cap": 0.8, "budget": 0.03, "honest_log_lr": 0.5, "power": 2.0,
                       "skip_flagged": 1},
 }
 SEVERITY_ORDER = {None: 0, "watch": 1, "review": 2, "suspend": 3}
