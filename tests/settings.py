@@ -15,6 +15,10 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-pro
 os.environ.setdefault("ALLOWED_HOSTS", "*")
 os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_URLS", "1")
 os.environ.setdefault("ACCOUNT_RATE_LIMITS_OFF", "1")
+# Production settings (DEBUG off) need a webhook secret of their own: a fresh one per run, never in the repo.
+os.environ.setdefault("STRIPE_WEBHOOK_SECRET", f"whsec_{uuid.uuid4().hex}")
+# The test client speaks plain http; tests of the redirect and HSTS turn it on (tests/marketplace).
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 
 
 def _reachable(url: str, default_port: int) -> bool:
