@@ -8,7 +8,6 @@ import pytest
 
 from tests.conftest import ROOT
 
-
 PRODUCTION_SETTINGS_VARIABLES = {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "STRIPE_WEBHOOK_SECRET",
                                  "STRIPE_API_BASE", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT"}
 REAL_WEBHOOK_SECRET = "whsec_" + "Zq8" * 11
