@@ -303,6 +303,14 @@ X_FRAME_OPTIONS = "DENY"
 # The silenced check only says "SECURE_HSTS_PRELOAD is off", a deliberate choice (above).
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
+# Client API keys: an address with this many failed Api-Key attempts within the window gets 429 (with
+# Retry-After) for every Api-Key request until the window ends. 0 switches the limit off.
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20)
+API_KEY_FAILURE_WINDOW_SECONDS = env_int("API_KEY_FAILURE_WINDOW_SECONDS", 300)
+# Proxies in front of the app that append to X-Forwarded-For: the client address (allauth's login limits and
+# the API-key limit) is read that many hops from the right. 0: REMOTE_ADDR, the header is ignored.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
 # Content-Security-Policy (django-csp). An API plus the admin and Swagger UI: scripts only from this
 # origin and the CDN that serves Swagger UI (its start-up script is served as a file, not inline);
 # inline styles, which the admin and Swagger UI use; no plugins, no framing, forms post here only.
@@ -403,11 +411,16 @@ PAYMENTS_STRIPE_TIMEOUT = float(os.environ.get("PAYMENTS_STRIPE_TIMEOUT", "20"))
 # Where Stripe sends the worker after onboarding (default: the payout-account endpoint of this server).
 PAYMENTS_ONBOARDING_RETURN_URL = os.environ.get("PAYMENTS_ONBOARDING_RETURN_URL", "")
 PAYMENTS_ONBOARDING_REFRESH_URL = os.environ.get("PAYMENTS_ONBOARDING_REFRESH_URL", "")
+# Finance bonuses and adjustments: the hard maximum of one (either sign; never above 10^12, the ledger's
+# bound), and the size above which a second finance user must approve it before it is posted (four eyes).
+PAYMENTS_ADJUSTMENT_MAX_CENTS = env_int("PAYMENTS_ADJUSTMENT_MAX_CENTS", 1_000_000)
+PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS = env_int("PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS", 10_000)
 # Beat re-enqueues payout lines of executing batches left open this long (lost jobs, outages).
 PAYMENTS_RESUME_SECONDS = int(os.environ.get("PAYMENTS_RESUME_SECONDS", "300"))
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "PayoutBatchStatusEnum": "payments.models.PayoutBatch.Status",
     "PayoutLineStatusEnum": "payments.models.PayoutLine.Status",
+    "LedgerAdjustmentStatusEnum": "payments.models.LedgerAdjustment.Status",
 })
 CELERY_BEAT_SCHEDULE.update({
     "payments-resume-payout-lines": {"task": "payments.jobs.payout_lines_resume",
