@@ -90,8 +90,8 @@ class ClientAPIKeyAuthentication(authentication.BaseAuthentication):
         failures = FailedAttempts(request)
         wait = failures.retry_after()
         if wait is not None:
-            raise exceptions.Throttled(wait=wait, detail=f"Too many failed API key attempts from this address; "
-                                                         f"retry in {wait} s.")
+            # DRF adds "Expected available in N seconds." and the Retry-After header.
+            raise exceptions.Throttled(wait=wait, detail="Too many failed API key attempts from this address.")
         try:
             return self._authenticate_key(key)
         except exceptions.AuthenticationFailed:
