@@ -43,8 +43,11 @@ if HAS_REDIS:
     # One queue per test run, so a Celery worker started by the tests only sees this run's jobs.
     os.environ.setdefault("CELERY_QUEUE", f"test-{uuid.uuid4().hex[:8]}")
 else:
+    # The in-memory broker is set below as a setting, not through the environment: Celery's
+    # conf.broker_url prefers the CELERY_BROKER_URL variable over everything, which would pin every test
+    # (and any setting a test overrides) to one broker.
     os.environ.pop("REDIS_URL", None)
-    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ.pop("CELERY_BROKER_URL", None)
 
 from marketplace.settings import *  # noqa: E402,F403
 from marketplace.settings import DATABASES  # noqa: E402
@@ -64,4 +67,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # A per-process cache: nothing (rate limits, cooldowns) leaks from one test run into the next.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")
+if HAS_REDIS:
+    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")
+else:
+    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}

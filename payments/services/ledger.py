@@ -1,4 +1,4 @@
-"""The double-entry ledger's only write path (invariant 7).
+"""The double-entry ledger's only write path (docs/design.md invariant 7).
 
 ledger_post writes one balanced transaction: it refuses entries that do not sum to zero, mixes of
 currencies and zero amounts. When it debits a worker account it first locks the worker accounts it touches

@@ -1,4 +1,4 @@
-"""Payout batches (invariant 8): reservations, four eyes, exactly-once sending, failures, reversals,
+"""Payout batches (docs/design.md invariant 8): reservations, four eyes, exactly-once sending, failures, reversals,
 export and reconciliation. Lines are sent by calling the job's service directly; the crash test with a
 real Celery worker is in test_payouts_crash.py."""
 
