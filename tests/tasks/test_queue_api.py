@@ -336,10 +336,10 @@ def test_notify_work_available_mails_only_who_could_claim_once_per_interval(work
 
 @pytest.mark.django_db
 def test_claim_fast_path_uses_the_workers_rules_compiled_once(worker, person):
+    from django.db import connection
+
     from tasks.selectors.queue import _eligible_sql_template, worker_may_claim
     from workers.selectors import worker_claim_blockers
-
-    from django.db import connection
 
     # The cached SQL is really in use on PostgreSQL. SQLite's backend adapts datetimes to text while
     # compiling, so "now" cannot be told from a constant there: it compiles per claim (the fallback),
