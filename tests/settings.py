@@ -2,7 +2,8 @@
 
 TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) and REDIS_URL (default
 redis://127.0.0.1:6379/15) are probed once; REQUIRE_SERVICES=1 turns a missing service into an error
-instead of a fallback. Tests that need PostgreSQL or Redis are marked and skipped on the fallback.
+instead of a fallback; TEST_SERVICES=none uses the fallback whatever answers. Tests that need PostgreSQL
+or Redis are marked and skipped on the fallback.
 """
 
 import os
@@ -10,6 +11,8 @@ import socket
 import uuid
 from urllib.parse import urlparse
 
+# A developer's var/local.env (written by `make run`: DEBUG=1, ports, fake Stripe) must not leak into tests.
+os.environ["LOCAL_ENV_FILE"] = ""
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-production-checks")
 os.environ.setdefault("ALLOWED_HOSTS", "*")
@@ -30,8 +33,14 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127
 TEST_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") in {"1", "true", "yes"}
 
-HAS_POSTGRES = _reachable(TEST_DATABASE_URL, 5432)
-HAS_REDIS = _reachable(TEST_REDIS_URL, 6379)
+# TEST_SERVICES=none: SQLite and the in-memory broker even when PostgreSQL and Redis answer (CI's second
+# leg: what a machine without them runs).
+NO_SERVICES = os.environ.get("TEST_SERVICES", "auto") == "none"
+if NO_SERVICES and REQUIRE_SERVICES:
+    raise RuntimeError("TEST_SERVICES=none and REQUIRE_SERVICES=1 contradict each other")
+
+HAS_POSTGRES = not NO_SERVICES and _reachable(TEST_DATABASE_URL, 5432)
+HAS_REDIS = not NO_SERVICES and _reachable(TEST_REDIS_URL, 6379)
 if REQUIRE_SERVICES and not (HAS_POSTGRES and HAS_REDIS):
     missing = [name for name, ok in (("PostgreSQL", HAS_POSTGRES), ("Redis", HAS_REDIS)) if not ok]
     raise RuntimeError(f"REQUIRE_SERVICES=1 but {', '.join(missing)} not reachable "
