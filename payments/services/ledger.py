@@ -90,7 +90,8 @@ def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tu
             account, amount = locked[short], deltas[short]
             refusal = Conflict(
                 f"The {account.get_kind_display().lower()} balance is {account.balance_cents} "
-                f"{currency}, which cannot cover {-amount}.", code="insufficient_balance")
+                f"{currency}, which cannot cover {-amount}.", code="insufficient_balance",
+                extra={"account": account.pk, "balance_cents": account.balance_cents, "needed_cents": -amount})
         else:
             txn = _transaction_insert(kind=kind, source_ref=source_ref, currency=currency, memo=memo,
                                       created_by_id=created_by_id)
@@ -175,7 +176,8 @@ def ledger_post_many(*, postings: list[dict], locked: dict[int, LedgerAccount]) 
         debit.balance_cents -= p["amount_cents"]
         credit.balance_cents += p["amount_cents"]
         if debit.kind != Kind.PLATFORM_FUNDING and debit.balance_cents < 0:  # funding is not cached (ledger_post)
-            raise Conflict(f"Account {debit.pk} cannot cover {p['amount_cents']}.", code="insufficient_balance")
+            raise Conflict(f"Account {debit.pk} cannot cover {p['amount_cents']}.", code="insufficient_balance",
+                           extra={"account": debit.pk, "needed_cents": p["amount_cents"]})
     with transaction.atomic():
         txns = LedgerTransaction.objects.bulk_create([
             LedgerTransaction(kind=p["kind"], source_ref=p["source_ref"], currency=locked[p["debit"]].currency,

@@ -132,6 +132,7 @@ def test_submit_validates_answer_and_refuses_twice(worker):
     assert submit(alice, aid).status_code == 200
     again = submit(alice, aid)
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_submitted"
+    assert again.json()["error"]["assignment"] == aid and again.json()["error"]["status"] == "submitted"
     assert Judgment.objects.count() == 1
 
 
@@ -176,6 +177,7 @@ def test_expired_lease_never_blocks_a_claim_and_late_submit_is_409(worker):
 
     late = submit(alice, aid)
     assert late.status_code == 409 and late.json()["error"]["code"] == "lease_expired"
+    assert late.json()["error"]["assignment"] == aid and late.json()["error"]["expired_at"]
     claimed = bob.post(CLAIM, {})  # no beat job ran: the claim itself returned the slot
     assert claimed.status_code == 201 and claimed.json()["task"]["id"] == task.pk
     assert Assignment.objects.get(pk=aid).status == "expired"
