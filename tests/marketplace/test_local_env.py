@@ -72,3 +72,11 @@ def test_a_real_stripe_key_runs_without_the_fake_server(tmp_path):
     exports = _prepare_run(tmp_path, STRIPE_SECRET_KEY="sk_test_a_real_one")
     assert "STRIPE_API_BASE" not in exports and "STRIPE_API_BASE" not in _read(tmp_path / "local.env")
     assert "stripe:" not in (tmp_path / "Procfile").read_text()
+
+
+def test_simulate_finds_the_running_stack_without_flags(tmp_path):
+    _prepare_run(tmp_path, "--port", "8100", "--stripe-fake-port", "12200")
+    result = subprocess.run([sys.executable, "manage.py", "simulate", "--help"], cwd=ROOT, env=_env(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "http://127.0.0.1:8100" in " ".join(result.stdout.split())
