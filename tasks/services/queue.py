@@ -5,13 +5,15 @@ Claim guarantees (DESIGN.md invariants 1-4):
 - A task never has more live + submitted assignments than its overlap: the claim increments n_active with
   a conditional UPDATE (n_active < overlap) on the row it holds locked, and the check constraint
   task_never_over_overlap backs it. n_active and the assignment row change in the same transaction.
-- One assignment per (task, worker), ever: the candidate query skips tasks the worker touched before, and
-  the unique constraint catches the rare race (two claims of one worker at once): that claim rolls back
-  whole and is retried.
-- On PostgreSQL the whole claim is one statement (a CTE: SELECT ... FOR UPDATE SKIP LOCKED, the
-  conditional UPDATE, the INSERT): one short transaction, claimers never wait on each other's rows. On
-  SQLite (the embedded default) the same rules run as ORM statements in one transaction; SQLite
-  serialises writers, so the conditional UPDATE is enough there.
+- One worker's claims run one at a time: the claim is one transaction whose first statement locks the
+  worker's profile row (worker_claim_lock), so the caps it reads next (live claims, per-project share)
+  are exact under any number of parallel requests of that worker. Other workers never wait on it.
+- One assignment per (task, worker), ever: the candidate query skips tasks the worker touched before
+  (under the worker's lock, every earlier claim of theirs is committed), and the unique constraint backs it.
+- On PostgreSQL the pick is one statement (a CTE: SELECT ... FOR UPDATE SKIP LOCKED, the conditional
+  UPDATE, the INSERT) at the end of a short transaction, so task rows are held only from it to commit;
+  claimers never wait on each other's task rows. On SQLite (the embedded default) the same rules run as
+  ORM statements; its BEGIN IMMEDIATE transaction serialises writers, so the conditional UPDATE is enough.
 - Expired leases never block a claim: before picking, the claim returns the slots of leases that have run
   out (the expire_leases beat job does the same every QUEUE_EXPIRE_EVERY_SECONDS).
 
@@ -45,6 +47,7 @@ from tasks.services.queue_leases import (  # noqa: F401 - re-exported: the queue
     assignment_release,
     assignment_submit,
     assignments_expire,
+    assignments_release_for_worker,
     tasks_age,
 )
 from tasks.services.queue_requeue import judgments_requeue_for_worker, project_overlap_extend  # noqa: F401
@@ -88,11 +91,31 @@ def assignment_claim(*, user, project_id: int | None = None, rng: random.Random 
     none. Raises Forbidden (codes suspended, onboarding_incomplete, not_qualified, too_many_live_claims)
     when the worker may not claim, NotFound for an unknown project id.
 
-    Not wrapped in one transaction on purpose: eligibility is read first, then the claim itself is one short
-    transaction (a long one collapses SKIP LOCKED throughput). The caps (live claims, share) are checked
-    before that transaction, so two simultaneous claims by the same worker may pass one over a cap by one;
-    overlap and one-per-(task, worker) are never exceeded."""
+    One transaction, and the worker's own row lock first: the worker's claims run one at a time, so the
+    caps read under it (live claims, share) are exact however many requests one worker sends at once.
+    Other workers' claims do not wait on it (and never on each other's task rows: SKIP LOCKED)."""
     rng = rng or random
+    with transaction.atomic():
+        worker_claim_lock(user=user)
+        return _claim_under_lock(user=user, project_id=project_id, rng=rng)
+
+
+def worker_claim_lock(*, user) -> None:
+    """The per-worker lock of the queue, the first lock any claim takes (lock order: the worker's profile
+    row, then assignment rows, then task rows in id order). worker_suspend and worker_ban lock the same
+    row, so a suspension waits for a claim in flight and then releases what it leased. PostgreSQL: the
+    profile row FOR UPDATE. SQLite: nothing to do, the claim's transaction is BEGIN IMMEDIATE (settings),
+    which serialises writers already. A person without a profile may not claim; nothing is locked."""
+    if connection.vendor != "postgresql":
+        return
+    from workers.models import WorkerProfile
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {WorkerProfile._meta.db_table} WHERE user_id = %s FOR UPDATE",  # noqa: S608
+                       [user.pk])
+
+
+def _claim_under_lock(*, user, project_id: int | None, rng) -> Claim | None:
     now = timezone.now()
     context = worker_claim_context(user=user, project_id=project_id, now=now)  # one round trip
     blocker = None if context.may_claim else worker_claim_blocker(user=user, may_claim=False)
@@ -131,7 +154,7 @@ def _claim_one(*, user, projects: list[ClaimableProject], gold: bool, reason: st
         try:
             row = (_claim_sql if raw else _claim_orm)(user=user, projects=projects, gold=gold, reason=reason)
         except IntegrityError:
-            # The same worker claimed this task in a parallel request: nothing was written; pick again.
+            # Portable path only (its own savepoint): the task filled up between pick and update; pick again.
             logger.info("claim race for worker %s; retrying", user.pk)
             continue
         if row is None:
@@ -180,7 +203,7 @@ def _params(*, user, projects, gold, reason=None) -> dict:
 
 
 def _claim_sql(*, user, projects, gold, reason):
-    """PostgreSQL: the claim as one statement (its own transaction unless the caller holds one)."""
+    """PostgreSQL: the claim as one statement, in the claim's transaction."""
     sql = f"""
         WITH cand AS ({_candidates_sql(projects, gold)} FOR UPDATE OF t SKIP LOCKED),
         bumped AS (
@@ -198,11 +221,9 @@ def _claim_sql(*, user, projects, gold, reason):
         SELECT ins.id, ins.task_id, ins.project_id, ins.served_reason, ins.expires_at, b.data::text
         FROM ins JOIN bumped b ON b.id = ins.task_id"""  # noqa: S608
     params = _params(user=user, projects=projects, gold=gold, reason=reason)
-    if connection.in_atomic_block:
-        with transaction.atomic(), connection.cursor() as cursor:  # a savepoint: a race undoes only this
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    with connection.cursor() as cursor:  # autocommit: the statement is the transaction
+    # Inside the claim's transaction, without a savepoint: under the worker's lock the only race a
+    # statement could lose (the same worker taking the same task twice) cannot happen.
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 

@@ -1,0 +1,132 @@
+"""Trust in the queue (issue 13): a suspended worker is not paid, time spent is the server's measure, and
+one worker's parallel claims never pass the live-claim or share caps."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from marketplace.errors import Forbidden
+from payments.models import LedgerEntry
+from tasks.models import Assignment, Judgment, Task
+from tasks.selectors.pay import projects_median_seconds
+from tasks.services.queue import assignment_claim
+from tests.tasks.test_queue_api import CLAIM, submit, worker  # noqa: F401 - the worker fixture
+from tests.tasks.test_queue_factories import consistent, make_project, make_tasks, make_worker
+from workers.models import Pool, PoolMembership, WorkerProfile
+from workers.services.standing import pool_membership_suspend, worker_ban, worker_suspend
+
+
+def _claimed(who, project) -> dict:
+    response = who.post(CLAIM, {"project": project.pk})
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+# --- a worker who may no longer work is not paid (row 12) ---
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["worker_suspend", "worker_ban", "status_edited_directly"])
+def test_a_suspended_worker_submit_is_refused_unpaid_and_the_task_goes_back(worker, how):
+    project = make_project(overlap=1)
+    (task,) = make_tasks(project, 1)
+    alice, bob = worker("alice@example.com"), worker("bob@example.com")
+    aid = _claimed(alice, project)["id"]
+    if how == "worker_suspend":
+        worker_suspend(worker_id=alice.user.pk, reason="quality flag")
+    elif how == "worker_ban":
+        worker_ban(worker_id=alice.user.pk, reason="fraud")
+    else:  # an edit that bypasses the service (admin form, SQL): the submit still refuses
+        WorkerProfile.objects.filter(user=alice.user).update(status="suspended")
+
+    refused = submit(alice, aid, seconds_spent=30)
+    assert refused.status_code == 403, refused.content
+    assert refused.json()["error"]["code"] == "suspended"
+    assert not Judgment.objects.exists()
+    assert not LedgerEntry.objects.exists()  # no credit of any kind
+    assert Assignment.objects.get(pk=aid).status == "released"
+    task.refresh_from_db()
+    assert (task.n_active, task.n_submitted, task.status) == (0, 0, "open")
+    assert bob.post(CLAIM, {}).status_code == 201  # the slot is back in the queue
+    assert submit(alice, aid).status_code == 403  # and stays refused
+    assert consistent() == []
+
+
+@pytest.mark.django_db
+def test_a_pool_suspension_refuses_work_on_that_pool_only(worker):
+    pool = Pool.objects.create(name="Trusted raters")
+    pooled, open_ = make_project(overlap=1, pool=pool), make_project(overlap=1)
+    make_tasks(pooled, 1)
+    make_tasks(open_, 1)
+    alice = worker("alice@example.com")
+    PoolMembership.objects.create(pool=pool, worker=alice.user)
+    in_pool, outside = _claimed(alice, pooled)["id"], _claimed(alice, open_)["id"]
+
+    pool_membership_suspend(pool_id=pool.pk, worker_id=alice.user.pk, reason="agreement far below the pool")
+    assert Assignment.objects.get(pk=in_pool).status == "released"
+    assert Assignment.objects.get(pk=outside).status == "live"
+    refused = submit(alice, in_pool)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "suspended"
+    assert submit(alice, outside).status_code == 200
+    assert list(Judgment.objects.values_list("assignment_id", flat=True)) == [outside]
+    assert consistent() == []
+
+
+@pytest.mark.django_db
+def test_suspension_in_the_middle_of_a_lease_releases_it_at_once(worker):
+    project = make_project(overlap=2)
+    make_tasks(project, 3)
+    alice = worker("alice@example.com")
+    first, second = _claimed(alice, project)["id"], _claimed(alice, project)["id"]
+    worker_suspend(worker_id=alice.user.pk, reason="review")
+    assert set(Assignment.objects.filter(pk__in=[first, second]).values_list("status", flat=True)) == {"released"}
+    assert sum(Task.objects.values_list("n_active", flat=True)) == 0
+    assert alice.post(CLAIM, {}).json()["error"]["code"] == "suspended"
+    assert consistent() == []
+
+
+# --- time spent is measured by the server (row 9) ---
+
+@pytest.mark.django_db
+def test_time_spent_is_the_servers_measure_and_the_reported_figure_is_kept_apart(worker):
+    project = make_project(overlap=1)
+    make_tasks(project, 1)
+    alice = worker("alice@example.com")
+    aid = _claimed(alice, project)["id"]
+    # Claimed 30 s ago (as far as the server knows); the worker says 4000 s.
+    Assignment.objects.filter(pk=aid).update(claimed_at=timezone.now() - timedelta(seconds=30))
+
+    done = submit(alice, aid, seconds_spent=4000)
+    assert done.status_code == 200, done.content
+    judgment = Judgment.objects.get()
+    assert 30 <= judgment.seconds_spent < 40
+    assert judgment.reported_seconds == 4000
+    answer = done.json()["judgment"]
+    assert 30 <= answer["seconds_spent"] < 40 and answer["reported_seconds"] == 4000
+    # The hourly pay figure reads the server's time, not the worker's.
+    (median, n), = projects_median_seconds(project_ids=[project.pk]).values()
+    assert n == 1 and 30 <= median < 40
+
+
+@pytest.mark.django_db
+def test_a_fast_worker_cannot_look_slow_to_the_quality_rules(worker, settings):
+    """The finding of row 9: seconds_spent 42 sent right after the claim was stored as 42, and the too-fast
+    rule read it. Now the rule sees the seconds the server measured."""
+    from quality.models import Flag, WorkerStanding
+    from quality.services.recompute import project_quality_recompute
+
+    project = make_project(overlap=1)
+    make_tasks(project, 12)
+    alice = worker("alice@example.com")
+    for _ in range(12):
+        aid = _claimed(alice, project)["id"]
+        assert submit(alice, aid, seconds_spent=42).status_code == 200
+    assert set(Judgment.objects.values_list("reported_seconds", flat=True)) == {42}
+    assert max(Judgment.objects.values_list("seconds_spent", flat=True)) < 4
+
+    project_quality_recompute(project_id=project.pk, force=True)
+    standing = WorkerStanding.objects.get(worker=alice.user, project=project)
+    assert standing.median_seconds < 4
+    assert Flag.objects.filter(worker=alice.user, rule="fast").exists()
