@@ -176,6 +176,11 @@ class Assignment(models.Model):
     claimed_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # On a gold check: the real task the worker would have been served instead. It counts as touched by the
+    # worker (never served to them), as a real claim would have made it, so what the queue offers the worker
+    # next (task, reason, "nothing left") is the same after a gold check as after real work.
+    passed_over_task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                         db_index=False)
 
     class Meta:
         ordering = ["-claimed_at", "-id"]
@@ -192,6 +197,9 @@ class Assignment(models.Model):
             # Every claim counts the worker's live leases (all projects, and per project for the share cap):
             # only live rows are in it, so the count does not grow with the worker's history.
             models.Index(fields=["worker", "project"], name="assignment_live_by_worker", condition=Q(status="live")),
+            # The claim's "not touched by this worker" probe, for the real tasks passed over by gold checks.
+            models.Index(fields=["passed_over_task", "worker"], name="assignment_passed_over",
+                         condition=Q(passed_over_task__isnull=False)),
         ]
 
     def __str__(self) -> str:

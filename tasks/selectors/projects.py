@@ -1,6 +1,6 @@
 """Reads of a client's projects. Another client's project is simply not found (404), never 403."""
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from marketplace.errors import NotFound
 from tasks.models import Assignment, Client, Project, Task
@@ -39,7 +39,7 @@ def worker_projects_available(*, user) -> tuple[dict | None, list[Project]]:
     real tasks: a claim, submit, release or expiry of the worker's leaves it as it was, gold or real, and
     it falls only as other workers take slots. Two queries after the eligibility checks."""
     from tasks.selectors.pay import projects_attach_hourly
-    from tasks.selectors.queue import COUNTED, projects_claimable_for, worker_claim_blocker
+    from tasks.selectors.queue import COUNTED, projects_claimable_for, untouched_by, worker_claim_blocker
 
     blocker = worker_claim_blocker(user=user)
     if blocker is not None:
@@ -47,13 +47,12 @@ def worker_projects_available(*, user) -> tuple[dict | None, list[Project]]:
     claimable = {c.id: c.project for c in projects_claimable_for(user=user)}
     if not claimable:
         return None, []
-    touched = Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=user.pk)
     per_project = {
         pid: (free, takeable) for pid, free, takeable in
         Task.objects.filter(project_id__in=list(claimable), status=Task.Status.OPEN, is_gold=False)
         .order_by().values("project_id")
         .annotate(free=Sum(F("overlap") - F("n_active")),
-                  takeable=Count("id", filter=Q(n_active__lt=F("overlap")) & ~Q(Exists(touched))))
+                  takeable=Count("id", filter=Q(n_active__lt=F("overlap")) & untouched_by(user.pk, lenient=True)))
         .values_list("project_id", "free", "takeable")}
     mine = dict(
         Assignment.objects.filter(worker_id=user.pk, project_id__in=list(claimable), status__in=COUNTED,

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, JSONField, QuerySet
+from django.db.models import BooleanField, Count, Exists, JSONField, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from tasks.models import Assignment, Judgment, Project, Task
@@ -303,6 +303,16 @@ def worker_claim_context(*, user, project_id: int | None, now) -> ClaimContext:
     may, live, stale = bool(rows[0][0]), rows[0][1], bool(rows[0][2])
     projects = [_project_from_row(row[3:]) for row in rows if row[3] is not None]
     return ClaimContext(may, live, stale, _under_share_cap(_in_pools(user=user, projects=projects)))
+
+
+def untouched_by(worker_id, *, lenient: bool = False) -> Q:
+    """Tasks (the queryset's rows) this worker has never touched: no assignment of theirs on the task, and
+    (unless ``lenient``) no gold check of theirs that passed the task over (Assignment.passed_over_task).
+    worker_id may be an OuterRef."""
+    untouched = ~Q(Exists(Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=worker_id)))
+    if lenient:
+        return untouched
+    return untouched & ~Q(Exists(Assignment.objects.filter(passed_over_task_id=OuterRef("pk"), worker_id=worker_id)))
 
 
 def instance_with_fields(model, values: dict):

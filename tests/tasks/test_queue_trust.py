@@ -130,3 +130,60 @@ def test_a_fast_worker_cannot_look_slow_to_the_quality_rules(worker, settings):
     standing = WorkerStanding.objects.get(worker=alice.user, project=project)
     assert standing.median_seconds < 4
     assert Flag.objects.filter(worker=alice.user, rule="fast").exists()
+
+
+# --- one worker's parallel claims never pass a cap (row 11) ---
+
+def _parallel_claims(user, project, n: int) -> tuple[list, list]:
+    """n threads (each its own connection) claim for one worker at once; returns (claims, errors)."""
+    barrier, claims, errors = threading.Barrier(n), [], []
+
+    def claim():
+        try:
+            barrier.wait()
+            claims.append(assignment_claim(user=user, project_id=project.pk))
+        except Forbidden as exc:
+            claims.append(exc.code)
+        except Exception as exc:  # collected and asserted: any other error fails the test
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claim) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return claims, errors
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("raw_sql", [True, False], ids=["one-statement", "portable"])
+def test_twenty_parallel_claims_of_one_worker_hold_the_live_claim_cap(settings, raw_sql):
+    settings.QUEUE_MAX_LIVE_CLAIMS, settings.QUEUE_CLAIM_RAW_SQL = 3, raw_sql
+    project = make_project(overlap=3, gold_share=0.3)
+    make_tasks(project, 40)
+    make_tasks(project, 10, gold=True)
+    user = make_worker("storm@example.com")
+    claims, errors = _parallel_claims(user, project, 20)
+    assert errors == []
+    live = Assignment.objects.filter(worker=user, status="live").count()
+    assert live == 3, claims
+    assert sum(1 for c in claims if c == "too_many_live_claims") == 17
+    assert consistent() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_twenty_parallel_claims_of_one_worker_hold_the_share_cap(settings):
+    settings.QUEUE_MAX_LIVE_CLAIMS = 100
+    project = make_project(overlap=3, gold_share=0.3, max_judgments_per_worker=4)
+    make_tasks(project, 40)
+    make_tasks(project, 10, gold=True)
+    user = make_worker("storm@example.com")
+    claims, errors = _parallel_claims(user, project, 20)
+    assert errors == []
+    assert Assignment.objects.filter(worker=user, status="live").count() == 4, claims
+    assert sum(1 for c in claims if c is None) == 16  # at the cap the project offers nothing (204)
+    assert consistent() == []
