@@ -181,10 +181,10 @@ def test_nothing_a_worker_reads_differs_between_gold_and_real_work(person, monke
     _play(gold_world, gold=True, clock=clock, forced=forced, start=start, schema_paths=schema_paths)
     _play(real_world, gold=False, clock=clock, forced=forced, start=start, schema_paths=schema_paths)
 
+    assert len(gold_world.transcript) == len(real_world.transcript) > 50
+    for seen_gold, seen_real in zip(gold_world.transcript, real_world.transcript, strict=True):
+        assert seen_gold == seen_real, f"gold and real differ at {seen_gold[0]}"
     # The story did what it says: gold served in one world, real in the other.
     served = {w.name: set(w.worker.user.assignments.values_list("task__is_gold", flat=True))
               for w in (gold_world, real_world)}
     assert served == {"g": {True}, "r": {False}}
-    assert len(gold_world.transcript) == len(real_world.transcript) > 50
-    for seen_gold, seen_real in zip(gold_world.transcript, real_world.transcript, strict=True):
-        assert seen_gold == seen_real, f"gold and real differ at {seen_gold[0]}"
