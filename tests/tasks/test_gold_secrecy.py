@@ -21,7 +21,7 @@ import pytest
 from django.utils import timezone
 
 from tasks.models import Task
-from tests.tasks.test_queue_factories import make_project, make_tasks
+from tests.tasks.test_queue_factories import make_project
 from tests.workers.factories import complete_profile, qualify
 from workers.models import Pool, PoolMembership
 

@@ -13,10 +13,24 @@ from payments.models import LedgerEntry
 from tasks.models import Assignment, Judgment, Task
 from tasks.selectors.pay import projects_median_seconds
 from tasks.services.queue import assignment_claim
-from tests.tasks.test_queue_api import CLAIM, submit, worker  # noqa: F401 - the worker fixture
+from tests.tasks.test_queue_api import CLAIM, submit
 from tests.tasks.test_queue_factories import consistent, make_project, make_tasks, make_worker
+from tests.workers.factories import complete_profile, qualify
 from workers.models import Pool, PoolMembership, WorkerProfile
 from workers.services.standing import pool_membership_suspend, worker_ban, worker_suspend
+
+
+@pytest.fixture
+def worker(person):
+    """Factory: a signed-in worker who may claim python work."""
+
+    def make(email):
+        who = person(email)
+        complete_profile(who.user)
+        qualify(who.user)
+        return who
+
+    return make
 
 
 def _claimed(who, project) -> dict:
