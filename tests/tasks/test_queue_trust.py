@@ -201,3 +201,25 @@ def test_twenty_parallel_claims_of_one_worker_hold_the_share_cap(settings):
     assert Assignment.objects.filter(worker=user, status="live").count() == 4, claims
     assert sum(1 for c in claims if c is None) == 16  # at the cap the project offers nothing (204)
     assert consistent() == []
+
+
+@pytest.mark.parametrize("cap", ["live", "share"])
+def test_twenty_parallel_claims_of_one_worker_hold_the_caps_on_sqlite(tmp_path, cap):
+    """The same storm on the embedded database (a SQLite file with the settings `make run` uses), in a fresh
+    process: there the claim's BEGIN IMMEDIATE transaction is the worker lock."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "tests/tasks/sqlite_claim_storm.py", str(tmp_path), cap],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["vendor"] == "sqlite" and report["errors"] == []
+    if cap == "live":
+        assert report["live"] == 3 and report["outcomes"].count("too_many_live_claims") == 17, report
+    else:
+        assert report["live"] == 4 and report["outcomes"].count("none") == 16, report
