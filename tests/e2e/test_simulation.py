@@ -24,7 +24,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 # The default rules want more evidence than a 10-worker day produces (they are tuned for real crowds);
 # the day's shape is the same, the minimum counts are scaled down to it.
-SPEED = 3000
+# The server measures time spent itself (claim to submit) on the simulation's clock (QUEUE_TIME_SCALE), so
+# request latency is compressed too: at 3000 x, 20 ms of latency made every judgment look 60 s long and the
+# planted fast rater (1-3 s a judgment) was never too fast. At 15 x the same latency is 0.3 s.
+SPEED = 15
 SMALL_CROWD_RULES = {
     "gold": {"min_n": 6},
     "fast": {"min_n": 6},
