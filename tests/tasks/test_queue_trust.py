@@ -89,6 +89,22 @@ def test_a_pool_suspension_refuses_work_on_that_pool_only(worker):
 
 
 @pytest.mark.django_db
+def test_removal_from_the_pool_releases_its_leases_and_refuses_the_submit(worker):
+    from workers.services.pools import pool_members_remove
+
+    pool = Pool.objects.create(name="Trusted raters")
+    pooled = make_project(overlap=1, pool=pool)
+    make_tasks(pooled, 1)
+    alice = worker("alice@example.com")
+    PoolMembership.objects.create(pool=pool, worker=alice.user)
+    aid = _claimed(alice, pooled)["id"]
+    pool_members_remove(pool_id=pool.pk, worker_ids=[alice.user.pk], reason="left the client's team")
+    assert Assignment.objects.get(pk=aid).status == "released"
+    refused = submit(alice, aid)
+    assert refused.status_code == 403 and not Judgment.objects.exists()
+
+
+@pytest.mark.django_db
 def test_suspension_in_the_middle_of_a_lease_releases_it_at_once(worker):
     project = make_project(overlap=2)
     make_tasks(project, 3)
