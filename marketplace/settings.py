@@ -380,6 +380,11 @@ QUEUE_DEFAULT_SHARE_PERCENT = env_int("QUEUE_DEFAULT_SHARE_PERCENT", 20)
 QUEUE_DEFAULT_SHARE_MIN = env_int("QUEUE_DEFAULT_SHARE_MIN", 10)
 # The claim runs as one SQL statement (FOR UPDATE SKIP LOCKED) on PostgreSQL; 0 uses the portable ORM path.
 QUEUE_CLAIM_RAW_SQL = env_bool("QUEUE_CLAIM_RAW_SQL", default=True)
+# Time spent on a task is measured by the server (claim to submit) and multiplied by this. Always 1 in
+# production; a compressed-clock simulation (manage.py simulate --speed N) runs its server with N.
+QUEUE_TIME_SCALE = float(os.environ.get("QUEUE_TIME_SCALE", "1"))
+if QUEUE_TIME_SCALE <= 0:
+    raise ImproperlyConfigured("QUEUE_TIME_SCALE must be above 0.")
 # Beat: return expired leases to the queue, age open tasks, and how aging raises priority.
 QUEUE_EXPIRE_EVERY_SECONDS = env_int("QUEUE_EXPIRE_EVERY_SECONDS", 30)
 QUEUE_AGING_EVERY_SECONDS = env_int("QUEUE_AGING_EVERY_SECONDS", 600)
