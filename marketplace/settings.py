@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Refuses hostile JSON bodies, out-of-range ids and NUL in query strings before any view (400/404).
+    "marketplace.api.middleware.InputGuardMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -222,10 +224,14 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
+    # JSON only, decoded with orjson and checked (marketplace.json_limits): no form or multipart bodies.
+    "DEFAULT_PARSER_CLASSES": ["marketplace.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# Deepest nesting accepted in a JSON body or an uploaded task row (marketplace.json_limits).
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 64)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Labeling workforce marketplace API",
     "DESCRIPTION": "Clients push code-judgment tasks and pull results; freelancers claim, judge and get paid.",

@@ -1,0 +1,139 @@
+"""What a JSON document may hold here, and one parse that enforces it (no Django, no DRF: the API's parser,
+the task-upload readers and the services share it).
+
+Valid JSON that no part of the system can keep or hand back is refused where it enters, naming the path:
+- lone UTF-16 surrogates ("\\ud800"): Python keeps them in a str, but they cannot be encoded as UTF-8, so
+  PostgreSQL refuses them and every later JSON or CSV rendering of the row fails;
+- NUL characters (in strings or keys): PostgreSQL text and jsonb cannot hold them;
+- nesting deeper than JSON_MAX_DEPTH (64 unless the setting says otherwise): Python's json recursion,
+  and a decoder's stack, are finite; nothing we accept is nested more than a few levels;
+- numbers outside the signed 64-bit range (-2**63 .. 2**63-1), and NaN or Infinity: database integer
+  columns and orjson stop there (orjson even turns a larger integer into a float, silently).
+
+Paths are dotted, as in the validation errors of tasks.label_schemas: "answer.reason", "data.responses.3".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import orjson
+
+DEFAULT_MAX_DEPTH = 64
+INT_MIN = -(1 << 63)
+INT_MAX = (1 << 63) - 1
+_FLOAT_LIMIT = float(1 << 63)
+NUL = "\x00"
+
+
+class HostileJSON(ValueError):
+    """Valid or invalid JSON this system will not take: `path` says where ("" = the whole document)."""
+
+    def __init__(self, message: str, path: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+def _join(path: str, key) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _has_surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _string_fault(text: str, check_surrogates: bool) -> str | None:
+    if NUL in text:
+        return "NUL characters are not allowed"
+    if check_surrogates and _has_surrogate(text):
+        return "lone UTF-16 surrogate (e.g. \\ud800) is not allowed: send valid Unicode"
+    return None
+
+
+def check_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH, path: str = "",
+                check_surrogates: bool = True) -> None:
+    """Raise HostileJSON at the first thing in a decoded JSON value this system refuses (see the module).
+
+    Iterative, so any depth is walked without recursion; the cost is one visit per value. orjson never
+    yields a surrogate, so its callers may pass check_surrogates=False."""
+    stack = [(value, path, 1)]
+    while stack:
+        node, where, depth = stack.pop()
+        if isinstance(node, str):
+            fault = _string_fault(node, check_surrogates)
+            if fault:
+                raise HostileJSON(fault, where)
+        elif isinstance(node, bool) or node is None:
+            continue
+        elif isinstance(node, int):
+            if not INT_MIN <= node <= INT_MAX:
+                raise HostileJSON("integer out of range: numbers must fit in a signed 64-bit integer "
+                                  "(-9223372036854775808 to 9223372036854775807)", where)
+        elif isinstance(node, float):
+            if not math.isfinite(node) or abs(node) >= _FLOAT_LIMIT:
+                raise HostileJSON("number out of range: numbers must be finite and within the signed 64-bit "
+                                  "integer range", where)
+        elif isinstance(node, dict | list):
+            if depth > max_depth:
+                raise HostileJSON(f"nested more than {max_depth} levels deep", where)
+            if isinstance(node, dict):
+                for key, item in node.items():
+                    key_path = _join(where, key if isinstance(key, str) else repr(key))
+                    if isinstance(key, str):
+                        fault = _string_fault(key, check_surrogates)
+                        if fault:
+                            raise HostileJSON(f"key: {fault}", _join(where, repr(key)))
+                    stack.append((item, key_path, depth + 1))
+            else:
+                stack.extend((item, _join(where, i), depth + 1) for i, item in enumerate(node))
+
+
+def _strict_constant(name: str):
+    raise HostileJSON(f"{name} is not a JSON number: send a finite number")
+
+
+def _position(message: str) -> str:
+    """orjson's messages end with 'line L column C (char N)'; keep that part as the place."""
+    head, sep, tail = message.rpartition(": line ")
+    return f"line {tail}" if sep else ""
+
+
+def loads(data: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH, path: str = ""):
+    """Decode one JSON document and check it (check_value). Raises HostileJSON (with a path when the
+    document is valid JSON, with a line/column otherwise) for anything refused or unparseable.
+
+    orjson first (fast, and it already refuses surrogates, NaN and nesting past 1024); only when it
+    refuses does the standard library decode the document again, to name the path of a surrogate."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        message = str(exc)
+        if "recursion" in message:
+            raise HostileJSON(f"nested more than {max_depth} levels deep ({_position(message)})", path) from None
+        value = _stdlib_loads(data, message, path)
+        check_value(value, max_depth=max_depth, path=path, check_surrogates=True)
+        raise HostileJSON(f"not valid JSON: {message}", path) from None  # orjson's refusal, not found again
+    check_value(value, max_depth=max_depth, path=path, check_surrogates=False)
+    return value
+
+
+def _stdlib_loads(data: bytes | str, orjson_message: str, path: str):
+    if isinstance(data, bytes | bytearray | memoryview):
+        try:
+            data = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HostileJSON(f"body is not UTF-8: {exc}", path) from None
+    try:
+        return json.loads(data, parse_constant=_strict_constant)
+    except json.JSONDecodeError as exc:
+        raise HostileJSON(f"not valid JSON: {exc}", path) from None
+    except RecursionError:
+        raise HostileJSON("nested too deep", path) from None
