@@ -78,9 +78,12 @@ def check_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH, path: str = "",
                 raise HostileJSON("integer out of range: numbers must fit in a signed 64-bit integer "
                                   "(-9223372036854775808 to 9223372036854775807)", where)
         elif isinstance(node, float):
-            if not math.isfinite(node) or abs(node) >= _FLOAT_LIMIT:
-                raise HostileJSON("number out of range: numbers must be finite and within the signed 64-bit "
-                                  "integer range", where)
+            if not math.isfinite(node):
+                raise HostileJSON("NaN and Infinity are not JSON numbers (nor is a number too large for a double)",
+                                  where)
+            if abs(node) >= _FLOAT_LIMIT:
+                raise HostileJSON("number out of range: numbers must be within the signed 64-bit integer range",
+                                  where)
         elif isinstance(node, dict | list):
             if depth > max_depth:
                 raise HostileJSON(f"nested more than {max_depth} levels deep", where)
@@ -94,10 +97,6 @@ def check_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH, path: str = "",
                     stack.append((item, key_path, depth + 1))
             else:
                 stack.extend((item, _join(where, i), depth + 1) for i, item in enumerate(node))
-
-
-def _strict_constant(name: str):
-    raise HostileJSON(f"{name} is not a JSON number: send a finite number")
 
 
 def _position(message: str) -> str:
@@ -132,7 +131,7 @@ def _stdlib_loads(data: bytes | str, orjson_message: str, path: str):
         except UnicodeDecodeError as exc:
             raise HostileJSON(f"body is not UTF-8: {exc}", path) from None
     try:
-        return json.loads(data, parse_constant=_strict_constant)
+        return json.loads(data)  # NaN and Infinity decode here, so that check_value names their path
     except json.JSONDecodeError as exc:
         raise HostileJSON(f"not valid JSON: {exc}", path) from None
     except RecursionError:
