@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # Refuses hostile JSON bodies, out-of-range ids and NUL in query strings before any view (400/404).
     "marketplace.api.middleware.InputGuardMiddleware",
+    # Pages (the admin) render stored text that may hold a lone surrogate: never a 500 for it.
+    "marketplace.safe_output.SafeTemplateMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -226,7 +228,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
     # JSON only, decoded with orjson and checked (marketplace.json_limits): no form or multipart bodies.
     "DEFAULT_PARSER_CLASSES": ["marketplace.api.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    "DEFAULT_RENDERER_CLASSES": ["marketplace.api.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -132,19 +132,26 @@ def preferences_iter(*, project: Project) -> Iterator[dict]:
 
 
 def _pairs(task_type: str, data: dict, answer: dict) -> list[tuple[str, str]] | None:
-    """[] for a tie, None when the answer does not fit the data (unresolved)."""
+    """[] for a tie, None when the answer does not fit the data (unresolved). Rows are read as they are
+    stored, which validation may not have seen (odd data leaves the pair out, never the export)."""
+    if not isinstance(data, dict):
+        return None
     if task_type == "pairwise":
         choice = answer.get("choice")
+        a, b = data.get("response_a"), data.get("response_b")
         if choice == "tie":
             return []
+        if a is None or b is None:
+            return None
         if choice == "a":
-            return [(data["response_a"], data["response_b"])]
+            return [(a, b)]
         if choice == "b":
-            return [(data["response_b"], data["response_a"])]
+            return [(b, a)]
         return None
     order = answer.get("order")
-    responses = data.get("responses") or []
-    if not isinstance(order, list) or sorted(order) != list(range(len(responses))):
+    responses = data.get("responses")
+    if (not isinstance(order, list) or not isinstance(responses, list)
+            or not all(type(i) is int for i in order) or sorted(order) != list(range(len(responses)))):
         return None
     return [(responses[order[i]], responses[order[j]])
             for i in range(len(order)) for j in range(i + 1, len(order))]
