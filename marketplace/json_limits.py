@@ -92,8 +92,8 @@ def check_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH, path: str = "",
                     key_path = _join(where, key if isinstance(key, str) else repr(key))
                     if isinstance(key, str):
                         fault = _string_fault(key, check_surrogates)
-                        if fault:
-                            raise HostileJSON(f"key: {fault}", _join(where, repr(key)))
+                        if fault:  # the key cannot be named in a path: the object holding it is
+                            raise HostileJSON(f"a key: {fault}", where)
                     stack.append((item, key_path, depth + 1))
             else:
                 stack.extend((item, _join(where, i), depth + 1) for i, item in enumerate(node))
