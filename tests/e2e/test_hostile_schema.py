@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core import NOT_SET
 
+from marketplace import json_limits
 from marketplace.wsgi import application
 from tests.e2e.matrix_expect import EXPECT
 from tests.e2e.matrix_world import world_fixture  # noqa: F401 - the module-scoped fixture
@@ -142,6 +143,18 @@ def _body_text(body, key: str, raw_value: str) -> str:
     return text.replace(json.dumps(marker), raw_value, 1)
 
 
+def _clean(case) -> bool:
+    """The generated body holds nothing hostile itself (schemathesis may put NUL in a key), so the one
+    hostile thing the test adds is what the answer must name."""
+    if case.body is NOT_SET:
+        return True
+    try:
+        json_limits.check_value(case.body)
+    except json_limits.HostileJSON:
+        return False
+    return True
+
+
 def _error(response) -> dict:
     assert 400 <= response.status_code < 500, (response.status_code, response.content[:600])
     error = response.json()["error"]
@@ -150,7 +163,7 @@ def _error(response) -> dict:
     return error
 
 
-fuzz = settings(max_examples=12, deadline=None, derandomize=True, database=None,
+fuzz = settings(max_examples=10, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 
 
@@ -158,8 +171,8 @@ fuzz = settings(max_examples=12, deadline=None, derandomize=True, database=None,
 @fuzz
 @given(data=st.data())
 def test_hostile_input_to_every_write_operation_is_a_4xx_and_stores_nothing(db, world, op, data):
-    case = data.draw(op.as_strategy(media_type="application/json") if op.body else op.as_strategy(),
-                     label="case")
+    strategy = op.as_strategy(media_type="application/json") if op.body else op.as_strategy()
+    case = data.draw(strategy.filter(_clean), label="case")
     kind = data.draw(st.sampled_from(KINDS), label="kind")
     props = _properties(op)
     body = case.body if op.body and case.body is not NOT_SET else None
