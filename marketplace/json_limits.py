@@ -62,8 +62,46 @@ def check_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH, path: str = "",
                 check_surrogates: bool = True) -> None:
     """Raise HostileJSON at the first thing in a decoded JSON value this system refuses (see the module).
 
-    Iterative, so any depth is walked without recursion; the cost is one visit per value. orjson never
-    yields a surrogate, so its callers may pass check_surrogates=False."""
+    Iterative, so any depth is walked without recursion. The usual case (nothing refused) is one quick
+    pass that builds no paths; only a refused value is walked again to name where. orjson never yields
+    a surrogate, so its callers may pass check_surrogates=False."""
+    if not _has_fault(value, max_depth, check_surrogates):
+        return
+    _raise_at_fault(value, max_depth=max_depth, path=path, check_surrogates=check_surrogates)
+
+
+def _has_fault(value, max_depth: int, check_surrogates: bool) -> bool:
+    stack = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        kind = type(node)
+        if kind is str:
+            if NUL in node or (check_surrogates and _has_surrogate(node)):
+                return True
+        elif kind is int:
+            if not INT_MIN <= node <= INT_MAX:
+                return True
+        elif kind is float:
+            if not -_FLOAT_LIMIT < node < _FLOAT_LIMIT:  # NaN fails every comparison
+                return True
+        elif kind is dict or kind is list or isinstance(node, dict | list):
+            if depth > max_depth:
+                return True
+            if isinstance(node, dict):
+                for key, item in node.items():
+                    if isinstance(key, str) and (NUL in key or (check_surrogates and _has_surrogate(key))):
+                        return True
+                    push((item, depth + 1))
+            else:
+                for item in node:
+                    push((item, depth + 1))
+        elif isinstance(node, str | int | float) and not isinstance(node, bool):  # subclasses: the slow walk
+            return True
+    return False
+
+
+def _raise_at_fault(value, *, max_depth: int, path: str, check_surrogates: bool) -> None:
     stack = [(value, path, 1)]
     while stack:
         node, where, depth = stack.pop()
@@ -89,14 +127,27 @@ def check_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH, path: str = "",
                 raise HostileJSON(f"nested more than {max_depth} levels deep", where)
             if isinstance(node, dict):
                 for key, item in node.items():
-                    key_path = _join(where, key if isinstance(key, str) else repr(key))
                     if isinstance(key, str):
                         fault = _string_fault(key, check_surrogates)
                         if fault:  # the key cannot be named in a path: the object holding it is
                             raise HostileJSON(f"a key: {fault}", where)
-                    stack.append((item, key_path, depth + 1))
+                    stack.append((item, _join(where, key), depth + 1))
             else:
                 stack.extend((item, _join(where, i), depth + 1) for i, item in enumerate(node))
+
+
+# A cheap look at the raw text, in C (bytes.count, translate, `in`), that rules out every refused thing
+# orjson lets through: no \u0000 escape (NUL), fewer brackets than the depth limit, no run of 19 digits
+# and no exponent (so every number fits in 64 bits). Text that fails it (rarely) is walked.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def _plainly_within_limits(data: bytes, max_depth: int) -> bool:
+    if b"\\u0000" in data or data.count(b"{") + data.count(b"[") > max_depth:
+        return False
+    digits = data.translate(_DIGITS_AS_ZERO)
+    return _NINETEEN_DIGITS not in digits and b"0e" not in digits and b"0E" not in digits
 
 
 def _position(message: str) -> str:
@@ -120,7 +171,8 @@ def loads(data: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH, path: str = 
         value = _stdlib_loads(data, message, path)
         check_value(value, max_depth=max_depth, path=path, check_surrogates=True)
         raise HostileJSON(f"not valid JSON: {message}", path) from None  # orjson's refusal, not found again
-    check_value(value, max_depth=max_depth, path=path, check_surrogates=False)
+    if not (isinstance(data, bytes) and _plainly_within_limits(data, max_depth)):
+        check_value(value, max_depth=max_depth, path=path, check_surrogates=False)
     return value
 
 

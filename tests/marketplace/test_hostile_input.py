@@ -255,3 +255,19 @@ def test_orjson_big_integers_do_not_become_floats_silently():
         json_limits.loads(b'{"amount_cents": 18446744073709551616}')
     assert caught.value.path == "amount_cents"
     assert json_limits.loads(b'{"a": [1, "\\u00e9"]}') == {"a": [1, "é"]}
+
+
+def test_the_task_types_refuse_unstorable_text_for_callers_past_the_parser():
+    """Services called without the API (demo data, jobs, the admin) still cannot store a surrogate or NUL."""
+    from marketplace.errors import ValidationFailed
+    from tasks.label_schemas import validate_answer, validate_task_data
+
+    for reason in ("x\ud800y", "x\x00y"):
+        with pytest.raises(ValidationFailed) as caught:
+            validate_answer("pairwise", {}, {"choice": "a", "reason": reason})
+        assert "answer.reason" in caught.value.fields
+    with pytest.raises(ValidationFailed) as caught:
+        validate_task_data("pairwise", {"prompt": "\udc00", "language": "python", "response_a": "a",
+                                        "response_b": "b"})
+    assert "data.prompt" in caught.value.fields
+    assert validate_answer("pairwise", {}, {"choice": "a", "reason": "naïve \U0001f600"})["reason"] == "naïve \U0001f600"
