@@ -144,6 +144,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_BROKER_DIR / "out"),
         "data_folder_out": str(CELERY_BROKER_DIR / "out"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        # Broadcast tables (the worker's control exchange); kombu's default is ./control in the cwd.
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
         # The transport polls its folder; the default (1 s) caps the embedded stack at a few jobs a second.
         "polling_interval": 0.1,
@@ -198,12 +200,17 @@ HEADLESS_ONLY = True
 HEADLESS_CLIENTS = ("app",)
 HEADLESS_TOKEN_STRATEGY = "marketplace.api.tokens.SessionTokenStrategy"
 HEADLESS_FRONTEND_URLS = {
-    # Links in mails point at small pages served by this backend (marketplace/views.py), so a person
-    # can click them and a script can follow them.
+    # Links in mails point at small pages served by this backend (marketplace/views.py). None of them acts
+    # on a GET (mail scanners fetch every link): each shows a form that POSTs.
     "account_confirm_email": f"{PUBLIC_BASE_URL}/account/verify-email/{{key}}",
+    "account_reset_password": f"{PUBLIC_BASE_URL}/account/reset-password",
     "account_reset_password_from_key": f"{PUBLIC_BASE_URL}/account/reset-password/{{key}}",
     "account_signup": f"{PUBLIC_BASE_URL}/api/docs/",
 }
+# The admin signs in through allauth's pages (marketplace/urls.py, accounts/...), with its rate limits and MFA.
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/admin/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "Labeling Marketplace")
 

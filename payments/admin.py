@@ -236,7 +236,7 @@ class StripeEventAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
-    @admin.action(description="Replay (process again) the selected failed events")
+    @admin.action(description="Replay (process again) the selected failed events", permissions=["change"])
     def replay(self, request, queryset):
         from payments.services.webhooks import stripe_event_process
 

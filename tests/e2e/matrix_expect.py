@@ -164,5 +164,6 @@ EXPECT: dict[tuple[str, str], Op] = {
     ("GET", f"{V1}/projects/{{project_id}}/results/"): Op(client(200), _project()),
     ("GET", f"{V1}/projects/{{project_id}}/agreement/"): Op(client(200), _project()),
     ("GET", f"{V1}/projects/{{project_id}}/export/preferences.jsonl"): Op(client(200), _project()),
+    ("GET", f"{V1}/projects/{{project_id}}/export/preferences/summary/"): Op(client(200), _project()),
     ("GET", f"{V1}/projects/{{project_id}}/export/results.csv"): Op(client(200), _project()),
 }
