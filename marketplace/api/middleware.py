@@ -44,10 +44,10 @@ def _query_fault(request) -> tuple[str, str] | None:
             return "query", "NUL characters are not allowed in parameter names"
         for value in values:
             if json_limits.NUL in value:
-                return f"query.{name}", "NUL characters are not allowed"
+                return name, "NUL characters are not allowed"
             if _looks_like_int(value) and len(value) > 18 and not (
                     json_limits.INT_MIN <= int(value) <= json_limits.INT_MAX):
-                return f"query.{name}", "integer out of range (signed 64-bit)"
+                return name, "integer out of range (signed 64-bit)"
     return None
 
 
@@ -66,7 +66,7 @@ class InputGuardMiddleware:
             fault = _query_fault(request)
             if fault:
                 where, message = fault
-                return JsonResponse(error_body("invalid", f"Invalid query: {where}: {message}; nothing was changed.",
+                return JsonResponse(error_body("invalid", f"Invalid query parameter: {where}: {message}; nothing was changed.",
                                                {where: [message]}), status=400)
         if request.method in ("GET", "HEAD", "OPTIONS") or not _is_json(request.content_type or ""):
             return None

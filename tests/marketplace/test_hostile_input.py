@@ -163,11 +163,11 @@ def test_the_signed_64_bit_bounds_themselves_pass_the_edge(worker):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query", [f"?page={BIG}", f"?page_size={BIG}", "?status=live%00", f"?status={10 ** 25}"])
-def test_query_parameters_out_of_range_or_with_nul_are_400(worker, query):
+@pytest.mark.parametrize("query, name", [(f"?page={BIG}", "page"), (f"?page_size={BIG}", "page_size"),
+                                         ("?status=live%00", "status"), (f"?status={10 ** 25}", "status")])
+def test_query_parameters_out_of_range_or_with_nul_are_400(worker, query, name):
     response = worker.get(f"/api/v1/assignments/{query}")
-    error = refused(response)
-    assert next(iter(error["fields"])).startswith("query.")
+    refused(response, name)
 
 
 @pytest.mark.django_db
