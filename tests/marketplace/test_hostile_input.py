@@ -271,3 +271,23 @@ def test_the_task_types_refuse_unstorable_text_for_callers_past_the_parser():
                                         "response_b": "b"})
     assert "data.prompt" in caught.value.fields
     assert validate_answer("pairwise", {}, {"choice": "a", "reason": "naïve \U0001f600"})["reason"] == "naïve \U0001f600"
+
+
+@pytest.mark.django_db
+def test_admin_json_fields_refuse_hostile_json_as_a_form_error(rf):
+    """The admin edits JSON (task data, label schemas) with the API's limits: a form error, not a 500."""
+    from django.contrib import admin
+    from django.core.exceptions import ValidationError
+
+    from marketplace.admin_json import LimitedJSONField
+
+    request = rf.get("/admin/")
+    request.user = make_user("root-json@example.com")
+    request.user.is_staff = request.user.is_superuser = True
+    for model, name in ((Task, "data"), (Project, "label_schema")):
+        field = admin.site._registry[model].get_form(request).base_fields[name]
+        assert isinstance(field, LimitedJSONField), (model, type(field))
+        for text in (DEEP, '{"a": {"b": "\\u0000"}}', '{"a": "\\ud800"}', '{"a": 99999999999999999999}'):
+            with pytest.raises(ValidationError):
+                field.clean(text)
+        assert field.clean('{"a": [1, "é"]}') == {"a": [1, "é"]}
