@@ -10,10 +10,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from marketplace import localenv
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
+
+# --- The local settings file (var/local.env, written by `make run`) ------------------------------------
+# A generated SECRET_KEY, DEBUG=1, the ports and addresses of the running stack, so every manage.py command
+# in a new shell sees what `make run` uses. The environment wins over its lines. LOCAL_ENV_FILE="" reads
+# none (tests); production has no such file. See marketplace/localenv.py.
+LOCAL_ENV_FILE = localenv.local_env_path()
+if LOCAL_ENV_FILE is not None and LOCAL_ENV_FILE.is_file():
+    environ.Env.read_env(LOCAL_ENV_FILE, overwrite=False)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -40,7 +51,8 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY to a long random value (or DEBUG=1 for local development)."
+            "SECRET_KEY is not set. Set SECRET_KEY to a long random value, or run `make run` once: it writes "
+            f"{VAR_DIR / 'local.env'} with a generated key and DEBUG=1 for local development."
         )
     SECRET_KEY = _INSECURE_KEY
 elif not DEBUG and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
@@ -48,7 +60,8 @@ elif not DEBUG and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Links in mails and Stripe's return links. `make run` sets it from PORT (var/local.env).
+PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -62,10 +75,12 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files, no CDN
     "allauth",
     "allauth.account",
     "allauth.headless",
     "allauth.mfa",
+    "csp",
     "marketplace",
     "workers",
     "tasks",
@@ -74,6 +89,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: Django's own error pages under /api/ become the one JSON error shape, DEBUG or not.
+    "marketplace.api.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -82,9 +99,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # Refuses hostile JSON bodies, out-of-range ids and NUL in query strings before any view (400/404).
-    "marketplace.api.middleware.InputGuardMiddleware",
+    "marketplace.api.input_guard.InputGuardMiddleware",
     # Pages (the admin) render stored text that may hold a lone surrogate: never a 500 for it.
     "marketplace.safe_output.SafeTemplateMiddleware",
 ]
@@ -246,6 +264,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Clients push code-judgment tasks and pull results; freelancers claim, judge and get paid.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -257,7 +278,8 @@ SPECTACULAR_SETTINGS = {
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_fake")
 # Unset means Stripe itself. `make run` and the tests point it at payments.fakestripe.
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
-STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_fake")
+# No production default: the security section below refuses to start without a secret of your own.
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "") or ("whsec_fake" if DEBUG else "")
 STRIPE_CURRENCY = os.environ.get("STRIPE_CURRENCY", "usd")
 
 # --- Outgoing webhooks to clients -----------------------------------------------------------------
@@ -276,10 +298,71 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- Security: production (DEBUG off) refuses unsafe settings and sends the protective headers -------
+# Webhook signing secrets written anywhere in this repository (tests, compose, examples): whoever reads
+# the repository could sign Stripe events with them (account.updated switching a worker's payouts off).
+PUBLIC_STRIPE_WEBHOOK_SECRETS = frozenset({
+    "whsec_fake", "whsec_test", "whsec_...", "whsec_compose_local_only_not_a_secret_0123456789"})
 if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=True)
+    if not STRIPE_WEBHOOK_SECRET:
+        raise ImproperlyConfigured(
+            "STRIPE_WEBHOOK_SECRET is not set. Set it to your Stripe webhook endpoint's signing secret "
+            "(whsec_..., from the Stripe dashboard), or DEBUG=1 for local development.")
+    # A public or short secret is tolerated only against a fake Stripe (STRIPE_API_BASE set, as in
+    # docker compose): no real money can move there. Against Stripe itself it never starts.
+    if (STRIPE_WEBHOOK_SECRET in PUBLIC_STRIPE_WEBHOOK_SECRETS or len(STRIPE_WEBHOOK_SECRET) < 24) \
+            and not STRIPE_API_BASE:
+        raise ImproperlyConfigured(
+            "STRIPE_WEBHOOK_SECRET is a public value (written in this repository) or too short to be "
+            "Stripe's: anyone could sign events. Use your endpoint's signing secret from the Stripe dashboard.")
+
+# HTTPS only. Behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER names the header it sets
+# (default X-Forwarded-Proto: https); the proxy must overwrite that header, never pass a client's through.
+# Set it empty when clients reach the app directly. Local plain-http stacks (docker compose) set
+# SECURE_SSL_REDIRECT=0; the health check answers over plain http for load balancers.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+_proxy_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if not DEBUG else "").strip()
+SECURE_PROXY_SSL_HEADER = (f"HTTP_{_proxy_header.upper().replace('-', '_')}", "https") if _proxy_header else None
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading is a commitment made for the whole domain at hstspreload.org: opt in, never by default.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The silenced check only says "SECURE_HSTS_PRELOAD is off", a deliberate choice (above).
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# Client API keys: an address with this many failed Api-Key attempts within the window gets 429 (with
+# Retry-After) for every Api-Key request until the window ends. 0 switches the limit off.
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20)
+API_KEY_FAILURE_WINDOW_SECONDS = env_int("API_KEY_FAILURE_WINDOW_SECONDS", 300)
+# Proxies in front of the app that append to X-Forwarded-For: the client address (allauth's login limits and
+# the API-key limit) is read that many hops from the right. 0: REMOTE_ADDR, the header is ignored.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# Content-Security-Policy (django-csp). An API plus the admin and Swagger UI: scripts only from this
+# origin and the CDN that serves Swagger UI (its start-up script is served as a file, not inline);
+# inline styles, which the admin and Swagger UI use; no plugins, no framing, forms post here only.
+_CSP_CDN = os.environ.get("CSP_SWAGGER_CDN", "https://cdn.jsdelivr.net")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", _CSP_CDN],
+        "style-src": ["'self'", "'unsafe-inline'", _CSP_CDN],
+        "img-src": ["'self'", "data:", _CSP_CDN],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 LOGGING = {
     "version": 1,
@@ -362,11 +445,16 @@ PAYMENTS_STRIPE_TIMEOUT = float(os.environ.get("PAYMENTS_STRIPE_TIMEOUT", "20"))
 # Where Stripe sends the worker after onboarding (default: the payout-account endpoint of this server).
 PAYMENTS_ONBOARDING_RETURN_URL = os.environ.get("PAYMENTS_ONBOARDING_RETURN_URL", "")
 PAYMENTS_ONBOARDING_REFRESH_URL = os.environ.get("PAYMENTS_ONBOARDING_REFRESH_URL", "")
+# Finance bonuses and adjustments: the hard maximum of one (either sign; never above 10^12, the ledger's
+# bound), and the size above which a second finance user must approve it before it is posted (four eyes).
+PAYMENTS_ADJUSTMENT_MAX_CENTS = env_int("PAYMENTS_ADJUSTMENT_MAX_CENTS", 1_000_000)
+PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS = env_int("PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS", 10_000)
 # Beat re-enqueues payout lines of executing batches left open this long (lost jobs, outages).
 PAYMENTS_RESUME_SECONDS = int(os.environ.get("PAYMENTS_RESUME_SECONDS", "300"))
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "PayoutBatchStatusEnum": "payments.models.PayoutBatch.Status",
     "PayoutLineStatusEnum": "payments.models.PayoutLine.Status",
+    "LedgerAdjustmentStatusEnum": "payments.models.LedgerAdjustment.Status",
 })
 CELERY_BEAT_SCHEDULE.update({
     "payments-resume-payout-lines": {"task": "payments.jobs.payout_lines_resume",

@@ -108,6 +108,8 @@ REVIEWED: dict[str, Rule] = {
                                       views={"payments_payoutbatch_csv": ("finance",),
                                              "payments_payoutbatch_approve": ("finance",),
                                              "payments_payoutbatch_execute": ("finance",)}),
+    "payments.LedgerAdjustment": both_view("API: ledger-adjustments/ (finance); ops may look, not act",
+                                           actions={"finance": {"approve", "reject"}}),
     "payments.StripeEvent": Rule("API: reconciliation/ (finance); finance replay failed events",
                                  {"ops": {V}, "finance": {V, C}}, {"finance": {"replay"}}),
 }
