@@ -58,7 +58,7 @@ def projects_median_seconds(*, project_ids: Iterable[int]) -> dict[int, tuple[fl
 
 def hourly_cents(*, reward_cents: int, median_seconds: float | None, n: int) -> int | None:
     """The rule itself (see the module docstring); None below the evidence threshold."""
-    if median_seconds is None or median_seconds <= 0 or n < settings.PAY_HOURLY_MIN_JUDGMENTS:
+    if median_seconds is None or not median_seconds > 0 or n < settings.PAY_HOURLY_MIN_JUDGMENTS:  # NaN too
         return None
     return round(reward_cents * 3600 / median_seconds)
 
