@@ -40,7 +40,8 @@ def _join(path: str, key) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def _has_surrogate(text: str) -> bool:
+def has_lone_surrogate(text: str) -> bool:
+    """True when the text holds a lone UTF-16 surrogate, which UTF-8 (and so PostgreSQL) cannot store."""
     if text.isascii():
         return False
     try:
@@ -53,7 +54,7 @@ def _has_surrogate(text: str) -> bool:
 def _string_fault(text: str, check_surrogates: bool) -> str | None:
     if NUL in text:
         return "NUL characters are not allowed"
-    if check_surrogates and _has_surrogate(text):
+    if check_surrogates and has_lone_surrogate(text):
         return "lone UTF-16 surrogate (e.g. \\ud800) is not allowed: send valid Unicode"
     return None
 
@@ -77,7 +78,7 @@ def _has_fault(value, max_depth: int, check_surrogates: bool) -> bool:
         node, depth = pop()
         kind = type(node)
         if kind is str:
-            if NUL in node or (check_surrogates and _has_surrogate(node)):
+            if NUL in node or (check_surrogates and has_lone_surrogate(node)):
                 return True
         elif kind is int:
             if not INT_MIN <= node <= INT_MAX:
@@ -90,7 +91,7 @@ def _has_fault(value, max_depth: int, check_surrogates: bool) -> bool:
                 return True
             if isinstance(node, dict):
                 for key, item in node.items():
-                    if isinstance(key, str) and (NUL in key or (check_surrogates and _has_surrogate(key))):
+                    if isinstance(key, str) and (NUL in key or (check_surrogates and has_lone_surrogate(key))):
                         return True
                     push((item, depth + 1))
             else:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 
 from marketplace.errors import ValidationFailed
+from marketplace.json_limits import has_lone_surrogate
 
 TASK_TYPES = ("pairwise", "ranking", "flags", "rating", "text")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_+#.-]{0,49}$")
@@ -40,15 +41,7 @@ NUL_MESSAGE = "must not contain NUL characters or lone UTF-16 surrogates"
 
 
 def _unstorable(text: str) -> bool:
-    if NUL in text:
-        return True
-    if text.isascii():
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return NUL in text or has_lone_surrogate(text)
 
 
 class _Errors:
