@@ -2,11 +2,26 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, Task
+from django.db import InterfaceError, OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
 
-app = Celery("marketplace")
+
+class JobTask(Task):
+    """Base of every job: a database that is restarting, failing over or dropped the connection makes the
+    job retry with backoff (1 s doubling to 60 s, jittered; about 12 minutes in all) instead of failing.
+    Jobs are safe to run twice, so a retry after a partial run is harmless; Celery's Django fixup closes
+    the broken connection after the failed run, so the retry gets a fresh one."""
+
+    autoretry_for = (OperationalError, InterfaceError)
+    retry_backoff = 1
+    retry_backoff_max = 60
+    retry_jitter = True
+    max_retries = 20
+
+
+app = Celery("marketplace", task_cls=JobTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(related_name="jobs")
 

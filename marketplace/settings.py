@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "marketplace.idempotency.IdempotencyKeyMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -163,6 +164,31 @@ HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "marketplace.jobs.heartbeat", "schedule": timedelta(seconds=HEARTBEAT_SECONDS)},
 }
+# A publish that cannot reach the broker fails fast (the outbox relay retries), instead of hanging a process.
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
+if not CELERY_BROKER_URL.startswith(("filesystem://", "memory://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS.update({"socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+                                            "socket_timeout": 10})
+
+# --- Outbox and faults (docs/design.md) -----------------------------------------------------------------
+# The outbox relay (manage.py outbox_relay): seconds between scans when no commit wakes it (PostgreSQL
+# wakes it at each commit with NOTIFY), events per publish batch, the longest pause between retries while
+# the broker or the database is down, and how long sent events are kept before they are pruned.
+OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", "0.5"))
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500)
+OUTBOX_RETRY_MAX_SECONDS = float(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", "2"))
+OUTBOX_KEEP_SECONDS = env_int("OUTBOX_KEEP_SECONDS", 24 * 3600)
+# Idempotency-Key header on API writes: how long an answer is kept for replay, and the largest JSON
+# body the key covers (bigger uploads, i.e. ingest, are idempotent by their external_ids instead).
+IDEMPOTENCY_KEEP_SECONDS = env_int("IDEMPOTENCY_KEEP_SECONDS", 24 * 3600)
+IDEMPOTENCY_MAX_BODY_BYTES = env_int("IDEMPOTENCY_MAX_BODY_BYTES", 1 << 20)
+# The Retry-After (seconds) of a 503 answered while the database is unreachable.
+DATABASE_UNAVAILABLE_RETRY_AFTER = env_int("DATABASE_UNAVAILABLE_RETRY_AFTER", 5)
+CELERY_BEAT_SCHEDULE.update({
+    # Backstop for a deployment without the relay process, and the pruning of old idempotency answers.
+    "outbox-relay": {"task": "marketplace.jobs.outbox_relay", "schedule": timedelta(seconds=30)},
+    "idempotency-prune": {"task": "marketplace.jobs.idempotency_keys_prune", "schedule": timedelta(hours=1)},
+})
 
 # --- Auth: custom user, allauth headless (app client) ---------------------------------------------
 AUTH_USER_MODEL = "marketplace.User"

@@ -21,8 +21,7 @@ def webhook_task_completed(self, task_id: int, waited: int = 0) -> None:
     if consensus is None and consensus_get is not None and waited < wait_limit:
         # args replace the original positional call (.delay(task_id)) rather than adding to it.
         raise self.retry(args=(task_id, waited + CONSENSUS_POLL_SECONDS), kwargs={}, countdown=CONSENSUS_POLL_SECONDS)
-    for delivery_id in task_completed_notify(task_id=task_id, consensus=consensus):
-        webhook_deliver.delay(delivery_id)
+    task_completed_notify(task_id=task_id, consensus=consensus)  # its delivery jobs go out through the outbox
 
 
 @shared_task(bind=True, name="tasks.jobs.clients.webhook_deliver", max_retries=None)
