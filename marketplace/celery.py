@@ -1,8 +1,10 @@
 """The Celery app. Each Django app keeps its jobs in jobs.py (never tasks.py: tasks/ is a domain app)."""
 
+import logging
 import os
 
 from celery import Celery, Task
+from celery.signals import task_postrun
 from django.db import InterfaceError, OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
@@ -34,3 +36,17 @@ def _make_broker_folders(sender, **kwargs):
     if str(sender.conf.broker_url).startswith("filesystem://"):
         for sub in ("out", "processed"):
             (settings.CELERY_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+
+
+@task_postrun.connect
+def _outbox_job_done(task_id=None, state=None, **kwargs):
+    """A job published by the outbox relay (task id outbox-<id>) finished: mark its event done, so the
+    relay does not publish it again. RETRY is not finished (the retry keeps the task id)."""
+    if not task_id or not str(task_id).startswith("outbox-") or state not in ("SUCCESS", "FAILURE"):
+        return
+    from marketplace.outbox import outbox_job_done
+
+    try:
+        outbox_job_done(task_id=task_id)
+    except Exception:  # database gone: the event is redelivered later, and jobs are safe to run twice
+        logging.getLogger(__name__).warning("could not mark outbox job %s done", task_id, exc_info=True)

@@ -84,23 +84,28 @@ class OutboxEvent(models.Model):
     """A Celery job that a committed write must cause (the transactional outbox, marketplace.outbox).
 
     Written in the same transaction as the write, so the job exists if and only if the write committed;
-    the relay publishes it to the broker and sets sent_at. Delivery is at least once: a job may be
-    published twice (relay crash between publish and mark), so every job is safe to run twice."""
+    the relay publishes it to the broker (Celery task id outbox-<id>) and sets sent_at; the worker sets
+    done_at when the job has finished (success or final failure). A job sent but not done after
+    OUTBOX_REDELIVER_SECONDS is published again (the broker or a killed worker lost it), so delivery is at
+    least once and every job is safe to run twice."""
 
     job = models.CharField(max_length=200, help_text="Celery task name, e.g. quality.jobs.task_consensus_compute.")
     args = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="Last published to the broker.")
+    done_at = models.DateTimeField(null=True, blank=True, help_text="The job finished (success or final failure).")
+    publishes = models.PositiveIntegerField(default=0, help_text="Times published (more than 1: redelivered).")
 
     class Meta:
         ordering = ["id"]
         indexes = [
-            # The relay's scan: only unsent rows, in id order; stays as small as the backlog.
-            models.Index(fields=["id"], condition=models.Q(sent_at__isnull=True), name="outbox_unsent"),
+            # The relay's scan: only rows not done (waiting or in flight), in id order; as small as the backlog.
+            models.Index(fields=["id"], condition=models.Q(done_at__isnull=True), name="outbox_not_done"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.job}{tuple(self.args)} ({'sent' if self.sent_at else 'pending'})"
+        state = "done" if self.done_at else "sent" if self.sent_at else "pending"
+        return f"{self.job}{tuple(self.args)} ({state})"
 
 
 class IdempotencyKey(models.Model):

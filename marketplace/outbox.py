@@ -11,9 +11,13 @@ order and marks them sent with a conditional UPDATE.
   to the broker. Elsewhere (SQLite, the embedded default) the relay polls every OUTBOX_POLL_SECONDS.
 - Broker down: publishing fails, the rows stay unsent, the relay retries with a backoff capped at
   OUTBOX_RETRY_MAX_SECONDS, so everything held goes out within seconds of the broker's return.
-- Two relays never publish one row twice on PostgreSQL (FOR UPDATE SKIP LOCKED). A relay that dies between
-  publishing and marking publishes the row again on restart: delivery is at least once, and every job is
-  written to be safe to run twice.
+- Lost after publishing: the job runs under the Celery task id outbox-<id>, and the worker marks the row
+  done when it finishes (job_done below). A row sent but not done after OUTBOX_REDELIVER_SECONDS is
+  published again (at most OUTBOX_MAX_PUBLISHES times): a Redis that lost its data, or a worker killed at
+  the moment it popped the message (kombu's Redis transport is not atomic there), loses nothing.
+- Two relays never publish one row at once on PostgreSQL (FOR UPDATE SKIP LOCKED). A relay that dies
+  between publishing and marking publishes the row again on restart: delivery is at least once, and every
+  job is written to be safe to run twice.
 
 See docs/design.md, "Outbox and faults".
 """
@@ -30,6 +34,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from marketplace.models import OutboxEvent
@@ -37,6 +42,7 @@ from marketplace.models import OutboxEvent
 logger = logging.getLogger(__name__)
 
 CHANNEL = "marketplace_outbox"
+TASK_ID_PREFIX = "outbox-"
 
 
 class BrokerUnavailable(Exception):
@@ -62,18 +68,25 @@ def outbox_enqueue_many(jobs: Iterable[tuple[object, Sequence]]) -> None:
     if connection.vendor == "postgresql":
         # One statement: the rows and the wake-up. NOTIFY is delivered at commit, never on rollback.
         table = OutboxEvent._meta.db_table
-        values = ", ".join(["(%s, %s::jsonb, %s)"] * len(rows))
+        values = ", ".join(["(%s, %s::jsonb, %s, 0)"] * len(rows))
         params = [p for name, args in rows for p in (name, json.dumps(args), now)]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH ev AS (INSERT INTO {table} (job, args, created_at) VALUES {values} RETURNING id) "  # noqa: S608
+                f"WITH ev AS (INSERT INTO {table} (job, args, created_at, publishes) VALUES {values} RETURNING id) "  # noqa: S608, E501
                 "SELECT pg_notify(%s, '') FROM (SELECT 1 FROM ev LIMIT 1) AS one", [*params, CHANNEL])
         return
     OutboxEvent.objects.bulk_create([OutboxEvent(job=name, args=args, created_at=now) for name, args in rows])
 
 
+def _due():
+    """Events to publish: never sent, or sent long enough ago without finishing (lost on the way)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS)
+    return (OutboxEvent.objects.filter(done_at__isnull=True, publishes__lt=settings.OUTBOX_MAX_PUBLISHES)
+            .filter(Q(sent_at__isnull=True) | Q(sent_at__lt=cutoff)))
+
+
 def outbox_relay_once(*, limit: int | None = None) -> int:
-    """Publishes up to `limit` unsent events, oldest first, and marks them sent; returns how many.
+    """Publishes up to `limit` due events, oldest first, and marks them sent; returns how many.
     Raises BrokerUnavailable when the broker refuses (the events published before that are marked sent,
     the rest stay for the next pass)."""
     from marketplace.celery import app
@@ -82,18 +95,22 @@ def outbox_relay_once(*, limit: int | None = None) -> int:
     published: list[int] = []
     failure: Exception | None = None
     with transaction.atomic():
-        rows = list(OutboxEvent.objects.select_for_update(skip_locked=True).filter(sent_at__isnull=True)
-                    .order_by("id").values_list("id", "job", "args")[:limit])
-        for pk, job, args in rows:
+        rows = list(_due().select_for_update(skip_locked=True).order_by("id")
+                    .values_list("id", "job", "args", "publishes")[:limit])
+        for pk, job, args, publishes in rows:
+            if publishes:
+                logger.warning("outbox relay: job %s%s (event %s) sent %d time(s) but not done; publishing again",
+                               job, tuple(args), pk, publishes)
             try:
                 # retry=False: the relay owns the retries (backoff in outbox_relay_forever).
-                app.send_task(job, args=args, retry=False)
+                app.send_task(job, args=args, task_id=f"{TASK_ID_PREFIX}{pk}", retry=False)
             except Exception as exc:  # kombu and redis-py raise many types; all mean "not published"
                 failure = exc
                 break
             published.append(pk)
         if published:
-            OutboxEvent.objects.filter(pk__in=published, sent_at__isnull=True).update(sent_at=timezone.now())
+            OutboxEvent.objects.filter(pk__in=published, done_at__isnull=True).update(
+                sent_at=timezone.now(), publishes=F("publishes") + 1)
     if failure is not None:
         raise BrokerUnavailable(f"{type(failure).__name__}: {failure}") from failure
     return len(published)
@@ -110,25 +127,39 @@ def outbox_drain(*, limit: int | None = None) -> int:
             return total
 
 
+def outbox_job_done(*, task_id: str) -> None:
+    """Called by the worker when a job finished (Celery's task_postrun with state SUCCESS or FAILURE, not
+    RETRY): the event of task id outbox-<id> is done and never redelivered. Any other task id: nothing."""
+    if not task_id or not task_id.startswith(TASK_ID_PREFIX):
+        return
+    try:
+        pk = int(task_id[len(TASK_ID_PREFIX):])
+    except ValueError:
+        return
+    OutboxEvent.objects.filter(pk=pk, done_at__isnull=True).update(done_at=timezone.now())
+
+
 def outbox_prune(*, keep_seconds: int | None = None, limit: int = 10_000) -> int:
-    """Deletes at most `limit` events sent more than `keep_seconds` ago (oldest ids first, which is where
-    they are); returns how many. Unsent events are never deleted."""
+    """Deletes at most `limit` events done more than `keep_seconds` ago (oldest ids first, which is where
+    they are); returns how many. Events not done are never deleted."""
     keep = settings.OUTBOX_KEEP_SECONDS if keep_seconds is None else keep_seconds
     cutoff = timezone.now() - timedelta(seconds=keep)
-    ids = list(OutboxEvent.objects.filter(sent_at__lt=cutoff).order_by("id").values_list("id", flat=True)[:limit])
+    ids = list(OutboxEvent.objects.filter(done_at__lt=cutoff).order_by("id").values_list("id", flat=True)[:limit])
     if not ids:
         return 0
-    return OutboxEvent.objects.filter(pk__in=ids, sent_at__isnull=False).delete()[0]
+    return OutboxEvent.objects.filter(pk__in=ids, done_at__isnull=False).delete()[0]
 
 
 def outbox_backlog(*, cap: int = 10_000) -> dict:
     """How many events wait to be published (counted up to `cap`, so the check stays cheap in a long
-    outage) and the age in seconds of the oldest."""
-    unsent = OutboxEvent.objects.filter(sent_at__isnull=True)
+    outage), the age in seconds of the oldest, and how many were published but are not done yet."""
+    not_done = OutboxEvent.objects.filter(done_at__isnull=True)
+    unsent = not_done.filter(sent_at__isnull=True)
     pending = unsent.order_by("id")[:cap].count()
     oldest = unsent.order_by("id").values_list("created_at", flat=True).first()
     age = round((timezone.now() - oldest).total_seconds(), 1) if oldest else None
-    return {"pending": pending, "oldest_seconds": age}
+    in_flight = not_done.filter(sent_at__isnull=False).order_by("id")[:cap].count()
+    return {"pending": pending, "oldest_seconds": age, "in_flight": in_flight}
 
 
 class _Listener:

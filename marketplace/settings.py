@@ -146,7 +146,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.1,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    # A job taken by a worker that died (SIGKILL, OOM, lost machine) goes back to the queue once it has
+    # been unacknowledged for CELERY_VISIBILITY_TIMEOUT seconds; workers look for such jobs every
+    # CELERY_UNACKED_RESTORE_SECONDS (kombu's default scan is only every ~100 s).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+                                       "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 10),
+                                       "unacked_restore_throttle": 1}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -178,6 +183,10 @@ OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", "0.5"))
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500)
 OUTBOX_RETRY_MAX_SECONDS = float(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", "2"))
 OUTBOX_KEEP_SECONDS = env_int("OUTBOX_KEEP_SECONDS", 24 * 3600)
+# A job published but not finished after this long is published again (lost by the broker or with a killed
+# worker), at most OUTBOX_MAX_PUBLISHES times in all. Longer than the longest job plus its first countdown.
+OUTBOX_REDELIVER_SECONDS = env_int("OUTBOX_REDELIVER_SECONDS", 300)
+OUTBOX_MAX_PUBLISHES = env_int("OUTBOX_MAX_PUBLISHES", 10)
 # Idempotency-Key header on API writes: how long an answer is kept for replay, and the largest JSON
 # body the key covers (bigger uploads, i.e. ingest, are idempotent by their external_ids instead).
 IDEMPOTENCY_KEEP_SECONDS = env_int("IDEMPOTENCY_KEEP_SECONDS", 24 * 3600)

@@ -10,7 +10,7 @@ def test_healthz_up(api):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "ok" and body["database"] == "ok" and body["broker"] == "ok"
-    assert body["outbox"] == {"pending": 0, "oldest_seconds": None}
+    assert body["outbox"] == {"pending": 0, "oldest_seconds": None, "in_flight": 0}
 
 
 @pytest.mark.redis
