@@ -94,3 +94,17 @@ class BackendTerminator:
 
     def __exit__(self, *exc):
         self.thread.join()
+
+
+def reset_broker_connections() -> None:
+    """Forget this process' broker connections and producer pools (after pointing the Celery app at another
+    broker, or after that broker died), so the next publish connects afresh."""
+    from kombu import pools
+
+    from marketplace.celery import app
+
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+    pools.reset()

@@ -15,7 +15,12 @@ from marketplace.celery import app as celery_app
 from marketplace.models import OutboxEvent
 from tasks.models import Judgment, Project, Task, WebhookDelivery, WorkNotification
 from tests.conftest import CeleryWorker, wait_until
-from tests.marketplace.fault_support import BackendTerminator, OwnRedis, terminate_backends
+from tests.marketplace.fault_support import (
+    BackendTerminator,
+    OwnRedis,
+    reset_broker_connections,
+    terminate_backends,
+)
 from tests.tasks.client_support import ClientSession, pair
 from tests.tasks.test_queue_factories import make_project, make_tasks
 from tests.tasks.test_webhooks import Receiver
@@ -108,7 +113,7 @@ def test_redis_killed_mid_flow_loses_nothing_and_misleads_nobody(world, receiver
     redis = OwnRedis(tmp_path).start()
     env = {"REDIS_URL": redis.url, "CELERY_BROKER_URL": redis.url, **FAST}
     monkeypatch.setattr(celery_app.conf, "broker_url", redis.url)  # /healthz in this process probes it too
-    celery_app.pool.force_close_all()
+    reset_broker_connections()
     worker = CeleryWorker(tmp_path, connection.settings_dict["NAME"], env=env).start()
     alice, bob = world["workers"]
     project = world["project"]
@@ -117,7 +122,7 @@ def test_redis_killed_mid_flow_loses_nothing_and_misleads_nobody(world, receiver
         wait_until(all_arrived(project, 4), timeout=60, message="the first consequences")
 
         redis.kill()
-        celery_app.pool.force_close_all()
+        reset_broker_connections()
         health = world["lab"].api.get("/healthz")
         assert health.status_code == 200 and health.json()["status"] == "degraded", health.content
         done += judge(alice, 3) + judge(bob, 3)  # all 2xx with the broker dead
@@ -130,7 +135,7 @@ def test_redis_killed_mid_flow_loses_nothing_and_misleads_nobody(world, receiver
         assert world["lab"].api.get("/healthz").json()["outbox"]["pending"] >= 13
 
         redis.start()  # same port, its AOF replayed
-        celery_app.pool.force_close_all()
+        reset_broker_connections()
         back = time.monotonic()
         wait_until(all_arrived(project, 10), timeout=60, message="every held consequence after Redis' return")
         wait_until(lambda: WorkNotification.objects.filter(project=other).exists(), timeout=30,
@@ -143,7 +148,7 @@ def test_redis_killed_mid_flow_loses_nothing_and_misleads_nobody(world, receiver
         worker.stop()
         redis.stop()
         monkeypatch.undo()
-        celery_app.pool.force_close_all()
+        reset_broker_connections()
 
 
 def test_database_connection_terminated_mid_submit_is_a_503_that_changed_nothing(world, monkeypatch):
