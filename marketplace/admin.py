@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from marketplace.models import Heartbeat, User
+from marketplace.models import Heartbeat, OutboxEvent, User
 
 
 @admin.register(User)
@@ -22,3 +22,21 @@ class UserAdmin(BaseUserAdmin):
 class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "beat_at"]
     readonly_fields = ["name", "beat_at"]
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    """Jobs committed writes caused (marketplace.outbox): read-only, to see what waits or never finished."""
+
+    list_display = ["id", "job", "args", "created_at", "sent_at", "done_at", "publishes"]
+    list_filter = ["job"]
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
