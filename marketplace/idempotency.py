@@ -40,6 +40,7 @@ def _principal(request) -> str | None:
 
     from marketplace.api.authentication import SessionTokenAuthentication
     from tasks.auth import ClientAPIKeyAuthentication
+    from tasks.models import Client
 
     drf_request = Request(request)
     for authenticator in (ClientAPIKeyAuthentication(), SessionTokenAuthentication()):
@@ -50,7 +51,7 @@ def _principal(request) -> str | None:
         if found is None:
             continue
         user, auth = found
-        if auth is not None and type(auth).__name__ == "Client":
+        if isinstance(auth, Client):
             return f"client:{auth.pk}"
         if getattr(user, "is_authenticated", False):
             return f"user:{user.pk}"
@@ -93,7 +94,10 @@ class IdempotencyKeyMiddleware:
             return self.get_response(request)
         if not 1 <= len(key) <= 255 or not key.isprintable():
             return _refuse("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable characters.", 400)
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
         if length > settings.IDEMPOTENCY_MAX_BODY_BYTES:
             return self.get_response(request)  # an upload: idempotent by its own keys (external_id)
         principal = _principal(request)

@@ -113,7 +113,22 @@ def outbox_relay_once(*, limit: int | None = None) -> int:
                 sent_at=timezone.now(), publishes=F("publishes") + 1)
     if failure is not None:
         raise BrokerUnavailable(f"{type(failure).__name__}: {failure}") from failure
+    if len(published) < limit:
+        _give_up_on_stuck()
     return len(published)
+
+
+def _give_up_on_stuck() -> None:
+    """Jobs published OUTBOX_MAX_PUBLISHES times that never finished (a job no worker knows, one that always
+    dies with its worker) are closed with an error in the log, so the relay's scan stays as small as the
+    backlog. They remain in the table (publishes = the maximum) until pruned."""
+    cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS)
+    stuck = list(OutboxEvent.objects.filter(done_at__isnull=True, publishes__gte=settings.OUTBOX_MAX_PUBLISHES,
+                                            sent_at__lt=cutoff).values_list("id", "job")[:100])
+    if stuck:
+        OutboxEvent.objects.filter(pk__in=[pk for pk, _ in stuck], done_at__isnull=True).update(done_at=timezone.now())
+        logger.error("outbox relay: gave up on %d job(s) published %d times without finishing: %s",
+                     len(stuck), settings.OUTBOX_MAX_PUBLISHES, stuck)
 
 
 def outbox_drain(*, limit: int | None = None) -> int:

@@ -185,7 +185,7 @@ OUTBOX_RETRY_MAX_SECONDS = float(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", "2")
 OUTBOX_KEEP_SECONDS = env_int("OUTBOX_KEEP_SECONDS", 24 * 3600)
 # A job published but not finished after this long is published again (lost by the broker or with a killed
 # worker), at most OUTBOX_MAX_PUBLISHES times in all. Longer than the longest job plus its first countdown.
-OUTBOX_REDELIVER_SECONDS = env_int("OUTBOX_REDELIVER_SECONDS", 300)
+OUTBOX_REDELIVER_SECONDS = env_int("OUTBOX_REDELIVER_SECONDS", 60)
 OUTBOX_MAX_PUBLISHES = env_int("OUTBOX_MAX_PUBLISHES", 10)
 # Idempotency-Key header on API writes: how long an answer is kept for replay, and the largest JSON
 # body the key covers (bigger uploads, i.e. ingest, are idempotent by their external_ids instead).

@@ -84,6 +84,8 @@ def test_a_job_that_never_finishes_is_published_at_most_max_times(published, set
         outbox.outbox_drain()
         OutboxEvent.objects.update(sent_at=timezone.now() - timedelta(seconds=3600))
     assert len(published) == 3
+    event = OutboxEvent.objects.get()
+    assert event.done_at is not None and event.publishes == 3  # given up (logged), out of the relay's scan
 
 
 @pytest.mark.django_db
