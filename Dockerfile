@@ -7,7 +7,8 @@ RUN pip install -r requirements.txt
 COPY . .
 RUN useradd --create-home app && mkdir -p /app/var && chown -R app /app/var
 USER app
-# collectstatic needs settings; a throwaway key is enough to build the static files.
-RUN SECRET_KEY=build-only-key-not-used-at-runtime-0123456789 python manage.py collectstatic --noinput
+# collectstatic needs settings, not production secrets: it runs with the development settings (DEBUG=1
+# only for this command; the image runs with the environment compose or the deployment gives it).
+RUN DEBUG=1 python manage.py collectstatic --noinput
 EXPOSE 8000
 CMD ["gunicorn", "marketplace.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

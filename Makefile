@@ -28,6 +28,7 @@ run: $(VENV)/.runtime-installed
 	@# WEB_PORT, not PORT: honcho hands each process its own PORT (5000, 5100, ...).
 	@export DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) WEB_PORT=$(PORT) STRIPE_FAKE_PORT=$(STRIPE_FAKE_PORT) && \
 	export STRIPE_WEBHOOK_SECRET=$${STRIPE_WEBHOOK_SECRET:-whsec_fake} && \
+	export SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-0} && \
 	export WEBHOOKS_ALLOW_PRIVATE_URLS=$${WEBHOOKS_ALLOW_PRIVATE_URLS:-1} && \
 	if [ -z "$$STRIPE_SECRET_KEY" ] || [ "$$STRIPE_SECRET_KEY" = sk_test_fake ]; then \
 	  export STRIPE_API_BASE=$${STRIPE_API_BASE:-http://127.0.0.1:$(STRIPE_FAKE_PORT)}; \

@@ -244,7 +244,9 @@ def main() -> None:
     env = dict(os.environ, DATABASE_URL=db_url, DJANGO_SETTINGS_MODULE="bench.claim_load_settings",
                SECRET_KEY="bench-secret-key-0123456789-abcdefghijklmnop", DEBUG="0", ALLOWED_HOSTS="127.0.0.1",
                VAR_DIR=var, PYTHONPATH=str(ROOT), QUEUE_MAX_LIVE_CLAIMS="100000000", LOG_LEVEL="WARNING",
-               DB_CONN_MAX_AGE="600", ACCOUNT_RATE_LIMITS_OFF="1")
+               DB_CONN_MAX_AGE="600", ACCOUNT_RATE_LIMITS_OFF="1",
+               # Production settings (DEBUG=0) over plain http on loopback: a secret of its own, no https redirect.
+               STRIPE_WEBHOOK_SECRET=f"whsec_{os.urandom(16).hex()}", SECURE_SSL_REDIRECT="0")
     env.pop("REDIS_URL", None)
     for sub in ("broker/out", "broker/processed", "mail", "static"):
         Path(var, sub).mkdir(parents=True, exist_ok=True)

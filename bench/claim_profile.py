@@ -34,7 +34,9 @@ def main() -> None:
     env = dict(os.environ, DATABASE_URL=urlparse(server)._replace(path=f"/{dbname}").geturl(),
                DJANGO_SETTINGS_MODULE="bench.claim_load_settings", DEBUG="0", VAR_DIR=var, PYTHONPATH=str(ROOT),
                SECRET_KEY="bench-secret-key-0123456789-abcdefghijklmnop", ALLOWED_HOSTS="testserver",
-               QUEUE_MAX_LIVE_CLAIMS="100000000", LOG_LEVEL="WARNING", ACCOUNT_RATE_LIMITS_OFF="1")
+               QUEUE_MAX_LIVE_CLAIMS="100000000", LOG_LEVEL="WARNING", ACCOUNT_RATE_LIMITS_OFF="1",
+               # Production settings (DEBUG=0) over plain http on loopback: a secret of its own, no https redirect.
+               STRIPE_WEBHOOK_SECRET=f"whsec_{os.urandom(16).hex()}", SECURE_SSL_REDIRECT="0")
     env.pop("REDIS_URL", None)
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{dbname}"')

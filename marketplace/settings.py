@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.headless",
     "allauth.mfa",
+    "csp",
     "marketplace",
     "workers",
     "tasks",
@@ -82,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "marketplace.idempotency.IdempotencyKeyMiddleware",
 ]
@@ -141,6 +143,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_BROKER_DIR / "out"),
         "data_folder_out": str(CELERY_BROKER_DIR / "out"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        # Broadcast tables (the worker's control exchange); kombu's default is ./control in the cwd.
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
         # The transport polls its folder; the default (1 s) caps the embedded stack at a few jobs a second.
         "polling_interval": 0.1,
@@ -229,12 +233,17 @@ HEADLESS_ONLY = True
 HEADLESS_CLIENTS = ("app",)
 HEADLESS_TOKEN_STRATEGY = "marketplace.api.tokens.SessionTokenStrategy"
 HEADLESS_FRONTEND_URLS = {
-    # Links in mails point at small pages served by this backend (marketplace/views.py), so a person
-    # can click them and a script can follow them.
+    # Links in mails point at small pages served by this backend (marketplace/views.py). None of them acts
+    # on a GET (mail scanners fetch every link): each shows a form that POSTs.
     "account_confirm_email": f"{PUBLIC_BASE_URL}/account/verify-email/{{key}}",
+    "account_reset_password": f"{PUBLIC_BASE_URL}/account/reset-password",
     "account_reset_password_from_key": f"{PUBLIC_BASE_URL}/account/reset-password/{{key}}",
     "account_signup": f"{PUBLIC_BASE_URL}/api/docs/",
 }
+# The admin signs in through allauth's pages (marketplace/urls.py, accounts/...), with its rate limits and MFA.
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/admin/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "Labeling Marketplace")
 
@@ -277,7 +286,8 @@ SPECTACULAR_SETTINGS = {
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_fake")
 # Unset means Stripe itself. `make run` and the tests point it at payments.fakestripe.
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
-STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_fake")
+# No production default: the security section below refuses to start without a secret of your own.
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "") or ("whsec_fake" if DEBUG else "")
 STRIPE_CURRENCY = os.environ.get("STRIPE_CURRENCY", "usd")
 
 # --- Outgoing webhooks to clients -----------------------------------------------------------------
@@ -296,10 +306,71 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- Security: production (DEBUG off) refuses unsafe settings and sends the protective headers -------
+# Webhook signing secrets written anywhere in this repository (tests, compose, examples): whoever reads
+# the repository could sign Stripe events with them (account.updated switching a worker's payouts off).
+PUBLIC_STRIPE_WEBHOOK_SECRETS = frozenset({
+    "whsec_fake", "whsec_test", "whsec_...", "whsec_compose_local_only_not_a_secret_0123456789"})
 if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=True)
+    if not STRIPE_WEBHOOK_SECRET:
+        raise ImproperlyConfigured(
+            "STRIPE_WEBHOOK_SECRET is not set. Set it to your Stripe webhook endpoint's signing secret "
+            "(whsec_..., from the Stripe dashboard), or DEBUG=1 for local development.")
+    # A public or short secret is tolerated only against a fake Stripe (STRIPE_API_BASE set, as in
+    # docker compose): no real money can move there. Against Stripe itself it never starts.
+    if (STRIPE_WEBHOOK_SECRET in PUBLIC_STRIPE_WEBHOOK_SECRETS or len(STRIPE_WEBHOOK_SECRET) < 24) \
+            and not STRIPE_API_BASE:
+        raise ImproperlyConfigured(
+            "STRIPE_WEBHOOK_SECRET is a public value (written in this repository) or too short to be "
+            "Stripe's: anyone could sign events. Use your endpoint's signing secret from the Stripe dashboard.")
+
+# HTTPS only. Behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER names the header it sets
+# (default X-Forwarded-Proto: https); the proxy must overwrite that header, never pass a client's through.
+# Set it empty when clients reach the app directly. Local plain-http stacks (docker compose) set
+# SECURE_SSL_REDIRECT=0; the health check answers over plain http for load balancers.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+_proxy_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if not DEBUG else "").strip()
+SECURE_PROXY_SSL_HEADER = (f"HTTP_{_proxy_header.upper().replace('-', '_')}", "https") if _proxy_header else None
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading is a commitment made for the whole domain at hstspreload.org: opt in, never by default.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The silenced check only says "SECURE_HSTS_PRELOAD is off", a deliberate choice (above).
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# Client API keys: an address with this many failed Api-Key attempts within the window gets 429 (with
+# Retry-After) for every Api-Key request until the window ends. 0 switches the limit off.
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20)
+API_KEY_FAILURE_WINDOW_SECONDS = env_int("API_KEY_FAILURE_WINDOW_SECONDS", 300)
+# Proxies in front of the app that append to X-Forwarded-For: the client address (allauth's login limits and
+# the API-key limit) is read that many hops from the right. 0: REMOTE_ADDR, the header is ignored.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# Content-Security-Policy (django-csp). An API plus the admin and Swagger UI: scripts only from this
+# origin and the CDN that serves Swagger UI (its start-up script is served as a file, not inline);
+# inline styles, which the admin and Swagger UI use; no plugins, no framing, forms post here only.
+_CSP_CDN = os.environ.get("CSP_SWAGGER_CDN", "https://cdn.jsdelivr.net")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", _CSP_CDN],
+        "style-src": ["'self'", "'unsafe-inline'", _CSP_CDN],
+        "img-src": ["'self'", "data:", _CSP_CDN],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 LOGGING = {
     "version": 1,
@@ -382,11 +453,16 @@ PAYMENTS_STRIPE_TIMEOUT = float(os.environ.get("PAYMENTS_STRIPE_TIMEOUT", "20"))
 # Where Stripe sends the worker after onboarding (default: the payout-account endpoint of this server).
 PAYMENTS_ONBOARDING_RETURN_URL = os.environ.get("PAYMENTS_ONBOARDING_RETURN_URL", "")
 PAYMENTS_ONBOARDING_REFRESH_URL = os.environ.get("PAYMENTS_ONBOARDING_REFRESH_URL", "")
+# Finance bonuses and adjustments: the hard maximum of one (either sign; never above 10^12, the ledger's
+# bound), and the size above which a second finance user must approve it before it is posted (four eyes).
+PAYMENTS_ADJUSTMENT_MAX_CENTS = env_int("PAYMENTS_ADJUSTMENT_MAX_CENTS", 1_000_000)
+PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS = env_int("PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS", 10_000)
 # Beat re-enqueues payout lines of executing batches left open this long (lost jobs, outages).
 PAYMENTS_RESUME_SECONDS = int(os.environ.get("PAYMENTS_RESUME_SECONDS", "300"))
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "PayoutBatchStatusEnum": "payments.models.PayoutBatch.Status",
     "PayoutLineStatusEnum": "payments.models.PayoutLine.Status",
+    "LedgerAdjustmentStatusEnum": "payments.models.LedgerAdjustment.Status",
 })
 CELERY_BEAT_SCHEDULE.update({
     "payments-resume-payout-lines": {"task": "payments.jobs.payout_lines_resume",

@@ -1,6 +1,8 @@
+from allauth.account import views as account_views
+from allauth.mfa.base import views as mfa_views
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from marketplace import views
 
@@ -20,10 +22,20 @@ api_v1 = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # allauth's own sign-in pages, for the admin only (HEADLESS_ONLY leaves them out): admin.site.login
+    # sends a browser here (marketplace/admin.py), so the admin gets allauth's rate limits and MFA.
+    path("accounts/login/", account_views.login, name="account_login"),
+    path("accounts/logout/", account_views.logout, name="account_logout"),
+    path("accounts/inactive/", account_views.account_inactive, name="account_inactive"),
+    path("accounts/confirm-email/", account_views.email_verification_sent, name="account_email_verification_sent"),
+    path("accounts/2fa/authenticate/", mfa_views.authenticate, name="mfa_authenticate"),
     path("_allauth/", include("allauth.headless.urls")),
     path("account/verify-email/<str:key>", views.verify_email_link, name="verify-email-link"),
+    path("account/reset-password", views.reset_password_request, name="reset-password"),
+    path("account/reset-password/<str:key>", views.reset_password_from_key, name="reset-password-from-key"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script, so the CSP can forbid them.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
     path("", include("payments.webhook_urls")),
 ]

@@ -1,7 +1,9 @@
 from allauth.account.models import EmailConfirmationHMAC
 from django.db import transaction
-from django.http import HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -41,18 +43,84 @@ def healthz(request):
     return Response(body, status=200)
 
 
-@require_GET
+def _invalid_key():
+    return JsonResponse({"error": {"code": "invalid_key", "message": "This link is invalid or has expired.",
+                                   "fields": {}}}, status=400)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
 def verify_email_link(request, key: str):
-    """The link in the verification mail. A GET confirms the address, so a person can click it and a
-    script can follow it; the API equivalent is POST /_allauth/app/v1/auth/email/verify {key}."""
+    """The link in the verification mail. A GET only shows a confirm page; its POST (with the page's CSRF
+    token) verifies. Mail scanners and link previews fetch every link in a mail, so a GET that verified
+    would verify addresses nobody confirmed (issue 13 row 17). Apps POST the key to
+    /_allauth/app/v1/auth/email/verify instead (docs/workers.md)."""
     confirmation = EmailConfirmationHMAC.from_key(key)
     if confirmation is None:
-        return JsonResponse({"error": {"code": "invalid_key", "message": "This link is invalid or has expired.",
-                                       "fields": {}}}, status=400)
-    with transaction.atomic():
-        confirmation.confirm(request)
+        return _invalid_key()
+    address = confirmation.email_address
+    if request.method == "POST":
+        with transaction.atomic():
+            # None when allauth refuses (e.g. another account verified this address meanwhile).
+            verified = confirmation.confirm(request) is not None
+        if not verified:
+            return JsonResponse({"error": {"code": "cannot_verify", "fields": {},
+                                           "message": "This address cannot be verified for this account."}},
+                                status=409)
+    else:
+        verified = address.verified
     if "application/json" in request.headers.get("Accept", ""):
-        return JsonResponse({"email": confirmation.email_address.email, "verified": True})
-    return HttpResponse(
-        f"<p>{confirmation.email_address.email} is verified. You can log in now.</p>", content_type="text/html"
-    )
+        body = {"email": address.email, "verified": verified}
+        if not verified:
+            body["confirm"] = "POST this page's form (with its CSRF token), or POST the key to " \
+                              "/_allauth/app/v1/auth/email/verify."
+        return JsonResponse(body)
+    return render(request, "marketplace/verify_email.html", {"email": address.email, "verified": verified})
+
+
+def _rate_limited(request, action: str, key: str | None = None) -> bool:
+    from allauth.core import ratelimit
+
+    return not ratelimit.consume(request, action=action, key=key)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
+def reset_password_request(request):
+    """The page a "forgot your password?" link opens (also mailed to whoever signs up with an address that
+    already has an account). Answers the same whether or not the address has an account. Apps POST
+    {"email"} to /_allauth/app/v1/auth/password/request instead."""
+    from allauth.headless.account.inputs import RequestPasswordResetInput
+
+    form = RequestPasswordResetInput(request.POST or None)
+    sent = False
+    if request.method == "POST" and form.is_valid():
+        if _rate_limited(request, "reset_password", form.cleaned_data["email"].lower()):
+            return render(request, "marketplace/reset_password.html", {"form": form, "limited": True}, status=429)
+        form.save(request)
+        sent = True
+    return render(request, "marketplace/reset_password.html", {"form": form, "sent": sent})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@never_cache
+def reset_password_from_key(request, key: str):
+    """The link in a password-reset mail: a GET shows a form, its POST (CSRF) sets the new password. Apps
+    POST {"key", "password"} to /_allauth/app/v1/auth/password/reset instead."""
+    from allauth.account.internal import flows
+    from allauth.account.internal.flows.password_reset import finalize_password_reset
+    from allauth.headless.account.inputs import ResetPasswordInput, ResetPasswordKeyInput
+
+    if not ResetPasswordKeyInput({"key": key}).is_valid():
+        return _invalid_key()
+    if request.method != "POST":
+        return render(request, "marketplace/reset_password_key.html", {"errors": None})
+    if _rate_limited(request, "reset_password_from_key"):
+        return render(request, "marketplace/reset_password_key.html", {"limited": True}, status=429)
+    form = ResetPasswordInput({"key": key, "password": request.POST.get("password", "")})
+    if not form.is_valid():
+        return render(request, "marketplace/reset_password_key.html", {"errors": form.errors}, status=400)
+    with transaction.atomic():
+        flows.password_reset.reset_password(form.user, form.cleaned_data["password"])
+        finalize_password_reset(request, form.user)
+    return render(request, "marketplace/reset_password_key.html", {"done": True})

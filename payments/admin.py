@@ -15,6 +15,7 @@ from payments.exports import payout_batch_csv
 from payments.models import (
     EarningsHold,
     LedgerAccount,
+    LedgerAdjustment,
     LedgerEntry,
     LedgerTransaction,
     PayoutBatch,
@@ -22,6 +23,7 @@ from payments.models import (
     StripeAccount,
     StripeEvent,
 )
+from payments.services.adjustments import ledger_adjustment_approve, ledger_adjustment_reject
 from payments.services.payouts import payout_batch_approve, payout_batch_execute
 
 
@@ -222,6 +224,43 @@ class PayoutBatchAdmin(ReadOnlyAdmin):
         self._run(request, list(queryset.values_list("pk", flat=True)), payout_batch_execute, "started")
 
 
+@admin.register(LedgerAdjustment)
+class LedgerAdjustmentAdmin(ReadOnlyAdmin):
+    """Adjustments are requested through the API; here finance approve (four eyes: not the requester, not
+    the worker) or reject the pending ones through the payments services, which post to the ledger."""
+
+    list_display = ["id", "status", "kind", "worker", "amount", "reference", "requested_by", "decided_by",
+                    "created_at", "decided_at"]
+    list_filter = ["status", "kind"]
+    list_select_related = ["worker", "requested_by", "decided_by"]
+    search_fields = ["reference", "worker__email", "memo"]
+    actions = ["approve", "reject"]
+
+    def has_finance_permission(self, request):
+        return _is_finance(request)
+
+    @admin.display(description="amount", ordering="amount_cents")
+    def amount(self, obj):
+        return f"{obj.amount_cents / 100:+,.2f} {obj.currency.upper()}"
+
+    def _run(self, request, queryset, service, verb: str) -> None:
+        for adjustment_id in queryset.values_list("pk", flat=True):
+            try:
+                service(adjustment_id=adjustment_id, actor_id=request.user.pk)
+            except ServiceError as exc:
+                self.message_user(request, f"Adjustment {adjustment_id}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Adjustment {adjustment_id} {verb}.")
+
+    @admin.action(description="Approve and post the selected pending adjustments (four eyes)", permissions=["finance"])
+    def approve(self, request, queryset):
+        self._run(request, queryset, ledger_adjustment_approve, "approved and posted")
+
+    @admin.action(description="Reject the selected pending adjustments", permissions=["finance"])
+    def reject(self, request, queryset):
+        self._run(request, queryset, ledger_adjustment_reject, "rejected")
+
+
 @admin.register(StripeEvent)
 class StripeEventAdmin(ReadOnlyAdmin):
     list_display = ["event_id", "type", "account", "status", "attempts", "received_at", "processed_at"]
@@ -236,7 +275,7 @@ class StripeEventAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
-    @admin.action(description="Replay (process again) the selected failed events")
+    @admin.action(description="Replay (process again) the selected failed events", permissions=["change"])
     def replay(self, request, queryset):
         from payments.services.webhooks import stripe_event_process
 

@@ -1,12 +1,12 @@
 """Row locks in one fixed order, so concurrent money movements never deadlock (Saleor's lock_objects).
 
-Order: payout line -> ledger accounts (ascending id) -> payout batch. Every service that takes more
+Order: payout line | ledger adjustment -> ledger accounts (ascending id) -> payout batch. Every service that takes more
 than one of these locks takes them in this order.
 """
 
 from django.db.models import QuerySet
 
-from payments.models import LedgerAccount, PayoutBatch, PayoutLine
+from payments.models import LedgerAccount, LedgerAdjustment, PayoutBatch, PayoutLine
 
 
 def ledger_accounts_lock(*, account_ids) -> dict[int, LedgerAccount]:
@@ -25,3 +25,7 @@ def payout_batch_lock(*, batch_id: int) -> PayoutBatch:
 
 def payout_lines_lock(*, batch_id: int) -> QuerySet[PayoutLine]:
     return PayoutLine.objects.select_for_update().filter(batch_id=batch_id).order_by("pk")
+
+
+def ledger_adjustment_lock(*, adjustment_id: int) -> LedgerAdjustment:
+    return LedgerAdjustment.objects.select_for_update().get(pk=adjustment_id)

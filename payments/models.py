@@ -17,6 +17,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+# Bounds that keep every sum of cents far inside a signed 64-bit integer (9.2e18), on PostgreSQL (bigint
+# overflow is an error) and SQLite (integer overflow silently turns a sum into a float). One entry moves
+# at most ten billion units, and a cached balance holds at most as much (so a payout line, which moves a
+# whole balance, is one entry). Both are CHECK constraints; ledger_post refuses beyond them first.
+LEDGER_ENTRY_MAX_CENTS = 10**12
+LEDGER_BALANCE_MAX_CENTS = 10**12
+
 
 class AppendOnlyError(Exception):
     """Raised when code tries to change or delete a ledger row: corrections are new entries."""
@@ -57,6 +64,8 @@ class LedgerAccount(models.Model):
             # Only the platform's funding account runs negative (it is where money enters the ledger).
             models.CheckConstraint(condition=Q(kind="platform_funding") | Q(balance_cents__gte=0),
                                    name="ledger_worker_accounts_non_negative"),
+            models.CheckConstraint(condition=Q(balance_cents__lte=LEDGER_BALANCE_MAX_CENTS),
+                                   name="ledger_account_balance_bounded"),
         ]
 
     def __str__(self) -> str:
@@ -124,11 +133,69 @@ class LedgerEntry(AppendOnly):
         verbose_name_plural = "ledger entries"
         constraints = [
             models.CheckConstraint(condition=~Q(amount_cents=0), name="ledger_entry_nonzero"),
+            models.CheckConstraint(condition=Q(amount_cents__gte=-LEDGER_ENTRY_MAX_CENTS,
+                                               amount_cents__lte=LEDGER_ENTRY_MAX_CENTS),
+                                   name="ledger_entry_bounded"),
         ]
         indexes = [models.Index(fields=["account", "id"])]
 
     def __str__(self) -> str:
         return f"{self.amount_cents:+d} on {self.account_id}"
+
+
+class LedgerAdjustment(models.Model):
+    """A finance bonus or adjustment on a worker's payable balance, as requested and as decided.
+
+    Up to PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS (either sign) it is posted when requested; above, it
+    waits (pending) until a second finance user approves it, and only then reaches the ledger. In the
+    database: the decider is never the requester (four eyes), nobody adjusts their own balance (the
+    worker is neither the requester nor the decider), the amount is bounded, a posted row has its
+    ledger transaction, and a reference names one adjustment (idempotency)."""
+
+    class Kind(models.TextChoices):
+        BONUS = "bonus", "Bonus"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending (awaiting a second finance user)"
+        POSTED = "posted", "Posted to the ledger"
+        REJECTED = "rejected", "Rejected"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_adjustments")
+    currency = models.CharField(max_length=3)
+    amount_cents = models.BigIntegerField(help_text="Signed: positive credits the worker, negative debits.")
+    memo = models.CharField(max_length=500)
+    reference = models.CharField(max_length=150, unique=True, help_text="The requester's idempotency reference.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", help_text="The second finance user who approved or rejected.")
+    transaction = models.OneToOneField(LedgerTransaction, null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="adjustment")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "id"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("requested_by")),
+                                   name="ledger_adjustment_four_eyes"),
+            models.CheckConstraint(condition=~Q(worker=F("requested_by")), name="ledger_adjustment_not_own_request"),
+            models.CheckConstraint(condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("worker")),
+                                   name="ledger_adjustment_not_own_decision"),
+            models.CheckConstraint(condition=~Q(amount_cents=0) & Q(amount_cents__gte=-LEDGER_ENTRY_MAX_CENTS,
+                                                                    amount_cents__lte=LEDGER_ENTRY_MAX_CENTS),
+                                   name="ledger_adjustment_amount_bounded"),
+            models.CheckConstraint(condition=~Q(kind="bonus") | Q(amount_cents__gt=0),
+                                   name="ledger_adjustment_bonus_positive"),
+            models.CheckConstraint(condition=~Q(status="posted") | Q(transaction__isnull=False),
+                                   name="ledger_adjustment_posted_has_transaction"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount_cents:+d} {self.currency} for {self.worker_id} ({self.status})"
 
 
 class EarningsHold(models.Model):

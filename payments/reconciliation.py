@@ -8,10 +8,8 @@ equals the sum of its entries, and each worker's in-transit balance equals their
 
 from collections import defaultdict
 
-from django.db.models import Sum
-
 from payments.models import LedgerAccount, PayoutBatch, PayoutLine
-from payments.selectors import ledger_balance_mismatches, ledger_unbalanced_transactions
+from payments.selectors import cents_int, cents_sum, ledger_balance_mismatches, ledger_unbalanced_transactions
 from payments.stripe_api import stripe_client, stripe_throttle
 
 
@@ -94,10 +92,10 @@ def _ledger_differences() -> list[dict]:
     for m in ledger_balance_mismatches():
         found.append(_diff("balance_mismatch", f"Account {m['account']} ({m['kind']}, worker {m['worker']}) caches "
                            f"{m['balance_cents']}, its entries sum to {m['entries_cents']}.", ledger=m["balance_cents"]))
-    open_lines = {(r["worker_id"], r["currency"]): r["total"] for r in PayoutLine.objects.filter(
+    open_lines = {(r["worker_id"], r["currency"]): cents_int(r["total"]) for r in PayoutLine.objects.filter(
         status__in=[PayoutLine.Status.RESERVED, PayoutLine.Status.SENDING]).values("worker_id", "currency")
-        .annotate(total=Sum("amount_cents"))}
-    transit = {(a.worker_id, a.currency): a.balance_cents for a in LedgerAccount.objects.filter(
+        .annotate(total=cents_sum("amount_cents"))}
+    transit = {(a.worker_id, a.currency): cents_int(a.balance_cents) for a in LedgerAccount.objects.filter(
         kind=LedgerAccount.Kind.PAYOUTS_IN_TRANSIT)}
     for key in set(open_lines) | set(transit):
         if open_lines.get(key, 0) != transit.get(key, 0):

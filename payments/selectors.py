@@ -1,9 +1,17 @@
 """Reads of the payments app: earnings, ledger entries, payout batches."""
 
 from django.conf import settings
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import BigIntegerField, Count, QuerySet, Sum
 
-from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction, PayoutBatch, PayoutLine, StripeAccount
+from payments.models import (
+    LedgerAccount,
+    LedgerAdjustment,
+    LedgerEntry,
+    LedgerTransaction,
+    PayoutBatch,
+    PayoutLine,
+    StripeAccount,
+)
 
 Kind = LedgerAccount.Kind
 
@@ -18,7 +26,7 @@ def worker_earnings_summary(*, user) -> dict:
     for account in LedgerAccount.objects.filter(worker_id=user.pk, kind__in=list(field)):
         row = by_currency.setdefault(account.currency, {"currency": account.currency, "balance_cents": 0,
                                                         "held_cents": 0, "pending_cents": 0, "paid_cents": 0})
-        row[field[account.kind]] = account.balance_cents
+        row[field[account.kind]] = cents_int(account.balance_cents)
     currency = settings.STRIPE_CURRENCY.lower()
     main = by_currency.get(currency) or {"currency": currency, "balance_cents": 0, "held_cents": 0,
                                          "pending_cents": 0, "paid_cents": 0}
@@ -31,9 +39,25 @@ def worker_ledger_entries(*, user) -> QuerySet[LedgerEntry]:
             .select_related("account", "transaction").order_by("-id"))
 
 
+def cents_sum(field: str) -> Sum:
+    """SUM of integer cents as an integer. Every amount is bounded (LEDGER_ENTRY_MAX_CENTS) so the sum fits
+    a 64-bit integer; the integer output field keeps the database's answer an int on every backend."""
+    return Sum(field, output_field=BigIntegerField())
+
+
+def cents_int(value) -> int:
+    # SQLite answers SUM() of an INTEGER column that ever held an overflowed (REAL) value with a float:
+    # report it exactly when it is whole, never hand a float on as money.
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"non-integer cents {value!r} in the ledger")
+        return int(value)
+    return int(value or 0)
+
+
 def ledger_account_entry_sums() -> dict[int, int]:
-    return {row["account_id"]: row["total"] for row in
-            LedgerEntry.objects.values("account_id").annotate(total=Sum("amount_cents"))}
+    return {row["account_id"]: cents_int(row["total"]) for row in
+            LedgerEntry.objects.values("account_id").annotate(total=cents_sum("amount_cents"))}
 
 
 def ledger_balance_mismatches() -> list[dict]:
@@ -41,7 +65,7 @@ def ledger_balance_mismatches() -> list[dict]:
     funding accounts are not cached (see payments.models) and are not compared."""
     sums = ledger_account_entry_sums()
     return [{"account": a.pk, "kind": a.kind, "worker": a.worker_id, "currency": a.currency,
-             "balance_cents": a.balance_cents, "entries_cents": sums.get(a.pk, 0)}
+             "balance_cents": cents_int(a.balance_cents), "entries_cents": sums.get(a.pk, 0)}
             for a in LedgerAccount.objects.exclude(kind=Kind.PLATFORM_FUNDING)
             if a.balance_cents != sums.get(a.pk, 0)]
 
@@ -49,15 +73,15 @@ def ledger_balance_mismatches() -> list[dict]:
 def platform_funding_balance(*, currency: str) -> int:
     """The platform funding account's balance (derived: its row is not cached). Negative: money that
     entered the ledger as earnings and has not been forfeited back."""
-    return LedgerEntry.objects.filter(account__kind=Kind.PLATFORM_FUNDING,
-                                      account__currency=currency.lower()).aggregate(t=Sum("amount_cents"))["t"] or 0
+    return cents_int(LedgerEntry.objects.filter(account__kind=Kind.PLATFORM_FUNDING, account__currency=currency.lower())
+                  .aggregate(t=cents_sum("amount_cents"))["t"])
 
 
 def ledger_unbalanced_transactions() -> list[dict]:
     """Transactions whose entries do not sum to zero (should always be empty)."""
-    rows = (LedgerTransaction.objects.annotate(total=Sum("entries__amount_cents")).exclude(total=0)
+    rows = (LedgerTransaction.objects.annotate(total=cents_sum("entries__amount_cents")).exclude(total=0)
             .values("id", "kind", "source_ref", "total"))
-    return list(rows)
+    return [{**row, "total": cents_int(row["total"])} for row in rows]
 
 
 def payout_account_get(*, user) -> StripeAccount | None:
@@ -81,3 +105,12 @@ def payout_batch_line_counts(*, batch_id: int) -> dict[str, int]:
     for row in PayoutLine.objects.filter(batch_id=batch_id).values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+def ledger_adjustment_list(*, status: str | None = None) -> QuerySet[LedgerAdjustment]:
+    rows = LedgerAdjustment.objects.select_related("transaction").order_by("-id")
+    return rows.filter(status=status) if status else rows
+
+
+def ledger_adjustment_get(*, adjustment_id: int) -> LedgerAdjustment | None:
+    return LedgerAdjustment.objects.select_related("transaction").filter(pk=adjustment_id).first()

@@ -2,10 +2,15 @@
 
 from django.urls import path
 
+from payments.api.adjustments import (
+    LedgerAdjustmentApproveView,
+    LedgerAdjustmentDetailView,
+    LedgerAdjustmentListCreateView,
+    LedgerAdjustmentRejectView,
+)
 from payments.api.connect import PayoutAccountView
 from payments.api.earnings import MyEarningsView
 from payments.api.payouts import (
-    LedgerAdjustmentView,
     PayoutBatchApproveView,
     PayoutBatchDetailView,
     PayoutBatchExecuteView,
@@ -22,6 +27,11 @@ urlpatterns = [
     path("payout-batches/<int:batch_id>/approve/", PayoutBatchApproveView.as_view(), name="payout-batch-approve"),
     path("payout-batches/<int:batch_id>/execute/", PayoutBatchExecuteView.as_view(), name="payout-batch-execute"),
     path("payout-batches/<int:batch_id>/export.csv", PayoutBatchExportView.as_view(), name="payout-batch-export"),
-    path("ledger-adjustments/", LedgerAdjustmentView.as_view(), name="ledger-adjustments"),
+    path("ledger-adjustments/", LedgerAdjustmentListCreateView.as_view(), name="ledger-adjustments"),
+    path("ledger-adjustments/<int:adjustment_id>/", LedgerAdjustmentDetailView.as_view(), name="ledger-adjustment"),
+    path("ledger-adjustments/<int:adjustment_id>/approve/", LedgerAdjustmentApproveView.as_view(),
+         name="ledger-adjustment-approve"),
+    path("ledger-adjustments/<int:adjustment_id>/reject/", LedgerAdjustmentRejectView.as_view(),
+         name="ledger-adjustment-reject"),
     path("reconciliation/", ReconciliationView.as_view(), name="reconciliation"),
 ]

@@ -31,7 +31,7 @@ class ClientAdmin(admin.ModelAdmin):
     inlines = [ClientAPIKeyInline]
     actions = ["rotate_webhook_secret"]
 
-    @admin.action(description="Rotate the webhook secret (shown once)")
+    @admin.action(description="Rotate the webhook secret (shown once)", permissions=["change"])
     def rotate_webhook_secret(self, request, queryset):
         for client in queryset:
             secret = client_webhook_secret_rotate(client_id=client.pk)
@@ -59,7 +59,7 @@ class ClientAPIKeyAdmin(APIKeyModelAdmin):
     search_fields = ("name", "prefix", "client__name")
     actions = ["revoke"]
 
-    @admin.action(description="Revoke selected keys (cannot be undone)")
+    @admin.action(description="Revoke selected keys (cannot be undone)", permissions=["change"])
     def revoke(self, request, queryset):
         n = queryset.update(revoked=True)
         self.message_user(request, f"Revoked {n} key(s).")
@@ -74,6 +74,12 @@ class TaskAdmin(admin.ModelAdmin):
     list_select_related = ("project",)
     readonly_fields = ("n_active", "n_submitted", "created_at", "completed_at")
     show_full_result_count = False  # COUNT(*) over millions of tasks on every page is not worth it
+
+    def get_exclude(self, request, obj=None):
+        # No staff API shows a gold answer (only the client who uploaded it has it), so the admin shows it
+        # to nobody but a superuser either (issue 13 row 14). A form without the field leaves it unchanged.
+        excluded = list(super().get_exclude(request, obj) or [])
+        return excluded if request.user.is_superuser else [*excluded, "gold"]
 
 
 class WebhookAttemptInline(admin.TabularInline):
@@ -98,7 +104,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     inlines = [WebhookAttemptInline]
     actions = ["retry_now"]
 
-    @admin.action(description="Retry now (failed or pending deliveries)")
+    @admin.action(description="Retry now (failed or pending deliveries)", permissions=["change"])
     def retry_now(self, request, queryset):
         from marketplace.outbox import outbox_enqueue_many
 

@@ -17,6 +17,8 @@ urlpatterns: list = [
     path("projects/<int:project_id>/results/", results.ResultsView.as_view(), name="client-project-results"),
     path("projects/<int:project_id>/export/preferences.jsonl", results.PreferencesExportView.as_view(),
          name="client-project-preferences"),
+    path("projects/<int:project_id>/export/preferences/summary/", results.PreferencesSummaryView.as_view(),
+         name="client-project-preferences-summary"),
     path("projects/<int:project_id>/export/results.csv", results.ResultsCSVExportView.as_view(),
          name="client-project-results-csv"),
 ]

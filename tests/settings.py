@@ -15,6 +15,13 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-pro
 os.environ.setdefault("ALLOWED_HOSTS", "*")
 os.environ.setdefault("WEBHOOKS_ALLOW_PRIVATE_URLS", "1")
 os.environ.setdefault("ACCOUNT_RATE_LIMITS_OFF", "1")
+# Production settings (DEBUG off) need a webhook secret of their own: a fresh one per run, never in the repo.
+os.environ.setdefault("STRIPE_WEBHOOK_SECRET", f"whsec_{uuid.uuid4().hex}")
+# The test client speaks plain http; tests of the redirect and HSTS turn it on (tests/marketplace).
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+# The locmem cache lives as long as the test process: bad-key tests across the suite must not add up to
+# a 429 elsewhere. tests/tasks/test_api_key_rate_limit.py sets its own limit and clears the cache.
+os.environ.setdefault("API_KEY_FAILURE_LIMIT", "100000")
 
 
 def _reachable(url: str, default_port: int) -> bool:

@@ -206,8 +206,12 @@ class WorkerProfileAdmin(admin.ModelAdmin):
         pool_id, reason = self._form(request)
         if not pool_id:
             return self.message_user(request, "Choose a pool.", messages.ERROR)
-        result = pool_members_remove(pool_id=int(pool_id), worker_ids=list(queryset.values_list("user_id", flat=True)),
-                                     actor_id=request.user.id, reason=reason)
+        try:
+            result = pool_members_remove(pool_id=int(pool_id),
+                                         worker_ids=list(queryset.values_list("user_id", flat=True)),
+                                         actor_id=request.user.id, reason=reason)
+        except ServiceError as exc:
+            return self.message_user(request, exc.message, messages.ERROR)
         self.message_user(request, f"Removed {len(result['removed'])}.")
 
     def _status_action(self, request, queryset, service, verb):
@@ -292,10 +296,14 @@ class PoolMembershipAdmin(admin.ModelAdmin):
         reason = request.POST.get("reason", "").strip()
         if not reason:
             return self.message_user(request, f"Give a reason to {verb}.", messages.ERROR)
-        rows = list(queryset.values_list("pool_id", "worker_id"))
-        for pool_id, worker_id in rows:  # the services lock each row and log the change (idempotent)
-            service(pool_id=pool_id, worker_id=worker_id, reason=reason, actor_id=request.user.id)
-        self.message_user(request, f"{verb.title()}: {len(rows)} membership(s).")
+        done = 0
+        for pool_id, worker_id in queryset.values_list("pool_id", "worker_id"):
+            try:  # the services lock each row and log the change (idempotent)
+                service(pool_id=pool_id, worker_id=worker_id, reason=reason, actor_id=request.user.id)
+                done += 1
+            except ServiceError as exc:
+                self.message_user(request, f"Worker {worker_id}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"{verb.title()}: {done} membership(s).")
 
     @admin.action(description="Suspend selected memberships (reason required)", permissions=["change"])
     def suspend_memberships(self, request, queryset):

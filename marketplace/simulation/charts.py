@@ -62,13 +62,34 @@ def queue_depth(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def preference_confidence(report: dict, path: Path) -> None:
+    """The day's preference pairs by consensus confidence, split by whether the chosen side is the truth."""
+    export = report.get("export") or {}
+    confidences, correct = export.get("confidences") or [], export.get("correct") or []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if confidences and len(correct) == len(confidences):
+        right = [c for c, ok in zip(confidences, correct, strict=True) if ok]
+        wrong = [c for c, ok in zip(confidences, correct, strict=True) if not ok]
+        ax.hist([right, wrong], bins=10, range=(0, 1), stacked=True, label=["chosen is the truth", "chosen is wrong"],
+                color=["#2b8a3e", "#e03131"])
+        ax.legend(fontsize=8)
+    ax.set_xlabel("consensus confidence")
+    ax.set_ylabel("preference pairs")
+    ax.set_title(f"Preference pairs from the day: {export.get('pairs', 0)}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_report_dir(report: dict, directory: str) -> list[Path]:
-    """report.json and the three charts; returns the paths written."""
+    """report.json and the four charts; returns the paths written."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "report.json", out / "pay_per_worker.png", out / "quality_scores.png", out / "queue_depth.png"]
+    paths = [out / "report.json", out / "pay_per_worker.png", out / "quality_scores.png", out / "queue_depth.png",
+             out / "preference_confidence.png"]
     paths[0].write_text(json.dumps(report, indent=2, default=str))
     pay_per_worker(report, paths[1])
     quality_distribution(report, paths[2])
     queue_depth(report, paths[3])
+    preference_confidence(report, paths[4])
     return paths

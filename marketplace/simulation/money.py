@@ -75,10 +75,10 @@ def pull_client_view(sim) -> dict:
     agreement = client.call("GET", f"/api/v1/projects/{pid}/agreement/", label="client_agreement", expect=(200, 404))
     export = client.call("GET", f"/api/v1/projects/{pid}/export/preferences.jsonl", label="client_export",
                          expect=(200,))
-    lines = [json.loads(line) for line in export.text.splitlines() if line.strip()]
-    # The export ends with a {"_summary": {...}} line (ties, unresolved, open tasks): not a pair.
-    pairs = [line for line in lines if "_summary" not in line]
-    export_summary = next((line["_summary"] for line in lines if "_summary" in line), None)
+    # Records only; the counts come in X-Export-* headers and from the summary endpoint beside the export.
+    pairs = [json.loads(line) for line in export.text.splitlines() if line.strip()]
+    export_headers = {k: v for k, v in export.headers.items() if k.lower().startswith("x-export-")}
+    export_summary = client.get(f"/api/v1/projects/{pid}/export/preferences/summary/", label="client_export_summary")
     deadline = time.monotonic() + sim.config.webhook_wait
     while time.monotonic() < deadline:  # deliveries are Celery jobs: give the last ones a moment
         if sim.receiver.event_types().get("task.completed", 0) >= len(sim.regular):
@@ -86,5 +86,6 @@ def pull_client_view(sim) -> dict:
         time.sleep(0.5)
     project = client.get(f"/api/v1/projects/{pid}/", label="client_project_get")
     return {"results": results, "agreement": agreement.json() if agreement.status_code == 200 else None,
-            "export": pairs, "export_summary": export_summary, "project": project, "webhooks": sim.receiver.event_types(),
+            "export": pairs, "export_summary": export_summary, "export_headers": export_headers,
+            "project": project, "webhooks": sim.receiver.event_types(),
             "webhooks_rejected": sim.receiver.rejected}

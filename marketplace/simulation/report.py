@@ -99,6 +99,49 @@ def _groups(workers: list[dict]) -> dict:
     return out
 
 
+CONFIDENCE_BANDS = ((0.9, "0.9-1.0"), (0.7, "0.7-0.9"), (0.5, "0.5-0.7"), (0.0, "under 0.5"))
+
+
+def preference_yield(pairs: list[dict], summary: dict | None, headers: dict, *, judgments: int,
+                     worker_hours: float, correct: list[bool]) -> dict:
+    """What a day of work produced for the client: preference pairs, at what confidence, and at what cost
+    in judgments and worker-hours. `correct[i]` says whether pair i's chosen side is the planted truth."""
+    confidences = sorted(float(p["confidence"]) for p in pairs if isinstance(p.get("confidence"), int | float))
+    bands = {label: 0 for _, label in CONFIDENCE_BANDS}
+    band_correct = {label: 0 for _, label in CONFIDENCE_BANDS}
+    for p, ok in zip(pairs, correct, strict=True):
+        c = p.get("confidence")
+        if not isinstance(c, int | float):
+            continue
+        label = next(label for floor, label in CONFIDENCE_BANDS if c >= floor)
+        bands[label] += 1
+        band_correct[label] += ok
+    summary = summary or {}
+    header = {k.lower(): v for k, v in (headers or {}).items()}
+    n = len(pairs)
+    return {
+        "pairs": n,
+        "tasks_exported": summary.get("tasks_exported"), "ties": summary.get("ties"),
+        "unresolved": summary.get("unresolved"), "open_tasks": summary.get("open_tasks"),
+        "chosen_is_correct": _rate(sum(correct), n),
+        "confidence": {
+            "mean": round(statistics.fmean(confidences), 4) if confidences else None,
+            "median": round(statistics.median(confidences), 4) if confidences else None,
+            "p10": round(confidences[(len(confidences) - 1) // 10], 4) if confidences else None,
+            "min": round(confidences[0], 4) if confidences else None,
+        },
+        "by_confidence": {label: {"pairs": bands[label], "chosen_is_correct": _rate(band_correct[label], bands[label])}
+                          for _, label in CONFIDENCE_BANDS},
+        "judgments_per_pair": round(judgments / n, 2) if n else None,
+        "pairs_per_worker_hour": round(n / worker_hours, 2) if worker_hours else None,
+        "worker_hours": round(worker_hours, 3),
+        # The header, the summary endpoint and the body must tell the same count.
+        "counts_agree": header.get("x-export-pairs") == str(n) and summary.get("pairs") == n,
+        "confidences": [round(c, 4) for c in confidences],
+        "correct": correct,
+    }
+
+
 def build_report(sim) -> dict:
     view, payout = sim.client_view, sim.payout
     truth = {t.external_id: t for t in sim.regular}
@@ -117,7 +160,7 @@ def build_report(sim) -> dict:
         return any(pair.get("prompt") == t.data["prompt"] and pair.get("chosen") == t.data["response_" + t.truth]
                    for t in sim.regular)
 
-    export_ok = sum(chosen_is_correct(p) for p in view.get("export", []))
+    export_correct = [chosen_is_correct(p) for p in view.get("export", [])]
 
     all_flags = sim.review.all_flags()
     flags_by_worker = defaultdict(list)
@@ -125,6 +168,9 @@ def build_report(sim) -> dict:
         flags_by_worker[flag_worker_id(flag)].append(flag)
     sim.ledger = inprocess.ledger_check(worker_ids=[f.user_id for f in sim.freelancers])
     workers = _workers(sim, flags_by_worker)
+    export = preference_yield(view.get("export", []), view.get("export_summary"), view.get("export_headers") or {},
+                              judgments=sum(len(f.judged) for f in sim.freelancers),
+                              worker_hours=sum(w["simulated_hours"] for w in workers), correct=export_correct)
     bad = [w for w in workers if not w["honest"]]
     lines = payout.get("lines") or []
     transfers = payout.get("transfers")
@@ -144,6 +190,7 @@ def build_report(sim) -> dict:
         "one_transfer_per_paid_line": transfers is not None and len(transfers) == len(paid_lines)
         and all(per_destination.get(ln.get("destination"), 0) == 1 for ln in paid_lines),
         "at_most_one_line_per_worker": all(n <= 1 for n in sim.ledger["payout_lines"].values()),
+        "export_counts_agree": export["counts_agree"],
     }
     return {
         "run_id": sim.run_id,
@@ -155,8 +202,7 @@ def build_report(sim) -> dict:
                                                            len(scored)),
                       "by_bug": {k: _rate(v[0], v[1]) for k, v in sorted(by_bug.items())}},
         "agreement": {k: agreement.get(k) for k in ("alpha", "level", "fleiss_kappa", "n_tasks", "n_judgments")},
-        "export": {"pairs": len(view.get("export", [])), "chosen_is_correct": _rate(export_ok, len(view.get("export", []))),
-                   "summary": view.get("export_summary")},
+        "export": export,
         "raters": {"caught": sum(w["flagged"] for w in bad), "missed": sum(not w["flagged"] for w in bad),
                    "false": sum(w["flagged"] for w in workers if w["honest"]), "flags": len(all_flags),
                    "onboarding_failures": sim.failed_onboarding},
@@ -196,7 +242,16 @@ def render(report: dict, console) -> None:
                     f"{m['batch_status']}")
     summary.add_row("ledger", f"sums to {m['ledger']['ledger_total_cents']} cents; "
                     f"{len(m['ledger']['unbalanced_transactions'])} unbalanced transactions")
-    summary.add_row("preference export", f"{report['export']['pairs']} pairs, chosen correct {_num(report['export']['chosen_is_correct'])}")
+    e = report["export"]
+    conf = e["confidence"]
+    per_pair, per_hour = e["judgments_per_pair"], e["pairs_per_worker_hour"]
+    summary.add_row("preference pairs", f"{e['pairs']} from the day's work, chosen correct {_num(e['chosen_is_correct'])}; "
+                    f"ties {e['ties']}, unresolved {e['unresolved']}")
+    summary.add_row("pair cost", f"{'-' if per_pair is None else f'{per_pair:.1f}'} judgments per pair, "
+                    f"{'-' if per_hour is None else f'{per_hour:.1f}'} pairs per worker-hour")
+    summary.add_row("pair confidence", f"mean {_num(conf['mean'])}, median {_num(conf['median'])}, p10 "
+                    f"{_num(conf['p10'])}; " + ", ".join(f"{label}: {band['pairs']}"
+                                                         for label, band in e["by_confidence"].items()))
     summary.add_row("webhooks", ", ".join(f"{k} {v}" for k, v in report["webhooks"]["received"].items()) or "none")
     for label in ("claim", "submit"):
         lat = report["latency"].get(label)

@@ -1,6 +1,5 @@
-"""Finance: payout batches (create, approve, execute, read, CSV), adjustments, reconciliation."""
+"""Finance: payout batches (create, approve, execute, read, CSV) and reconciliation."""
 
-from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -12,8 +11,6 @@ from rest_framework.views import APIView
 from marketplace.api.permissions import IsFinance
 from marketplace.errors import NotFound, ValidationFailed
 from payments.api.serializers import (
-    AdjustmentInSerializer,
-    LedgerTransactionOutSerializer,
     PayoutBatchCreateInSerializer,
     PayoutBatchOutSerializer,
     PayoutBatchSummarySerializer,
@@ -22,7 +19,6 @@ from payments.api.serializers import (
 from payments.exports import payout_batch_csv
 from payments.reconciliation import reconciliation_report
 from payments.selectors import payout_batch_get, payout_batch_line_counts, payout_batch_list, payout_lines
-from payments.services.earnings import ledger_adjustment_create
 from payments.services.payouts import payout_batch_approve, payout_batch_create, payout_batch_execute
 
 
@@ -99,22 +95,6 @@ class PayoutBatchExportView(APIView):
         response = HttpResponse(payout_batch_csv(batch=batch), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="payout-batch-{batch.pk}.csv"'
         return response
-
-
-class LedgerAdjustmentView(APIView):
-    permission_classes = [IsFinance]
-
-    @extend_schema(request=AdjustmentInSerializer, responses={201: LedgerTransactionOutSerializer},
-                   summary="A bonus or adjustment on a worker's balance (balanced ledger transaction)",
-                   tags=["finance"])
-    def post(self, request):
-        data = AdjustmentInSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        txn = ledger_adjustment_create(actor_id=request.user.pk, worker_id=v["worker"], amount_cents=v["amount_cents"],
-                                       currency=(v.get("currency") or settings.STRIPE_CURRENCY).lower(),
-                                       kind=v["kind"], memo=v["memo"], reference=v["reference"])
-        return Response(LedgerTransactionOutSerializer(txn).data, status=status.HTTP_201_CREATED)
 
 
 class ReconciliationView(APIView):

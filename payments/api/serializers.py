@@ -1,8 +1,9 @@
 """Input and output serializers of the payments API."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from payments.models import LedgerEntry, LedgerTransaction, PayoutBatch, PayoutLine
+from payments.models import LedgerAdjustment, LedgerEntry, LedgerTransaction, PayoutBatch, PayoutLine
 
 
 class CurrencyFiguresSerializer(serializers.Serializer):
@@ -85,7 +86,9 @@ class PayoutBatchSummarySerializer(serializers.ModelSerializer):
 class AdjustmentInSerializer(serializers.Serializer):
     worker = serializers.IntegerField(help_text="The worker's user id.")
     kind = serializers.ChoiceField(choices=["bonus", "adjustment"])
-    amount_cents = serializers.IntegerField(help_text="A bonus is positive; an adjustment may be negative.")
+    amount_cents = serializers.IntegerField(
+        help_text="A bonus is positive; an adjustment may be negative. At most PAYMENTS_ADJUSTMENT_MAX_CENTS either "
+                  "way; above PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS it waits for a second finance user.")
     currency = serializers.RegexField(r"^[a-zA-Z]{3}$", required=False)
     memo = serializers.CharField(max_length=500)
     reference = serializers.CharField(max_length=150, help_text="Your idempotency reference: same reference, "
@@ -102,6 +105,19 @@ class LedgerTransactionOutSerializer(serializers.ModelSerializer):
     def get_entries(self, obj) -> list[dict]:
         return [{"account": e.account.kind, "worker": e.account.worker_id, "amount_cents": e.amount_cents}
                 for e in obj.entries.select_related("account").order_by("id")]
+
+
+class LedgerAdjustmentOutSerializer(serializers.ModelSerializer):
+    transaction = serializers.SerializerMethodField(help_text="The posted ledger transaction (null until posted).")
+
+    class Meta:
+        model = LedgerAdjustment
+        fields = ["id", "status", "kind", "worker", "amount_cents", "currency", "memo", "reference", "requested_by",
+                  "decided_by", "created_at", "decided_at", "transaction"]
+
+    @extend_schema_field(LedgerTransactionOutSerializer(allow_null=True))
+    def get_transaction(self, obj):
+        return LedgerTransactionOutSerializer(obj.transaction).data if obj.transaction_id else None
 
 
 class DifferenceSerializer(serializers.Serializer):

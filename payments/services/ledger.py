@@ -16,7 +16,13 @@ from django.utils import timezone
 
 from marketplace.errors import Conflict, ValidationFailed
 from payments.lock_objects import ledger_accounts_lock
-from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from payments.models import (
+    LEDGER_BALANCE_MAX_CENTS,
+    LEDGER_ENTRY_MAX_CENTS,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+)
 
 Kind = LedgerAccount.Kind
 
@@ -49,9 +55,10 @@ def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tu
     """Writes one balanced transaction and moves the balances of its accounts, atomically.
 
     Returns the new transaction, or None when (kind, source_ref) was posted before (idempotent).
-    Guarantees: entries sum to zero, one currency, no zero amounts (UnbalancedTransaction / ValueError
-    otherwise, nothing written); worker accounts never go below zero (Conflict "insufficient_balance",
-    nothing written). Pass `locked` when the caller already holds the accounts' locks (batch postings).
+    Guarantees: entries sum to zero, one currency, no zero amounts, each within LEDGER_ENTRY_MAX_CENTS
+    (UnbalancedTransaction / ValueError otherwise, nothing written); worker accounts never go below zero
+    (Conflict "insufficient_balance", nothing written) nor above LEDGER_BALANCE_MAX_CENTS (Conflict
+    "balance_limit", judged on the balance the caller read; the CHECK constraint is the backstop). Pass `locked` when the caller already holds the accounts' locks (batch postings).
     """
     currency = currency.lower()
     deltas: dict[int, int] = defaultdict(int)
@@ -59,6 +66,10 @@ def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tu
     for account, amount in lines:
         if not isinstance(amount, int) or isinstance(amount, bool):
             raise ValueError("ledger amounts are integer cents")
+        if not -LEDGER_ENTRY_MAX_CENTS <= amount <= LEDGER_ENTRY_MAX_CENTS:
+            # Callers validate their input first (a 400 naming the field); this is the last line before
+            # the CHECK constraint, and keeps SQLite's integer arithmetic from overflowing into floats.
+            raise ValueError(f"ledger amount {amount} is beyond +-{LEDGER_ENTRY_MAX_CENTS} cents")
         if account.currency != currency:
             raise ValueError(f"account {account.pk} is in {account.currency}, transaction in {currency}")
         deltas[account.pk] += amount
@@ -82,15 +93,22 @@ def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tu
         # (every judgment credit) needs no lock to check; its balance UPDATE takes the row lock anyway.
         if locked is None and any(deltas[pk] < 0 for pk in cached):
             locked = ledger_accounts_lock(account_ids=cached)
-        short = next((pk for pk in cached if deltas[pk] < 0 and locked[pk].balance_cents + deltas[pk] < 0), None)
-        if short is not None:
+        fresh = {**accounts, **(locked or {})}
+        short = next((pk for pk in cached if deltas[pk] < 0 and fresh[pk].balance_cents + deltas[pk] < 0), None)
+        full = next((pk for pk in cached if deltas[pk] > 0
+                     and fresh[pk].balance_cents + deltas[pk] > LEDGER_BALANCE_MAX_CENTS), None)
+        if short is not None or full is not None:
             # Re-posting a settled cause is a no-op, not an error, even when the balance has moved since.
             if LedgerTransaction.objects.filter(kind=kind, source_ref=source_ref).exists():
                 return None
-            account, amount = locked[short], deltas[short]
-            refusal = Conflict(
-                f"The {account.get_kind_display().lower()} balance is {account.balance_cents} "
-                f"{currency}, which cannot cover {-amount}.", code="insufficient_balance")
+            if short is not None:
+                account, amount = fresh[short], deltas[short]
+                refusal = Conflict(
+                    f"The {account.get_kind_display().lower()} balance is {account.balance_cents} "
+                    f"{currency}, which cannot cover {-amount}.", code="insufficient_balance")
+            else:
+                refusal = Conflict(f"The {fresh[full].get_kind_display().lower()} balance would exceed "
+                                   f"{LEDGER_BALANCE_MAX_CENTS} {currency}.", code="balance_limit")
         else:
             txn = _transaction_insert(kind=kind, source_ref=source_ref, currency=currency, memo=memo,
                                       created_by_id=created_by_id)

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 
 import stripe
 from django.conf import settings
@@ -37,9 +38,21 @@ def _handle(event: dict) -> bool:
     return False
 
 
+def _signed_at(signature: str) -> int | None:
+    """The header's timestamp, read as the stripe SDK reads it (the first t=)."""
+    for item in signature.split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == "t":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
 def stripe_webhook_receive(*, payload: bytes, signature: str | None) -> StripeEvent:
     """Verifies Stripe's signature (HMAC-SHA256 over "t.payload" with STRIPE_WEBHOOK_SECRET, timestamp at
-    most 300 s old), stores the raw event (unique event id) and processes it once.
+    most 300 s old and at most 300 s ahead of our clock), stores the raw event (unique event id) and processes it once.
 
     A bad or old signature, or a body that is not an event, raises ValidationFailed and stores nothing.
     A repeated delivery of a processed event changes nothing; one whose processing failed before is
@@ -53,6 +66,13 @@ def stripe_webhook_receive(*, payload: bytes, signature: str | None) -> StripeEv
     except stripe.SignatureVerificationError as exc:
         raise ValidationFailed(f"Invalid Stripe signature: {exc.user_message or exc}", code="invalid_signature",
                                fields={"Stripe-Signature": [str(exc.user_message or exc)]}) from None
+    # The SDK only refuses old timestamps. One far in the future would keep a captured request replayable
+    # until then (and Stripe never sends one): the tolerance holds both ways.
+    signed_at = _signed_at(signature or "")
+    if signed_at is None or signed_at > time.time() + TOLERANCE_SECONDS:
+        message = "Timestamp is in the future (beyond the 300 s tolerance)."
+        raise ValidationFailed(f"Invalid Stripe signature: {message}", code="invalid_signature",
+                               fields={"Stripe-Signature": [message]})
     try:
         event = json.loads(text)
         event_id, event_type = str(event["id"]), str(event["type"])

@@ -1,6 +1,7 @@
 """Client API: bulk upload of tasks (JSON array or JSONL), streamed."""
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import UnsupportedMediaType
@@ -13,7 +14,9 @@ from tasks.services.ingest import tasks_ingest
 from tasks.services.ingest_parsing import iter_json_array, iter_jsonl
 
 JSONL_TYPES = {"application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines",
-               "application/json-lines", "text/jsonl"}
+               "application/json-lines", "text/jsonl",
+               # JSONL as plain bytes: the form that generated clients (openapi-python-client) can send.
+               "application/octet-stream"}
 
 
 class _StreamOnly(BaseParser):
@@ -32,12 +35,8 @@ class NDJSONParser(_StreamOnly):
     media_type = "application/x-ndjson"
 
 
-class TaskRowSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=255, help_text="Your id; a known one counts as a duplicate.")
-    data = serializers.JSONField(help_text="Task data for the project's task type (docs/tasks.md).")
-    gold = serializers.JSONField(required=False, allow_null=True,
-                                 help_text="Known answer (same shape as a worker's): makes this a gold task.")
-    priority = serializers.IntegerField(required=False, default=0)
+class JSONLBytesParser(_StreamOnly):
+    media_type = "application/octet-stream"
 
 
 class IngestResultSerializer(serializers.Serializer):
@@ -46,21 +45,27 @@ class IngestResultSerializer(serializers.Serializer):
 
 
 class IngestView(ClientAPIView):
-    parser_classes = [JSONArrayParser, NDJSONParser]
+    parser_classes = [JSONArrayParser, NDJSONParser, JSONLBytesParser]
 
     @extend_schema(
         tags=["client: tasks"], summary="Upload tasks (JSON array or JSONL)",
-        description="Body: a JSON array of rows (application/json) or one row per line (application/x-ndjson). "
+        description="Body: one row per line (JSONL: application/x-ndjson, or application/octet-stream as "
+                    "listed here for generated clients), each row {\"external_id\": your id, \"data\": "
+                    "task data of the project's type, \"gold\": known answer (optional), \"priority\": int "
+                    "(optional)}; or a JSON array of rows (application/json). "
                     "All or nothing: any invalid line -> 400 listing line numbers (JSONL line numbers, or the "
                     "1-based position in the array) with the reason per field; nothing is stored. An "
                     "external_id seen before counts as a duplicate, so retrying an upload is safe. Send a "
                     "Content-Length (chunked bodies are not read).",
-        request={"application/json": TaskRowSerializer(many=True), "application/x-ndjson": TaskRowSerializer},
+        # Only the JSONL form is listed, as application/octet-stream: openapi-python-client (0.29) drops a body
+        # of a media type it does not know (application/x-ndjson), and an operation with two bodies, one of
+        # them an array, generates code that fails at run time (isinstance against list[...]).
+        request={"application/octet-stream": OpenApiTypes.BINARY},
         responses={201: IngestResultSerializer, 400: ErrorSerializer, 404: ErrorSerializer,
                    415: OpenApiResponse(ErrorSerializer, description="Not JSON or JSONL.")},
-        examples=[OpenApiExample("pairwise row", request_only=True, value=[{
-            "external_id": "ex-1", "data": {"prompt": "Reverse a list", "language": "python",
-                                            "response_a": "xs[::-1]", "response_b": "xs.reverse()"}}])],
+        examples=[OpenApiExample("pairwise rows (JSONL)", request_only=True, media_type="application/octet-stream",
+                                 value='{"external_id": "ex-1", "data": {"prompt": "Reverse a list", "language": '
+                                       '"python", "response_a": "xs[::-1]", "response_b": "xs.reverse()"}}\n')],
     )
     def post(self, request, project_id: int):
         project = self.project(project_id)

@@ -7,15 +7,23 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import renderers, serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
 
 from marketplace.api.pagination import Pagination
 from marketplace.errors import ValidationFailed
 from tasks.api.base import ClientAPIView
 from tasks.api.projects import ErrorSerializer
-from tasks.selectors.results import preferences_iter, result_tasks, results_for_tasks, results_iter
+from tasks.selectors.preferences import (
+    PREFERENCE_TASK_TYPES,
+    STYLES,
+    PreferenceFilters,
+    preferences_iter,
+    preferences_summary,
+)
+from tasks.selectors.results import result_tasks, results_for_tasks, results_iter
 
 
 class JSONLRenderer(renderers.BaseRenderer):
@@ -26,6 +34,14 @@ class JSONLRenderer(renderers.BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         # Only errors reach a renderer (streams bypass it): keep them in the one JSON error format.
         return json.dumps(data, cls=DjangoJSONEncoder).encode()
+
+
+class JSONLBytesRenderer(JSONLRenderer):
+    """JSONL answered to `Accept: application/octet-stream`: the media type generated clients can read."""
+
+    media_type = "application/octet-stream"
+    format = "jsonl-bytes"
+    charset = None
 
 
 class CSVRenderer(JSONLRenderer):
@@ -59,12 +75,50 @@ class ResultSerializer(serializers.Serializer):
 
 class PreferenceSerializer(serializers.Serializer):
     prompt = serializers.CharField()
-    chosen = serializers.CharField()
+    chosen = serializers.CharField(help_text="The response the raters' consensus preferred.")
     rejected = serializers.CharField()
+    confidence = serializers.FloatField(help_text="Consensus confidence in [0, 1] (always a number).")
+    n_raters = serializers.IntegerField(help_text="Approved judgments the consensus was computed from.")
+    external_id = serializers.CharField(help_text="Your task's id (a ranking task yields several pairs).")
+    language = serializers.CharField(help_text="The task's language slug.")
+
+
+class UserMessageSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["user"])
+    content = serializers.CharField()
+
+
+class AssistantMessageSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["assistant"])
+    content = serializers.CharField()
+
+
+class ConversationalPreferenceSerializer(serializers.Serializer):
+    prompt = UserMessageSerializer(many=True)
+    chosen = AssistantMessageSerializer(many=True)
+    rejected = AssistantMessageSerializer(many=True)
     confidence = serializers.FloatField()
     n_raters = serializers.IntegerField()
     external_id = serializers.CharField()
     language = serializers.CharField()
+
+
+class PreferenceFiltersOutSerializer(serializers.Serializer):
+    min_confidence = serializers.FloatField()
+    min_raters = serializers.IntegerField()
+
+
+class PreferenceSummarySerializer(serializers.Serializer):
+    pairs = serializers.IntegerField(help_text="Records in the export with these filters.")
+    tasks_exported = serializers.IntegerField(help_text="Tasks those pairs come from.")
+    ties = serializers.IntegerField(help_text="Complete tasks whose consensus is a tie (no pair).")
+    unresolved = serializers.IntegerField(
+        help_text="Complete tasks without a usable consensus (none yet, no confidence, or not fitting the task).")
+    filtered_out = serializers.IntegerField(help_text="Complete tasks below min_confidence or min_raters.")
+    complete_tasks = serializers.IntegerField(help_text="tasks_exported + ties + unresolved + filtered_out.")
+    open_tasks = serializers.IntegerField(help_text="Non-gold tasks still collecting judgments.")
+    mean_confidence = serializers.FloatField(allow_null=True, help_text="Mean consensus confidence over the pairs.")
+    filters = PreferenceFiltersOutSerializer()
 
 
 _FILTERS = [
@@ -113,27 +167,120 @@ class ResultsView(ClientAPIView):
         return paginator.get_paginated_response(results_for_tasks(client=self.client, tasks=list(page)))
 
 
+MAX_MIN_RATERS = 1000
+
+_PREFERENCE_FILTERS = [
+    OpenApiParameter("min_confidence", {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
+                     description="Only tasks whose consensus confidence is at least this (0 to 1)."),
+    OpenApiParameter("min_raters", {"type": "integer", "minimum": 0, "maximum": MAX_MIN_RATERS, "default": 0},
+                     description=f"Only tasks whose consensus rests on at least this many approved judgments "
+                                 f"(0 to {MAX_MIN_RATERS})."),
+]
+_STYLE = OpenApiParameter("style", OpenApiTypes.STR, enum=list(STYLES), default="standard",
+                          description="standard: prompt, chosen, rejected are strings. conversational: prompt is "
+                                      "[{role: user, content}], chosen and rejected [{role: assistant, content}].")
+# What the export's headers carry: the same figures as the summary endpoint, computed before the body.
+EXPORT_HEADERS = {
+    "X-Export-Pairs": ("pairs", "Records in this body."),
+    "X-Export-Tasks": ("tasks_exported", "Tasks the records come from."),
+    "X-Export-Ties": ("ties", "Complete tasks whose consensus is a tie."),
+    "X-Export-Unresolved": ("unresolved", "Complete tasks without a usable consensus."),
+    "X-Export-Filtered-Out": ("filtered_out", "Complete tasks below min_confidence or min_raters."),
+    "X-Export-Open-Tasks": ("open_tasks", "Non-gold tasks still collecting judgments."),
+}
+
+
+def _invalid(param: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{param}: {message}.", fields={param: [message]})
+
+
+def _preference_filters(request) -> PreferenceFilters:
+    params = request.query_params
+    min_confidence, min_raters = 0.0, 0
+    raw = params.get("min_confidence", "").strip()
+    if raw:
+        try:
+            min_confidence = float(raw)
+        except ValueError:
+            raise _invalid("min_confidence", "must be a number from 0 to 1") from None
+        if not 0.0 <= min_confidence <= 1.0:  # also refuses nan and inf
+            raise _invalid("min_confidence", "must be a number from 0 to 1")
+    raw = params.get("min_raters", "").strip()
+    if raw:
+        if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_MIN_RATERS:
+            raise _invalid("min_raters", f"must be a whole number from 0 to {MAX_MIN_RATERS}")
+        min_raters = int(raw)
+    return PreferenceFilters(min_confidence=min_confidence, min_raters=min_raters)
+
+
+def _preference_style(request) -> str:
+    style = request.query_params.get("style", "").strip() or "standard"
+    if style not in STYLES:
+        raise _invalid("style", "must be standard or conversational")
+    return style
+
+
+def _preference_project(view, project_id: int):
+    project = view.project(project_id)
+    if project.task_type not in PREFERENCE_TASK_TYPES:
+        raise ValidationFailed("Preference export is for pairwise and ranking projects.",
+                               code="wrong_task_type", fields={"task_type": ["must be pairwise or ranking"]})
+    return project
+
+
+_WRONG_TYPE = OpenApiResponse(ErrorSerializer, description="Not a pairwise or ranking project (wrong_task_type), "
+                                                           "or a filter out of range (the parameter is named).")
+
+
 class PreferencesExportView(ClientAPIView):
-    renderer_classes = [JSONLRenderer, renderers.JSONRenderer]
+    renderer_classes = [JSONLRenderer, renderers.JSONRenderer, JSONLBytesRenderer]
 
     @extend_schema(
-        tags=["client: results"], summary="Preference pairs (pairwise and ranking projects), JSONL",
-        description="One line per resolved pair {prompt, chosen, rejected, confidence, n_raters, external_id, "
-                    "language}; ties and tasks without a consensus are left out and counted in the last line "
-                    '{"_summary": {pairs, tasks_exported, ties, unresolved, open_tasks}}.',
-        responses={(200, "application/x-ndjson"): PreferenceSerializer,
-                   400: OpenApiResponse(ErrorSerializer, description="Not a pairwise or ranking project."),
-                   404: ErrorSerializer},
+        tags=["client: results"], summary="Preference pairs for DPO / reward-model training (JSONL, records only)",
+        description="One record per resolved pair, in the shape TRL's DPO trainer and `datasets` load as is: "
+                    "standard `{prompt, chosen, rejected, confidence, n_raters, external_id, language}` (strings, "
+                    "a float and an int in every row), or conversational with `style=conversational`. A ranking "
+                    "consensus yields every implied pair. Only complete non-gold tasks with a usable consensus "
+                    "that passes the filters; the counts (pairs, ties, unresolved, filtered out, open tasks) are "
+                    "in the X-Export-* headers and at `export/preferences/summary/`, never in the body.",
+        parameters=[_STYLE, *_PREFERENCE_FILTERS,
+                    *(OpenApiParameter(name, OpenApiTypes.INT, location=OpenApiParameter.HEADER, response=[200],
+                                       description=text) for name, (_, text) in EXPORT_HEADERS.items())],
+        responses={(200, "application/x-ndjson"): OpenApiResponse(
+                       PolymorphicProxySerializer(component_name="PreferenceRecord",
+                                                  serializers=[PreferenceSerializer, ConversationalPreferenceSerializer],
+                                                  resource_type_field_name=None),
+                       description="One JSON object per line (standard or conversational, per `style`)."),
+                   # The same JSONL as application/octet-stream: generated clients read that as bytes, where
+                   # they would drop the answer of a media type they do not know.
+                   (200, "application/octet-stream"): OpenApiTypes.BINARY,
+                   400: _WRONG_TYPE, 404: ErrorSerializer},
     )
     def get(self, request, project_id: int):
-        project = self.project(project_id)
-        if project.task_type not in ("pairwise", "ranking"):
-            raise ValidationFailed("Preference export is for pairwise and ranking projects.",
-                                   code="wrong_task_type", fields={"task_type": ["must be pairwise or ranking"]})
-        response = StreamingHttpResponse((_line(p) for p in preferences_iter(project=project)),
-                                         content_type="application/x-ndjson")
-        response["Content-Disposition"] = f'attachment; filename="project-{project.pk}-preferences.jsonl"'
+        project = _preference_project(self, project_id)
+        filters, style = _preference_filters(request), _preference_style(request)
+        # Headers go out before the body: the figures come from the summary's aggregate queries, not the stream.
+        summary = preferences_summary(project=project, filters=filters)
+        records = preferences_iter(project=project, filters=filters, style=style)
+        response = StreamingHttpResponse((_line(p) for p in records), content_type="application/x-ndjson")
+        suffix = "" if style == "standard" else f"-{style}"
+        response["Content-Disposition"] = f'attachment; filename="project-{project.pk}-preferences{suffix}.jsonl"'
+        for header, (key, _) in EXPORT_HEADERS.items():
+            response[header] = str(summary[key])
         return response
+
+
+class PreferencesSummaryView(ClientAPIView):
+    @extend_schema(
+        tags=["client: results"], summary="What the preference export holds, without downloading it",
+        description="The counts of `export/preferences.jsonl` with the same filters: pairs, tasks exported, ties, "
+                    "unresolved, filtered out, complete and open tasks, and the mean confidence of the pairs.",
+        parameters=_PREFERENCE_FILTERS,
+        responses={200: PreferenceSummarySerializer, 400: _WRONG_TYPE, 404: ErrorSerializer},
+    )
+    def get(self, request, project_id: int):
+        project = _preference_project(self, project_id)
+        return Response(preferences_summary(project=project, filters=_preference_filters(request)))
 
 
 CSV_COLUMNS = ["external_id", "status", "is_gold", "completed_at", "n_judgments", "answers", "consensus_answer",
@@ -184,7 +331,9 @@ class ResultsCSVExportView(ClientAPIView):
         tags=["client: results"], summary="Results as CSV (one row per task)", parameters=_FILTERS,
         description=f"Columns: {', '.join(CSV_COLUMNS)}. `answers` holds each judgment's label "
                     "(choice, score, order as 2>0>1, flags as a|b), `judgments_json` the full judgments.",
-        responses={(200, "text/csv"): OpenApiTypes.STR, 404: ErrorSerializer},
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="A header row, then one row "
+                                                                                "per task (RFC 4180, UTF-8)."),
+                   400: ErrorSerializer, 404: ErrorSerializer},
     )
     def get(self, request, project_id: int):
         project = self.project(project_id)

@@ -3,7 +3,8 @@
 Queries are per chunk of tasks (one for the tasks, one for their approved judgments, one for their
 consensus), never per task, and the streaming readers walk tasks with .iterator(), so a 100k-task
 project streams in constant memory. Consensus comes only from quality (quality.selectors.
-task_consensus_get); absent there, it is null, never computed or guessed here.
+task_consensus_get); absent there, it is null, never computed or guessed here. Preference pairs are
+tasks.selectors.preferences.
 """
 
 from __future__ import annotations
@@ -87,64 +88,3 @@ def results_iter(*, client: Client, project: Project, status: str | None = None,
     tasks = result_tasks(project=project, status=status, is_gold=is_gold).defer("data")
     for chunk in _chunks(tasks.iterator(chunk_size=CHUNK), CHUNK):
         yield from results_for_tasks(client=client, tasks=chunk)
-
-
-def preferences_iter(*, project: Project) -> Iterator[dict]:
-    """Preference pairs for training, from quality's consensus of complete non-gold tasks.
-
-    pairwise: one {prompt, chosen, rejected, confidence, n_raters} per task whose consensus is a or b;
-    ranking: every pair (better, worse) implied by the consensus order. Ties and tasks without a
-    consensus are left out and counted; the last item is {"_summary": {...}}."""
-    consensus_get = _consensus_get()
-    summary = {"pairs": 0, "tasks_exported": 0, "ties": 0, "unresolved": 0, "open_tasks": 0}
-    summary["open_tasks"] = Task.objects.filter(project=project, is_gold=False).exclude(
-        status=Task.Status.COMPLETE).count()
-    tasks = (Task.objects.filter(project=project, is_gold=False, status=Task.Status.COMPLETE)
-             .order_by("id").only("id", "external_id", "data"))
-    for chunk in _chunks(tasks.iterator(chunk_size=CHUNK), CHUNK):
-        ids = [t.pk for t in chunk]
-        consensus = consensus_get(task_ids=ids) if consensus_get else {}
-        raters = defaultdict(int)
-        for task_id in (Judgment.objects.filter(task_id__in=ids, status=Judgment.Status.APPROVED)
-                        .values_list("task_id", flat=True)):
-            raters[task_id] += 1
-        for task in chunk:
-            c = consensus.get(task.pk)
-            answer = c.get("answer") if c else None
-            if not isinstance(answer, dict):
-                summary["unresolved"] += 1
-                continue
-            data = task.data
-            pairs = _pairs(project.task_type, data, answer)
-            if pairs is None:
-                summary["unresolved"] += 1
-                continue
-            if not pairs:
-                summary["ties"] += 1
-                continue
-            summary["tasks_exported"] += 1
-            for chosen, rejected in pairs:
-                summary["pairs"] += 1
-                yield {"prompt": data.get("prompt"), "chosen": chosen, "rejected": rejected,
-                       "confidence": c.get("confidence"), "n_raters": raters[task.pk],
-                       "external_id": task.external_id, "language": data.get("language")}
-    yield {"_summary": summary}
-
-
-def _pairs(task_type: str, data: dict, answer: dict) -> list[tuple[str, str]] | None:
-    """[] for a tie, None when the answer does not fit the data (unresolved)."""
-    if task_type == "pairwise":
-        choice = answer.get("choice")
-        if choice == "tie":
-            return []
-        if choice == "a":
-            return [(data["response_a"], data["response_b"])]
-        if choice == "b":
-            return [(data["response_b"], data["response_a"])]
-        return None
-    order = answer.get("order")
-    responses = data.get("responses") or []
-    if not isinstance(order, list) or sorted(order) != list(range(len(responses))):
-        return None
-    return [(responses[order[i]], responses[order[j]])
-            for i in range(len(order)) for j in range(i + 1, len(order))]

@@ -40,23 +40,48 @@ def _setting(name: str, default):
 
 # --- SSRF guard ----------------------------------------------------------------------------------
 
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: a private translator's own prefix
+SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598: carrier-grade NAT, cloud metadata
+
+
 def _address_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    for test, what in ((ip.is_loopback, "loopback"), (ip.is_link_local, "link-local"), (ip.is_private, "private"),
-                       (ip.is_multicast, "multicast"), (ip.is_unspecified, "unspecified"),
-                       (ip.is_reserved, "reserved")):
+    """Why a callback may not go to this address, or None when it is a globally routable unicast one.
+
+    An allow-list, not a deny-list: anything that is not `is_global` is refused (private, loopback,
+    link-local, shared 100.64.0.0/10, documentation, benchmarking, reserved, unspecified...), and so is
+    multicast, which Python counts as global. IPv6 forms that carry an IPv4 address (IPv4-mapped, 6to4
+    2002::/16, NAT64 64:ff9b::/96) are judged by the IPv4 address they lead to; Python's is_global looks
+    only at the outer prefix and would pass 6to4 or NAT64 of 10.0.0.1."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64_LOCAL_USE:
+            return "local-use NAT64"
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in NAT64_WELL_KNOWN:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            why = _address_refused(embedded)
+            return f"{why} (embedded in {ip})" if why else None
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_global:
+        return None
+    for test, what in ((ip.is_loopback, "loopback"), (ip.is_link_local, "link-local"),
+                       (ip.is_unspecified, "unspecified"), (ip in SHARED_ADDRESS_SPACE, "shared (100.64.0.0/10)"),
+                       (ip.is_private, "private"), (ip.is_reserved, "reserved")):
         if test:
             return what
-    return None
+    return "non-global"
 
 
 def callback_url_check(url: str, *, field: str = "callback_url") -> list[str]:
     """Validate a callback URL and return the addresses it may be reached at.
 
     Refuses non-http(s) URLs, credentials in the URL, and (unless settings.WEBHOOKS_ALLOW_PRIVATE_URLS)
-    any host that resolves to a loopback, link-local, private, multicast or reserved address: outgoing
-    webhooks must not be a way into our own network. Raises ValidationFailed naming `field`."""
+    any host with an address that is not globally routable unicast (see _address_refused): outgoing
+    webhooks must not be a way into our own network. Called when the URL is registered and again before
+    every delivery attempt, whose connection then goes to an address vetted here (DNS rebinding).
+    Raises ValidationFailed naming `field`."""
     def refuse(message: str):
         raise ValidationFailed(f"{field}: {message}", code="callback_url_refused", fields={field: [message]})
 

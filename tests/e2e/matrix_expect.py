@@ -149,6 +149,13 @@ EXPECT: dict[tuple[str, str], Op] = {
     ("POST", f"{V1}/ledger-adjustments/"): Op(finance_only(201), body=lambda w: {
         "worker": w.users["worker_a"].pk, "kind": "bonus", "amount_cents": 100, "memo": "matrix",
         "reference": "matrix-adjustment"}),
+    ("GET", f"{V1}/ledger-adjustments/"): Op(finance_only(200)),
+    ("GET", f"{V1}/ledger-adjustments/{{adjustment_id}}/"): Op(finance_only(200),
+                                                              _p("pending_adjustment", "adjustment_id")),
+    ("POST", f"{V1}/ledger-adjustments/{{adjustment_id}}/approve/"): Op(finance_only(200, finance=403),
+                                                                      _p("pending_adjustment", "adjustment_id")),
+    ("POST", f"{V1}/ledger-adjustments/{{adjustment_id}}/reject/"): Op(finance_only(200),
+                                                                     _p("pending_adjustment", "adjustment_id")),
     ("GET", f"{V1}/reconciliation/"): Op(finance_only(200)),
     # Clients (Api-Key): client 1's objects; client 2 gets 404 for them.
     ("GET", f"{V1}/client/"): Op(client(200, 200)),
@@ -164,5 +171,6 @@ EXPECT: dict[tuple[str, str], Op] = {
     ("GET", f"{V1}/projects/{{project_id}}/results/"): Op(client(200), _project()),
     ("GET", f"{V1}/projects/{{project_id}}/agreement/"): Op(client(200), _project()),
     ("GET", f"{V1}/projects/{{project_id}}/export/preferences.jsonl"): Op(client(200), _project()),
+    ("GET", f"{V1}/projects/{{project_id}}/export/preferences/summary/"): Op(client(200), _project()),
     ("GET", f"{V1}/projects/{{project_id}}/export/results.csv"): Op(client(200), _project()),
 }

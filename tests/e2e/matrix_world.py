@@ -170,7 +170,11 @@ def build_world(stripe_url: str) -> World:
     StripeAccount.objects.filter(pk=account.pk).update(payouts_enabled=True, details_submitted=True)
     ledger_adjustment_create(actor_id=w.users["finance"].pk, worker_id=w.users["worker_c"].pk, amount_cents=700,
                              currency="usd", kind="bonus", memo="matrix bonus", reference="matrix-worker_c")
-    w.ids.update(approved_batch=approved.pk, draft_batch=draft.pk, stripe_url=stripe_url)
+    # Above PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS: pending until a finance user other than `finance` approves.
+    pending = ledger_adjustment_create(actor_id=w.users["finance"].pk, worker_id=w.users["worker_b"].pk,
+                                       amount_cents=50_000, currency="usd", kind="bonus", memo="matrix pending",
+                                       reference="matrix-pending")
+    w.ids.update(approved_batch=approved.pk, draft_batch=draft.pk, stripe_url=stripe_url, pending_adjustment=pending.pk)
     return w
 
 

@@ -113,7 +113,7 @@ def _ndjson(ctx, value) -> bytes:
 
 
 # Which real object a path parameter names when a generated case is pointed at one (see _check).
-REAL_IDS = (("/assignments/", "worker_a_live_assignment"), ("/quiz-attempts/", "worker_a_attempt"),
+REAL_IDS = (("/ledger-adjustments/", "pending_adjustment"), ("/assignments/", "worker_a_live_assignment"), ("/quiz-attempts/", "worker_a_attempt"),
             ("/quiz-questions/", "question"), ("/pools/", "pool"), ("/flags/", "flag"),
             ("/approve/", "draft_batch"), ("/payout-batches/", "approved_batch"), ("/projects/", "project"))
 _calls = itertools.count()

@@ -90,3 +90,8 @@ def test_a_day_in_the_marketplace(stack, tmp_path):
     # The client heard about it: a signed task.completed webhook per task.
     assert report["webhooks"]["rejected"] == 0
     assert report["webhooks"]["received"].get("task.completed", 0) >= 24, report["webhooks"]
+    # What the day produced for training: pairs at a stated confidence; headers, summary and body agree.
+    export = report["export"]
+    assert checks["export_counts_agree"], export
+    assert export["pairs"] == export["tasks_exported"] > 0 and export["confidence"]["mean"] is not None, export
+    assert export["pairs"] + export["ties"] + export["unresolved"] == 24, export

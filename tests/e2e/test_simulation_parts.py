@@ -16,6 +16,7 @@ from marketplace.simulation import dataset
 from marketplace.simulation.http import Stats
 from marketplace.simulation.mailbox import verification_key
 from marketplace.simulation.receiver import SIGNATURE_HEADER, WebhookReceiver, signature_valid
+from marketplace.simulation.report import preference_yield
 
 
 def test_bundled_dataset_has_enough_real_looking_items_per_language():
@@ -135,3 +136,27 @@ def test_verification_key_is_read_from_the_file_backend(tmp_path, settings):
     assert verification_key("ada@example.com", timeout=1) == "MQ:1vabc:xyz"
     with pytest.raises(TimeoutError):
         verification_key("nobody@example.com", timeout=0.3)
+
+
+def test_preference_yield_counts_pairs_by_confidence_and_cost(tmp_path):
+    pairs = [{"confidence": c} for c in (0.95, 0.92, 0.8, 0.6, 0.3)]
+    correct = [True, True, True, False, False]
+    summary = {"pairs": 5, "tasks_exported": 5, "ties": 1, "unresolved": 2, "open_tasks": 0}
+    out = preference_yield(pairs, summary, {"X-Export-Pairs": "5"}, judgments=30, worker_hours=2.5, correct=correct)
+    assert out["pairs"] == 5 and out["ties"] == 1 and out["unresolved"] == 2
+    assert out["confidence"] == {"mean": 0.714, "median": 0.8, "p10": 0.3, "min": 0.3}
+    assert out["by_confidence"] == {"0.9-1.0": {"pairs": 2, "chosen_is_correct": 1.0},
+                                    "0.7-0.9": {"pairs": 1, "chosen_is_correct": 1.0},
+                                    "0.5-0.7": {"pairs": 1, "chosen_is_correct": 0.0},
+                                    "under 0.5": {"pairs": 1, "chosen_is_correct": 0.0}}
+    assert out["judgments_per_pair"] == 6.0 and out["pairs_per_worker_hour"] == 2.0
+    assert out["chosen_is_correct"] == 0.6 and out["counts_agree"] is True
+    # A header that disagrees with the body is caught.
+    assert preference_yield(pairs, summary, {"x-export-pairs": "6"}, judgments=30, worker_hours=2.5,
+                            correct=correct)["counts_agree"] is False
+    empty = preference_yield([], None, {}, judgments=0, worker_hours=0, correct=[])
+    assert empty["confidence"]["mean"] is None and empty["judgments_per_pair"] is None and not empty["counts_agree"]
+
+    from marketplace.simulation.charts import preference_confidence
+    preference_confidence({"export": out}, tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

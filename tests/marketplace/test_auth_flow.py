@@ -36,13 +36,16 @@ def test_login_before_verification_is_refused(api):
     assert response.json()["meta"].get("is_authenticated") is False
 
 
-def test_mail_link_verifies_with_a_plain_get(api):
+def test_mail_link_shows_a_confirm_page_and_its_post_verifies(api):
+    """A GET never verifies (mail scanners follow links: tests/marketplace/test_verify_link_and_signup.py)."""
     api.post(f"{AUTH}/signup", {"email": "cy@example.com", "password": PASSWORD}, format="json")
     body = mail.outbox[-1].body
     link = re.search(r"http://\S+/account/verify-email/\S+", body).group(0)
     path = link.split("://", 1)[1].split("/", 1)[1]
     response = api.get("/" + path, HTTP_ACCEPT="application/json")
     assert response.status_code == 200
+    assert response.json()["verified"] is False
+    response = api.post("/" + path, HTTP_ACCEPT="application/json")  # APIClient skips CSRF like a form post
     assert response.json() == {"email": "cy@example.com", "verified": True}
     assert login(api, "cy@example.com")
 
@@ -87,7 +90,13 @@ def test_staff_roles_exist_with_permissions():
     ops = Group.objects.get(name="ops")
     finance = Group.objects.get(name="finance")
     assert ops.permissions.filter(codename="view_user").exists()
-    assert finance.permissions.filter(codename="view_user").exists()
+    assert not finance.permissions.filter(codename="view_user").exists()  # its API shows no accounts
+    assert not finance.permissions.filter(content_type__app_label__in=("workers", "tasks", "quality")).exists()
+    from marketplace.roles import is_security_model
+
+    for group in (ops, finance):  # no role writes an account-security row (issue 13 row 1)
+        writes = group.permissions.exclude(codename__startswith="view_").select_related("content_type")
+        assert [p.codename for p in writes if is_security_model(p.content_type.app_label, p.content_type.model)] == []
     assert not finance.permissions.filter(content_type__app_label="payments", codename__startswith="delete_").exists()
 
 

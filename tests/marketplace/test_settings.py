@@ -4,11 +4,17 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+PRODUCTION_SETTINGS_VARIABLES = {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "STRIPE_WEBHOOK_SECRET",
+                                 "STRIPE_API_BASE", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT"}
+REAL_WEBHOOK_SECRET = "whsec_" + "Zq8" * 11
 
 
 def _import_settings(**env):
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_SETTINGS_VARIABLES}
     clean.update(env)
     return subprocess.run([sys.executable, "-c", "import marketplace.settings"], cwd=ROOT, env=clean,
                           capture_output=True, text=True, timeout=60)
@@ -27,7 +33,7 @@ def test_production_with_a_weak_secret_key_refuses_to_start():
 
 
 def test_production_with_a_real_secret_key_starts():
-    result = _import_settings(DEBUG="0", SECRET_KEY="x" * 50)
+    result = _import_settings(DEBUG="0", SECRET_KEY="x" * 50, STRIPE_WEBHOOK_SECRET=REAL_WEBHOOK_SECRET)
     assert result.returncode == 0, result.stderr
 
 
@@ -49,3 +55,97 @@ def test_postgresql_binds_server_side_and_prepares_by_default_with_switches_for_
     # Behind a pooler that cannot keep prepared statements (PgBouncer < 1.21 in transaction mode):
     assert _database_options(DB_PREPARE_THRESHOLD="0") == {"server_side_binding": True, "prepare_threshold": None}
     assert _database_options(DB_SERVER_SIDE_BINDING="0") == {}
+
+
+def test_production_without_a_stripe_webhook_secret_refuses_to_start():
+    result = _import_settings(DEBUG="0", SECRET_KEY="x" * 50)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "STRIPE_WEBHOOK_SECRET is not set" in result.stderr
+
+
+@pytest.mark.parametrize("public", ["whsec_fake", "whsec_test", "whsec_...", "whsec_short",
+                                    "whsec_compose_local_only_not_a_secret_0123456789"])
+def test_production_with_a_public_stripe_webhook_secret_refuses_to_start(public):
+    """Anyone who knows the secret can sign events (account.updated switching a worker's payouts off):
+    a value written anywhere in the repository, or too short to be Stripe's, is refused."""
+    result = _import_settings(DEBUG="0", SECRET_KEY="x" * 50, STRIPE_WEBHOOK_SECRET=public)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "STRIPE_WEBHOOK_SECRET" in result.stderr
+
+
+def test_compose_public_webhook_secret_is_accepted_only_against_the_fake_stripe():
+    """docker compose runs DEBUG=0 against the bundled fake Stripe (STRIPE_API_BASE set): no real money can
+    move there, so its documented secret starts; the same secret against Stripe itself does not."""
+    compose = "whsec_compose_local_only_not_a_secret_0123456789"
+    assert _import_settings(DEBUG="0", SECRET_KEY="x" * 50, STRIPE_WEBHOOK_SECRET=compose,
+                            STRIPE_API_BASE="http://fakestripe:12111").returncode == 0
+    assert _import_settings(DEBUG="0", SECRET_KEY="x" * 50, STRIPE_WEBHOOK_SECRET=compose).returncode != 0
+
+
+def _production_env(**env) -> dict:
+    import secrets
+
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_SETTINGS_VARIABLES}
+    clean.update(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(60), STRIPE_WEBHOOK_SECRET=REAL_WEBHOOK_SECRET,
+                 ALLOWED_HOSTS="marketplace.example.com")
+    clean.update(env)
+    return clean
+
+
+def test_check_deploy_is_clean_under_production_settings(tmp_path):
+    """`manage.py check --deploy` (HSTS, HTTPS redirect, secure cookies, SECRET_KEY, DEBUG, ALLOWED_HOSTS,
+    and django-csp's own checks) finds nothing, warnings included, with the production settings a
+    deployment sets: DEBUG=0, a real SECRET_KEY and webhook secret, ALLOWED_HOSTS. .ci/run runs it too."""
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                            env=_production_env(VAR_DIR=str(tmp_path)), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def _settings_value(expression: str, **env) -> str:
+    result = subprocess.run([sys.executable, "-c", f"import marketplace.settings as s; print({expression})"], cwd=ROOT,
+                            env=_production_env(**env), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_production_defaults_redirect_to_https_and_send_hsts_and_secure_cookies():
+    assert _settings_value("(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+                           "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER)") == (
+        "(True, 31536000, True, True, True, ('HTTP_X_FORWARDED_PROTO', 'https'))")
+    # A plain-http local stack (docker compose) turns the redirect off; clients reaching the app directly
+    # (no proxy) turn the proxy header off.
+    assert _settings_value("(s.SECURE_SSL_REDIRECT, s.SECURE_PROXY_SSL_HEADER)", SECURE_SSL_REDIRECT="0",
+                           SECURE_PROXY_SSL_HEADER="") == "(False, None)"
+
+
+def test_docker_compose_environment_starts_the_production_settings():
+    """docker compose runs DEBUG=0: the environment it gives web, worker and beat (defaults of its ${VAR:-x}
+    expansions, no .env) must satisfy the production settings, over plain http on localhost."""
+    import re
+
+    import yaml
+
+    app = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["x-app"]["environment"]
+    env = {key: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value)) for key, value in app.items()}
+    result = subprocess.run(
+        [sys.executable, "-c", "import marketplace.settings as s; print(s.SECURE_SSL_REDIRECT, s.DEBUG)"], cwd=ROOT,
+        env={**{k: v for k, v in os.environ.items() if k not in PRODUCTION_SETTINGS_VARIABLES}, **env},
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
+    # The fake Stripe signs its events with the same secret the web service verifies them with.
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["fakestripe"]["command"]
+    assert f"--webhook-secret {app['STRIPE_WEBHOOK_SECRET']}" in command
+
+
+def test_the_image_build_step_loads_the_settings_without_production_secrets():
+    """The Dockerfile runs collectstatic at build time, where no secret exists: its environment must load."""
+    import re
+    import shlex
+
+    line = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if "collectstatic" in line
+                and line.startswith("RUN"))
+    words = shlex.split(line.removeprefix("RUN").split("python", 1)[0])
+    env = dict(word.split("=", 1) for word in words if re.match(r"^\w+=", word))
+    assert _import_settings(**env).returncode == 0

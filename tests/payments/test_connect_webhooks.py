@@ -93,6 +93,43 @@ def test_replayed_old_signature_is_rejected(api, fakestripe, make_worker_account
     assert row.payouts_enabled is False
 
 
+@pytest.mark.parametrize("ahead", [301, 3600, 10 ** 9])
+def test_future_dated_signature_is_rejected(api, fakestripe, make_worker_account, ahead):
+    """A correctly signed event whose timestamp lies beyond the tolerance in the future would stay
+    replayable until then: refused like an old one (the tolerance holds both ways)."""
+    user, row = make_worker_account("acct_future")
+    row.payouts_enabled = True
+    row.save(update_fields=["payouts_enabled"])
+    response = post_event(api, account_updated("acct_future", enabled=False), at=int(time.time()) + ahead)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_signature"
+    assert "Stripe-Signature" in response.json()["error"]["fields"]
+    assert not StripeEvent.objects.exists()
+    row.refresh_from_db()
+    assert row.payouts_enabled is True
+
+
+def test_small_clock_skew_into_the_future_is_accepted(api, fakestripe, make_worker_account):
+    make_worker_account("acct_skew")
+    assert post_event(api, account_updated("acct_skew", enabled=True), at=int(time.time()) + 60).status_code == 200
+
+
+@pytest.mark.parametrize("public", ["whsec_fake", "whsec_test"])
+def test_events_signed_with_a_public_secret_do_not_switch_payouts_off(api, fakestripe, make_worker_account,
+                                                                      settings, public):
+    """Production runs with its own secret (settings refuse the public ones): an event forged with a
+    secret that is in the repository is refused and changes nothing."""
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_" + "k3" * 20
+    user, row = make_worker_account("acct_victim")
+    row.payouts_enabled = True
+    row.save(update_fields=["payouts_enabled"])
+    response = post_event(api, account_updated("acct_victim", enabled=False), secret=public)
+    assert response.status_code == 400
+    assert not StripeEvent.objects.exists()
+    row.refresh_from_db()
+    assert row.payouts_enabled is True
+
+
 def test_duplicate_event_is_processed_once(api, fakestripe, make_worker_account, monkeypatch):
     user, row = make_worker_account("acct_dup")
     calls = []

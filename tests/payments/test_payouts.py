@@ -309,7 +309,8 @@ def test_finance_adjustments_are_balanced_and_idempotent(finance, workers):
                "reference": "bonus-2026-11-w0"}
     first = finance.post("/api/v1/ledger-adjustments/", payload)
     assert first.status_code == 201, first.content
-    assert sorted(e["amount_cents"] for e in first.json()["entries"]) == [-250, 250]
+    assert first.json()["status"] == "posted"
+    assert sorted(e["amount_cents"] for e in first.json()["transaction"]["entries"]) == [-250, 250]
     assert finance.post("/api/v1/ledger-adjustments/", payload).json()["id"] == first.json()["id"]
     assert balance(workers[0], Kind.WORKER_PAYABLE) == 750
     too_much = {**payload, "kind": "adjustment", "amount_cents": -10_000, "reference": "x"}

@@ -27,14 +27,14 @@ def _project(session, name, *, reward_cents, seconds=(60,) * 5):
     return project
 
 
-def test_pages_render_for_ops_and_finance_not_plain_staff():
+def test_pages_render_for_ops_not_finance_or_plain_staff():
     project = _project(ClientSession("c"), "fair", reward_cents=50)
     clients = admin_clients()
-    for role in ("ops", "finance"):
-        assert clients[role].get(URL).status_code == 200
-        assert clients[role].get(f"{URL}{project.pk}/change/").status_code == 200
-    assert clients["staff"].get(URL).status_code == 403
-    assert clients["staff"].get(f"{URL}{project.pk}/change/").status_code == 403
+    assert clients["ops"].get(URL).status_code == 200
+    assert clients["ops"].get(f"{URL}{project.pk}/change/").status_code == 200
+    for role in ("finance", "staff"):  # finance's API shows no projects (issue 13 row 14)
+        assert clients[role].get(URL).status_code == 403
+        assert clients[role].get(f"{URL}{project.pk}/change/").status_code == 403
 
 
 def test_list_shows_progress_and_hourly_pay_with_the_low_pay_alert_in_fixed_queries():

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from workers.models import Pool, PoolMembership, Qualification, Skill, WorkerAuditEvent
+from workers.services.standing import staff_target_refuse
 
 
 def pool_rule_worker_ids(*, skill_slug: str, min_score: float) -> list[int]:
@@ -16,7 +17,9 @@ def pool_rule_worker_ids(*, skill_slug: str, min_score: float) -> list[int]:
     if not 0 <= min_score <= 1:
         raise ValidationFailed("min_score is between 0 and 1.", fields={"rule.min_score": ["Between 0 and 1."]})
     now = timezone.now()
-    rows = Qualification.objects.filter(skill=skill, score__gte=min_score, worker__is_active=True).exclude(
+    # Staff are never pool members (workers.services.standing.staff_target_refuse), so a rule skips them.
+    rows = Qualification.objects.filter(skill=skill, score__gte=min_score, worker__is_active=True,
+                                        worker__is_staff=False, worker__is_superuser=False).exclude(
         expires_at__lte=now)
     return sorted(rows.values_list("worker_id", flat=True))
 
@@ -47,6 +50,7 @@ def pool_members_add(*, pool_id: int, worker_ids: list[int], actor_id: int | Non
         raise NotFound("No such pool.")
     worker_ids = list(dict.fromkeys(worker_ids))
     _check_workers(pool, worker_ids)
+    staff_target_refuse(worker_ids=worker_ids, actor_id=actor_id)
     memberships = {m.worker_id: m for m in PoolMembership.objects.filter(pool=pool, worker_id__in=worker_ids)}
     already = [w for w in worker_ids if w in memberships and memberships[w].status == PoolMembership.Status.ACTIVE]
     to_add = [w for w in worker_ids if w not in already]
@@ -74,6 +78,7 @@ def pool_members_remove(*, pool_id: int, worker_ids: list[int], actor_id: int | 
     if pool is None:
         raise NotFound("No such pool.")
     worker_ids = list(dict.fromkeys(worker_ids))
+    staff_target_refuse(worker_ids=worker_ids, actor_id=actor_id)
     members = set(PoolMembership.objects.filter(pool=pool, worker_id__in=worker_ids).values_list("worker_id", flat=True))
     removed = [w for w in worker_ids if w in members]
     PoolMembership.objects.filter(pool=pool, worker_id__in=removed).delete()

@@ -1,9 +1,30 @@
 """Writes to a worker's platform standing: profile creation, payouts flag, suspension, pool suspension."""
 
 from django.db import transaction
+from django.db.models import Q
 
-from marketplace.errors import Conflict, NotFound
+from marketplace.errors import Conflict, Forbidden, NotFound
 from workers.models import PoolMembership, WorkerAuditEvent, WorkerProfile
+
+STAFF_TARGET_MESSAGE = ("This account is a staff account: ops tools act on workers only. A superuser manages "
+                        "staff accounts in the admin.")
+
+
+def staff_target_refuse(*, worker_ids, actor_id: int | None) -> None:
+    """Ops' worker tools (suspend, reinstate, ban, pool membership) never act on a staff or superuser
+    account: otherwise any ops user could lock out a colleague or the superuser (issue 13 row 13). Only a
+    superuser actor may; automatic callers (actor None, e.g. quality rules) may not either, since staff are
+    not workers. Raises Forbidden (403, code staff_account) naming the ids; changes nothing."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(pk__in=list(worker_ids))
+    staff = sorted(users.filter(Q(is_staff=True) | Q(is_superuser=True)).values_list("pk", flat=True))
+    if not staff:
+        return
+    if actor_id is not None and get_user_model().objects.filter(pk=actor_id, is_active=True,
+                                                                 is_superuser=True).exists():
+        return
+    raise Forbidden(STAFF_TARGET_MESSAGE, code="staff_account", fields={"worker_ids": [f"Staff accounts: {staff}."]})
 
 
 def worker_profile_ensure(*, user_id: int) -> WorkerProfile:
@@ -36,6 +57,7 @@ def worker_suspend(*, worker_id: int, reason: str, actor_id: int | None = None) 
 
     Locks the profile row. Idempotent: suspending a suspended worker changes nothing and logs nothing.
     A banned worker stays banned (Conflict)."""
+    staff_target_refuse(worker_ids=[worker_id], actor_id=actor_id)
     profile = _profile_locked(user_id=worker_id)
     if profile.status == WorkerProfile.Status.BANNED:
         raise Conflict("This worker is banned; a ban is not turned into a suspension.", code="worker_banned")
@@ -52,6 +74,7 @@ def worker_suspend(*, worker_id: int, reason: str, actor_id: int | None = None) 
 def worker_reinstate(*, worker_id: int, reason: str, actor_id: int | None = None) -> None:
     """Lifts a suspension or a ban and writes one audit event. Locks the profile row. Idempotent: an
     active worker is left as is and nothing is logged."""
+    staff_target_refuse(worker_ids=[worker_id], actor_id=actor_id)
     profile = _profile_locked(user_id=worker_id)
     if profile.status == WorkerProfile.Status.ACTIVE:
         return
@@ -65,6 +88,7 @@ def worker_reinstate(*, worker_id: int, reason: str, actor_id: int | None = None
 @transaction.atomic
 def worker_ban(*, worker_id: int, reason: str, actor_id: int | None = None) -> None:
     """Bans the worker for good (until reinstated by ops). Idempotent, audit logged."""
+    staff_target_refuse(worker_ids=[worker_id], actor_id=actor_id)
     profile = _profile_locked(user_id=worker_id)
     if profile.status == WorkerProfile.Status.BANNED:
         return
@@ -79,6 +103,7 @@ def worker_ban(*, worker_id: int, reason: str, actor_id: int | None = None) -> N
 def pool_membership_suspend(*, pool_id: int, worker_id: int, reason: str, actor_id: int | None = None) -> None:
     """Suspends the worker's membership in one pool (the membership stays, inactive) and logs it.
     NotFound if the worker is not a member. Idempotent: an already suspended membership is left as is."""
+    staff_target_refuse(worker_ids=[worker_id], actor_id=actor_id)
     membership = PoolMembership.objects.select_for_update().filter(pool_id=pool_id, worker_id=worker_id).first()
     if membership is None:
         raise NotFound("This worker is not a member of this pool.")
@@ -95,6 +120,7 @@ def pool_membership_suspend(*, pool_id: int, worker_id: int, reason: str, actor_
 def pool_membership_reinstate(*, pool_id: int, worker_id: int, reason: str, actor_id: int | None = None) -> None:
     """Lifts a pool suspension (quality calls it when ops dismiss the flag that caused it) and logs it.
     NotFound if the worker is not a member. Idempotent: an active membership is left as is, nothing logged."""
+    staff_target_refuse(worker_ids=[worker_id], actor_id=actor_id)
     membership = PoolMembership.objects.select_for_update().filter(pool_id=pool_id, worker_id=worker_id).first()
     if membership is None:
         raise NotFound("This worker is not a member of this pool.")

@@ -1,0 +1,127 @@
+"""The JSON objects of the API, as TypedDicts (docs/tasks.md describes each field)."""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+
+class ClientInfo(TypedDict):
+    id: int
+    name: str
+    callback_url: str
+    webhook_secret: NotRequired[str]  # only in the answer that issued it
+
+
+class Progress(TypedDict):
+    tasks: int
+    complete: int
+    gold: int
+
+
+class Project(TypedDict):
+    id: int
+    name: str
+    task_type: str
+    label_schema: dict[str, Any]
+    instructions: str
+    data_use_statement: str
+    reward_cents: int
+    currency: str
+    overlap: int
+    max_overlap: int | None
+    confidence_threshold: float | None
+    required_qualifications: list[str]
+    pool: int | None
+    lease_seconds: int
+    gold_share: float
+    priority: int
+    max_judgments_per_worker: int | None
+    status: str
+    progress: Progress | None
+    effective_hourly_cents: int | None
+    low_pay: bool
+    created_at: str
+    updated_at: str
+    completed_at: str | None
+
+
+class Agreement(TypedDict):
+    alpha: float | None
+    level: str
+    fleiss_kappa: float | None
+    n_tasks: int
+    n_judgments: int
+    computed_at: str
+
+
+class Judgment(TypedDict):
+    worker: str  # a pseudonym, stable for your organization only
+    answer: dict[str, Any]
+    seconds: float | None
+
+
+class Consensus(TypedDict):
+    answer: dict[str, Any]
+    confidence: float
+
+
+class Result(TypedDict):
+    external_id: str
+    status: str
+    is_gold: bool
+    completed_at: str | None
+    judgments: list[Judgment]
+    consensus: Consensus | None
+
+
+class PreferencePair(TypedDict):
+    """A record of the standard style."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    confidence: float
+    n_raters: int
+    external_id: str
+    language: str
+
+
+class Message(TypedDict):
+    role: str  # "user" for the prompt, "assistant" for chosen and rejected
+    content: str
+
+
+class ConversationalPreferencePair(TypedDict):
+    """A record of `style="conversational"`: the prompt and both answers as chat messages."""
+
+    prompt: list[Message]
+    chosen: list[Message]
+    rejected: list[Message]
+    confidence: float
+    n_raters: int
+    external_id: str
+    language: str
+
+
+class PreferenceCounts(TypedDict):
+    """What an export holds, from its X-Export-* headers."""
+
+    pairs: int
+    tasks_exported: int
+    ties: int
+    unresolved: int
+    filtered_out: int
+    open_tasks: int
+
+
+class PreferenceFilters(TypedDict):
+    min_confidence: float
+    min_raters: int
+
+
+class PreferenceSummary(PreferenceCounts):
+    """The summary endpoint: the counts, plus complete tasks, the mean confidence and the filters applied."""
+
+    complete_tasks: int
+    mean_confidence: float | None
+    filters: PreferenceFilters
