@@ -80,7 +80,8 @@ def main() -> None:
                SECRET_KEY="bench-secret-key-0123456789-abcdefghijklmnop", DEBUG="0", ALLOWED_HOSTS="127.0.0.1",
                VAR_DIR=str(var), PYTHONPATH=str(ROOT), QUEUE_MAX_LIVE_CLAIMS="100000000", LOG_LEVEL="WARNING",
                DB_CONN_MAX_AGE="600", ACCOUNT_RATE_LIMITS_OFF="1", REDIS_URL=redis.url, CELERY_BROKER_URL=redis.url,
-               CELERY_QUEUE="bench-fault")
+               CELERY_QUEUE="bench-fault", STRIPE_WEBHOOK_SECRET=f"whsec_{os.urandom(16).hex()}",
+               SECURE_SSL_REDIRECT="0")
     procs: list[subprocess.Popen] = []
     logs = []
 
