@@ -25,6 +25,8 @@ class OwnRedis:
 
     def __init__(self, tmp_dir: Path):
         self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            raise RuntimeError("redis-server is not installed: the fault tests start a Redis of their own")
         self.dir = tmp_dir / f"redis-{time.monotonic_ns()}"
         self.dir.mkdir(parents=True)
         self.port = free_port()
