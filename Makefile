@@ -3,7 +3,6 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
-PORT ?= 8000
 
 .PHONY: run test lint bench clean migrate demo fakestripe
 
@@ -21,22 +20,16 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 
 # Embedded default: SQLite under var/, the filesystem Celery broker, mail as files in var/mail/.
 # With no real Stripe key configured, the fake Stripe server starts beside the web server and the app
-# talks to it, so the embedded default pays workers too.
-STRIPE_FAKE_PORT ?= 12111
+# talks to it, so the embedded default pays workers too. The first start writes var/local.env (a generated
+# SECRET_KEY, DEBUG=1, the ports; marketplace/localenv.py): every later manage.py command reads it.
+# PORT and STRIPE_FAKE_PORT: given on the command line (make run PORT=8100), else var/local.env's, else
+# 8000 and 12111.
 run: $(VENV)/.runtime-installed
-	@mkdir -p var/mail var/broker/out var/broker/processed
-	@# WEB_PORT, not PORT: honcho hands each process its own PORT (5000, 5100, ...).
-	@export DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) WEB_PORT=$(PORT) STRIPE_FAKE_PORT=$(STRIPE_FAKE_PORT) && \
-	export STRIPE_WEBHOOK_SECRET=$${STRIPE_WEBHOOK_SECRET:-whsec_fake} && \
-	export SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-0} && \
-	export WEBHOOKS_ALLOW_PRIVATE_URLS=$${WEBHOOKS_ALLOW_PRIVATE_URLS:-1} && \
-	if [ -z "$$STRIPE_SECRET_KEY" ] || [ "$$STRIPE_SECRET_KEY" = sk_test_fake ]; then \
-	  export STRIPE_API_BASE=$${STRIPE_API_BASE:-http://127.0.0.1:$(STRIPE_FAKE_PORT)}; \
-	  cat Procfile.dev Procfile.fakestripe > var/Procfile; \
-	else cp Procfile.dev var/Procfile; fi && \
+	@exports="$$($(BIN)/python -m marketplace.localenv prepare-run --host '$(HOST)' --port '$(PORT)' \
+	             --stripe-fake-port '$(STRIPE_FAKE_PORT)')" && eval "$$exports" && \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py seed_demo && \
-	exec $(BIN)/honcho -d . -f var/Procfile start
+	exec $(BIN)/honcho -d . -f "$$PROCFILE" start
 
 # PostgreSQL and Redis when reachable (TEST_DATABASE_URL, REDIS_URL), SQLite otherwise;
 # REQUIRE_SERVICES=1 makes a missing service an error.

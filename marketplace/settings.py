@@ -10,10 +10,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from marketplace import localenv
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
+
+# --- The local settings file (var/local.env, written by `make run`) ------------------------------------
+# A generated SECRET_KEY, DEBUG=1, the ports and addresses of the running stack, so every manage.py command
+# in a new shell sees what `make run` uses. The environment wins over its lines. LOCAL_ENV_FILE="" reads
+# none (tests); production has no such file. See marketplace/localenv.py.
+LOCAL_ENV_FILE = localenv.local_env_path()
+if LOCAL_ENV_FILE is not None and LOCAL_ENV_FILE.is_file():
+    environ.Env.read_env(LOCAL_ENV_FILE, overwrite=False)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -40,7 +51,8 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY to a long random value (or DEBUG=1 for local development)."
+            "SECRET_KEY is not set. Set SECRET_KEY to a long random value, or run `make run` once: it writes "
+            f"{VAR_DIR / 'local.env'} with a generated key and DEBUG=1 for local development."
         )
     SECRET_KEY = _INSECURE_KEY
 elif not DEBUG and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
@@ -48,7 +60,8 @@ elif not DEBUG and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Links in mails and Stripe's return links. `make run` sets it from PORT (var/local.env).
+PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -62,6 +75,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files, no CDN
     "allauth",
     "allauth.account",
     "allauth.headless",
@@ -75,6 +89,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: Django's own error pages under /api/ become the one JSON error shape, DEBUG or not.
+    "marketplace.api.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -275,6 +291,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Clients push code-judgment tasks and pull results; freelancers claim, judge and get paid.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

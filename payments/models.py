@@ -319,7 +319,7 @@ class PayoutLine(models.Model):
 
     @property
     def idempotency_key(self) -> str:
-        # Derived from the line and never changes (invariant 8): every retry of this line, after any
+        # Derived from the line and never changes (docs/design.md invariant 8): every retry of this line, after any
         # crash, sends the same key, so Stripe creates at most one transfer for it.
         return f"payout-line-{self.pk}"
 

@@ -9,7 +9,7 @@ from quality.models import Flag, ProjectAgreement, TaskConsensus, WorkerStanding
 # What a worker is shown of their own standing: only figures made of their own work (how many judgments,
 # their speed, how often they give their most frequent answer). Gold figures and agreement with other raters
 # change with single judgments: a worker who submitted one task between two recomputes could tell that it
-# was a gold task and whether they got it right, or what the other raters answered (DESIGN.md invariant 5).
+# was a gold task and whether they got it right, or what the other raters answered (docs/design.md invariant 5).
 _STANDING_FIELDS = ("n_judgments", "median_seconds", "top_answer_share", "computed_at")
 # Rules that read gold answers or other raters' answers: the worker sees them only once they are acted on
 # (review or suspend: a flag, which ops decide), in fixed words, never their early "watch" or their figures.

@@ -2,6 +2,7 @@
 key is revoked each run, so the printed key always works) and a pairwise Python/JavaScript project with
 20 code-comparison tasks, 2 of them gold. Idempotent: tasks are keyed by external_id."""
 
+from django.conf import settings
 from django.db import transaction
 
 from tasks.demo_data import PAIRS
@@ -50,5 +51,5 @@ def seed() -> list[str]:
         f"Client API key ({DEMO_CLIENT}): {key}",
         f"  project {project.pk} \"{project.name}\": {project.tasks.count()} tasks "
         f"({report.created} new); try: curl -H 'Authorization: Api-Key {key}' "
-        f"http://127.0.0.1:8000/api/v1/projects/{project.pk}/results/",
+        f"{settings.PUBLIC_BASE_URL}/api/v1/projects/{project.pk}/results/",
     ]

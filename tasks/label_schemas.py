@@ -5,7 +5,7 @@ queue validates every submission, quality compares answers. Every function raise
 `marketplace.errors.ValidationFailed` with `fields` naming the path at fault, e.g.
 `{"answer.choice": ["must be one of a, b"]}`, and collects every fault of one object, not just the first.
 
-Shapes (API.md "Task data and answers by task type"):
+Shapes (docs/api.md "Task data and answers by task type"):
 
 | task_type | data                                   | label_schema (normalised)                         | answer |
 |-----------|----------------------------------------|---------------------------------------------------|--------|

@@ -1,6 +1,6 @@
 """Clients, projects, tasks, and the assignment queue's rows (assignments, judgments).
 
-Invariants held here (DESIGN.md 1, 2): one assignment per (task, worker) ever; a task's counted
+Invariants held here (docs/design.md 1, 2): one assignment per (task, worker) ever; a task's counted
 assignments (live + submitted) never exceed its overlap. Services keep n_active in step with the
 assignment rows inside the same transaction; the check constraint makes an overshoot impossible.
 """

@@ -2,7 +2,8 @@
 
 TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) and REDIS_URL (default
 redis://127.0.0.1:6379/15) are probed once; REQUIRE_SERVICES=1 turns a missing service into an error
-instead of a fallback. Tests that need PostgreSQL or Redis are marked and skipped on the fallback.
+instead of a fallback; TEST_SERVICES=none uses the fallback whatever answers. Tests that need PostgreSQL
+or Redis are marked and skipped on the fallback.
 """
 
 import os
@@ -10,6 +11,8 @@ import socket
 import uuid
 from urllib.parse import urlparse
 
+# A developer's var/local.env (written by `make run`: DEBUG=1, ports, fake Stripe) must not leak into tests.
+os.environ["LOCAL_ENV_FILE"] = ""
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-production-checks")
 os.environ.setdefault("ALLOWED_HOSTS", "*")
@@ -37,8 +40,14 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127
 TEST_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") in {"1", "true", "yes"}
 
-HAS_POSTGRES = _reachable(TEST_DATABASE_URL, 5432)
-HAS_REDIS = _reachable(TEST_REDIS_URL, 6379)
+# TEST_SERVICES=none: SQLite and the in-memory broker even when PostgreSQL and Redis answer (CI's second
+# leg: what a machine without them runs).
+NO_SERVICES = os.environ.get("TEST_SERVICES", "auto") == "none"
+if NO_SERVICES and REQUIRE_SERVICES:
+    raise RuntimeError("TEST_SERVICES=none and REQUIRE_SERVICES=1 contradict each other")
+
+HAS_POSTGRES = not NO_SERVICES and _reachable(TEST_DATABASE_URL, 5432)
+HAS_REDIS = not NO_SERVICES and _reachable(TEST_REDIS_URL, 6379)
 if REQUIRE_SERVICES and not (HAS_POSTGRES and HAS_REDIS):
     missing = [name for name, ok in (("PostgreSQL", HAS_POSTGRES), ("Redis", HAS_REDIS)) if not ok]
     raise RuntimeError(f"REQUIRE_SERVICES=1 but {', '.join(missing)} not reachable "
@@ -50,8 +59,11 @@ if HAS_REDIS:
     # One queue per test run, so a Celery worker started by the tests only sees this run's jobs.
     os.environ.setdefault("CELERY_QUEUE", f"test-{uuid.uuid4().hex[:8]}")
 else:
+    # The in-memory broker is set below as a setting, not through the environment: Celery's
+    # conf.broker_url prefers the CELERY_BROKER_URL variable over everything, which would pin every test
+    # (and any setting a test overrides) to one broker.
     os.environ.pop("REDIS_URL", None)
-    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ.pop("CELERY_BROKER_URL", None)
 
 from marketplace.settings import *  # noqa: E402,F403
 from marketplace.settings import DATABASES  # noqa: E402
@@ -71,4 +83,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # A per-process cache: nothing (rate limits, cooldowns) leaks from one test run into the next.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")
+if HAS_REDIS:
+    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL")
+else:
+    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}

@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from marketplace.api import integrity
 from marketplace.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -66,12 +67,12 @@ def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, exc.fields, **exc.extra), status=exc.status_code)
     if isinstance(exc, IntegrityError):
-        # A constraint caught a race the service did not foresee: the request changed nothing.
-        logger.warning("integrity error answered as 409: %s", exc)
-        return Response(
-            error_body("conflict", "The request conflicts with the current state; nothing was changed."),
-            status=status.HTTP_409_CONFLICT,
-        )
+        # A constraint caught a conflict the service did not check first (often a race): the request
+        # changed nothing, and the answer names the model, fields and constraint that refused it.
+        refusal = integrity.describe(exc)
+        logger.warning("integrity error answered as 409 %s: %s", refusal.code, exc)
+        return Response(error_body(refusal.code, refusal.message, refusal.fields, constraint=refusal.constraint),
+                        status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

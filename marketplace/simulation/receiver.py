@@ -1,6 +1,6 @@
 """The client's webhook endpoint: a local HTTP server that records and verifies the marketplace's calls.
 
-Signature (docs/API.md): header X-Marketplace-Signature "t=<unix seconds>,v1=<hex HMAC-SHA256 of
+Signature (docs/api.md): header X-Marketplace-Signature "t=<unix seconds>,v1=<hex HMAC-SHA256 of
 '{t}.{body}' with the client's webhook secret>".
 """
 

@@ -1,6 +1,7 @@
 """Finance: payout batches (create, approve, execute, read, CSV) and reconciliation."""
 
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -53,7 +54,8 @@ class PayoutBatchListCreateView(ListAPIView):
     def post(self, request):
         data = PayoutBatchCreateInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        batch = payout_batch_create(actor_id=request.user.pk, **data.validated_data)
+        values = {"cutoff": timezone.now(), **data.validated_data}
+        batch = payout_batch_create(actor_id=request.user.pk, **values)
         return Response(batch_body(batch), status=status.HTTP_201_CREATED)
 
 

@@ -48,7 +48,8 @@ class OnboardingOutSerializer(PayoutAccountOutSerializer):
 
 
 class PayoutBatchCreateInSerializer(serializers.Serializer):
-    cutoff = serializers.DateTimeField(help_text="Only earnings credited up to this moment are paid.")
+    cutoff = serializers.DateTimeField(required=False,
+                                       help_text="Only earnings credited up to this moment are paid. Default: now.")
     minimum_cents = serializers.IntegerField(min_value=1, help_text="Workers owed less are left for a later batch.")
     currency = serializers.RegexField(r"^[a-zA-Z]{3}$", required=False, help_text="Default: STRIPE_CURRENCY.")
 

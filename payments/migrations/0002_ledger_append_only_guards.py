@@ -1,4 +1,4 @@
-"""Database-level guards for the ledger (invariant 7), beyond what the services check.
+"""Database-level guards for the ledger (docs/design.md invariant 7), beyond what the services check.
 
 PostgreSQL: UPDATE and DELETE on ledger entries and transactions raise; a deferred constraint trigger
 checks at COMMIT that every transaction touched sums to zero and is in one currency. SQLite: UPDATE and

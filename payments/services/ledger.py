@@ -1,4 +1,4 @@
-"""The double-entry ledger's only write path (invariant 7).
+"""The double-entry ledger's only write path (docs/design.md invariant 7).
 
 ledger_post writes one balanced transaction: it refuses entries that do not sum to zero, mixes of
 currencies and zero amounts. When it debits a worker account it first locks the worker accounts it touches
@@ -105,10 +105,12 @@ def ledger_post(*, kind: str, source_ref: str, currency: str, lines: Iterable[tu
                 account, amount = fresh[short], deltas[short]
                 refusal = Conflict(
                     f"The {account.get_kind_display().lower()} balance is {account.balance_cents} "
-                    f"{currency}, which cannot cover {-amount}.", code="insufficient_balance")
+                    f"{currency}, which cannot cover {-amount}.", code="insufficient_balance",
+                    extra={"account": account.pk, "balance_cents": account.balance_cents, "needed_cents": -amount})
             else:
                 refusal = Conflict(f"The {fresh[full].get_kind_display().lower()} balance would exceed "
-                                   f"{LEDGER_BALANCE_MAX_CENTS} {currency}.", code="balance_limit")
+                                   f"{LEDGER_BALANCE_MAX_CENTS} {currency}.", code="balance_limit",
+                                   extra={"account": fresh[full].pk, "limit_cents": LEDGER_BALANCE_MAX_CENTS})
         else:
             txn = _transaction_insert(kind=kind, source_ref=source_ref, currency=currency, memo=memo,
                                       created_by_id=created_by_id)
@@ -193,7 +195,8 @@ def ledger_post_many(*, postings: list[dict], locked: dict[int, LedgerAccount]) 
         debit.balance_cents -= p["amount_cents"]
         credit.balance_cents += p["amount_cents"]
         if debit.kind != Kind.PLATFORM_FUNDING and debit.balance_cents < 0:  # funding is not cached (ledger_post)
-            raise Conflict(f"Account {debit.pk} cannot cover {p['amount_cents']}.", code="insufficient_balance")
+            raise Conflict(f"Account {debit.pk} cannot cover {p['amount_cents']}.", code="insufficient_balance",
+                           extra={"account": debit.pk, "needed_cents": p["amount_cents"]})
     with transaction.atomic():
         txns = LedgerTransaction.objects.bulk_create([
             LedgerTransaction(kind=p["kind"], source_ref=p["source_ref"], currency=locked[p["debit"]].currency,

@@ -1,4 +1,4 @@
-"""Sending one payout line to Stripe, exactly once (invariant 8), and settling it.
+"""Sending one payout line to Stripe, exactly once (docs/design.md invariant 8), and settling it.
 
 A line's Stripe idempotency key is derived from its id (PayoutLine.idempotency_key) and never changes.
 payout_line_send marks the line SENDING in a short transaction before calling Stripe. A line found

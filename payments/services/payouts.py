@@ -28,6 +28,12 @@ def _batch_get_locked(batch_id: int) -> PayoutBatch:
         raise NotFound(f"No payout batch {batch_id}.") from None
 
 
+def _nothing_to_pay(*, currency: str, minimum_cents: int, cutoff: datetime) -> Conflict:
+    return Conflict(f"No worker with payouts enabled is owed at least {minimum_cents} {currency} in earnings credited "
+                    f"up to {cutoff.isoformat()}; nothing to pay.", code="nothing_to_pay",
+                    extra={"currency": currency, "minimum_cents": minimum_cents, "cutoff": cutoff.isoformat()})
+
+
 @transaction.atomic
 def payout_batch_create(*, actor_id: int, cutoff: datetime, minimum_cents: int,
                         currency: str | None = None) -> PayoutBatch:
@@ -49,7 +55,7 @@ def payout_batch_create(*, actor_id: int, cutoff: datetime, minimum_cents: int,
         kind=Kind.WORKER_PAYABLE, currency=currency, worker_id__in=list(destinations),
         balance_cents__gte=minimum_cents).values_list("worker_id", "pk"))
     if not payable_ids:
-        raise Conflict("No worker with payouts enabled is owed at least the minimum.", code="nothing_to_pay")
+        raise _nothing_to_pay(currency=currency, minimum_cents=minimum_cents, cutoff=cutoff)
     # In-transit accounts are created up front (outside the locks' critical part), then all are locked.
     LedgerAccount.objects.bulk_create(
         [LedgerAccount(kind=kind, worker_id=w, currency=currency) for w in payable_ids
@@ -70,7 +76,7 @@ def payout_batch_create(*, actor_id: int, cutoff: datetime, minimum_cents: int,
             lines.append(PayoutLine(batch=batch, worker_id=worker_id, destination=destinations[worker_id],
                                     amount_cents=amount, currency=currency))
     if not lines:
-        raise Conflict("No worker with payouts enabled is owed at least the minimum.", code="nothing_to_pay")
+        raise _nothing_to_pay(currency=currency, minimum_cents=minimum_cents, cutoff=cutoff)
     lines = PayoutLine.objects.bulk_create(lines, batch_size=1000)
     ledger_post_many(locked=locked, postings=[
         {"kind": LedgerTransaction.Kind.PAYOUT_RESERVE, "source_ref": f"payout-line:{line.pk}",
@@ -87,7 +93,8 @@ def payout_batch_approve(*, batch_id: int, actor_id: int) -> PayoutBatch:
     if batch.created_by_id == actor_id:
         raise Forbidden("A batch must be approved by a different finance user than its creator.", code="four_eyes")
     if batch.status != PayoutBatch.Status.DRAFT:
-        raise Conflict(f"Only a draft batch can be approved; this one is {batch.status}.", code="batch_not_draft")
+        raise Conflict(f"Only a draft batch can be approved; batch {batch.pk} is {batch.status}.",
+                       code="batch_not_draft", extra={"batch": batch.pk, "status": batch.status})
     batch.status = PayoutBatch.Status.APPROVED
     batch.approved_by_id = actor_id
     batch.approved_at = timezone.now()
@@ -105,9 +112,11 @@ def payout_batch_execute(*, batch_id: int, actor_id: int) -> PayoutBatch:
 
     batch = _batch_get_locked(batch_id)
     if batch.status == PayoutBatch.Status.DRAFT:
-        raise Conflict("The batch must be approved before it is executed.", code="batch_not_approved")
+        raise Conflict(f"Batch {batch.pk} must be approved (by a second finance user) before it is executed.",
+                       code="batch_not_approved", extra={"batch": batch.pk, "status": batch.status})
     if batch.status not in (PayoutBatch.Status.APPROVED, PayoutBatch.Status.EXECUTING):
-        raise Conflict(f"The batch is {batch.status}; there is nothing left to execute.", code="batch_finished")
+        raise Conflict(f"Batch {batch.pk} is {batch.status}; there is nothing left to execute.",
+                       code="batch_finished", extra={"batch": batch.pk, "status": batch.status})
     if batch.status == PayoutBatch.Status.APPROVED:
         batch.status = PayoutBatch.Status.EXECUTING
         batch.executed_by_id = actor_id

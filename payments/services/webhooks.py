@@ -1,4 +1,4 @@
-"""Stripe webhooks in (invariant 9): verified, stored raw, one row per event id, processed once."""
+"""Stripe webhooks in (docs/design.md invariant 9): verified, stored raw, one row per event id, processed once."""
 
 import json
 import logging

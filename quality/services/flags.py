@@ -171,7 +171,8 @@ def flag_resolve(*, flag_id: int, decision: str, note: str = "", actor_id: int) 
         if flag is None:
             raise NotFound("No such flag.")
         if flag.status != Flag.Status.OPEN:
-            raise Conflict(f"This flag is already {flag.status}.", code="flag_resolved")
+            raise Conflict(f"Flag {flag.pk} is already {flag.status}.", code="flag_resolved",
+                           extra={"flag": flag.pk, "status": flag.status})
         flag.status = Flag.Status.CONFIRMED if decision == "confirm" else Flag.Status.DISMISSED
         flag.resolved_by_id = actor_id
         flag.resolved_at = timezone.now()

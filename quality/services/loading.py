@@ -75,7 +75,7 @@ def encode(task_type: str, answer, classes: list):
 
 
 def decode(task_type: str, label, classes: list):
-    """scoring's answer back into the answer shape of API.md."""
+    """scoring's answer back into the answer shape of docs/api.md."""
     if label is None:
         return None
     if task_type == "pairwise":

@@ -1,7 +1,7 @@
 """The worker's queue endpoints: claim, submit, release, list. Thin: validate, call a service, render.
 
 Nothing here ever renders a task's gold answer, whether a task is gold, gold_correct, or another
-worker's answer (DESIGN.md invariant 5): the serializers below name every field that leaves.
+worker's answer (docs/design.md invariant 5): the serializers below name every field that leaves.
 """
 
 from drf_spectacular.utils import (

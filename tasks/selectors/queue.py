@@ -1,6 +1,6 @@
 """Reads of the assignment queue: who may claim, which projects they may claim from, their assignments.
 
-Eligibility (DESIGN.md invariant 4) is decided here and nowhere else, so the claim path, the "there is
+Eligibility (docs/design.md invariant 4) is decided here and nowhere else, so the claim path, the "there is
 work" notifier and the tests agree on it:
 
 - the worker may claim at all (workers.selectors.worker_claim_blockers is empty: verified email,
@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from tasks.models import Assignment, Judgment, Project, Task
 
-# worker_claim_blockers codes -> the claim endpoint's 403 codes (API.md), most fundamental first.
+# worker_claim_blockers codes -> the claim endpoint's 403 codes (docs/api.md), most fundamental first.
 _BLOCKER_ORDER = (
     ("banned", "suspended"),
     ("suspended", "suspended"),

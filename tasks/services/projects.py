@@ -75,7 +75,8 @@ def project_pause(*, project_id: int) -> Project:
     """Stop serving the project's tasks to workers (live leases may still be submitted). Idempotent."""
     project = _locked(project_id)
     if project.status == Project.Status.COMPLETED:
-        raise Conflict("A completed project cannot be paused.", code="project_completed")
+        raise Conflict(f"Project {project.pk} is completed and cannot be paused.", code="project_completed",
+                       extra={"project": project.pk, "status": project.status})
     if project.status != Project.Status.PAUSED:
         project.status = Project.Status.PAUSED
         project.save(update_fields=["status", "updated_at"])
@@ -87,8 +88,8 @@ def project_resume(*, project_id: int) -> Project:
     """Serve the project's tasks again (a draft project is activated too). Idempotent."""
     project = _locked(project_id)
     if project.status == Project.Status.COMPLETED:
-        raise Conflict("A completed project cannot be resumed; upload new tasks to reopen it.",
-                       code="project_completed")
+        raise Conflict(f"Project {project.pk} is completed and cannot be resumed; upload new tasks to reopen it.",
+                       code="project_completed", extra={"project": project.pk, "status": project.status})
     if project.status != Project.Status.ACTIVE:
         project.status = Project.Status.ACTIVE
         project.save(update_fields=["status", "updated_at"])

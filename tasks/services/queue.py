@@ -1,7 +1,7 @@
 """The assignment queue: claim here; submit, release and lease expiry in queue_leases; quality's requeue
 and dynamic overlap in queue_requeue. Everything is importable from this module (the cross-app interface).
 
-Claim guarantees (DESIGN.md invariants 1-4):
+Claim guarantees (docs/design.md invariants 1-4):
 - A task never has more live + submitted assignments than its overlap: the claim increments n_active with
   a conditional UPDATE (n_active < overlap) on the row it holds locked, and the check constraint
   task_never_over_overlap backs it. n_active and the assignment row change in the same transaction.

@@ -88,14 +88,20 @@ def _judgment_insert(*, assignment: Assignment, answer, seconds_spent: float | N
 
 
 def _closed_conflict(assignment: Assignment, now: datetime) -> Conflict:
+    """What conflicts, named: the assignment, its status and (for an expired lease) when it expired."""
+    extra = {"assignment": assignment.pk, "status": assignment.status}
+    expired = {**extra, "status": Assignment.Status.EXPIRED.value,
+               "expired_at": assignment.expires_at.isoformat() if assignment.expires_at else None}
     if assignment.status == LIVE and assignment.expires_at <= now:
-        return Conflict("The lease on this assignment has expired; claim another task.", code="lease_expired")
+        return Conflict(f"The lease on assignment {assignment.pk} expired at {assignment.expires_at.isoformat()}; "
+                        "claim another task.", code="lease_expired", extra=expired)
     if assignment.status == Assignment.Status.EXPIRED:
-        return Conflict("The lease on this assignment has expired; claim another task.", code="lease_expired")
+        return Conflict(f"The lease on assignment {assignment.pk} has expired; claim another task.",
+                        code="lease_expired", extra=expired)
     if assignment.status == Assignment.Status.SUBMITTED:
-        return Conflict("This assignment was already submitted.", code="already_submitted")
-    return Conflict(f"This assignment is {assignment.status}; it can no longer be submitted.",
-                    code=f"assignment_{assignment.status}")
+        return Conflict(f"Assignment {assignment.pk} was already submitted.", code="already_submitted", extra=extra)
+    return Conflict(f"Assignment {assignment.pk} is {assignment.status}; it can no longer be submitted.",
+                    code=f"assignment_{assignment.status}", extra=extra)
 
 
 def _credit(judgment: Judgment) -> None:
@@ -220,8 +226,9 @@ def assignment_release(*, user, assignment_id: int) -> Assignment:
             status=Assignment.Status.RELEASED, finished_at=now)
         if not released:
             assignment.refresh_from_db()
-            raise Conflict(f"This assignment is {assignment.status}; only a live assignment can be released.",
-                           code=f"assignment_{assignment.status}")
+            raise Conflict(f"Assignment {assignment.pk} is {assignment.status}; only a live assignment can be "
+                           "released.", code=f"assignment_{assignment.status}",
+                           extra={"assignment": assignment.pk, "status": assignment.status})
         Task.objects.filter(pk=assignment.task_id).update(n_active=F("n_active") - 1)
     assignment.refresh_from_db()
     return assignment

@@ -1,4 +1,4 @@
-"""Connect onboarding and the Stripe webhook endpoint (invariant 9)."""
+"""Connect onboarding and the Stripe webhook endpoint (docs/design.md invariant 9)."""
 
 import hashlib
 import hmac

@@ -1,4 +1,4 @@
-"""The ledger (invariant 7): balanced, append-only, idempotent credits, holds; earnings endpoint."""
+"""The ledger (docs/design.md invariant 7): balanced, append-only, idempotent credits, holds; earnings endpoint."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction

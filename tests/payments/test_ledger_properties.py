@@ -1,4 +1,4 @@
-"""Random sequences of every money movement keep the ledger sound (invariant 7): each transaction sums to
+"""Random sequences of every money movement keep the ledger sound (docs/design.md invariant 7): each transaction sums to
 zero, each cached balance equals the sum of its entries, no worker account is ever negative, and the
 whole ledger sums to zero. Plus real concurrency on PostgreSQL: the same credit or the same money can
 never be posted or reserved twice."""

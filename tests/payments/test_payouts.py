@@ -1,4 +1,4 @@
-"""Payout batches (invariant 8): reservations, four eyes, exactly-once sending, failures, reversals,
+"""Payout batches (docs/design.md invariant 8): reservations, four eyes, exactly-once sending, failures, reversals,
 export and reconciliation. Lines are sent by calling the job's service directly; the crash test with a
 real Celery worker is in test_payouts_crash.py."""
 
@@ -113,9 +113,14 @@ def test_four_eyes(finance, finance2, workers):
     batch_id = create(finance).json()["id"]
     response = finance.post(f"/api/v1/payout-batches/{batch_id}/approve/")
     assert response.status_code == 403 and response.json()["error"]["code"] == "four_eyes"
-    assert finance.post(f"/api/v1/payout-batches/{batch_id}/execute/").status_code == 409  # not approved
+    not_approved = finance.post(f"/api/v1/payout-batches/{batch_id}/execute/")
+    assert not_approved.status_code == 409  # the 409 names the batch and its state
+    assert not_approved.json()["error"] | {"message": ""} == {
+        "code": "batch_not_approved", "message": "", "fields": {}, "batch": batch_id, "status": "draft"}
     assert finance2.post(f"/api/v1/payout-batches/{batch_id}/approve/").status_code == 200
-    assert finance2.post(f"/api/v1/payout-batches/{batch_id}/approve/").status_code == 409
+    again = finance2.post(f"/api/v1/payout-batches/{batch_id}/approve/")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "batch_not_draft"
+    assert again.json()["error"]["batch"] == batch_id and again.json()["error"]["status"] == "approved"
     # The database refuses a self-approval whatever the code does.
     batch = PayoutBatch.objects.get(pk=batch_id)
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -384,3 +389,14 @@ def test_the_sdk_never_retries_on_its_own(fakestripe):
                 params={"amount": 100, "currency": "usd", "destination": "acct_missing"},
                 options={"idempotency_key": f"no-sdk-retry-{status}"})
         assert fakestripe.state.stats["requests"] - before == 1
+
+
+def test_cutoff_defaults_to_now_and_nothing_to_pay_names_what_it_used(finance, workers):
+    response = finance.post("/api/v1/payout-batches/", {"minimum_cents": 1})  # cutoff: now
+    assert response.status_code == 201, response.content
+    assert {line["amount_cents"] for line in response.json()["lines"]} == {500, 300}
+    nothing = finance.post("/api/v1/payout-batches/", {"minimum_cents": 1})  # all reserved by the first
+    assert nothing.status_code == 409
+    error = nothing.json()["error"]
+    assert error["code"] == "nothing_to_pay" and error["minimum_cents"] == 1 and error["currency"] == "usd"
+    assert error["cutoff"] and "1 usd" in error["message"]

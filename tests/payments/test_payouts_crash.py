@@ -1,4 +1,4 @@
-"""Exactly once under crashes (invariant 8): a 200-line batch paid by a real Celery worker on Redis and
+"""Exactly once under crashes (docs/design.md invariant 8): a 200-line batch paid by a real Celery worker on Redis and
 PostgreSQL against the fake Stripe server, the worker SIGKILLed (whole process group) at random moments
 several times and restarted. Every line must be paid exactly once on Stripe and the ledger must balance."""
 

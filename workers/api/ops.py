@@ -81,8 +81,10 @@ class ProtectedDestroyMixin:
     def perform_destroy(self, instance):
         try:
             instance.delete()
-        except ProtectedError:
-            raise Conflict(f"{instance} is still in use; unpublish or detach it instead.", code="in_use") from None
+        except ProtectedError as exc:
+            used_by = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
+            raise Conflict(f"{instance} is still in use by {', '.join(used_by)}; unpublish or detach it instead.",
+                           code="in_use", extra={"used_by": used_by}) from None
 
 
 @extend_schema(tags=["ops"])

@@ -59,7 +59,8 @@ def pool_members_add(*, pool_id: int, worker_ids: list[int], actor_id: int | Non
         if active + len(to_add) > pool.capacity:
             raise Conflict(f"The pool holds at most {pool.capacity} active members ({active} now, "
                            f"{len(to_add)} to add).", code="pool_full",
-                           extra={"capacity": pool.capacity, "active": active, "requested": len(to_add)})
+                           extra={"pool": pool.pk, "capacity": pool.capacity, "active": active,
+                                  "requested": len(to_add)})
     for worker_id in to_add:
         if worker_id in memberships:
             PoolMembership.objects.filter(pk=memberships[worker_id].pk).update(status=PoolMembership.Status.ACTIVE, reason="")

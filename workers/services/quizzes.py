@@ -99,11 +99,14 @@ def quiz_attempt_start(*, worker_id: int, quiz_slug: str, seed: int | None = Non
         raise Forbidden(blocker["message"], code=blocker["code"], extra={"retry_after": retry_after})
     open_attempt = QuizAttempt.objects.filter(worker_id=worker_id, quiz=quiz, status=QuizAttempt.Status.OPEN).first()
     if open_attempt is not None:
-        raise Conflict("You already have an open attempt at this quiz.", code="attempt_open",
-                       extra={"attempt": open_attempt.id})
+        raise Conflict(f"You already have an open attempt ({open_attempt.id}) at the {quiz.slug} quiz; submit it "
+                       f"or wait until {open_attempt.deadline.isoformat()}.", code="attempt_open",
+                       extra={"attempt": open_attempt.id, "quiz": quiz.slug,
+                              "deadline": open_attempt.deadline.isoformat()})
     questions = list(quiz.questions.filter(is_active=True).order_by("id").values_list("id", "options"))
     if not questions:
-        raise Conflict("This quiz has no questions yet.", code="quiz_empty")
+        raise Conflict(f"The {quiz.slug} quiz has no active questions yet.", code="quiz_empty",
+                       extra={"quiz": quiz.slug})
     seed = seed if seed is not None else secrets.randbits(62)
     rng = random.Random(seed)
     picked = rng.sample(questions, min(quiz.questions_per_attempt, len(questions)))
@@ -117,8 +120,9 @@ def quiz_attempt_start(*, worker_id: int, quiz_slug: str, seed: int | None = Non
         with transaction.atomic():
             return QuizAttempt.objects.create(quiz=quiz, worker_id=worker_id, seed=seed, drawn=drawn, started_at=now,
                                               deadline=now + timedelta(seconds=quiz.time_limit_seconds))
-    except IntegrityError:
-        raise Conflict("You already have an open attempt at this quiz.", code="attempt_open") from None
+    except IntegrityError:  # a concurrent start won the one-open-attempt constraint
+        raise Conflict(f"You already have an open attempt at the {quiz.slug} quiz.", code="attempt_open",
+                       extra={"quiz": quiz.slug}) from None
 
 
 def _answers_normalise(attempt: QuizAttempt, answers) -> dict[int, set[str]]:
@@ -166,11 +170,13 @@ def quiz_attempt_submit(*, worker_id: int, attempt_id: int, answers) -> QuizAtte
     if attempt is None:
         raise NotFound("No such attempt.")
     if attempt.status != QuizAttempt.Status.OPEN:
-        raise Conflict("This attempt is already closed.", code="attempt_closed")
+        raise Conflict(f"Attempt {attempt.pk} is already {attempt.status}.", code="attempt_closed",
+                       extra={"attempt": attempt.pk, "status": attempt.status})
     now = timezone.now()
     if now > attempt.deadline + timedelta(seconds=settings.WORKERS_QUIZ_SUBMIT_GRACE_SECONDS):
         quiz_attempts_expire(worker_id=worker_id, quiz_id=attempt.quiz_id)
-        raise Conflict(f"The time limit passed at {attempt.deadline.isoformat()}.", code="late")
+        raise Conflict(f"The time limit of attempt {attempt.pk} passed at {attempt.deadline.isoformat()}.",
+                       code="late", extra={"attempt": attempt.pk, "deadline": attempt.deadline.isoformat()})
     chosen = _answers_normalise(attempt, answers)
     score = _grade(attempt, chosen)
     quiz = attempt.quiz
@@ -178,8 +184,9 @@ def quiz_attempt_submit(*, worker_id: int, attempt_id: int, answers) -> QuizAtte
     with transaction.atomic():
         closed = QuizAttempt.objects.filter(pk=attempt.pk, status=QuizAttempt.Status.OPEN).update(
             status=QuizAttempt.Status.SUBMITTED, submitted_at=now, answers=answers, score=score, passed=passed)
-        if not closed:
-            raise Conflict("This attempt is already closed.", code="attempt_closed")
+        if not closed:  # a concurrent submit or expiry closed it first
+            raise Conflict(f"Attempt {attempt.pk} is already closed.", code="attempt_closed",
+                           extra={"attempt": attempt.pk})
         if passed:
             expires = now + timedelta(days=quiz.validity_days) if quiz.validity_days else None
             Qualification.objects.update_or_create(

@@ -60,7 +60,8 @@ def worker_suspend(*, worker_id: int, reason: str, actor_id: int | None = None) 
     staff_target_refuse(worker_ids=[worker_id], actor_id=actor_id)
     profile = _profile_locked(user_id=worker_id)
     if profile.status == WorkerProfile.Status.BANNED:
-        raise Conflict("This worker is banned; a ban is not turned into a suspension.", code="worker_banned")
+        raise Conflict(f"Worker {worker_id} is banned; a ban is not turned into a suspension.", code="worker_banned",
+                       extra={"worker": worker_id, "status": profile.status})
     if profile.status == WorkerProfile.Status.SUSPENDED:
         return
     profile.status = WorkerProfile.Status.SUSPENDED

@@ -2,6 +2,7 @@
 
 import logging
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 
@@ -16,7 +17,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         d = SimulationConfig()
-        parser.add_argument("--base-url", default=d.base_url, help="the running marketplace (default %(default)s)")
+        # PUBLIC_BASE_URL is where `make run` serves (var/local.env follows its PORT): the stack is found
+        # without flags.
+        parser.add_argument("--base-url", default=settings.PUBLIC_BASE_URL or d.base_url,
+                            help="the running marketplace (default PUBLIC_BASE_URL: %(default)s)")
         parser.add_argument("--workers", type=int, default=d.workers, help="simulated freelancers")
         parser.add_argument("--tasks", type=int, default=d.tasks, help="regular (non-gold) tasks")
         parser.add_argument("--gold", type=int, default=None, help="gold tasks (default: a quarter of --tasks, at least 10)")
