@@ -152,3 +152,28 @@ def test_a_commit_wakes_the_relay_through_notify(published):
         assert woke and woke[0] - committed < 5  # well before the 30 s timeout
     finally:
         listener.close()
+
+
+def test_the_redis_cache_fails_soft_when_redis_is_down():
+    """With Redis down, cache reads miss and writes are skipped (rate limits fail open), never a 500."""
+    from marketplace.cache import ResilientRedisCache
+
+    cache = ResilientRedisCache("redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 0.5}})
+    assert cache.get("k", "default") == "default" and cache.get_many(["k"]) == {}
+    cache.set("k", 1)
+    assert cache.add("k", 1, 5) is False and cache.delete("k") is False and not cache.has_key("k")
+    with pytest.raises(ValueError):  # as for a missing key: callers start a new count
+        cache.incr("k")
+
+
+@pytest.mark.redis
+def test_the_redis_cache_works_as_usual_when_redis_is_up():
+    from django.conf import settings
+
+    from marketplace.cache import ResilientRedisCache
+
+    cache = ResilientRedisCache(settings.REDIS_URL, {"KEY_PREFIX": "outbox-cache-test"})
+    cache.set("k", 41, 30)
+    assert cache.get("k") == 41 and cache.incr("k") == 42 and cache.add("k", 0) is False
+    cache.delete("k")
+    assert cache.get("k") is None
