@@ -44,9 +44,15 @@ def _outbox_job_done(task_id=None, state=None, **kwargs):
     relay does not publish it again. RETRY is not finished (the retry keeps the task id)."""
     if not task_id or not str(task_id).startswith("outbox-") or state not in ("SUCCESS", "FAILURE"):
         return
+    from django.db import connection
+
     from marketplace.outbox import outbox_job_done
 
-    try:
-        outbox_job_done(task_id=task_id)
-    except Exception:  # database gone: the event is redelivered later, and jobs are safe to run twice
-        logging.getLogger(__name__).warning("could not mark outbox job %s done", task_id, exc_info=True)
+    for attempt in (1, 2):
+        try:
+            outbox_job_done(task_id=task_id)
+            return
+        except Exception:  # the job's own connection may have died with it: once more on a fresh one
+            connection.close()
+            if attempt == 2:  # database gone: the event is redelivered later; jobs are safe to run twice
+                logging.getLogger(__name__).warning("could not mark outbox job %s done", task_id, exc_info=True)

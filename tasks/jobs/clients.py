@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 
 from tasks.services.completion import _optional, task_completed_notify
-from tasks.services.webhooks import webhook_attempt, webhook_deliveries_due
+from tasks.services.webhooks import webhook_attempt, webhook_deliveries_due, webhook_delivery_wait_seconds
 
 __all__ = ["webhook_task_completed", "webhook_deliver", "webhooks_sweep"]
 
@@ -31,6 +31,12 @@ def webhook_deliver(self, delivery_id: int) -> str:
     outcome, retry_in = webhook_attempt(delivery_id=delivery_id)
     if outcome == "retry":
         raise self.retry(countdown=retry_in)
+    if outcome == "skipped":
+        # Still pending but not attemptable now: another job holds the attempt, or an attempt's job died
+        # after claiming it (its lease must run out). Come back then, so the event is not left to the sweeper.
+        wait = webhook_delivery_wait_seconds(delivery_id=delivery_id)
+        if wait is not None:
+            raise self.retry(countdown=wait)
     return outcome
 
 

@@ -189,7 +189,8 @@ def test_database_connections_terminated_mid_job_lose_nothing(world, receiver, t
     """Every connection of the worker and the relay is terminated again and again while they run the
     consensus, webhook and notification jobs of 8 completed tasks: jobs retry with backoff, connections
     come back by themselves, and every consequence arrives once."""
-    worker = CeleryWorker(tmp_path, connection.settings_dict["NAME"], env=FAST).start()
+    # A job whose "done" mark was cut off is published again after OUTBOX_REDELIVER_SECONDS: short here.
+    worker = CeleryWorker(tmp_path, connection.settings_dict["NAME"], env={**FAST, "OUTBOX_REDELIVER_SECONDS": "10"}).start()
     alice, bob = world["workers"]
     project = world["project"]
     connection.ensure_connection()
@@ -198,7 +199,7 @@ def test_database_connections_terminated_mid_job_lose_nothing(world, receiver, t
         with BackendTerminator(connection.settings_dict["NAME"], keep_pid=own_pid, seconds=4) as terminator:
             done = judge(alice, 4) + judge(bob, 4)
         assert terminator.terminated > 0
-        wait_until(all_arrived(project, 8), timeout=90, message="every consequence after the terminations")
+        wait_until(all_arrived(project, 8), timeout=120, message="every consequence after the terminations")
         assert_nothing_lost_or_doubled(project, done, receiver)
     finally:
         worker.stop()
