@@ -21,7 +21,8 @@ DEFAULT_RULES: dict[str, dict] = {
     # Leave-one-out agreement far below the pool: one-sided test of the worker's mean agreement against
     # (pool median - margin); p under p_value flags, under suspend_p_value suspends.
     "agreement": {"enabled": True, "min_n": 12, "margin": 0.1, "p_value": 0.001, "suspend_p_value": 1e-6},
-    # Implausibly fast: the median seconds per judgment under a floor.
+    # Implausibly fast: the median seconds per judgment under a floor. The seconds are the server's own
+    # measure (Judgment.seconds_spent: claim to submit), never the worker's reported_seconds.
     "fast": {"enabled": True, "min_n": 10, "median_seconds_below": 4.0, "suspend_median_seconds_below": 2.0},
     # Same answer (e.g. always "a"): the worker's most frequent answer far above its share in the pool.
     "same_answer": {"enabled": True, "min_n": 12, "margin": 0.15, "p_value": 0.001, "suspend_p_value": 1e-6},
@@ -32,6 +33,12 @@ DEFAULT_RULES: dict[str, dict] = {
     # threshold h with probability at most e^-h over all their judgments (Wald/Ville); better raters far less.
     "random": {"enabled": True, "min_n": 10, "accuracy_floor": 0.65, "watch_log_lr": 1.0, "log_lr": 3.0,
                "suspend_log_lr": 6.9},
+    # Adaptive gold (quality.gold): not a rule that flags, but driven by the rules' tests. A worker's gold share
+    # rises with the doubt about them (their random log LR between -honest_log_lr and the review threshold,
+    # raised to `power`), from the project's gold_share up to `cap`; the project's mean stays within its
+    # gold_share + `budget`.
+    "adaptive_gold": {"enabled": True, "cap": 0.8, "budget": 0.03, "honest_log_lr": 0.5, "power": 2.0,
+                      "skip_flagged": 1},
 }
 SEVERITY_ORDER = {None: 0, "watch": 1, "review": 2, "suspend": 3}
 
