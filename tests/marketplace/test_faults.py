@@ -200,7 +200,9 @@ def test_database_connections_terminated_mid_job_lose_nothing(world, receiver, t
             done = judge(alice, 4) + judge(bob, 4)
         assert terminator.terminated > 0
         wait_until(all_arrived(project, 8), timeout=120, message="every consequence after the terminations")
-        assert_nothing_lost_or_doubled(project, done, receiver)
+        # A connection cut between the POST to the client and the row that records it makes that attempt
+        # again (webhooks are at least once, deduplicated by event id): the record is still once per event.
+        assert_nothing_lost_or_doubled(project, done, receiver, reposts_allowed=2)
     finally:
         worker.stop()
 
