@@ -19,3 +19,8 @@ def _make_broker_folders(sender, **kwargs):
     if str(sender.conf.broker_url).startswith("filesystem://"):
         for sub in ("out", "processed"):
             (settings.CELERY_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+
+
+# The request id in job log lines and the job failure/retry counters (marketplace/observability).
+import marketplace.observability.celery_signals  # noqa: E402,F401
+import marketplace.observability.requestid  # noqa: E402,F401

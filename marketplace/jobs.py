@@ -12,3 +12,12 @@ def heartbeat(name: str = "worker") -> str:
     now = timezone.now()
     Heartbeat.objects.update_or_create(name=name, defaults={"beat_at": now})
     return now.isoformat()
+
+
+@shared_task(name="marketplace.jobs.refresh_project_gauges")
+def refresh_project_gauges() -> int:
+    """Beat: recounts open and complete tasks per unfinished project for /metrics and the ops console
+    (marketplace/observability/gauges.py). Safe to run twice; returns how many projects it holds."""
+    from marketplace.observability.gauges import project_task_counts_refresh
+
+    return len(project_task_counts_refresh()["projects"])
