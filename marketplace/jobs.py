@@ -1,9 +1,13 @@
 """Platform jobs. Jobs take ids (or nothing), call services, and are safe to run twice."""
 
+import logging
+
 from celery import shared_task
 from django.utils import timezone
 
 from marketplace.models import Heartbeat
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="marketplace.jobs.heartbeat")
@@ -11,6 +15,7 @@ def heartbeat(name: str = "worker") -> str:
     """Proves a worker consumes the queue; GET /healthz reports its age."""
     now = timezone.now()
     Heartbeat.objects.update_or_create(name=name, defaults={"beat_at": now})
+    logger.info("heartbeat %s", name)
     return now.isoformat()
 
 

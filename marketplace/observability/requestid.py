@@ -46,7 +46,9 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record):
         if not getattr(record, "request_id", ""):
-            record.request_id = _request_id.get() or "-"
+            # django.request logs 4xx/5xx after the middleware returned; its record carries the request.
+            from_request = getattr(getattr(record, "request", None), "request_id", "")
+            record.request_id = _request_id.get() or from_request or "-"
         return True
 
 
