@@ -11,7 +11,7 @@ tasks, judgments and ledger tables grow (bench/consoles.py measures them at 1M t
 """
 
 import statistics
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -102,8 +102,11 @@ def pools():
 
 def ops_console(now=None) -> dict:
     n_flags, flags = open_flags()
-    return {"projects": project_rows(now), "n_flags": n_flags, "flags": flags, "pools": pools(),
-            "snapshot": gauges.project_task_counts(), "pay_floor_cents": settings.PAY_FLOOR_HOURLY_CENTS}
+    rows = project_rows(now)
+    at = gauges.project_task_counts()["at"]
+    return {"projects": rows, "n_flags": n_flags, "flags": flags, "pools": pools(),
+            "snapshot_at": datetime.fromtimestamp(at, tz=UTC) if at else None,
+            "pay_floor_cents": settings.PAY_FLOOR_HOURLY_CENTS}
 
 
 def money_by_currency() -> dict[str, dict[str, int]]:
