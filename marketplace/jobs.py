@@ -21,8 +21,10 @@ def heartbeat(name: str = "worker") -> str:
 
 @shared_task(name="marketplace.jobs.refresh_project_gauges")
 def refresh_project_gauges() -> int:
-    """Beat: recounts open and complete tasks per unfinished project for /metrics and the ops console
-    (marketplace/observability/gauges.py). Safe to run twice; returns how many projects it holds."""
-    from marketplace.observability.gauges import project_task_counts_refresh
+    """Beat: recounts open and complete tasks per unfinished project for /metrics and the ops console, and
+    rolls the judgments made since its last run into hourly buckets (marketplace/observability/gauges.py).
+    Safe to run twice (a second run finds no new judgment); returns how many projects it holds."""
+    from marketplace.observability.gauges import judgments_per_hour_refresh, project_task_counts_refresh
 
+    judgments_per_hour_refresh()
     return len(project_task_counts_refresh()["projects"])

@@ -2,8 +2,8 @@
 tasks, judgments and ledger tables grow (bench/consoles.py measures them at 1M tasks, 10M judgments):
 
 - progress: the per-project task counts beat keeps in the cache (gauges.project_task_counts);
-- throughput over 24 h: judgments of the project with id >= the first id of the last 24 h, found by a
-  binary search on the primary key (judgment ids grow with time), counted on the (project, id) index;
+- throughput over 24 h: hourly buckets per project that beat rolls up incrementally (only judgments newer
+  than its last run; gauges.judgments_per_hour_refresh), summed;
 - median seconds and effective hourly pay: the project's last MEDIAN_SAMPLE timed, approved judgments
   (the (project, id) index, newest first), against PAY_FLOOR_HOURLY_CENTS;
 - agreement: quality's ProjectAgreement row; flags: the open ones (the (status, created_at) index);
@@ -11,7 +11,7 @@ tasks, judgments and ledger tables grow (bench/consoles.py measures them at 1M t
 """
 
 import statistics
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import cache
@@ -60,15 +60,16 @@ def project_rows(now=None) -> list[dict]:
     if counts["at"] is None and projects:
         counts = gauges.project_task_counts_refresh()
     live = gauges.live_assignments_by_project()
-    since_id = first_id_since(Judgment, now - timedelta(hours=24))
+    per_24h = gauges.judgments_last_24h(now)
+    if per_24h is None:
+        gauges.judgments_per_hour_refresh(now)
+        per_24h = gauges.judgments_last_24h(now) or {}
     agreements = {a.project_id: a for a in ProjectAgreement.objects.filter(project__in=projects)}
     rows = []
     for project in projects:
         c = counts["projects"].get(project.pk, {"open": 0, "complete": 0})
         total = c.get("open", 0) + c.get("complete", 0)
-        done_24h = 0
-        if since_id is not None:
-            done_24h = Judgment.objects.filter(project_id=project.pk, id__gte=since_id).count()
+        done_24h = per_24h.get(project.pk, 0)
         seconds = list(Judgment.objects.filter(project_id=project.pk, status=Judgment.Status.APPROVED,
                                                seconds_spent__gt=0).order_by("-id")
                        .values_list("seconds_spent", flat=True)[:MEDIAN_SAMPLE])

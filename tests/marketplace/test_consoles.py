@@ -20,6 +20,18 @@ from workers.models import Pool, PoolMembership
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rollups():
+    """The snapshots live in the cache, which outlives a test's database: start each test without them."""
+    from django.core.cache import cache
+
+    from marketplace.observability import gauges
+
+    cache.delete_many([gauges.PROJECT_SNAPSHOT_KEY, gauges.THROUGHPUT_KEY])
+    yield
+    cache.delete_many([gauges.PROJECT_SNAPSHOT_KEY, gauges.THROUGHPUT_KEY])
+
+
 def browser(user) -> Client:
     client = Client()
     client.force_login(user)

@@ -20,6 +20,18 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SHOTS = ROOT / "var" / "screenshots"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rollups():
+    """The snapshots live in the cache, which outlives a test's database: start each test without them."""
+    from django.core.cache import cache
+
+    from marketplace.observability import gauges
+
+    cache.delete_many([gauges.PROJECT_SNAPSHOT_KEY, gauges.THROUGHPUT_KEY])
+    yield
+    cache.delete_many([gauges.PROJECT_SNAPSHOT_KEY, gauges.THROUGHPUT_KEY])
+
+
 @pytest.fixture
 def browser():
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):

@@ -24,6 +24,18 @@ TOKEN = "metrics-test-token-0123456789"
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rollups():
+    """The snapshots live in the cache, which outlives a test's database: start each test without them."""
+    from django.core.cache import cache
+
+    from marketplace.observability import gauges
+
+    cache.delete_many([gauges.PROJECT_SNAPSHOT_KEY, gauges.THROUGHPUT_KEY])
+    yield
+    cache.delete_many([gauges.PROJECT_SNAPSHOT_KEY, gauges.THROUGHPUT_KEY])
+
+
+@pytest.fixture(autouse=True)
 def _metrics_settings(settings):
     settings.METRICS_TOKEN = TOKEN
     settings.METRICS_ALLOWED_NETWORKS = []
