@@ -181,3 +181,74 @@ def test_celery_failures_and_retries_are_counted():
     job = "tests.observability.retries_once"
     assert value(after, "marketplace_celery_job_retries_total", job=job) - value(
         before, "marketplace_celery_job_retries_total", job=job) == 1
+
+
+@pytest.mark.django_db
+def test_webhook_delivery_outcomes_are_counted():
+    from tasks.jobs.clients import webhook_deliver
+
+    before = scrape()
+    assert webhook_deliver.apply(args=(987654321,)).get() == "skipped"  # no such pending delivery
+    after = scrape()
+    assert value(after, "marketplace_webhook_deliveries_total", outcome="skipped") - value(
+        before, "marketplace_webhook_deliveries_total", outcome="skipped") == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_load_with_scrapes_in_between_adds_up():
+    """Four workers claim and submit from real threads (PostgreSQL, SKIP LOCKED) while a scraper reads
+    /metrics; at the end the counters' growth equals the rows the load wrote."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    project = make_project(overlap=2)
+    make_tasks(project, 30)
+    people = _workers(4)
+    before = scrape()
+    seen = {"claims": 0, "empty": 0, "submits": 0}
+    lock = threading.Lock()
+    errors = []
+
+    def work(person):
+        from django.db import connections
+
+        try:
+            for _ in range(12):
+                response = person.post(CLAIM, {})
+                if response.status_code == 204:
+                    with lock:
+                        seen["empty"] += 1
+                    continue
+                assert response.status_code == 201, response.content
+                with lock:
+                    seen["claims"] += 1
+                assert submit(person, response.json()["id"]).status_code == 200
+                with lock:
+                    seen["submits"] += 1
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in people]
+    for t in threads:
+        t.start()
+    scrapes = 0
+    while any(t.is_alive() for t in threads):
+        scrape()
+        scrapes += 1
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    after = scrape()
+    assert scrapes >= 1 and seen["claims"] == 48 - seen["empty"]
+    assert value(after, "marketplace_claims_total") - value(before, "marketplace_claims_total") == seen["claims"] \
+        == Assignment.objects.count()
+    assert value(after, "marketplace_submits_total") - value(before, "marketplace_submits_total") \
+        == Judgment.objects.count() == seen["submits"]
+    assert value(after, "marketplace_claims_empty_total") - value(before, "marketplace_claims_empty_total") \
+        == seen["empty"]
