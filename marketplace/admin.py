@@ -11,15 +11,21 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.admin import AuthenticatorAdmin
 from allauth.mfa.models import Authenticator
 from django.contrib import admin
+from django.contrib.admin.options import FORMFIELD_FOR_DBFIELD_DEFAULTS
 from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
+from django.db import models
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
+from marketplace.admin_json import LimitedJSONField
 from marketplace.models import Heartbeat, User
 
 admin.site.login = secure_admin_login(admin.site.login)
+# Every ModelAdmin registered after this (the apps after marketplace in INSTALLED_APPS) edits JSON with the
+# API's input limits: a form error, not a 500, for nesting, NUL, surrogates or numbers past 64 bits.
+FORMFIELD_FOR_DBFIELD_DEFAULTS[models.JSONField] = {"form_class": LimitedJSONField}
 
 
 def _is_superuser(request) -> bool:

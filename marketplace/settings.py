@@ -106,6 +106,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Refuses hostile JSON bodies, out-of-range ids and NUL in query strings before any view (400/404).
+    "marketplace.api.input_guard.InputGuardMiddleware",
+    # Pages (the admin) render stored text that may hold a lone surrogate: never a 500 for it.
+    "marketplace.safe_output.SafeTemplateMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -259,10 +263,14 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    # JSON only, decoded with orjson and checked (marketplace.json_limits): no form or multipart bodies.
+    "DEFAULT_PARSER_CLASSES": ["marketplace.api.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["marketplace.api.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# Deepest nesting accepted in a JSON body or an uploaded task row (marketplace.json_limits).
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 64)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Labeling workforce marketplace API",
     "DESCRIPTION": "Clients push code-judgment tasks and pull results; freelancers claim, judge and get paid.",
@@ -418,6 +426,11 @@ QUEUE_DEFAULT_SHARE_PERCENT = env_int("QUEUE_DEFAULT_SHARE_PERCENT", 20)
 QUEUE_DEFAULT_SHARE_MIN = env_int("QUEUE_DEFAULT_SHARE_MIN", 10)
 # The claim runs as one SQL statement (FOR UPDATE SKIP LOCKED) on PostgreSQL; 0 uses the portable ORM path.
 QUEUE_CLAIM_RAW_SQL = env_bool("QUEUE_CLAIM_RAW_SQL", default=True)
+# Time spent on a task is measured by the server (claim to submit) and multiplied by this. Always 1 in
+# production; a compressed-clock simulation (manage.py simulate --speed N) runs its server with N.
+QUEUE_TIME_SCALE = float(os.environ.get("QUEUE_TIME_SCALE", "1"))
+if QUEUE_TIME_SCALE <= 0:
+    raise ImproperlyConfigured("QUEUE_TIME_SCALE must be above 0.")
 # Beat: return expired leases to the queue, age open tasks, and how aging raises priority.
 QUEUE_EXPIRE_EVERY_SECONDS = env_int("QUEUE_EXPIRE_EVERY_SECONDS", 30)
 QUEUE_AGING_EVERY_SECONDS = env_int("QUEUE_AGING_EVERY_SECONDS", 600)

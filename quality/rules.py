@@ -21,7 +21,8 @@ DEFAULT_RULES: dict[str, dict] = {
     # Leave-one-out agreement far below the pool: one-sided test of the worker's mean agreement against
     # (pool median - margin); p under p_value flags, under suspend_p_value suspends.
     "agreement": {"enabled": True, "min_n": 12, "margin": 0.1, "p_value": 0.001, "suspend_p_value": 1e-6},
-    # Implausibly fast: the median seconds per judgment under a floor.
+    # Implausibly fast: the median seconds per judgment under a floor. The seconds are the server's own
+    # measure (Judgment.seconds_spent: claim to submit), never the worker's reported_seconds.
     "fast": {"enabled": True, "min_n": 10, "median_seconds_below": 4.0, "suspend_median_seconds_below": 2.0},
     # Same answer (e.g. always "a"): the worker's most frequent answer far above its share in the pool.
     "same_answer": {"enabled": True, "min_n": 12, "margin": 0.15, "p_value": 0.001, "suspend_p_value": 1e-6},

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 
 from marketplace.errors import ValidationFailed
+from marketplace.json_limits import has_lone_surrogate
 
 TASK_TYPES = ("pairwise", "ranking", "flags", "rating", "text")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_+#.-]{0,49}$")
@@ -32,9 +33,15 @@ MAX_RESPONSES = 20
 MAX_TAXONOMY = 100
 MAX_STRENGTH_SCALE = 10
 TEXT_MAX_LENGTH_CEILING = 20_000
-# PostgreSQL text and jsonb cannot hold NUL: refusing it here turns a database error (500) into a 400.
+# PostgreSQL text and jsonb cannot hold NUL, and a lone UTF-16 surrogate cannot be encoded as UTF-8 (stored
+# on SQLite, it breaks every later rendering of the row): refusing both here turns a 500 into a 400 for
+# callers that do not come through the API's parser (which refuses them already).
 NUL = "\x00"
-NUL_MESSAGE = "must not contain NUL characters"
+NUL_MESSAGE = "must not contain NUL characters or lone UTF-16 surrogates"
+
+
+def _unstorable(text: str) -> bool:
+    return NUL in text or has_lone_surrogate(text)
 
 
 class _Errors:
@@ -149,7 +156,7 @@ def validate_label_schema(task_type: str, schema) -> dict:
                         continue
                     if _is_int(lo) and _is_int(hi) and not lo <= score <= hi:
                         errors.add(f"{p}.labels.{key}", f"score outside {lo}..{hi}")
-                    elif not isinstance(text, str) or not text.strip() or NUL in text or len(text) > 200:
+                    elif not isinstance(text, str) or not text.strip() or _unstorable(text) or len(text) > 200:
                         errors.add(f"{p}.labels.{key}", "must be a non-empty string (at most 200 characters)")
                     else:
                         norm[str(score)] = text.strip()
@@ -184,7 +191,7 @@ def _text(errors: _Errors, data: dict, key: str, *, required: bool = True, prefi
         errors.add(f"{prefix}.{key}", "must not be blank")
     elif len(value) > MAX_TEXT:
         errors.add(f"{prefix}.{key}", f"at most {MAX_TEXT} characters")
-    elif NUL in value:
+    elif _unstorable(value):
         errors.add(f"{prefix}.{key}", NUL_MESSAGE)
 
 
@@ -222,7 +229,7 @@ def validate_task_data(task_type: str, data, *, prefix: str = "data") -> None:
                     errors.add(f"{prefix}.responses.{i}", "must be a non-blank string")
                 elif len(response) > MAX_TEXT:
                     errors.add(f"{prefix}.responses.{i}", f"at most {MAX_TEXT} characters")
-                elif NUL in response:
+                elif _unstorable(response):
                     errors.add(f"{prefix}.responses.{i}", NUL_MESSAGE)
     elif task_type == "flags":
         _text(errors, data, "code", prefix=prefix)
@@ -273,7 +280,7 @@ def validate_answer(task_type: str, schema: dict, answer, *, data: dict | None =
             errors.add(f"{prefix}.reason", "must be a string")
         elif reason is not None and len(reason) > MAX_TEXT:
             errors.add(f"{prefix}.reason", f"at most {MAX_TEXT} characters")
-        elif reason is not None and NUL in reason:
+        elif reason is not None and _unstorable(reason):
             errors.add(f"{prefix}.reason", NUL_MESSAGE)
         elif schema.get("require_reason") and not (reason or "").strip():
             errors.add(f"{prefix}.reason", "is required for this project")
@@ -330,7 +337,7 @@ def validate_answer(task_type: str, schema: dict, answer, *, data: dict | None =
             errors.add(f"{prefix}.text", "is required: a string")
         else:
             text = text.strip()
-            if NUL in text:
+            if _unstorable(text):
                 errors.add(f"{prefix}.text", NUL_MESSAGE)
             elif not lo <= len(text) <= hi:
                 errors.add(f"{prefix}.text", f"must be {lo} to {hi} characters (got {len(text)})")

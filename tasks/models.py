@@ -176,6 +176,11 @@ class Assignment(models.Model):
     claimed_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # On a gold check: the real task the worker would have been served instead. It counts as touched by the
+    # worker (never served to them), as a real claim would have made it, so what the queue offers the worker
+    # next (task, reason, "nothing left") is the same after a gold check as after real work.
+    passed_over_task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                         db_index=False)
 
     class Meta:
         ordering = ["-claimed_at", "-id"]
@@ -192,6 +197,9 @@ class Assignment(models.Model):
             # Every claim counts the worker's live leases (all projects, and per project for the share cap):
             # only live rows are in it, so the count does not grow with the worker's history.
             models.Index(fields=["worker", "project"], name="assignment_live_by_worker", condition=Q(status="live")),
+            # The claim's "not touched by this worker" probe, for the real tasks passed over by gold checks.
+            models.Index(fields=["passed_over_task", "worker"], name="assignment_passed_over",
+                         condition=Q(passed_over_task__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -213,7 +221,11 @@ class Judgment(models.Model):
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments",
                                db_index=False)
     answer = models.JSONField()
-    seconds_spent = models.FloatField(null=True, blank=True)
+    # Measured by the server: submitted (created_at) minus the assignment's claimed_at, in seconds. What the
+    # quality rules, the hourly pay figures and clients' results read.
+    seconds_spent = models.FloatField(null=True, blank=True, help_text="Measured by the server: claim to submit.")
+    # What the worker said they spent (optional, never trusted by any rule): kept for ops to compare.
+    reported_seconds = models.FloatField(null=True, blank=True, help_text="What the worker reported; never trusted.")
     is_gold = models.BooleanField(default=False)
     gold_correct = models.BooleanField(null=True, blank=True, help_text="For gold tasks: matched the gold answer.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPROVED)
@@ -225,13 +237,16 @@ class Judgment(models.Model):
             models.UniqueConstraint(fields=["task", "worker"], name="one_judgment_per_task_worker"),
             models.CheckConstraint(condition=Q(seconds_spent__isnull=True) | Q(seconds_spent__gte=0),
                                    name="judgment_seconds_non_negative"),
+            models.CheckConstraint(condition=Q(reported_seconds__isnull=True) | Q(reported_seconds__gte=0),
+                                   name="judgment_reported_seconds_non_negative"),
         ]
         indexes = [
             models.Index(fields=["project", "id"]),
             models.Index(fields=["worker", "project"]),
             # The share cap's submitted part, counted on every claim: an index-only count, no task lookups.
-            models.Index(fields=["worker", "project"], name="judgment_share_count",
-                         condition=Q(status="approved", is_gold=False)),
+            # Gold judgments count too: a cap that skipped them would tell a worker which claims were gold.
+            models.Index(fields=["worker", "project"], name="judgment_share_count_all",
+                         condition=Q(status="approved")),
         ]
 
     def __str__(self) -> str:

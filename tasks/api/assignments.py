@@ -65,13 +65,17 @@ class ClaimSerializer(serializers.Serializer):
 
 class SubmitRequestSerializer(serializers.Serializer):
     answer = serializers.JSONField(help_text="Shape by task type: see the API guide (e.g. {\"choice\": \"a\"}).")
-    seconds_spent = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=86400)
+    seconds_spent = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=86400,
+        help_text="How long you think you spent; kept as reported_seconds. The time that counts is measured by "
+                  "the server, from your claim to this submit.")
 
 
 class OwnJudgmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     answer = serializers.JSONField()
-    seconds_spent = serializers.FloatField(allow_null=True)
+    seconds_spent = serializers.FloatField(allow_null=True, help_text="Measured by the server: claim to submit.")
+    reported_seconds = serializers.FloatField(allow_null=True, help_text="What you reported (not used).")
     submitted_at = serializers.DateTimeField(source="created_at")
 
 
@@ -135,6 +139,7 @@ def assignment_body(assignment) -> dict:
         "judgment": None if judgment is None else {
             "id": judgment.id, "answer": judgment.answer,
             "seconds_spent": None if judgment.seconds_spent is None else float(judgment.seconds_spent),
+            "reported_seconds": None if judgment.reported_seconds is None else float(judgment.reported_seconds),
             "submitted_at": _datetime(judgment.created_at)},
     }
 
@@ -166,6 +171,8 @@ class SubmitView(TimedSubmit, APIView):
         operation_id="assignments_submit", tags=["queue"], request=SubmitRequestSerializer,
         responses={200: AssignmentSerializer,
                    400: OpenApiResponse(ErrorSerializer, description="The answer does not fit the label schema."),
+                   403: OpenApiResponse(ErrorSerializer, description="suspended: your account (or your membership "
+                                        "in the project's pool) is suspended; nothing stored, the task released"),
                    404: OpenApiResponse(ErrorSerializer, description="Not your assignment."),
                    409: OpenApiResponse(ErrorSerializer, description="lease_expired or already_submitted")},
         summary="Submit your answer on a live assignment",

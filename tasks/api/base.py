@@ -1,8 +1,8 @@
 """Shared plumbing of the client API: Api-Key authentication, the client's project lookup."""
 
-from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from marketplace.api.renderers import JSONRenderer
 from tasks.auth import ClientAPIKeyAuthentication, IsClient
 from tasks.models import Client, Project
 from tasks.selectors.projects import project_get

@@ -13,7 +13,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from marketplace.api.pagination import Pagination
+from marketplace.api.renderers import JSONRenderer
 from marketplace.errors import ValidationFailed
+from marketplace.safe_output import json_line, utf8_chunks
 from tasks.api.base import ClientAPIView
 from tasks.api.projects import ErrorSerializer
 from tasks.selectors.preferences import (
@@ -49,8 +51,7 @@ class CSVRenderer(JSONLRenderer):
     format = "csv"
 
 
-def _line(obj) -> bytes:
-    return (json.dumps(obj, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+_line = json_line  # valid JSON and UTF-8 whatever a stored row holds (marketplace.safe_output)
 
 
 class JudgmentOutSerializer(serializers.Serializer):
@@ -144,7 +145,7 @@ def _filters(request) -> dict:
 
 
 class ResultsView(ClientAPIView):
-    renderer_classes = [renderers.JSONRenderer, JSONLRenderer]
+    renderer_classes = [JSONRenderer, JSONLRenderer]
 
     @extend_schema(
         tags=["client: results"], summary="Results per task (paginated JSON, or ?format=jsonl streamed)",
@@ -233,7 +234,7 @@ _WRONG_TYPE = OpenApiResponse(ErrorSerializer, description="Not a pairwise or ra
 
 
 class PreferencesExportView(ClientAPIView):
-    renderer_classes = [JSONLRenderer, renderers.JSONRenderer, JSONLBytesRenderer]
+    renderer_classes = [JSONLRenderer, JSONRenderer, JSONLBytesRenderer]
 
     @extend_schema(
         tags=["client: results"], summary="Preference pairs for DPO / reward-model training (JSONL, records only)",
@@ -325,7 +326,7 @@ def _csv_rows(rows):
 
 
 class ResultsCSVExportView(ClientAPIView):
-    renderer_classes = [CSVRenderer, renderers.JSONRenderer]
+    renderer_classes = [CSVRenderer, JSONRenderer]
 
     @extend_schema(
         tags=["client: results"], summary="Results as CSV (one row per task)", parameters=_FILTERS,
@@ -338,6 +339,6 @@ class ResultsCSVExportView(ClientAPIView):
     def get(self, request, project_id: int):
         project = self.project(project_id)
         rows = results_iter(client=self.client, project=project, **_filters(request))
-        response = StreamingHttpResponse(_csv_rows(rows), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(utf8_chunks(_csv_rows(rows)), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="project-{project.pk}-results.csv"'
         return response

@@ -25,7 +25,9 @@ class WorkProjectSerializer(serializers.Serializer):
         allow_null=True, help_text="reward / median seconds of approved judgments * 3600; null until enough "
                                    "judgments (PAY_HOURLY_MIN_JUDGMENTS).")
     below_pay_floor = serializers.BooleanField(help_text="effective_hourly_cents is under the platform's floor.")
-    open_slots = serializers.IntegerField(help_text="Judgments still wanted on tasks you have not worked on.")
+    open_slots = serializers.IntegerField(
+        help_text="Judgments the project's tasks still want, your own live and submitted work counted as still "
+                  "open: it falls as other workers take slots, never with your own claims or submits.")
     lease_seconds = serializers.IntegerField(help_text="How long a claimed task stays yours.")
 
 

@@ -3,7 +3,8 @@
     effective_hourly_cents = round(reward_cents * 3600 / median(seconds_spent))
 
 over the project's approved judgments with a positive seconds_spent (gold included: a gold check is paid
-and timed like any other task, and a worker cannot tell them apart). The median, not the mean, so a few
+and timed like any other task, and a worker cannot tell them apart). seconds_spent is measured by the
+server (claim to submit); what the worker reports (Judgment.reported_seconds) is never read here. The median, not the mean, so a few
 judgments left open over lunch do not make a project look like it pays nothing. With fewer than
 PAY_HOURLY_MIN_JUDGMENTS such judgments the figure is None: a median of two is noise, and a new project
 should not be branded "under the floor" by its first rater.
@@ -57,7 +58,7 @@ def projects_median_seconds(*, project_ids: Iterable[int]) -> dict[int, tuple[fl
 
 def hourly_cents(*, reward_cents: int, median_seconds: float | None, n: int) -> int | None:
     """The rule itself (see the module docstring); None below the evidence threshold."""
-    if median_seconds is None or median_seconds <= 0 or n < settings.PAY_HOURLY_MIN_JUDGMENTS:
+    if median_seconds is None or not median_seconds > 0 or n < settings.PAY_HOURLY_MIN_JUDGMENTS:  # NaN too
         return None
     return round(reward_cents * 3600 / median_seconds)
 

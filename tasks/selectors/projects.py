@@ -1,6 +1,6 @@
 """Reads of a client's projects. Another client's project is simply not found (404), never 403."""
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from marketplace.errors import NotFound
 from tasks.models import Assignment, Client, Project, Task
@@ -30,11 +30,16 @@ def worker_projects_available(*, user) -> tuple[dict | None, list[Project]]:
     blocker is the queue's own refusal (``{"code", "message"}``, tasks.selectors.queue.worker_claim_blocker)
     when the person may not claim at all; projects is then empty. Otherwise the active projects the queue
     would let them claim from (qualifications, pool, per-project share cap: projects_claimable_for, the
-    claim path's own rule), keeping only those with a slot this worker could take now, each with
-    ``open_slots`` and the hourly-pay figures (tasks.selectors.pay) set. Gold tasks count as slots like
-    any other: a worker must not be able to tell them apart. Three queries after the eligibility checks."""
+    claim path's own rule), keeping only those with a real task this worker could take now, each with
+    ``open_slots`` and the hourly-pay figures (tasks.selectors.pay) set.
+
+    open_slots must not tell gold from real work (a worker could then publish which tasks are gold): it
+    counts real tasks only, and the worker's own work does not move it. It is the slots the open real
+    tasks still want (overlap - live - submitted) plus the worker's own live and submitted assignments on
+    real tasks: a claim, submit, release or expiry of the worker's leaves it as it was, gold or real, and
+    it falls only as other workers take slots. Two queries after the eligibility checks."""
     from tasks.selectors.pay import projects_attach_hourly
-    from tasks.selectors.queue import projects_claimable_for, worker_claim_blocker
+    from tasks.selectors.queue import COUNTED, projects_claimable_for, untouched_by, worker_claim_blocker
 
     blocker = worker_claim_blocker(user=user)
     if blocker is not None:
@@ -42,13 +47,19 @@ def worker_projects_available(*, user) -> tuple[dict | None, list[Project]]:
     claimable = {c.id: c.project for c in projects_claimable_for(user=user)}
     if not claimable:
         return None, []
-    mine = Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=user.pk)
-    slots = dict(
-        Task.objects.filter(project_id__in=list(claimable), status=Task.Status.OPEN,
-                            overlap__gt=F("n_active") + F("n_submitted"))
-        .filter(~Exists(mine)).order_by().values("project_id")
-        .annotate(slots=Sum(F("overlap") - F("n_active") - F("n_submitted"))).values_list("project_id", "slots"))
-    projects = [p for pid, p in sorted(claimable.items(), key=lambda kv: (-kv[1].priority, kv[0])) if slots.get(pid)]
+    per_project = {
+        pid: (free, takeable) for pid, free, takeable in
+        Task.objects.filter(project_id__in=list(claimable), status=Task.Status.OPEN, is_gold=False)
+        .order_by().values("project_id")
+        .annotate(free=Sum(F("overlap") - F("n_active")),
+                  takeable=Count("id", filter=Q(n_active__lt=F("overlap")) & untouched_by(user.pk, lenient=True)))
+        .values_list("project_id", "free", "takeable")}
+    mine = dict(
+        Assignment.objects.filter(worker_id=user.pk, project_id__in=list(claimable), status__in=COUNTED,
+                                  task__is_gold=False)
+        .order_by().values("project_id").annotate(n=Count("id")).values_list("project_id", "n"))
+    projects = [p for pid, p in sorted(claimable.items(), key=lambda kv: (-kv[1].priority, kv[0]))
+                if per_project.get(pid, (0, 0))[1]]
     for project in projects:
-        project.open_slots = int(slots[project.pk])
+        project.open_slots = int(per_project[project.pk][0]) + mine.get(project.pk, 0)
     return None, projects_attach_hourly(projects)

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, JSONField, QuerySet
+from django.db.models import BooleanField, Count, Exists, JSONField, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from tasks.models import Assignment, Judgment, Project, Task
@@ -125,9 +125,11 @@ def worker_live_claims_count(*, user, now=None) -> int:
 
 
 def project_share_cap(*, project: Project, n_tasks: int | None = None) -> int:
-    """Most live + submitted assignments on the project's real (non-gold) tasks one worker may hold:
+    """Most live + submitted assignments on the project's tasks (gold checks included) one worker may hold:
     project.max_judgments_per_worker, or by default max(QUEUE_DEFAULT_SHARE_MIN,
-    ceil(QUEUE_DEFAULT_SHARE_PERCENT% of its real tasks)). Gold checks do not count: they measure the worker."""
+    ceil(QUEUE_DEFAULT_SHARE_PERCENT% of its real tasks)). Gold checks count toward the cap: a cap that
+    skipped them would let a worker at the cap tell which of their claims were gold (the next claim answers
+    204 after a real one, a task after a gold one)."""
     if project.max_judgments_per_worker is not None:
         return project.max_judgments_per_worker
     if n_tasks is None:
@@ -141,27 +143,27 @@ _PROJECT_FIELDS = ("id", "name", "task_type", "label_schema", "instructions", "d
 
 def _projects_sql(*, user, project_id: int | None) -> tuple[str, list]:
     """Active projects whose required skills the worker meets, each with ``held``: the worker's live +
-    submitted assignments on its real tasks. Portable SQL (this runs on every claim; the ORM's compile time
+    submitted assignments on its tasks (gold included, see project_share_cap). Portable SQL (this runs on every claim; the ORM's compile time
     was most of the claim's CPU), with the workers app's qualification rule embedded
     (workers.selectors.worker_qualified_skills_sql). Pools are filtered after (_in_pools).
 
-    ``held`` is counted as live assignments on real tasks plus APPROVED judgments on real tasks: a submitted
-    assignment always has its judgment, approved until quality requeues it (which makes the assignment
-    REQUEUED in the same transaction). Both counts read partial indexes (assignment_live_by_worker,
-    judgment_share_count), so a claim's cost does not grow with the worker's history in the project."""
+    ``held`` is counted as live assignments plus APPROVED judgments: a submitted assignment always has its
+    judgment, approved until quality requeues it (which makes the assignment REQUEUED in the same
+    transaction). Both counts read partial indexes alone (assignment_live_by_worker,
+    judgment_share_count_all), so a claim's cost does not grow with the worker's history in the project."""
     from workers.selectors import worker_qualified_skills_sql
 
     skills, skill_params = worker_qualified_skills_sql(worker_id=user.pk)
-    project_t, task_t, assignment_t = Project._meta.db_table, Task._meta.db_table, Assignment._meta.db_table
+    project_t, assignment_t = Project._meta.db_table, Assignment._meta.db_table
     judgment_t = Judgment._meta.db_table
     required_t = Project.required_qualifications.through._meta.db_table
     only_one = "AND p.id = %s" if project_id is not None else ""
     sql = f"""
         SELECT {", ".join(f"p.{f}" for f in _PROJECT_FIELDS)},
-               (SELECT count(*) FROM {assignment_t} a JOIN {task_t} t ON t.id = a.task_id
-                WHERE a.worker_id = %s AND a.project_id = p.id AND a.status = 'live' AND NOT t.is_gold)
+               (SELECT count(*) FROM {assignment_t} a
+                WHERE a.worker_id = %s AND a.project_id = p.id AND a.status = 'live')
              + (SELECT count(*) FROM {judgment_t} j
-                WHERE j.worker_id = %s AND j.project_id = p.id AND j.status = 'approved' AND NOT j.is_gold) AS held
+                WHERE j.worker_id = %s AND j.project_id = p.id AND j.status = 'approved') AS held
         FROM {project_t} p
         WHERE p.status = 'active' {only_one}
           AND NOT EXISTS (SELECT 1 FROM {required_t} r WHERE r.project_id = p.id AND r.skill_id NOT IN ({skills}))
@@ -301,6 +303,16 @@ def worker_claim_context(*, user, project_id: int | None, now) -> ClaimContext:
     may, live, stale = bool(rows[0][0]), rows[0][1], bool(rows[0][2])
     projects = [_project_from_row(row[3:]) for row in rows if row[3] is not None]
     return ClaimContext(may, live, stale, _under_share_cap(_in_pools(user=user, projects=projects)))
+
+
+def untouched_by(worker_id, *, lenient: bool = False) -> Q:
+    """Tasks (the queryset's rows) this worker has never touched: no assignment of theirs on the task, and
+    (unless ``lenient``) no gold check of theirs that passed the task over (Assignment.passed_over_task).
+    worker_id may be an OuterRef."""
+    untouched = ~Q(Exists(Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=worker_id)))
+    if lenient:
+        return untouched
+    return untouched & ~Q(Exists(Assignment.objects.filter(passed_over_task_id=OuterRef("pk"), worker_id=worker_id)))
 
 
 def instance_with_fields(model, values: dict):

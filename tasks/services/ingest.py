@@ -125,7 +125,7 @@ def _read(report: IngestReport, items, inserter, task_type: str, schema: dict, m
             break
         if isinstance(obj, ParseError):
             report.invalid += 1
-            report.errors.append({"line": number, "errors": {"line": [obj.message]}})
+            report.errors.append({"line": number, "errors": {obj.path or "line": [obj.message]}})
         else:
             try:
                 row = row_check(task_type, schema, obj)

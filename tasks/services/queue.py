@@ -5,13 +5,15 @@ Claim guarantees (docs/design.md invariants 1-4):
 - A task never has more live + submitted assignments than its overlap: the claim increments n_active with
   a conditional UPDATE (n_active < overlap) on the row it holds locked, and the check constraint
   task_never_over_overlap backs it. n_active and the assignment row change in the same transaction.
-- One assignment per (task, worker), ever: the candidate query skips tasks the worker touched before, and
-  the unique constraint catches the rare race (two claims of one worker at once): that claim rolls back
-  whole and is retried.
-- On PostgreSQL the whole claim is one statement (a CTE: SELECT ... FOR UPDATE SKIP LOCKED, the
-  conditional UPDATE, the INSERT): one short transaction, claimers never wait on each other's rows. On
-  SQLite (the embedded default) the same rules run as ORM statements in one transaction; SQLite
-  serialises writers, so the conditional UPDATE is enough there.
+- One worker's claims run one at a time: the claim is one transaction whose first statement locks the
+  worker's profile row (worker_claim_lock), so the caps it reads next (live claims, per-project share)
+  are exact under any number of parallel requests of that worker. Other workers never wait on it.
+- One assignment per (task, worker), ever: the candidate query skips tasks the worker touched before
+  (under the worker's lock, every earlier claim of theirs is committed), and the unique constraint backs it.
+- On PostgreSQL the pick is one statement (a CTE: SELECT ... FOR UPDATE SKIP LOCKED, the conditional
+  UPDATE, the INSERT) at the end of a short transaction, so task rows are held only from it to commit;
+  claimers never wait on each other's task rows. On SQLite (the embedded default) the same rules run as
+  ORM statements; its BEGIN IMMEDIATE transaction serialises writers, so the conditional UPDATE is enough.
 - Expired leases never block a claim: before picking, the claim returns the slots of leases that have run
   out (the expire_leases beat job does the same every QUEUE_EXPIRE_EVERY_SECONDS).
 
@@ -30,7 +32,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
 from marketplace.errors import Forbidden, NotFound
@@ -38,6 +40,7 @@ from tasks.models import Assignment, Project, Task
 from tasks.selectors.queue import (
     ClaimableProject,
     project_claim_refusal,
+    untouched_by,
     worker_claim_blocker,
     worker_claim_context,
 )
@@ -45,6 +48,7 @@ from tasks.services.queue_leases import (  # noqa: F401 - re-exported: the queue
     assignment_release,
     assignment_submit,
     assignments_expire,
+    assignments_release_for_worker,
     tasks_age,
 )
 from tasks.services.queue_requeue import judgments_requeue_for_worker, project_overlap_extend  # noqa: F401
@@ -88,11 +92,31 @@ def assignment_claim(*, user, project_id: int | None = None, rng: random.Random 
     none. Raises Forbidden (codes suspended, onboarding_incomplete, not_qualified, too_many_live_claims)
     when the worker may not claim, NotFound for an unknown project id.
 
-    Not wrapped in one transaction on purpose: eligibility is read first, then the claim itself is one short
-    transaction (a long one collapses SKIP LOCKED throughput). The caps (live claims, share) are checked
-    before that transaction, so two simultaneous claims by the same worker may pass one over a cap by one;
-    overlap and one-per-(task, worker) are never exceeded."""
+    One transaction, and the worker's own row lock first: the worker's claims run one at a time, so the
+    caps read under it (live claims, share) are exact however many requests one worker sends at once.
+    Other workers' claims do not wait on it (and never on each other's task rows: SKIP LOCKED)."""
     rng = rng or random
+    with transaction.atomic():
+        worker_claim_lock(user=user)
+        return _claim_under_lock(user=user, project_id=project_id, rng=rng)
+
+
+def worker_claim_lock(*, user) -> None:
+    """The per-worker lock of the queue, the first lock any claim takes (lock order: the worker's profile
+    row, then assignment rows, then task rows in id order). worker_suspend and worker_ban lock the same
+    row, so a suspension waits for a claim in flight and then releases what it leased. PostgreSQL: the
+    profile row FOR UPDATE. SQLite: nothing to do, the claim's transaction is BEGIN IMMEDIATE (settings),
+    which serialises writers already. A person without a profile may not claim; nothing is locked."""
+    if connection.vendor != "postgresql":
+        return
+    from workers.models import WorkerProfile
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {WorkerProfile._meta.db_table} WHERE user_id = %s FOR UPDATE",  # noqa: S608
+                       [user.pk])
+
+
+def _claim_under_lock(*, user, project_id: int | None, rng) -> Claim | None:
     now = timezone.now()
     context = worker_claim_context(user=user, project_id=project_id, now=now)  # one round trip
     blocker = None if context.may_claim else worker_claim_blocker(user=user, may_claim=False)
@@ -118,26 +142,35 @@ def assignment_claim(*, user, project_id: int | None = None, rng: random.Random 
         # with the reason that real task would have been served with.
         peek = _peek_reason(user=user, projects=gold_projects)
         if peek is not None:
-            claim = _claim_one(user=user, projects=gold_projects, gold=True, reason=peek)
+            passed_over, reason = peek
+            claim = _claim_one(user=user, projects=gold_projects, gold=True, reason=reason, passed_over=passed_over)
             if claim is not None:
                 return claim
-    return _claim_one(user=user, projects=projects, gold=False, reason=None)
+    claim = _claim_one(user=user, projects=projects, gold=False, reason=None)
+    if claim is None:
+        # Nothing untouched is left for this worker: the real tasks their gold checks passed over are
+        # theirs to take after all (else a small crowd could leave tasks below overlap for good). Only
+        # here, at the end of the worker's queue, can gold and real work be told apart (docs/queue.md).
+        claim = _claim_one(user=user, projects=projects, gold=False, reason=None, lenient=True)
+    return claim
 
 
-def _claim_one(*, user, projects: list[ClaimableProject], gold: bool, reason: str | None) -> Claim | None:
+def _claim_one(*, user, projects: list[ClaimableProject], gold: bool, reason: str | None,
+               passed_over: int | None = None, lenient: bool = False) -> Claim | None:
     by_id = {p.id: p.project for p in projects}
     raw = settings.QUEUE_CLAIM_RAW_SQL and connection.vendor == "postgresql"
     for _ in range(CLAIM_ATTEMPTS):
         try:
-            row = (_claim_sql if raw else _claim_orm)(user=user, projects=projects, gold=gold, reason=reason)
+            row = (_claim_sql if raw else _claim_orm)(user=user, projects=projects, gold=gold, reason=reason,
+                                                      passed_over=passed_over, lenient=lenient)
         except IntegrityError:
-            # The same worker claimed this task in a parallel request: nothing was written; pick again.
+            # Portable path only (its own savepoint): the task filled up between pick and update; pick again.
             logger.info("claim race for worker %s; retrying", user.pk)
             continue
         if row is None:
             # SKIP LOCKED passes over rows other claims hold for a moment: only answer "nothing" when a
             # look without locks agrees (else claim again; those rows are free or full by now).
-            if _peek(user=user, projects=projects, gold=gold) is None:
+            if _peek(user=user, projects=projects, gold=gold, lenient=lenient) is None:
                 return None
             continue
         assignment_id, task_id, project_id, served, expires_at, data = row
@@ -157,65 +190,67 @@ def _order_sql(projects: list[ClaimableProject], gold: bool) -> str:
     return "t.n_active DESC, (p.priority + t.priority) DESC, t.id"
 
 
-def _candidates_sql(projects: list[ClaimableProject], gold: bool) -> str:
+def _candidates_sql(projects: list[ClaimableProject], gold: bool, lenient: bool = False) -> str:
+    """The best candidate task. ``lenient``: tasks the worker's gold checks passed over count as untouched."""
     where_project = "t.project_id = %(project)s" if len(projects) == 1 else "t.project_id = ANY(%(projects)s)"
     # Only constant fragments are formatted into the SQL; every value is a bound parameter, except whether
     # gold is wanted: written as a literal, it lets a prepared statement's generic plan use the partial
     # index of its kind (task_claimable_order or task_gold_claimable), which a parameter would not prove.
     is_gold = "t.is_gold" if gold else "NOT t.is_gold"
+    passed_over = "" if lenient else """AND NOT EXISTS (SELECT 1 FROM tasks_assignment s
+                          WHERE s.passed_over_task_id = t.id AND s.worker_id = %(worker)s)"""
     return f"""
         SELECT t.id, t.n_active, t.overlap, t.priority, t.age_boost, p.priority AS project_priority
         FROM tasks_task t JOIN tasks_project p ON p.id = t.project_id
         WHERE {where_project} AND p.status = 'active' AND t.status = 'open' AND {is_gold}
           AND t.n_active < t.overlap
           AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.task_id = t.id AND a.worker_id = %(worker)s)
+          {passed_over}
         ORDER BY {_order_sql(projects, gold)}
         LIMIT 1"""  # noqa: S608
 
 
-def _params(*, user, projects, gold, reason=None) -> dict:
+def _params(*, user, projects, gold, reason=None, passed_over=None) -> dict:
     ids = [p.id for p in projects]
     return {"project": ids[0], "projects": ids, "gold": gold, "worker": user.pk, "reason": reason,
-            "now": timezone.now()}
+            "passed_over": passed_over, "now": timezone.now()}
 
 
-def _claim_sql(*, user, projects, gold, reason):
-    """PostgreSQL: the claim as one statement (its own transaction unless the caller holds one)."""
+def _claim_sql(*, user, projects, gold, reason, passed_over, lenient):
+    """PostgreSQL: the claim as one statement, in the claim's transaction."""
     sql = f"""
-        WITH cand AS ({_candidates_sql(projects, gold)} FOR UPDATE OF t SKIP LOCKED),
+        WITH cand AS ({_candidates_sql(projects, gold, lenient)} FOR UPDATE OF t SKIP LOCKED),
         bumped AS (
             UPDATE tasks_task t SET n_active = t.n_active + 1 FROM cand
             WHERE t.id = cand.id AND t.n_active < t.overlap AND t.status = 'open'
             RETURNING t.id, t.project_id, t.n_active, t.overlap, t.priority, t.age_boost, t.data
         ),
         ins AS (
-            INSERT INTO tasks_assignment (task_id, worker_id, project_id, status, served_reason, claimed_at, expires_at)
+            INSERT INTO tasks_assignment (task_id, worker_id, project_id, status, served_reason, claimed_at, expires_at,
+                                          passed_over_task_id)
             SELECT b.id, %(worker)s, b.project_id, 'live', COALESCE(%(reason)s, {_REASON_SQL}),
-                   %(now)s, %(now)s + p.lease_seconds * interval '1 second'
+                   %(now)s, %(now)s + p.lease_seconds * interval '1 second', %(passed_over)s::bigint
             FROM bumped b JOIN tasks_project p ON p.id = b.project_id
             RETURNING id, task_id, project_id, served_reason, expires_at
         )
         SELECT ins.id, ins.task_id, ins.project_id, ins.served_reason, ins.expires_at, b.data::text
         FROM ins JOIN bumped b ON b.id = ins.task_id"""  # noqa: S608
-    params = _params(user=user, projects=projects, gold=gold, reason=reason)
-    if connection.in_atomic_block:
-        with transaction.atomic(), connection.cursor() as cursor:  # a savepoint: a race undoes only this
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    with connection.cursor() as cursor:  # autocommit: the statement is the transaction
+    params = _params(user=user, projects=projects, gold=gold, reason=reason, passed_over=passed_over)
+    # Inside the claim's transaction, without a savepoint: under the worker's lock the only race a
+    # statement could lose (the same worker taking the same task twice) cannot happen.
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
 
-def _claim_orm(*, user, projects, gold, reason):
+def _claim_orm(*, user, projects, gold, reason, passed_over, lenient):
     """Portable path (SQLite, or QUEUE_CLAIM_RAW_SQL=0): the same rules as ORM statements in one transaction."""
     order = {"t.n_active, t.id": ("n_active", "id"),
              "t.n_active DESC, t.priority DESC, t.id": ("-n_active", "-priority", "id")}.get(
         _order_sql(projects, gold), ("-n_active", "-effective_priority", "id"))
-    touched = Assignment.objects.filter(task=OuterRef("pk"), worker=user)
     candidates = (Task.objects.filter(project_id__in=[p.id for p in projects], project__status=Project.Status.ACTIVE,
                                       status=Task.Status.OPEN, is_gold=gold, n_active__lt=F("overlap"))
-                  .filter(~Exists(touched))
+                  .filter(untouched_by(user.pk, lenient=lenient))
                   .annotate(effective_priority=F("project__priority") + F("priority"))
                   .order_by(*order))
     with transaction.atomic():
@@ -232,34 +267,33 @@ def _claim_orm(*, user, projects, gold, reason):
                                          priority=task.priority, project_priority=task.project.priority)
         assignment = Assignment.objects.create(
             task=task, worker=user, project_id=task.project_id, status=Assignment.Status.LIVE,
-            served_reason=served, claimed_at=now,
+            served_reason=served, claimed_at=now, passed_over_task_id=passed_over,
             expires_at=now + timedelta(seconds=task.project.lease_seconds))
     return assignment.pk, task.pk, task.project_id, served, assignment.expires_at, task.data
 
 
-def _peek(*, user, projects: list[ClaimableProject], gold: bool) -> tuple | None:
-    """The best candidate (n_active, overlap, priority, age_boost, project priority) these projects offer
-    the worker, read without locks, or None."""
+def _peek(*, user, projects: list[ClaimableProject], gold: bool, lenient: bool = False) -> tuple | None:
+    """The best candidate (id, n_active, overlap, priority, age_boost, project priority) these projects
+    offer the worker, read without locks, or None."""
     if settings.QUEUE_CLAIM_RAW_SQL and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_candidates_sql(projects, gold), _params(user=user, projects=projects, gold=gold))
+            cursor.execute(_candidates_sql(projects, gold, lenient), _params(user=user, projects=projects, gold=gold))
             row = cursor.fetchone()
-        return row[1:] if row is not None else None
-    touched = Assignment.objects.filter(task=OuterRef("pk"), worker=user)
+        return tuple(row) if row is not None else None
     return (Task.objects.filter(project_id__in=[p.id for p in projects], project__status=Project.Status.ACTIVE,
                                 status=Task.Status.OPEN, is_gold=gold, n_active__lt=F("overlap"))
-            .filter(~Exists(touched))
+            .filter(untouched_by(user.pk, lenient=lenient))
             .annotate(effective_priority=F("project__priority") + F("priority"))
             .order_by("-n_active", "-effective_priority", "id")
-            .values_list("n_active", "overlap", "priority", "age_boost", "project__priority").first())
+            .values_list("id", "n_active", "overlap", "priority", "age_boost", "project__priority").first())
 
 
-def _peek_reason(*, user, projects: list[ClaimableProject]) -> str | None:
-    """The reason the best real task these projects offer the worker would be served with, or None when
-    they offer none."""
+def _peek_reason(*, user, projects: list[ClaimableProject]) -> tuple[int, str] | None:
+    """(id, reason) of the best real task these projects offer the worker: the reason it would be served
+    with, and the task a gold check served instead passes over. None when they offer none."""
     row = _peek(user=user, projects=projects, gold=False)
     if row is None:
         return None
-    n_active, overlap, priority, age_boost, project_priority = row
-    return served_reason(n_before=n_active, overlap=overlap, age_boost=age_boost, priority=priority,
-                         project_priority=project_priority)
+    task_id, n_active, overlap, priority, age_boost, project_priority = row
+    return task_id, served_reason(n_before=n_active, overlap=overlap, age_boost=age_boost, priority=priority,
+                                  project_priority=project_priority)

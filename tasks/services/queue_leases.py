@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, Value, When
 from django.utils import timezone
 
-from marketplace.errors import Conflict, NotFound
+from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.observability.instruments import LEASE_EXPIRIES
 from tasks.models import Assignment, Judgment, Project, Task
 from tasks.selectors.queue import instance_with_fields
@@ -44,17 +44,23 @@ _SUBMIT_PROJECT_FIELDS = ("name", "task_type", "label_schema", "instructions", "
 
 
 def _own_assignment_for_submit(*, user, assignment_id: int) -> Assignment:
-    """The worker's assignment with the task and project fields the submit uses, in one written-out
+    """The worker's assignment with the task and project fields the submit uses, and the worker's standing
+    (account status; membership status in the project's pool, if it has one), in one written-out
     statement (the ORM's select_related compiled on every submit was the biggest share of its CPU). Model
     fields of the assignment go through the ORM's converters (raw()); the joined task and project columns
     through instance_with_fields."""
+    from workers.models import PoolMembership, WorkerProfile
+
     # Columns named, never a.*: a prepared "SELECT a.*" fails once a migration adds a column.
     columns = ", ".join([*(f"a.{f.column}" for f in Assignment._meta.concrete_fields),
                          *(f"t.{f} AS task_{f}" for f in _SUBMIT_TASK_FIELDS),
-                         *(f"p.{f} AS project_{f}" for f in _SUBMIT_PROJECT_FIELDS)])
+                         *(f"p.{f} AS project_{f}" for f in _SUBMIT_PROJECT_FIELDS),
+                         "p.pool_id AS project_pool_id", "wp.status AS worker_standing", "pm.status AS pool_standing"])
     found = list(Assignment.objects.raw(
         f"SELECT {columns} FROM {Assignment._meta.db_table} a "  # noqa: S608 - constant fragments only
         f"JOIN {Task._meta.db_table} t ON t.id = a.task_id JOIN {Project._meta.db_table} p ON p.id = a.project_id "
+        f"LEFT JOIN {WorkerProfile._meta.db_table} wp ON wp.user_id = a.worker_id "
+        f"LEFT JOIN {PoolMembership._meta.db_table} pm ON pm.pool_id = p.pool_id AND pm.worker_id = a.worker_id "
         "WHERE a.id = %s AND a.worker_id = %s", [assignment_id, user.pk]))
     if not found:
         raise NotFound(f"No assignment {assignment_id}.")
@@ -62,17 +68,38 @@ def _own_assignment_for_submit(*, user, assignment_id: int) -> Assignment:
     assignment.task = instance_with_fields(
         Task, {"id": assignment.task_id, **{f: getattr(assignment, f"task_{f}") for f in _SUBMIT_TASK_FIELDS}})
     assignment.project = instance_with_fields(
-        Project, {"id": assignment.project_id,
+        Project, {"id": assignment.project_id, "pool_id": assignment.project_pool_id,
                   **{f: getattr(assignment, f"project_{f}") for f in _SUBMIT_PROJECT_FIELDS}})
     return assignment
 
 
-def _judgment_insert(*, assignment: Assignment, answer, seconds_spent: float | None, gold_correct: bool | None,
+def _standing_refusal(assignment: Assignment) -> Forbidden | None:
+    """Why this worker may no longer be paid for work (suspended or banned, or their membership in the
+    project's pool suspended or gone), or None. Work claimed while eligible is not voided by a lapsed
+    qualification or new terms: those stop new claims only."""
+    if assignment.worker_standing != "active":
+        return Forbidden("This account is suspended or banned: its work is no longer accepted. The task went "
+                         "back to the queue.", code="suspended")
+    if assignment.project_pool_id is not None and assignment.pool_standing != "active":
+        return Forbidden("Your membership in this project's pool is suspended or ended: your work on it is no "
+                         "longer accepted. The task went back to the queue.", code="suspended")
+    return None
+
+
+def server_seconds_spent(*, claimed_at: datetime, now: datetime) -> float:
+    """Time spent on an assignment as the server measures it: from the claim to the submit, never what the
+    worker says. QUEUE_TIME_SCALE (1 in production) lets a compressed-clock simulation read simulated time."""
+    return max(0.0, (now - claimed_at).total_seconds()) * settings.QUEUE_TIME_SCALE
+
+
+def _judgment_insert(*, assignment: Assignment, answer, reported_seconds: float | None, gold_correct: bool | None,
                      now: datetime) -> Judgment:
     """The approved judgment, written out (the ORM's create compiled it on every submit)."""
     task = assignment.task
     values = {"assignment_id": assignment.pk, "task_id": task.pk, "project_id": assignment.project_id,
-              "worker_id": assignment.worker_id, "answer": answer, "seconds_spent": seconds_spent,
+              "worker_id": assignment.worker_id, "answer": answer,
+              "seconds_spent": server_seconds_spent(claimed_at=assignment.claimed_at, now=now),
+              "reported_seconds": reported_seconds,
               "is_gold": task.is_gold, "gold_correct": gold_correct, "status": Judgment.Status.APPROVED,
               "created_at": now}
     params = [json.dumps(answer) if name == "answer" else
@@ -155,11 +182,20 @@ def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float 
     cleanly); 400 with the field at fault for an answer the label schema refuses, with nothing written.
     In one transaction: the judgment (gold_correct set for gold tasks), n_submitted + 1, the task marked
     complete when a real task reaches its overlap (then tasks.services.completion.task_completed on
-    commit), and the worker's earnings credit (payments)."""
+    commit), and the worker's earnings credit (payments).
+
+    403 suspended, with nothing written and no credit, when the worker is suspended or banned (or their
+    membership in the project's pool is): their live assignment is released back to the queue instead.
+    Time spent is measured by the server (claim to submit); ``seconds_spent`` is what the worker reports,
+    kept as Judgment.reported_seconds and read by no rule."""
     from tasks.label_schemas import answers_equal, validate_answer
 
     now = timezone.now()
     assignment = _own_assignment_for_submit(user=user, assignment_id=assignment_id)
+    refusal = _standing_refusal(assignment)
+    if refusal is not None:
+        _release_live(assignment_id=assignment.pk, task_id=assignment.task_id)  # the slot goes back to the queue
+        raise refusal
     if assignment.status != LIVE or assignment.expires_at <= now:
         raise _closed_conflict(assignment, now)
     task, project = assignment.task, assignment.project
@@ -172,7 +208,7 @@ def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float 
             assignment.refresh_from_db()
             raise _closed_conflict(assignment, now)
         assignment.status, assignment.finished_at = Assignment.Status.SUBMITTED, now
-        judgment = _judgment_insert(assignment=assignment, answer=answer, seconds_spent=seconds_spent,
+        judgment = _judgment_insert(assignment=assignment, answer=answer, reported_seconds=seconds_spent,
                                     gold_correct=gold_correct, now=now)
         completed = _count_submission(task_id=task.pk, now=now)
         _credit(judgment)
@@ -183,24 +219,52 @@ def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float 
     return judgment
 
 
+def _release_live(*, assignment_id: int, task_id: int) -> bool:
+    """LIVE -> RELEASED and the task's slot back (n_active - 1), in one transaction; False (nothing done)
+    when the assignment is no longer live. A live lease past its expiry may be released too: either way
+    the slot comes back once."""
+    with transaction.atomic():
+        released = Assignment.objects.filter(pk=assignment_id, status=LIVE).update(
+            status=Assignment.Status.RELEASED, finished_at=timezone.now())
+        if released:
+            Task.objects.filter(pk=task_id).update(n_active=F("n_active") - 1)
+    return bool(released)
+
+
 def assignment_release(*, user, assignment_id: int) -> Assignment:
     """The worker gives a live assignment back: the slot returns to the queue at once (n_active - 1). The
     worker will not be served this task again (released counts as touched). 404 for another worker's
     assignment; 409 when it is no longer live (submitted, released, or expired and already returned)."""
     assignment = _own_assignment(user=user, assignment_id=assignment_id)
-    with transaction.atomic():
-        now = timezone.now()
-        # A live lease past its expiry may still be released: either way the slot comes back once.
-        released = Assignment.objects.filter(pk=assignment.pk, status=LIVE).update(
-            status=Assignment.Status.RELEASED, finished_at=now)
-        if not released:
-            assignment.refresh_from_db()
-            raise Conflict(f"Assignment {assignment.pk} is {assignment.status}; only a live assignment can be "
-                           "released.", code=f"assignment_{assignment.status}",
-                           extra={"assignment": assignment.pk, "status": assignment.status})
-        Task.objects.filter(pk=assignment.task_id).update(n_active=F("n_active") - 1)
+    if not _release_live(assignment_id=assignment.pk, task_id=assignment.task_id):
+        assignment.refresh_from_db()
+        raise Conflict(f"Assignment {assignment.pk} is {assignment.status}; only a live assignment can be "
+                       "released.", code=f"assignment_{assignment.status}",
+                       extra={"assignment": assignment.pk, "status": assignment.status})
     assignment.refresh_from_db()
     return assignment
+
+
+def assignments_release_for_worker(*, worker_id: int, pool_id: int | None = None) -> int:
+    """Releases the worker's live assignments (only those on the pool's projects when ``pool_id``) back to
+    the queue: the workers app calls it when it suspends or bans a worker, or suspends a pool membership,
+    inside that transaction (lock order: the worker's profile, then assignments, then tasks in id order).
+    Returns how many. Idempotent; a submit racing it either commits first (then it was paid before the
+    suspension) or finds the assignment released (409)."""
+    with transaction.atomic():
+        live = Assignment.objects.select_for_update(of=("self",)).filter(worker_id=worker_id, status=LIVE)
+        if pool_id is not None:
+            live = live.filter(project__pool_id=pool_id)
+        rows = list(live.order_by("id").values_list("id", "task_id"))
+        if not rows:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            status=Assignment.Status.RELEASED, finished_at=timezone.now())
+        per_task = Counter(task_id for _, task_id in rows)
+        for task_id in sorted(per_task):
+            Task.objects.filter(pk=task_id).update(n_active=F("n_active") - per_task[task_id])
+    logger.info("released %d live assignments of worker %s (pool %s)", len(rows), worker_id, pool_id)
+    return len(rows)
 
 
 def assignments_expire(*, now: datetime | None = None, limit: int = 1000) -> int:

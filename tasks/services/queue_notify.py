@@ -20,7 +20,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from tasks.models import Assignment, Project, Task, WorkNotification
-from tasks.selectors.queue import COUNTED, project_share_cap
+from tasks.selectors.queue import COUNTED, project_share_cap, untouched_by
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def _candidates(*, project: Project, now):
     skill_ids = list(project.required_qualifications.values_list("id", flat=True))
     untouched_open = Task.objects.filter(
         project=project, status=Task.Status.OPEN, is_gold=False, n_active__lt=F("overlap"),
-    ).exclude(Exists(Assignment.objects.filter(task=OuterRef("pk"), worker=OuterRef(OuterRef("pk")))))
+    ).filter(untouched_by(OuterRef(OuterRef("pk")), lenient=True))
     recent = WorkNotification.objects.filter(
         worker=OuterRef("pk"), sent_at__gt=now - timedelta(seconds=settings.QUEUE_NOTIFY_MIN_INTERVAL_SECONDS))
     live = Assignment.objects.filter(worker=OuterRef("pk"), status=Assignment.Status.LIVE, expires_at__gt=now)
@@ -40,8 +40,7 @@ def _candidates(*, project: Project, now):
             .filter(worker_profile__notify_new_work=True)
             .filter(Exists(untouched_open), ~Exists(recent), ~Exists(live))
             .annotate(held=Count("assignments", filter=Q(assignments__project=project,
-                                                           assignments__status__in=COUNTED,
-                                                           assignments__task__is_gold=False)))
+                                                           assignments__status__in=COUNTED)))
             .filter(held__lt=cap))
 
 

@@ -24,6 +24,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 # The default rules want more evidence than a 10-worker day produces (they are tuned for real crowds);
 # the day's shape is the same, the minimum counts are scaled down to it.
+# The server measures time spent itself (claim to submit) on the simulation's clock (QUEUE_TIME_SCALE), so
+# request latency is compressed too: at 3000 x, 20 ms of latency made every judgment look 60 s long and the
+# planted fast rater (1-3 s a judgment) was never too fast. At 15 x the same latency is 0.3 s.
+SPEED = 15
 SMALL_CROWD_RULES = {
     "gold": {"min_n": 6},
     "fast": {"min_n": 6},
@@ -42,6 +46,7 @@ def stack(request, live_server, settings, monkeypatch):
                                       "available": 100_000_000}).start()
     settings.STRIPE_API_BASE = stripe.url
     settings.QUALITY_RULES = SMALL_CROWD_RULES
+    settings.QUEUE_TIME_SCALE = SPEED  # the server measures time spent: on the simulation's clock
     # The Celery worker is a subprocess: it reads these from its environment, copied when it starts.
     monkeypatch.setenv("STRIPE_API_BASE", stripe.url)
     monkeypatch.setenv("QUALITY_RULES", json.dumps(SMALL_CROWD_RULES))
@@ -54,7 +59,7 @@ def test_a_day_in_the_marketplace(stack, tmp_path):
     config = SimulationConfig(
         base_url=stack.url, workers=10, tasks=24, gold=16, overlap=3,
         spammer_share=0.1, always_a_share=0.1, fast_share=0.1, quiz_fail_share=0.2, quiz_cooldown=1,
-        seed=11, speed=3000, progress=False, work_timeout=240, quality_timeout=90, payout_timeout=120,
+        seed=11, speed=SPEED, progress=False, work_timeout=240, quality_timeout=90, payout_timeout=120,
     )
     out = io.StringIO()
     report = Simulation(config, console=Console(file=out, width=120)).run()

@@ -204,7 +204,7 @@ def test_work_arrived_notification_only_after_commit_and_only_for_new_tasks(lab,
     ('{"external_id": "n\\u0000", "data": {"prompt": "p", "language": "python", "response_a": "x", "response_b": "y"}}',
      "external_id"),
     ('{"external_id": "n3", "data": {"prompt": "p", "language": "python", "response_a": "x", "response_b": "y", '
-     '"meta": {"k\\u0000": 1}}}', "data"),
+     '"meta": {"k\\u0000": 1}}}', "data.meta"),
 ])
 def test_text_the_database_cannot_store_is_a_400_not_a_500(lab, project, line, path):
     response = lab.upload_jsonl(project.pk, [pair(1), line])

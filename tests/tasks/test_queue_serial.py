@@ -159,9 +159,10 @@ def test_the_submit_credit_is_stored_as_the_orm_would_store_it():
 
 
 @pytest.mark.django_db
-def test_share_count_equals_live_and_submitted_real_assignments_in_every_state(settings):
-    """The share cap's ``held`` is read from live assignments plus approved real judgments (two partial
-    indexes); it must equal the rule's definition, live + submitted assignments on real tasks, whatever
+def test_share_count_equals_live_and_submitted_assignments_in_every_state(settings):
+    """The share cap's ``held`` is read from live assignments plus approved judgments (two partial
+    indexes); it must equal the rule's definition, live + submitted assignments on the project's tasks,
+    gold included (a cap blind to gold would tell a worker at the cap which claims were gold), whatever
     the worker's assignments went through: submitted, released, expired, requeued, gold."""
     from datetime import timedelta
 
@@ -182,8 +183,7 @@ def test_share_count_equals_live_and_submitted_real_assignments_in_every_state(s
         return row.held
 
     def defined() -> int:
-        return Assignment.objects.filter(worker=alice, project=project, status__in=COUNTED,
-                                         task__is_gold=False).count()
+        return Assignment.objects.filter(worker=alice, project=project, status__in=COUNTED).count()
 
     claims = [assignment_claim(user=alice, project_id=project.pk) for _ in range(9)]
     assignment_claim(user=alice, project_id=other.pk)  # another project's work never counts here
@@ -194,13 +194,13 @@ def test_share_count_equals_live_and_submitted_real_assignments_in_every_state(s
     Assignment.objects.filter(pk=claims[6].assignment_id).update(expires_at=timezone.now() - timedelta(seconds=1))
     assignments_expire()
     assert held() == defined() == 7  # 5 submitted + 2 live
-    for task in gold:  # gold checks measure the worker: never counted, live or submitted
+    for task in gold:  # gold checks count like any claim, live or submitted
         Task.objects.filter(pk=task.pk).update(n_active=1)
         gold_assignment = Assignment.objects.create(task=task, worker=alice, project=project, status="live",
                                                     claimed_at=timezone.now(),
                                                     expires_at=timezone.now() + timedelta(hours=1))
         if task == gold[0]:
             assignment_submit(user=alice, assignment_id=gold_assignment.pk, answer={"choice": "a"})
-    assert held() == defined() == 7
+    assert held() == defined() == 9
     judgments_requeue_for_worker(worker_id=alice.pk, project_id=project.pk, reason="test")
-    assert held() == defined() == 2  # the 5 submitted were requeued; 2 live remain
+    assert held() == defined() == 4  # the 5 real submitted were requeued; 2 live real, the 2 gold remain

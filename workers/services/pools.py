@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from marketplace.errors import Conflict, NotFound, ValidationFailed
 from workers.models import Pool, PoolMembership, Qualification, Skill, WorkerAuditEvent
-from workers.services.standing import staff_target_refuse
+from workers.services.standing import _release_live_work, staff_target_refuse
 
 
 def pool_rule_worker_ids(*, skill_slug: str, min_score: float) -> list[int]:
@@ -84,6 +84,7 @@ def pool_members_remove(*, pool_id: int, worker_ids: list[int], actor_id: int | 
     removed = [w for w in worker_ids if w in members]
     PoolMembership.objects.filter(pool=pool, worker_id__in=removed).delete()
     for worker_id in removed:
+        _release_live_work(worker_id=worker_id, pool_id=pool.pk)  # their leases on the pool's projects go back
         WorkerAuditEvent.objects.create(worker_id=worker_id, actor_id=actor_id, pool=pool,
                                         action=WorkerAuditEvent.Action.POOL_REMOVE, reason=reason)
     return {"removed": removed, "not_members": [w for w in worker_ids if w not in members]}

@@ -1,5 +1,7 @@
 """Writes to a worker's platform standing: profile creation, payouts flag, suspension, pool suspension."""
 
+from importlib import import_module
+
 from django.db import transaction
 from django.db.models import Q
 
@@ -32,6 +34,13 @@ def worker_profile_ensure(*, user_id: int) -> WorkerProfile:
     makes a concurrent second insert fail, and get_or_create then reads the winner's row."""
     profile, _ = WorkerProfile.objects.get_or_create(user_id=user_id)
     return profile
+
+
+def _release_live_work(*, worker_id: int, pool_id: int | None = None) -> None:
+    """A worker who may no longer work (suspended, banned, out of a pool) gives their live assignments back
+    to the queue at once, in the caller's transaction; their submits are refused too (tasks' submit). The
+    queue is imported late: tasks depends on workers, not the other way round."""
+    import_module("tasks.services.queue").assignments_release_for_worker(worker_id=worker_id, pool_id=pool_id)
 
 
 def _profile_locked(*, user_id: int) -> WorkerProfile:
@@ -67,6 +76,7 @@ def worker_suspend(*, worker_id: int, reason: str, actor_id: int | None = None) 
     profile.status = WorkerProfile.Status.SUSPENDED
     profile.status_reason = reason
     profile.save(update_fields=["status", "status_reason", "updated_at"])
+    _release_live_work(worker_id=worker_id)
     WorkerAuditEvent.objects.create(worker_id=worker_id, actor_id=actor_id, action=WorkerAuditEvent.Action.SUSPEND,
                                     reason=reason)
 
@@ -96,6 +106,7 @@ def worker_ban(*, worker_id: int, reason: str, actor_id: int | None = None) -> N
     profile.status = WorkerProfile.Status.BANNED
     profile.status_reason = reason
     profile.save(update_fields=["status", "status_reason", "updated_at"])
+    _release_live_work(worker_id=worker_id)
     WorkerAuditEvent.objects.create(worker_id=worker_id, actor_id=actor_id, action=WorkerAuditEvent.Action.BAN,
                                     reason=reason)
 
@@ -113,6 +124,7 @@ def pool_membership_suspend(*, pool_id: int, worker_id: int, reason: str, actor_
     membership.status = PoolMembership.Status.SUSPENDED
     membership.reason = reason
     membership.save(update_fields=["status", "reason"])
+    _release_live_work(worker_id=worker_id, pool_id=pool_id)
     WorkerAuditEvent.objects.create(worker_id=worker_id, actor_id=actor_id, pool_id=pool_id,
                                     action=WorkerAuditEvent.Action.POOL_SUSPEND, reason=reason)
 
