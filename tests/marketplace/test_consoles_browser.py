@@ -13,7 +13,8 @@ from quality.models import Flag
 from tests.conftest import PASSWORD, ROOT, make_user
 from tests.payments.factories import connect, credit, make_project
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# PostgreSQL: the live server needs transactional_db, whose flush SQLite refuses (append-only ledger triggers).
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.postgres]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
