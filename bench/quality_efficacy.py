@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from quality.consensus import dawid_skene, majority_vote  # noqa: E402
+from quality.gold import worker_gold_shares  # noqa: E402
 from quality.metrics import random_answer_log_lr  # noqa: E402
 from quality.rules import merge_rules  # noqa: E402
 from quality.scoring import CATEGORICAL, ProjectData, score_project  # noqa: E402
@@ -38,7 +39,9 @@ HONEST, RANDOM, ALWAYS_A, FAST = "honest", "random", "always_a", "fast"
 BOUND_REFERENCES = ("truth known", "planted co-raters", "ours (rules' reference)")
 
 
-def simulate(*, n_workers: int, rounds: int, tie: bool, seed: int):
+def simulate(*, n_workers: int, rounds: int, tie: bool, seed: int, gold_share: float = 0.05):
+    """The crowd and its tasks; judgments are made round by round by play_round(sim, r, shares) (each worker's
+    gold share for the round: the base share, or the adaptive shares computed after the previous round)."""
     rng = np.random.default_rng(seed)
     kinds = np.array([HONEST] * n_workers, dtype=object)
     order = rng.permutation(n_workers)
@@ -53,46 +56,60 @@ def simulate(*, n_workers: int, rounds: int, tie: bool, seed: int):
     n_gold = max(10, int(0.05 * n_real))
     truth = rng.choice(n_classes, n_real + n_gold, p=prior)
     speed = np.where(kinds == FAST, 2.0, rng.uniform(25, 90, n_workers))  # median seconds per worker
-
-    items, workers, labels, seconds, round_of = [], [], [], [], []
-    slots = np.full(n_real, 3)
-    seen = [set() for _ in range(n_workers)]
-    next_open = 0  # tasks are served in id order (closest to completion first, as the queue does)
-    for r in range(rounds):
-        for w in rng.permutation(n_workers):
-            if rng.random() < 0.05:
-                candidates = [g for g in rng.permutation(n_gold)[:5] if n_real + g not in seen[w]]
-                if not candidates:
-                    continue
-                item = n_real + int(candidates[0])
-            else:
-                i = next_open
-                while slots[i] == 0 or i in seen[w]:
-                    i += 1
-                item = i
-                slots[i] -= 1
-                while next_open < n_real and slots[next_open] == 0:
-                    next_open += 1
-            seen[w].add(item)
-            t = truth[item]
-            if kinds[w] == HONEST:
-                if rng.random() < accuracy[w]:
-                    label = t
-                else:
-                    label = (t + rng.integers(1, n_classes)) % n_classes
-            elif kinds[w] == ALWAYS_A:
-                label = 0
-            else:
-                label = rng.integers(0, n_classes)
-            items.append(item)
-            workers.append(w)
-            labels.append(label)
-            seconds.append(float(rng.lognormal(np.log(speed[w]), 0.3)))
-            round_of.append(r)
     gold = {n_real + g: int(truth[n_real + g]) for g in range(n_gold)}
-    return dict(kinds=kinds, accuracy=accuracy, truth=truth, n_items=n_real + n_gold, n_real=n_real, gold=gold,
-                items=np.array(items), workers=np.array(workers), labels=np.array(labels),
-                seconds=np.array(seconds), round_of=np.array(round_of), n_classes=n_classes)
+    sim = dict(kinds=kinds, accuracy=accuracy, truth=truth, n_items=n_real + n_gold, n_real=n_real, gold=gold,
+               n_gold=n_gold, n_classes=n_classes, rng=rng, speed=speed, gold_share=gold_share,
+               slots=np.full(n_real, 3), seen=[set() for _ in range(n_workers)], next_open=0,
+               rows={"items": [], "workers": [], "labels": [], "seconds": [], "round_of": [], "gold": []},
+               share_log=[])
+    _arrays(sim)
+    return sim
+
+
+def play_round(sim, r: int, shares=None) -> None:
+    """One judgment per worker (in random order); each is gold with the worker's share for this round."""
+    rng, kinds, n_real, n_classes = sim["rng"], sim["kinds"], sim["n_real"], sim["n_classes"]
+    shares = np.full(len(kinds), sim["gold_share"]) if shares is None else np.asarray(shares)
+    sim["share_log"].append(shares.copy())
+    rows, slots, seen = sim["rows"], sim["slots"], sim["seen"]
+    for w in rng.permutation(len(kinds)):
+        is_gold = False
+        if rng.random() < shares[w]:
+            candidates = [g for g in rng.permutation(sim["n_gold"])[:5] if n_real + g not in seen[w]]
+            if not candidates:
+                continue
+            item, is_gold = n_real + int(candidates[0]), True
+        else:
+            i = sim["next_open"]  # tasks are served in id order (closest to completion first, as the queue does)
+            while slots[i] == 0 or i in seen[w]:
+                i += 1
+            item = i
+            slots[i] -= 1
+            while sim["next_open"] < n_real and slots[sim["next_open"]] == 0:
+                sim["next_open"] += 1
+        seen[w].add(item)
+        t = sim["truth"][item]
+        if kinds[w] == HONEST:
+            label = t if rng.random() < sim["accuracy"][w] else (t + rng.integers(1, n_classes)) % n_classes
+        elif kinds[w] == ALWAYS_A:
+            label = 0
+        else:
+            label = rng.integers(0, n_classes)
+        for key, value in (("items", item), ("workers", w), ("labels", label), ("round_of", r), ("gold", is_gold),
+                           ("seconds", float(rng.lognormal(np.log(sim["speed"][w]), 0.3)))):
+            rows[key].append(value)
+    _arrays(sim)
+
+
+def _arrays(sim) -> None:
+    for key, values in sim["rows"].items():
+        sim[key if key != "gold" else "is_gold"] = np.array(values, dtype=np.float64 if key == "seconds" else
+                                                            bool if key == "gold" else np.int64)
+
+
+def play_all(sim, rounds: int) -> None:
+    for r in range(rounds):
+        play_round(sim, r)
 
 
 def project_data(sim, upto_round: int) -> ProjectData:
@@ -103,7 +120,8 @@ def project_data(sim, upto_round: int) -> ProjectData:
                        n_workers=len(sim["kinds"]), classes=classes, gold=sim["gold"])
 
 
-def crowdkit_accuracy(sim, real):
+def crowdkit_answers(sim):
+    """crowd-kit's DawidSkene answer per item (-1 without one), or None when crowd-kit is not installed."""
     try:
         import pandas as pd
         from crowdkit.aggregation import DawidSkene
@@ -112,9 +130,23 @@ def crowdkit_accuracy(sim, real):
     df = pd.DataFrame({"task": sim["items"], "worker": sim["workers"], "label": sim["labels"]})
     result = DawidSkene(n_iter=100).fit_predict(df)
     predicted = result.reindex(range(sim["n_items"])).to_numpy()
-    ok = ~pd.isna(predicted)
-    mask = real & ok
-    return float((predicted[mask].astype(int) == sim["truth"][mask]).mean())
+    return np.where(pd.isna(predicted), -1, predicted).astype(np.int64)
+
+
+def unanimous_correct(sim, real) -> np.ndarray:
+    """Real items whose 3 or more raters all gave the same answer, and that answer is the truth."""
+    items, labels = sim["items"], sim["labels"]
+    n = np.bincount(items, minlength=sim["n_items"])
+    top = np.stack([np.bincount(items[labels == c], minlength=sim["n_items"]) for c in range(sim["n_classes"])], 1)
+    unanimous = (n >= 3) & (top.max(axis=1) == n)
+    return np.flatnonzero(real & unanimous & (top.argmax(axis=1) == sim["truth"]))
+
+
+def overturned(answers, sim, items) -> int | None:
+    """How many of these (unanimous and correct) items a method answers with something else."""
+    if answers is None:
+        return None
+    return int((answers[items] != sim["truth"][items]).sum())
 
 
 def planted_references(sim, sel) -> dict[str, np.ndarray]:
@@ -146,15 +178,22 @@ def _count(names) -> dict:
 
 
 def run(args, seed):
-    sim = simulate(n_workers=args.workers, rounds=args.rounds, tie=not args.no_tie, seed=seed)
+    sim = simulate(n_workers=args.workers, rounds=args.rounds, tie=not args.no_tie, seed=seed,
+                   gold_share=args.gold_share)
     rules = merge_rules(json.loads(args.rules) if args.rules else None)
+    shares = None  # the first round: every worker at the project's gold share
     n_workers = len(sim["kinds"])
     first_flag = np.full(n_workers, -1)
     bound = {name: np.full((args.rounds, n_workers), -np.inf) for name in BOUND_REFERENCES}
     flag_rules: list[tuple] = [()] * len(sim["kinds"])  # the rules that raised each worker's first flag
     started = time.perf_counter()
     for r in range(args.rounds):
+        play_round(sim, r, shares)
         score = score_project(project_data(sim, r), rules)
+        if not args.flat_gold:
+            # What the recompute stores and the claim's gold draw reads (quality.gold), for the next round.
+            shares = worker_gold_shares(score.workers, floor=args.gold_share, rules=rules,
+                                        cfg=rules.get("adaptive_gold"))
         for w, stats in enumerate(score.workers):
             actionable = [f["rule"] for f in stats["findings"] if f["level"] in ("review", "suspend")]
             if first_flag[w] < 0 and actionable:
@@ -183,6 +222,9 @@ def run(args, seed):
     ds_nogold = dawid_skene(sim["items"], sim["workers"], sim["labels"], n_items=sim["n_items"],
                             n_workers=len(kinds), n_classes=sim["n_classes"])
     truth = sim["truth"]
+    ck = crowdkit_answers(sim)
+    ck_ok = real & (ck >= 0) if ck is not None else None
+    unanimous = unanimous_correct(sim, real)
     result = {
         "seed": seed,
         "recall_30": float(flagged_in_30[bad].mean()),
@@ -196,8 +238,15 @@ def run(args, seed):
         "random_caught_by": _count("+".join(flag_rules[w]) for w in np.flatnonzero(flagged_in_30 & (kinds == RANDOM))),
         "mv": float((mv[real] == truth[real]).mean()), "ds": float((ds.answers[real] == truth[real]).mean()),
         "ds_nogold": float((ds_nogold.answers[real] == truth[real]).mean()),
-        "crowdkit": crowdkit_accuracy(sim, real), "scoring_seconds": scoring_seconds,
+        "crowdkit": None if ck is None else float((ck[ck_ok] == truth[ck_ok]).mean()),
+        "unanimous_correct": int(unanimous.size),
+        "overturned": {"ours": overturned(ds.answers, sim, unanimous), "majority": overturned(mv, sim, unanimous),
+                       "crowd-kit": overturned(ck, sim, unanimous)},
+        "scoring_seconds": scoring_seconds,
         "n_judgments": int(len(sim["items"])), "n_bad": int(bad.sum()), "n_random": int((kinds == RANDOM).sum()),
+        "n_gold_judgments": int(sim["is_gold"].sum()),
+        "gold_share_by_kind": {k: float(sim["is_gold"][kinds[sim["workers"]] == k].mean())
+                               for k in (HONEST, RANDOM, ALWAYS_A, FAST)},
     }
     if args.bound:
         # Each worker's highest log LR: random spammers while they had made at most 30 judgments, honest workers
@@ -206,7 +255,6 @@ def run(args, seed):
                          for r in range(args.rounds)])
         result["bound"] = {name: (np.where(made <= 30, L, -np.inf).max(axis=0)[kinds == RANDOM],
                                   L.max(axis=0)[kinds == HONEST]) for name, L in bound.items()}
-    return result
     return result
 
 
@@ -219,11 +267,16 @@ def main():
     parser.add_argument("--no-tie", action="store_true", help="pairwise a/b only (no tie answers)")
     parser.add_argument("--bound", action="store_true",
                         help="also the random-answering test with oracle references (truth; planted co-raters)")
+    parser.add_argument("--gold-share", type=float, default=0.05, help="the project's gold share (the floor)")
+    parser.add_argument("--flat-gold", action="store_true",
+                        help="every worker at the project's gold share (no adaptive gold): the previous design")
     parser.add_argument("--rules", default="", help='JSON overrides, as QUALITY_RULES: {"agreement": {"margin": 0.05}}')
     args = parser.parse_args()
-    totals = {"bad": 0, "caught": 0, "false": 0, "honest": 0, "random": 0, "random_caught": 0}
+    totals = {"bad": 0, "caught": 0, "false": 0, "honest": 0, "random": 0, "random_caught": 0, "judgments": 0,
+              "gold": 0, "n_a_fast": 0}
+    gold = f"{args.gold_share:.0%} gold, " + ("flat" if args.flat_gold else "adaptive")
     print(f"pairwise {'a/b' if args.no_tie else 'a/b/tie'}, {args.workers} workers x {args.rounds} judgments, "
-          f"overlap 3, 5% gold, rules {args.rules or 'default'}")
+          f"overlap 3, {gold}, rules {args.rules or 'default'}")
     for seed in range(args.seed_offset, args.seed_offset + args.seeds):
         r = run(args, seed)
         n_bad, n_random = r["n_bad"], r["n_random"]
@@ -233,6 +286,13 @@ def main():
         totals["random_caught"] += round(r["recall_by_kind"][RANDOM] * n_random)
         totals["false"] += r["false_flags"]
         totals["honest"] += r["honest"]
+        totals["judgments"] += r["n_judgments"]
+        totals["gold"] += r["n_gold_judgments"]
+        totals["n_a_fast"] += r["n_bad"] - r["n_random"]
+        for method, n in r["overturned"].items():
+            if n is not None:
+                totals.setdefault("overturned", {}).setdefault(method, 0)
+                totals["overturned"][method] += n
         for name, (spam, honest) in r.get("bound", {}).items():
             pooled = totals.setdefault(name, ([], []))
             pooled[0].append(spam)
@@ -244,12 +304,17 @@ def main():
               f"false flags {r['false_flags']}/{r['honest']} (accuracies {r['false_flag_accuracies']}, "
               f"rules {r['false_flag_rules']}); "
               f"consensus accuracy: majority {r['mv']:.4f}, ours DS {r['ds']:.4f} (no gold {r['ds_nogold']:.4f}), "
-              f"crowd-kit DS {ck}; scoring {args.rounds} checkpoints took {r['scoring_seconds']:.1f} s")
+              f"crowd-kit DS {ck}; unanimous-and-correct tasks overturned (of {r['unanimous_correct']}): "
+              f"{r['overturned']}; gold share {r['n_gold_judgments'] / r['n_judgments']:.4f} "
+              f"(by kind {({k: round(v, 3) for k, v in r['gold_share_by_kind'].items()})}); scoring {args.rounds} checkpoints took {r['scoring_seconds']:.1f} s")
     print(f"TOTAL recall within 30 judgments: {totals['caught']}/{totals['bad']} = "
           f"{totals['caught'] / totals['bad']:.3f} (target >= 0.95; random spammers "
           f"{totals['random_caught']}/{totals['random']} = {totals['random_caught'] / totals['random']:.3f}); "
           "false flags among honest: "
           f"{totals['false']}/{totals['honest']} = {totals['false'] / totals['honest']:.4f} (target <= 0.01)")
+    print(f"TOTAL unanimous-and-correct tasks overturned: {totals.get('overturned')} (target: ours 0)")
+    print(f"TOTAL gold share of all judgments: {totals['gold']}/{totals['judgments']} = "
+          f"{totals['gold'] / totals['judgments']:.4f} (budget: project's {args.gold_share:.0%} + 3 points)")
     if args.bound:
         print_bound(totals, merge_rules(json.loads(args.rules) if args.rules else None)["random"])
 
@@ -265,9 +330,19 @@ def print_bound(totals: dict, cfg: dict) -> None:
         allowed = int(np.floor(0.01 * honest.size))
         threshold = np.sort(honest)[::-1][allowed] if allowed < honest.size else -np.inf
         threshold = np.nextafter(threshold, np.inf)  # strictly above the (allowed + 1)-th highest honest worker
-        print(f"  {name:26s}: at log LR {threshold:5.2f} (<= 1% honest): {(spam >= threshold).mean():.3f} "
+        caught = (spam >= threshold).mean()
+        print(f"  {name:26s}: at log LR {threshold:5.2f} (<= 1% honest): {caught:.3f} "
               f"({(honest >= threshold).sum()}/{honest.size} honest); at the rule's {cfg['log_lr']}: "
               f"{(spam >= cfg['log_lr']).mean():.3f} ({(honest >= cfg['log_lr']).sum()}/{honest.size} honest)")
+        if name == "truth known":
+            # Always-"a" and too-fast raters are caught by the other rules in every run: the bound for all bad
+            # raters counts them as caught and the random spammers at this bound.
+            all_bad = (totals["n_a_fast"] + caught * spam.size) / totals["bad"]
+            ours_all = totals["caught"] / totals["bad"]
+            ours_random = totals["random_caught"] / totals["random"]
+            print(f"  truth-known bound, all bad raters: {all_bad:.3f}; ours {ours_all:.3f} = "
+                  f"{ours_all / all_bad:.1%} of it; random spammers: ours {ours_random:.3f} = "
+                  f"{ours_random / caught:.1%} of the bound {caught:.3f}")
 
 
 if __name__ == "__main__":

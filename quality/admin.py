@@ -83,7 +83,7 @@ class FlagAdmin(admin.ModelAdmin):
 @admin.register(WorkerStanding)
 class WorkerStandingAdmin(admin.ModelAdmin):
     list_display = ["worker", "project", "status", "n_judgments", "gold_accuracy", "gold_upper", "loo_agreement",
-                    "pool_loo_agreement", "median_seconds", "top_answer_share", "computed_at"]
+                    "pool_loo_agreement", "median_seconds", "top_answer_share", "gold_share", "computed_at"]
     list_filter = ["status"]
     search_fields = ["worker__email"]
 

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import transaction
 
 from quality import services
+from tasks.models import Task
 
 logger = logging.getLogger(__name__)
 
@@ -14,8 +15,13 @@ __all__ = ["task_consensus_compute", "recompute_quality", "project_quality_recom
 
 @shared_task(name="quality.jobs.task_consensus_compute", acks_late=True)
 def task_consensus_compute(task_id: int) -> dict | None:
-    """Consensus of a task that just completed (enqueued on commit by tasks.services.task_completed)."""
-    return services.task_consensus_compute(task_id=task_id)
+    """Consensus of a task that just completed (enqueued on commit by tasks.services.task_completed), and the
+    project's first figures if it has none yet."""
+    result = services.task_consensus_compute(task_id=task_id)
+    project_id = Task.objects.filter(pk=task_id).values_list("project_id", flat=True).first()
+    if project_id is not None:
+        services.project_first_figures(project_id=project_id)
+    return result
 
 
 @shared_task(name="quality.jobs.project_quality_recompute", acks_late=True)

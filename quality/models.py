@@ -124,6 +124,10 @@ class WorkerStanding(models.Model):
                                          help_text="Share of the worker's most frequent answer (e.g. always 'a').")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.GOOD)
     reasons = models.JSONField(default=list, blank=True)
+    gold_share = models.FloatField(
+        null=True, blank=True,
+        help_text="Share of this worker's claims in the project served as gold (adaptive gold, quality.gold): "
+                  "the project's gold_share when there is no doubt about them, up to the cap. Ops only.")
     computed_at = models.DateTimeField()
 
     class Meta:

@@ -33,6 +33,12 @@ DEFAULT_RULES: dict[str, dict] = {
     # threshold h with probability at most e^-h over all their judgments (Wald/Ville); better raters far less.
     "random": {"enabled": True, "min_n": 10, "accuracy_floor": 0.65, "watch_log_lr": 1.0, "log_lr": 3.0,
                "suspend_log_lr": 6.9},
+    # Adaptive gold (quality.gold): not a rule that flags, but driven by the rules' tests. A worker's gold share
+    # rises with the doubt about them (their random log LR between -honest_log_lr and the review threshold,
+    # raised to `power`), from the project's gold_share up to `cap`; the project's mean stays within its
+    # gold_share + `budget`.
+    "adaptive_gold": {"enabled": True, "cap": 0.8, "budget": 0.03, "honest_log_lr": 0.5, "power": 2.0,
+                      "skip_flagged": 1},
 }
 SEVERITY_ORDER = {None: 0, "watch": 1, "review": 2, "suspend": 3}
 

@@ -66,7 +66,7 @@ def _standings(*, worker_id: int, render) -> dict | None:
 
 _OPS_STANDING_FIELDS = ("status", "reasons", "n_judgments", "gold_n", "gold_correct", "gold_accuracy", "gold_lower",
                         "gold_upper", "loo_agreement", "loo_n", "pool_loo_agreement", "median_seconds",
-                        "top_answer_share", "computed_at")
+                        "top_answer_share", "gold_share", "computed_at")
 
 
 def worker_standing_for_ops(*, worker_id: int) -> dict | None:
@@ -85,6 +85,15 @@ def task_consensus_get(*, task_ids: Iterable[int]) -> dict[int, dict]:
     rows = TaskConsensus.objects.filter(task_id__in=ids).values_list("task_id", "answer", "confidence", "method")
     return {task_id: {"answer": answer, "confidence": confidence, "method": method}
             for task_id, answer, confidence, method in rows}
+
+
+def worker_gold_shares(*, worker_id: int, project_ids: list[int]) -> dict[int, float]:
+    """{project_id: share of this worker's claims there to serve as gold} from the last quality run (adaptive
+    gold, quality.gold). Projects where the worker was never measured are absent: the caller uses the
+    project's gold_share. Read by the claim; one indexed lookup (one_standing_per_worker_project)."""
+    rows = WorkerStanding.objects.filter(worker_id=worker_id, project_id__in=project_ids,
+                                         gold_share__isnull=False).values_list("project_id", "gold_share")
+    return dict(rows)
 
 
 def project_agreement_get(*, project_id: int) -> dict | None:

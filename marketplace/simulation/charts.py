@@ -81,15 +81,46 @@ def preference_confidence(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
+GOLD_WINDOW = 10
+
+
+def gold_share(report: dict, path: Path) -> None:
+    """Each worker's gold share over time: the share of gold among their last GOLD_WINDOW claims, by judgment
+    number, coloured by planted behaviour (adaptive gold raises it for workers in doubt)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    seen = set()
+    for w in report["workers"]:
+        served = w.get("gold_served") or []
+        if not served:
+            continue
+        running = [sum(served[max(0, i + 1 - GOLD_WINDOW):i + 1]) / min(i + 1, GOLD_WINDOW) for i in range(len(served))]
+        label = None if w["behaviour"] in seen else w["behaviour"]
+        seen.add(w["behaviour"])
+        ax.plot(range(1, len(served) + 1), running, color=COLORS.get(w["behaviour"], "grey"), alpha=0.6,
+                linewidth=1, label=label)
+    gold = report.get("gold_share")
+    if gold is not None:
+        ax.axhline(gold, color="black", linestyle="--", linewidth=1, label="project's gold share")
+    if seen:
+        ax.legend(fontsize=8)
+    ax.set_xlabel("judgment number")
+    ax.set_ylabel(f"gold among the last {GOLD_WINDOW} claims")
+    ax.set_title("Gold share per worker over time")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_report_dir(report: dict, directory: str) -> list[Path]:
-    """report.json and the four charts; returns the paths written."""
+    """report.json and the five charts; returns the paths written."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.json", out / "pay_per_worker.png", out / "quality_scores.png", out / "queue_depth.png",
-             out / "preference_confidence.png"]
+             out / "preference_confidence.png", out / "gold_share.png"]
     paths[0].write_text(json.dumps(report, indent=2, default=str))
     pay_per_worker(report, paths[1])
     quality_distribution(report, paths[2])
     queue_depth(report, paths[3])
     preference_confidence(report, paths[4])
+    gold_share(report, paths[5])
     return paths

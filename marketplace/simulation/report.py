@@ -70,6 +70,9 @@ def _workers(sim, flags_by_worker) -> list[dict]:
         rows.append({
             "email": f.email, "user_id": f.user_id, "behaviour": f.behaviour.value, "honest": f.behaviour.honest,
             "quiz_attempts": f.quiz_attempts, "judgments": len(f.judged),
+            # In claim order: 1 where the task served was gold (the simulator's own records; adaptive gold,
+            # docs/quality.md, serves more of it to workers in doubt). Drawn as gold_share.png.
+            "gold_served": [int(j.is_gold) for j in f.judged],
             "accuracy": _rate(sum(j.correct for j in regular), len(regular)),
             "gold_accuracy": _rate(sum(j.correct for j in gold), len(gold)),
             "simulated_hours": round(hours, 3), "earned_cents": earned,
@@ -214,6 +217,7 @@ def build_report(sim) -> dict:
         "latency": sim.stats.summary(),
         "quality_rounds": sim.review.rounds,
         "flag_threshold": flag_threshold(),
+        "gold_share": sim.config.gold_share,
         "timeline": sim.timeline,
         "workers": workers,
         "checks": checks,

@@ -2,11 +2,19 @@
 
 from quality.services.consensus import task_consensus_compute
 from quality.services.flags import flag_raise, flag_resolve, standing_status_refresh
-from quality.services.recompute import project_quality_recompute, projects_changed, worker_global_standing_refresh
+from quality.services.recompute import (
+    project_agreement_ensure,
+    project_first_figures,
+    project_quality_recompute,
+    projects_changed,
+    worker_global_standing_refresh,
+)
 
 __all__ = [
     "flag_raise",
     "flag_resolve",
+    "project_agreement_ensure",
+    "project_first_figures",
     "project_quality_recompute",
     "projects_changed",
     "standing_status_refresh",

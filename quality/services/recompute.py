@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from quality.gold import worker_gold_shares
 from quality.metrics import group_median, wilson_interval
 from quality.models import Flag, ProjectAgreement, ProjectQualityState, TaskConsensus, WorkerStanding
 from quality.scoring import score_project
@@ -50,15 +51,18 @@ def _model_json(model: dict | None, worker_ids: list[int]) -> dict | None:
             "pooled": confusions.mean(axis=0).tolist() if len(worker_ids) else None}
 
 
-def project_quality_recompute(*, project_id: int, force: bool = False) -> bool:
+def project_quality_recompute(*, project_id: int, force: bool = False, wait: bool = False) -> bool:
     """Recompute one project's quality figures and apply the rules. False when skipped (unchanged, or
-    another run holds the project). Safe to run twice: upserts, and flags are unique while open."""
+    another run holds the project). Safe to run twice: upserts, and flags are unique while open.
+
+    wait: block on a run in progress instead of skipping, then run if the judgments changed since it (the
+    completion path, which must read figures that include every judgment)."""
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return False
     ProjectQualityState.objects.get_or_create(project=project)
     with transaction.atomic():
-        state = ProjectQualityState.objects.select_for_update(skip_locked=True).filter(project=project).first()
+        state = ProjectQualityState.objects.select_for_update(skip_locked=not wait).filter(project=project).first()
         if state is None:
             return False
         approved = Judgment.objects.filter(project=project, status=Judgment.Status.APPROVED)
@@ -78,7 +82,9 @@ def project_quality_recompute(*, project_id: int, force: bool = False) -> bool:
                 "alpha": _none_if_nan(score.alpha), "level": score.level,
                 "fleiss_kappa": _none_if_nan(score.fleiss_kappa), "n_tasks": score.n_tasks,
                 "n_judgments": score.n_judgments, "computed_at": now})
-            _store_standings(project, loaded, score, now)
+            shares = (worker_gold_shares(score.workers, floor=project.gold_share, rules=rules,
+                                         cfg=rules.get("adaptive_gold")) if project.gold_share > 0 else None)
+            _store_standings(project, loaded, score, now, shares)
             n_after = approved.count()
             if n_after == n_now:
                 break
@@ -89,6 +95,34 @@ def project_quality_recompute(*, project_id: int, force: bool = False) -> bool:
         state.model = _model_json(score.model, loaded.worker_ids)
         state.save()
     return True
+
+
+def project_agreement_ensure(*, project_id: int) -> dict | None:
+    """The project's agreement, computed now if its judgments changed since the last run (waiting for a run
+    in progress). Called when a project completes, before project.completed is recorded, so the event and
+    GET .../agreement/ carry figures over every judgment. Returns project_agreement_get's dict with
+    computed_at as an ISO string (JSON-ready), or None when nothing can be computed. A failure is logged
+    and leaves the last stored figures (the beat sweeps again); it never blocks the completion."""
+    from quality.selectors import project_agreement_get
+
+    try:
+        with transaction.atomic():
+            project_quality_recompute(project_id=project_id, wait=True)
+    except Exception:  # noqa: BLE001 - the project still completes; the beat retries the figures
+        logger.exception("quality recompute at completion of project %s failed", project_id)
+    row = project_agreement_get(project_id=project_id)
+    if row is not None and row.get("computed_at") is not None:
+        row = {**row, "computed_at": row["computed_at"].isoformat()}
+    return row
+
+
+def project_first_figures(*, project_id: int) -> bool:
+    """A task completed: compute the project's figures now if it has none yet, so a client does not wait for
+    the beat to see its first agreement. Later runs are the beat's (a full run per task would cost the whole
+    project per judgment) and the completion's. Skips when another run holds the project."""
+    if ProjectAgreement.objects.filter(project_id=project_id).exists():
+        return False
+    return project_quality_recompute(project_id=project_id)
 
 
 def _store_consensus(project, loaded, score, now) -> None:
@@ -128,7 +162,7 @@ def _reasons(findings: list[dict]) -> list[dict]:
     return [{"rule": f["rule"], "level": f["level"], "message": f["message"]} for f in findings]
 
 
-def _store_standings(project, loaded, score, now) -> None:
+def _store_standings(project, loaded, score, now, shares=None) -> None:
     for w, worker_id in enumerate(loaded.worker_ids):
         stats = score.workers[w]
         findings = stats["findings"]
@@ -139,8 +173,9 @@ def _store_standings(project, loaded, score, now) -> None:
             for f in flag.evidence.get("findings", []):
                 if not any(r["rule"] == f["rule"] and r["level"] in ("review", "suspend") for r in reasons):
                     reasons.append({"rule": f["rule"], "level": flag.severity, "message": f.get("message", "")})
-        WorkerStanding.objects.update_or_create(worker_id=worker_id, project=project, defaults=_standing_fields(
-            stats, reasons, score.pool["loo_median"], now))
+        WorkerStanding.objects.update_or_create(worker_id=worker_id, project=project, defaults={
+            **_standing_fields(stats, reasons, score.pool["loo_median"], now),
+            "gold_share": None if shares is None else float(shares[w])})
     # Workers whose judgments were all requeued have no rows left here: their standing keeps its figures.
     for worker_id in loaded.worker_ids:
         worker_global_standing_refresh(worker_id=worker_id, now=now)

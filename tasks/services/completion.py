@@ -52,8 +52,12 @@ def project_completed_event_data(*, project_id: int) -> dict:
     project = Project.objects.get(pk=project_id)
     counts = Task.objects.filter(project_id=project_id).aggregate(
         n_tasks=Count("id", filter=Q(is_gold=False)), n_gold=Count("id", filter=Q(is_gold=True)))
+    # The agreement over every judgment, computed now (quality.services.project_agreement_ensure) rather than
+    # left to the next beat: the client reads it in the event and at GET .../agreement/ right away.
+    agreement_ensure = _optional("quality.services", "project_agreement_ensure")
     return {"project": project.pk, "name": project.name, "status": project.status,
-            "completed_at": project.completed_at.isoformat() if project.completed_at else None, **counts}
+            "completed_at": project.completed_at.isoformat() if project.completed_at else None, **counts,
+            "agreement": agreement_ensure(project_id=project_id) if agreement_ensure else None}
 
 
 def task_completed_notify(*, task_id: int, consensus: dict | None) -> list[int]:

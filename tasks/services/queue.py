@@ -136,7 +136,8 @@ def _claim_under_lock(*, user, project_id: int | None, rng) -> Claim | None:
     if stale:
         assignments_expire(now=now, limit=200)
 
-    gold_projects = [p for p in projects if p.gold_share > 0 and rng.random() < p.gold_share]
+    shares = _gold_shares(user=user, projects=projects)
+    gold_projects = [p for p in projects if p.gold_share > 0 and rng.random() < shares.get(p.id, p.gold_share)]
     if gold_projects:
         # Serve gold only where real work is available too (else "only gold left" would be a tell), and
         # with the reason that real task would have been served with.
@@ -153,6 +154,20 @@ def _claim_under_lock(*, user, project_id: int | None, rng) -> Claim | None:
         # here, at the end of the worker's queue, can gold and real work be told apart (docs/queue.md).
         claim = _claim_one(user=user, projects=projects, gold=False, reason=None, lenient=True)
     return claim
+
+
+def _gold_shares(*, user, projects: list[ClaimableProject]) -> dict[int, float]:
+    """Adaptive gold: each worker's gold share per project as quality last set it (more gold where there is
+    doubt about the worker, docs/quality.md); the project's gold_share where quality has none. Read on every
+    claim in a project with gold, whatever is then served, so its timing tells nothing."""
+    with_gold = [p.id for p in projects if p.gold_share > 0]
+    if not with_gold:
+        return {}
+    try:
+        from quality.selectors import worker_gold_shares
+    except ImportError:
+        return {}
+    return worker_gold_shares(worker_id=user.pk, project_ids=with_gold)
 
 
 def _claim_one(*, user, projects: list[ClaimableProject], gold: bool, reason: str | None,
