@@ -65,6 +65,17 @@ def world(transactional_db, settings):
     return {"ops": ops, "finance": finance, "flag": flag, "project": project}
 
 
+def click_and_wait(driver, element):
+    """Clicks and waits for the page it was on to go away (the next page has loaded), so the next lookup
+    never finds an element of the old page."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element.click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(element))
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def sign_in(driver, base: str, email: str):
     from selenium.webdriver.common.by import By
 
@@ -72,7 +83,7 @@ def sign_in(driver, base: str, email: str):
     driver.get(f"{base}/admin/")  # the admin sends a signed-out browser to allauth's login form
     driver.find_element(By.NAME, "login").send_keys(email)
     driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit], form input[type=submit]").click()
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit], form input[type=submit]"))
     assert "Site administration" in driver.page_source, driver.page_source[:2000]
 
 
@@ -92,7 +103,7 @@ def test_ops_sees_its_console_decides_a_flag_and_not_finances(browser, live_serv
     from selenium.webdriver.common.by import By
 
     sign_in(browser, live_server.url, world["ops"].email)
-    browser.find_element(By.LINK_TEXT, "Ops console").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Ops console"))
     assert browser.current_url.endswith("/admin/ops/")
     assert world["project"].name in browser.find_element(By.ID, "projects").text
     assert "too_fast" in browser.find_element(By.ID, "flags").text
@@ -102,7 +113,7 @@ def test_ops_sees_its_console_decides_a_flag_and_not_finances(browser, live_serv
 
     row = browser.find_element(By.CSS_SELECTOR, f"tr[data-flag='{world['flag'].pk}']")
     row.find_element(By.NAME, "note").send_keys("seen in the browser")
-    row.find_element(By.CSS_SELECTOR, "button.dismiss").click()
+    click_and_wait(browser, row.find_element(By.CSS_SELECTOR, "button.dismiss"))
     assert "dismissed" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     world["flag"].refresh_from_db()
     assert world["flag"].status == "dismissed" and world["flag"].note == "seen in the browser"
@@ -118,14 +129,14 @@ def test_finance_sees_its_console_and_not_ops(browser, live_server, world):
 
     sign_in(browser, live_server.url, world["finance"].email)
     assert "Ops console" not in browser.page_source
-    browser.find_element(By.LINK_TEXT, "Finance console").click()
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Finance console"))
     money = browser.find_element(By.CSS_SELECTOR, "#money tr[data-currency='usd']")
     assert money.find_element(By.CLASS_NAME, "in_transit").text == "120"
     batches = browser.find_element(By.ID, "batches").text
     assert "waiting for a second finance user" in batches
     assert charts_drawn(browser)
     shot(browser, "finance-console")
-    browser.find_element(By.ID, "run-reconciliation").click()
+    click_and_wait(browser, browser.find_element(By.ID, "run-reconciliation"))
     assert "Ledger and Stripe agree" in browser.find_element(By.ID, "mismatches").text
     shot(browser, "finance-console-reconciled")
 
