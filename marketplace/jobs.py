@@ -28,3 +28,22 @@ def refresh_project_gauges() -> int:
 
     judgments_per_hour_refresh()
     return len(project_task_counts_refresh()["projects"])
+
+
+@shared_task(name="marketplace.jobs.outbox_relay")
+def outbox_relay() -> int:
+    """Beat backstop for the relay process: publishes what is pending (marketplace.outbox). Running beside
+    the relay is safe: on PostgreSQL each row is published by whoever locks it first."""
+    from marketplace.outbox import outbox_drain, outbox_prune
+
+    n = outbox_drain()
+    outbox_prune()
+    return n
+
+
+@shared_task(name="marketplace.jobs.idempotency_keys_prune")
+def idempotency_keys_prune() -> int:
+    """Forgets Idempotency-Key answers older than IDEMPOTENCY_KEEP_SECONDS (beat, hourly)."""
+    from marketplace.idempotency import idempotency_keys_prune as prune
+
+    return prune()
