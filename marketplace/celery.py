@@ -56,3 +56,8 @@ def _outbox_job_done(task_id=None, state=None, **kwargs):
             connection.close()
             if attempt == 2:  # database gone: the event is redelivered later; jobs are safe to run twice
                 logging.getLogger(__name__).warning("could not mark outbox job %s done", task_id, exc_info=True)
+
+
+# The request id in job log lines and the job failure/retry counters (marketplace/observability).
+import marketplace.observability.celery_signals  # noqa: E402,F401
+import marketplace.observability.requestid  # noqa: E402,F401

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "allauth.headless",
     "allauth.mfa",
     "csp",
+    "django_prometheus",
     "marketplace",
     "workers",
     "tasks",
@@ -89,6 +90,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request counts and latencies for /metrics (django-prometheus): first and last, so they time the rest.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Every log line of the request, and every Celery job it enqueues, carries this id (X-Request-ID).
+    "marketplace.observability.requestid.RequestIdMiddleware",
     # Outermost: Django's own error pages under /api/ become the one JSON error shape, DEBUG or not.
     "marketplace.api.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -106,6 +111,7 @@ MIDDLEWARE = [
     # Pages (the admin) render stored text that may hold a lone surrogate: never a 500 for it.
     "marketplace.safe_output.SafeTemplateMiddleware",
     "marketplace.idempotency.IdempotencyKeyMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -142,6 +148,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif env_bool("DB_SERVER_SIDE_BINDING", True):
     DATABASES["default"]["OPTIONS"] = {"server_side_binding": True,
                                        "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5) or None}
+# Query counts and latencies for /metrics: django-prometheus's wrappers of the same backends.
+if env_bool("METRICS_DB_INSTRUMENTATION", True):
+    _PROMETHEUS_ENGINES = {"django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+                           "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3"}
+    DATABASES["default"]["ENGINE"] = _PROMETHEUS_ENGINES.get(DATABASES["default"]["ENGINE"],
+                                                             DATABASES["default"]["ENGINE"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker --------------------------------------------------------------------------------
@@ -401,14 +413,40 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# --- Logs and metrics (docs/operations.md) ---------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), for a log shipper; human (default): plain
+# lines for `make run`. Both carry the request id (X-Request-ID), in web requests and the jobs they enqueue.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "human").strip().lower()
+if LOG_FORMAT not in {"json", "human"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or human, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "marketplace.observability.requestid.RequestIdFilter"}},
+    "formatters": {
+        "human": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Celery workers keep this LOGGING instead of installing their own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# GET /metrics (Prometheus). A scraper gets in with `Authorization: Bearer METRICS_TOKEN`, or from an
+# address in METRICS_ALLOWED_NETWORKS (comma-separated CIDRs; under `make run` loopback by default).
+# Neither set: /metrics refuses everyone.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128" if DEBUG else "")
+# How often beat refreshes the per-project task counts /metrics and the ops console read.
+METRICS_PROJECT_REFRESH_SECONDS = env_int("METRICS_PROJECT_REFRESH_SECONDS", 60)
+CELERY_BEAT_SCHEDULE.update({
+    "metrics-project-counts": {"task": "marketplace.jobs.refresh_project_gauges",
+                               "schedule": timedelta(seconds=METRICS_PROJECT_REFRESH_SECONDS)},
+})
 
 # --- workers ---
 # The terms of service version a worker must accept (PATCH /api/v1/me/ accepted_terms_version) to claim work.

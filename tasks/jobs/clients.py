@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
+from marketplace.observability.instruments import WEBHOOK_DELIVERIES
 from tasks.services.completion import _optional, task_completed_notify
 from tasks.services.webhooks import webhook_attempt, webhook_deliveries_due, webhook_delivery_wait_seconds
 
@@ -29,6 +30,7 @@ def webhook_deliver(self, delivery_id: int) -> str:
     """One attempt; on failure schedule the next with exponential backoff (attempts are bounded by
     WEBHOOKS_MAX_ATTEMPTS in the service, which counts them in the database, not in Celery)."""
     outcome, retry_in = webhook_attempt(delivery_id=delivery_id)
+    WEBHOOK_DELIVERIES.labels(outcome).inc()
     if outcome == "retry":
         raise self.retry(countdown=retry_in)
     if outcome == "skipped":

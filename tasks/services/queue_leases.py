@@ -19,6 +19,7 @@ from django.db.models import Case, F, PositiveSmallIntegerField, Q, Value, When
 from django.utils import timezone
 
 from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.observability.instruments import LEASE_EXPIRIES
 from tasks.models import Assignment, Judgment, Project, Task
 from tasks.selectors.queue import instance_with_fields
 
@@ -314,6 +315,7 @@ def assignments_expire(*, now: datetime | None = None, limit: int = 1000) -> int
         for task_id in sorted(per_task):
             Task.objects.filter(pk=task_id).update(n_active=F("n_active") - per_task[task_id])
     logger.info("returned %d expired leases to the queue", len(rows))
+    LEASE_EXPIRIES.inc(len(rows))  # /metrics (marketplace/observability)
     return len(rows)
 
 
