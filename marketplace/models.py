@@ -95,6 +95,8 @@ class OutboxEvent(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True, help_text="Last published to the broker.")
     done_at = models.DateTimeField(null=True, blank=True, help_text="The job finished (success or final failure).")
     publishes = models.PositiveIntegerField(default=0, help_text="Times published (more than 1: redelivered).")
+    request_id = models.CharField(max_length=128, blank=True, default="",
+                                  help_text="The request that caused the job; its log lines carry it too.")
 
     class Meta:
         ordering = ["id"]

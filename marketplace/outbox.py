@@ -38,6 +38,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from marketplace.models import OutboxEvent
+from marketplace.observability.requestid import CELERY_HEADER as REQUEST_ID_HEADER
+from marketplace.observability.requestid import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +67,21 @@ def outbox_enqueue_many(jobs: Iterable[tuple[object, Sequence]]) -> None:
     if not rows:
         return
     now = timezone.now()
+    # The job runs later, in another process: the request's id goes with the row, so its log lines say
+    # which request caused them.
+    request_id = current_request_id()
     if connection.vendor == "postgresql":
         # One statement: the rows and the wake-up. NOTIFY is delivered at commit, never on rollback.
         table = OutboxEvent._meta.db_table
-        values = ", ".join(["(%s, %s::jsonb, %s, 0)"] * len(rows))
-        params = [p for name, args in rows for p in (name, json.dumps(args), now)]
+        values = ", ".join(["(%s, %s::jsonb, %s, 0, %s)"] * len(rows))
+        params = [p for name, args in rows for p in (name, json.dumps(args), now, request_id)]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH ev AS (INSERT INTO {table} (job, args, created_at, publishes) VALUES {values} RETURNING id) "  # noqa: S608, E501
-                "SELECT pg_notify(%s, '') FROM (SELECT 1 FROM ev LIMIT 1) AS one", [*params, CHANNEL])
+                f"WITH ev AS (INSERT INTO {table} (job, args, created_at, publishes, request_id) VALUES {values} "  # noqa: S608
+                "RETURNING id) SELECT pg_notify(%s, '') FROM (SELECT 1 FROM ev LIMIT 1) AS one", [*params, CHANNEL])
         return
-    OutboxEvent.objects.bulk_create([OutboxEvent(job=name, args=args, created_at=now) for name, args in rows])
+    OutboxEvent.objects.bulk_create([OutboxEvent(job=name, args=args, created_at=now, request_id=request_id)
+                                     for name, args in rows])
 
 
 def _due():
@@ -96,14 +102,15 @@ def outbox_relay_once(*, limit: int | None = None) -> int:
     failure: Exception | None = None
     with transaction.atomic():
         rows = list(_due().select_for_update(skip_locked=True).order_by("id")
-                    .values_list("id", "job", "args", "publishes")[:limit])
-        for pk, job, args, publishes in rows:
+                    .values_list("id", "job", "args", "publishes", "request_id")[:limit])
+        for pk, job, args, publishes, request_id in rows:
             if publishes:
                 logger.warning("outbox relay: job %s%s (event %s) sent %d time(s) but not done; publishing again",
                                job, tuple(args), pk, publishes)
             try:
                 # retry=False: the relay owns the retries (backoff in outbox_relay_forever).
-                app.send_task(job, args=args, task_id=f"{TASK_ID_PREFIX}{pk}", retry=False)
+                headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+                app.send_task(job, args=args, task_id=f"{TASK_ID_PREFIX}{pk}", retry=False, headers=headers)
             except Exception as exc:  # kombu and redis-py raise many types; all mean "not published"
                 failure = exc
                 break

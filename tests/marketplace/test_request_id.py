@@ -107,3 +107,42 @@ def test_the_id_travels_into_a_job_on_a_real_worker_as_json(tmp_path, monkeypatc
         assert wait_until(beat_line, timeout=10, message="the beat job's line")["request_id"].startswith("job-")
     finally:
         worker.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_the_id_travels_through_the_outbox_into_the_job(tmp_path, monkeypatch):
+    """A job a request records in the outbox is published later by the relay, another process: the row
+    carries the request's id, and the job's log line says it."""
+    from django.db import transaction
+
+    from marketplace.models import OutboxEvent
+    from marketplace.outbox import outbox_enqueue
+    from tests import settings as test_settings
+
+    if not (test_settings.HAS_REDIS and test_settings.HAS_POSTGRES):
+        pytest.skip("a real Celery worker and relay need Redis and PostgreSQL")
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    _purge_test_queue()
+    worker = CeleryWorker(tmp_path, connection.settings_dict["NAME"]).start()
+    try:
+        def view(request):
+            with transaction.atomic():
+                outbox_enqueue(heartbeat, "outbox-request-id-probe")
+            return HttpResponse("recorded")
+
+        response = RequestIdMiddleware(view)(RequestFactory().get("/anything"))
+        request_id = response["X-Request-ID"]
+        assert OutboxEvent.objects.get(args=["outbox-request-id-probe"]).request_id == request_id
+        wait_until(lambda: Heartbeat.objects.filter(name="outbox-request-id-probe").exists(), message="the job")
+
+        def job_line():
+            for line in worker.log_path.read_text().splitlines():
+                if line.startswith("{") and "heartbeat outbox-request-id-probe" in line:
+                    return json.loads(line)
+            return None
+
+        assert wait_until(job_line, timeout=10, message="the job's log line")["request_id"] == request_id
+    finally:
+        worker.stop()
