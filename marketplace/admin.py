@@ -20,7 +20,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from marketplace.admin_json import LimitedJSONField
-from marketplace.models import Heartbeat, User
+from marketplace.models import Heartbeat, OutboxEvent, User
 
 admin.site.login = secure_admin_login(admin.site.login)
 # Every ModelAdmin registered after this (the apps after marketplace in INSTALLED_APPS) edits JSON with the
@@ -82,3 +82,21 @@ class UserAdmin(SuperuserWritesOnly, BaseUserAdmin):
 class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "beat_at"]
     readonly_fields = ["name", "beat_at"]
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    """Jobs committed writes caused (marketplace.outbox): read-only, to see what waits or never finished."""
+
+    list_display = ["id", "job", "args", "created_at", "sent_at", "done_at", "publishes"]
+    list_filter = ["job"]
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

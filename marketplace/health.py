@@ -54,3 +54,11 @@ def worker_status() -> dict:
     stale_after = timedelta(seconds=settings.HEARTBEAT_SECONDS * 3)
     fresh = timezone.now() - beat.beat_at <= stale_after
     return {"status": "ok" if fresh else "stale", "last_heartbeat": beat.beat_at.isoformat()}
+
+
+def outbox_status() -> dict:
+    """Jobs committed but not yet published to the broker (marketplace.outbox): a growing backlog with an
+    old oldest event means the relay is not running or the broker is down."""
+    from marketplace.outbox import outbox_backlog
+
+    return outbox_backlog(cap=10_000)

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "allauth.headless",
     "allauth.mfa",
     "csp",
+    "django_prometheus",
     "marketplace",
     "workers",
     "tasks",
@@ -89,6 +90,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request counts and latencies for /metrics (django-prometheus): first and last, so they time the rest.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Every log line of the request, and every Celery job it enqueues, carries this id (X-Request-ID).
+    "marketplace.observability.requestid.RequestIdMiddleware",
     # Outermost: Django's own error pages under /api/ become the one JSON error shape, DEBUG or not.
     "marketplace.api.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -105,6 +110,8 @@ MIDDLEWARE = [
     "marketplace.api.input_guard.InputGuardMiddleware",
     # Pages (the admin) render stored text that may hold a lone surrogate: never a 500 for it.
     "marketplace.safe_output.SafeTemplateMiddleware",
+    "marketplace.idempotency.IdempotencyKeyMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -141,12 +148,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif env_bool("DB_SERVER_SIDE_BINDING", True):
     DATABASES["default"]["OPTIONS"] = {"server_side_binding": True,
                                        "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5) or None}
+# Query counts and latencies for /metrics: django-prometheus's wrappers of the same backends.
+if env_bool("METRICS_DB_INSTRUMENTATION", True):
+    _PROMETHEUS_ENGINES = {"django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+                           "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3"}
+    DATABASES["default"]["ENGINE"] = _PROMETHEUS_ENGINES.get(DATABASES["default"]["ENGINE"],
+                                                             DATABASES["default"]["ENGINE"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker --------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's Redis cache, failing soft while Redis is down (marketplace.cache): rate limits fail open.
+    CACHES = {"default": {"BACKEND": "marketplace.cache.ResilientRedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2}}}
 else:
     CACHES = {
         "default": {
@@ -169,7 +184,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.1,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    # A job taken by a worker that died (SIGKILL, OOM, lost machine) goes back to the queue once it has
+    # been unacknowledged for CELERY_VISIBILITY_TIMEOUT seconds; workers look for such jobs every
+    # CELERY_UNACKED_RESTORE_SECONDS (kombu's default scan is only every ~100 s).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+                                       "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 10),
+                                       "unacked_restore_throttle": 1}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
@@ -187,6 +207,35 @@ HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 30)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "marketplace.jobs.heartbeat", "schedule": timedelta(seconds=HEARTBEAT_SECONDS)},
 }
+# A publish that cannot reach the broker fails fast (the outbox relay retries), instead of hanging a process.
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
+if not CELERY_BROKER_URL.startswith(("filesystem://", "memory://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS.update({"socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+                                            "socket_timeout": 10})
+
+# --- Outbox and faults (docs/design.md) -----------------------------------------------------------------
+# The outbox relay (manage.py outbox_relay): seconds between scans when no commit wakes it (PostgreSQL
+# wakes it at each commit with NOTIFY), events per publish batch, the longest pause between retries while
+# the broker or the database is down, and how long sent events are kept before they are pruned.
+OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", "0.5"))
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500)
+OUTBOX_RETRY_MAX_SECONDS = float(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", "2"))
+OUTBOX_KEEP_SECONDS = env_int("OUTBOX_KEEP_SECONDS", 24 * 3600)
+# A job published but not finished after this long is published again (lost by the broker or with a killed
+# worker), at most OUTBOX_MAX_PUBLISHES times in all. Longer than the longest job plus its first countdown.
+OUTBOX_REDELIVER_SECONDS = env_int("OUTBOX_REDELIVER_SECONDS", 60)
+OUTBOX_MAX_PUBLISHES = env_int("OUTBOX_MAX_PUBLISHES", 10)
+# Idempotency-Key header on API writes: how long an answer is kept for replay, and the largest JSON
+# body the key covers (bigger uploads, i.e. ingest, are idempotent by their external_ids instead).
+IDEMPOTENCY_KEEP_SECONDS = env_int("IDEMPOTENCY_KEEP_SECONDS", 24 * 3600)
+IDEMPOTENCY_MAX_BODY_BYTES = env_int("IDEMPOTENCY_MAX_BODY_BYTES", 1 << 20)
+# The Retry-After (seconds) of a 503 answered while the database is unreachable.
+DATABASE_UNAVAILABLE_RETRY_AFTER = env_int("DATABASE_UNAVAILABLE_RETRY_AFTER", 5)
+CELERY_BEAT_SCHEDULE.update({
+    # Backstop for a deployment without the relay process, and the pruning of old idempotency answers.
+    "outbox-relay": {"task": "marketplace.jobs.outbox_relay", "schedule": timedelta(seconds=30)},
+    "idempotency-prune": {"task": "marketplace.jobs.idempotency_keys_prune", "schedule": timedelta(hours=1)},
+})
 
 # --- Auth: custom user, allauth headless (app client) ---------------------------------------------
 AUTH_USER_MODEL = "marketplace.User"
@@ -364,14 +413,40 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# --- Logs and metrics (docs/operations.md) ---------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), for a log shipper; human (default): plain
+# lines for `make run`. Both carry the request id (X-Request-ID), in web requests and the jobs they enqueue.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "human").strip().lower()
+if LOG_FORMAT not in {"json", "human"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or human, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "marketplace.observability.requestid.RequestIdFilter"}},
+    "formatters": {
+        "human": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Celery workers keep this LOGGING instead of installing their own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# GET /metrics (Prometheus). A scraper gets in with `Authorization: Bearer METRICS_TOKEN`, or from an
+# address in METRICS_ALLOWED_NETWORKS (comma-separated CIDRs; under `make run` loopback by default).
+# Neither set: /metrics refuses everyone.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128" if DEBUG else "")
+# How often beat refreshes the per-project task counts /metrics and the ops console read.
+METRICS_PROJECT_REFRESH_SECONDS = env_int("METRICS_PROJECT_REFRESH_SECONDS", 60)
+CELERY_BEAT_SCHEDULE.update({
+    "metrics-project-counts": {"task": "marketplace.jobs.refresh_project_gauges",
+                               "schedule": timedelta(seconds=METRICS_PROJECT_REFRESH_SECONDS)},
+})
 
 # --- workers ---
 # The terms of service version a worker must accept (PATCH /api/v1/me/ accepted_terms_version) to claim work.

@@ -5,6 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from marketplace import views
+from marketplace.observability import console_views
+from marketplace.observability.views import metrics_view
 
 handler400 = "marketplace.api.errors.json_400"
 handler403 = "marketplace.api.errors.json_403"
@@ -21,6 +23,9 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
+    # The ops and finance consoles (admin pages, before the admin's own catch-all).
+    *console_views.urlpatterns(),
     path("admin/", admin.site.urls),
     # allauth's own sign-in pages, for the admin only (HEADLESS_ONLY leaves them out): admin.site.login
     # sends a browser here (marketplace/admin.py), so the admin gets allauth's rate limits and MFA.

@@ -18,20 +18,29 @@ from marketplace import health
     responses={
         200: inline_serializer(
             "Health",
-            {"database": serializers.CharField(), "broker": serializers.CharField(), "worker": serializers.DictField()},
+            {"status": serializers.ChoiceField(["ok", "degraded"]), "database": serializers.CharField(),
+             "broker": serializers.CharField(), "worker": serializers.DictField(), "outbox": serializers.DictField()},
         ),
-        503: inline_serializer("HealthDown", {"database": serializers.CharField(), "broker": serializers.CharField()}),
+        503: inline_serializer("HealthDown", {"status": serializers.CharField(), "database": serializers.CharField(),
+                                              "broker": serializers.CharField()}),
     },
 )
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
 def healthz(request):
-    """Database and broker reachability; 503 names whichever is down."""
-    body = {"database": health.database_status(), "broker": health.broker_status()}
-    up = all(v == "ok" for v in body.values())
-    body["worker"] = health.worker_status() if body["database"] == "ok" else {"status": "unknown"}
-    return Response(body, status=200 if up else 503)
+    """503 when the database is down (nothing can be served). A broker that is down is "degraded" with a
+    200: every request still answers as usual (jobs wait in the outbox, published when the broker is back),
+    so a load balancer should keep sending traffic. `outbox` shows the jobs waiting and the oldest's age."""
+    body = {"status": "ok", "database": health.database_status(), "broker": health.broker_status()}
+    if body["database"] != "ok":
+        body["status"] = "down"
+        return Response(body, status=503)
+    if body["broker"] != "ok":
+        body["status"] = "degraded"
+    body["worker"] = health.worker_status()
+    body["outbox"] = health.outbox_status()
+    return Response(body, status=200)
 
 
 def _invalid_key():

@@ -2,6 +2,7 @@
 projects (progress, agreement, hourly pay) in admin_projects; queue models in admin_queue."""
 
 from django.contrib import admin, messages
+from django.db import transaction
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from tasks import admin_projects, admin_queue  # noqa: F401
@@ -105,13 +106,13 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry now (failed or pending deliveries)", permissions=["change"])
     def retry_now(self, request, queryset):
-        from tasks.jobs.clients import webhook_deliver
+        from marketplace.outbox import outbox_enqueue_many
 
         ids = list(queryset.exclude(status=WebhookDelivery.Status.DELIVERED).values_list("id", flat=True))
         # One more attempt each (a failed one fails again at once if this attempt fails too).
-        queryset.filter(id__in=ids).update(status=WebhookDelivery.Status.PENDING, next_attempt_at=None)
-        for delivery_id in ids:
-            webhook_deliver.delay(delivery_id)
+        with transaction.atomic():
+            queryset.filter(id__in=ids).update(status=WebhookDelivery.Status.PENDING, next_attempt_at=None)
+            outbox_enqueue_many([("tasks.jobs.clients.webhook_deliver", (pk,)) for pk in ids])
         self.message_user(request, f"Queued {len(ids)} delivery(ies).")
 
     def has_add_permission(self, request):

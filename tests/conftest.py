@@ -122,25 +122,37 @@ def _wait_for_worker(proc, log_path: Path, timeout: float = 60.0) -> None:
     raise RuntimeError(f"celery worker not ready after {timeout}s:\n{log_path.read_text()[-4000:]}")
 
 
-class CeleryWorker:
-    """A real `celery worker` process on the test run's Redis queue and the test database."""
+def service_env(db_name: str, **extra: str) -> dict:
+    """The environment of a process the tests start (worker, relay): the test database, the run's queue."""
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "MARKETPLACE_TEST_DB_NAME": db_name,
+        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONPATH": str(ROOT),
+    })
+    env.update(extra)
+    return env
 
-    def __init__(self, tmp_dir: Path, db_name: str, concurrency: int = 2):
+
+class CeleryWorker:
+    """A real `celery worker` process on the test run's Redis queue and the test database, with the outbox
+    relay (`manage.py outbox_relay`) beside it as in production: jobs that services record in the outbox
+    reach the worker through the relay."""
+
+    def __init__(self, tmp_dir: Path, db_name: str, concurrency: int = 2, env: dict | None = None,
+                 with_relay: bool = True):
         self.tmp_dir = tmp_dir
         self.db_name = db_name
         self.concurrency = concurrency
+        self.extra_env = env or {}
         self.proc = None
-        self.log_path = tmp_dir / "celery-worker.log"
+        self.relay = OutboxRelay(tmp_dir, db_name, env=self.extra_env) if with_relay else None
+        self.log_path = tmp_dir / f"celery-worker-{time.monotonic_ns()}.log"
 
     def start(self):
-        env = dict(os.environ)
-        env.update({
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "MARKETPLACE_TEST_DB_NAME": self.db_name,
-            "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-            "REDIS_URL": settings.REDIS_URL,
-            "PYTHONPATH": str(ROOT),
-        })
+        env = service_env(self.db_name, **self.extra_env)
         self.log = open(self.log_path, "a")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "marketplace", "worker", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
@@ -149,6 +161,8 @@ class CeleryWorker:
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         _wait_for_worker(self.proc, self.log_path)
+        if self.relay is not None and (self.relay.proc is None or self.relay.proc.poll() is not None):
+            self.relay.start()
         return self
 
     def kill(self, sig=signal.SIGKILL):
@@ -158,6 +172,8 @@ class CeleryWorker:
             self.proc.wait(timeout=30)
 
     def stop(self):
+        if self.relay is not None:
+            self.relay.stop()
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -165,6 +181,44 @@ class CeleryWorker:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+class OutboxRelay:
+    """A real `manage.py outbox_relay` process on the test database (marketplace.outbox)."""
+
+    def __init__(self, tmp_dir: Path, db_name: str, env: dict | None = None):
+        self.db_name = db_name
+        self.extra_env = env or {}
+        self.proc = None
+        self.log_path = tmp_dir / f"outbox-relay-{time.monotonic_ns()}.log"
+
+    def start(self):
+        self.log = open(self.log_path, "a")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "outbox_relay", "--poll", "0.2"],
+            cwd=ROOT, env=service_env(self.db_name, **self.extra_env), stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + 30
+        while "outbox relay ready." not in self.log_path.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"outbox relay did not start:\n{self.log_path.read_text()[-4000:]}")
+            time.sleep(0.1)
+        return self
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=30)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
         if getattr(self, "log", None):
             self.log.close()
 

@@ -1,9 +1,11 @@
 """One error format for every API answer: {"error": {"code", "message", "fields"}}."""
 
 import logging
+import sys
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -42,7 +44,26 @@ def _first_message(fields: dict) -> str:
     return "Invalid input."
 
 
+# The database is unreachable, restarting, or dropped the connection (also a deadlock or a serialization
+# failure, which psycopg reports as OperationalError too): nothing was committed, and the same request
+# may succeed in a moment. Django closes the broken connection at the end of the request.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def database_unavailable_body() -> dict:
+    return error_body("database_unavailable",
+                      "The database is unavailable for a moment; nothing was changed. Retry after a few seconds.")
+
+
+def retry_after() -> str:
+    return str(settings.DATABASE_UNAVAILABLE_RETRY_AFTER)
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        logger.warning("database unavailable, answered 503: %s: %s", type(exc).__name__, exc)
+        return Response(database_unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": retry_after()})
     if isinstance(exc, ServiceError):
         return Response(error_body(exc.code, exc.message, exc.fields, **exc.extra), status=exc.status_code)
     if isinstance(exc, IntegrityError):
@@ -76,6 +97,12 @@ def json_404(request, exception=None):
 
 
 def json_500(request):
+    # Django calls this while handling the exception: a database outage outside DRF views (allauth,
+    # admin, middleware) gets the same 503 as inside them.
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        response = JsonResponse(database_unavailable_body(), status=503)
+        response["Retry-After"] = retry_after()
+        return response
     return JsonResponse(error_body("server_error", "Internal error; it has been logged."), status=500)
 
 

@@ -107,6 +107,7 @@ def payout_batch_execute(*, batch_id: int, actor_id: int) -> PayoutBatch:
     """Starts (or resumes) an approved batch: status executing, and one Celery job per open line,
     enqueued after commit. Safe to call again while executing: it re-enqueues the lines still open, and
     each line job is idempotent (a line is paid at most once whatever runs twice)."""
+    from marketplace.outbox import outbox_enqueue
     from payments.jobs import payout_batch_dispatch
 
     batch = _batch_get_locked(batch_id)
@@ -121,7 +122,7 @@ def payout_batch_execute(*, batch_id: int, actor_id: int) -> PayoutBatch:
         batch.executed_by_id = actor_id
         batch.executed_at = timezone.now()
         batch.save(update_fields=["status", "executed_by", "executed_at"])
-    transaction.on_commit(lambda: payout_batch_dispatch.delay(batch.pk))
+    outbox_enqueue(payout_batch_dispatch, batch.pk)  # published after the commit, even if the broker is down
     return batch
 
 

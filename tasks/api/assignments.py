@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from marketplace.api.permissions import IsWorker
 from marketplace.errors import ValidationFailed
+from marketplace.observability.instruments import TimedClaim, TimedSubmit
 from tasks.models import Assignment
 from tasks.selectors.queue import worker_assignments_list
 from tasks.services.queue import assignment_claim, assignment_release, assignment_submit
@@ -143,7 +144,7 @@ def assignment_body(assignment) -> dict:
     }
 
 
-class ClaimView(APIView):
+class ClaimView(TimedClaim, APIView):
     permission_classes = [IsWorker]
 
     @extend_schema(
@@ -163,7 +164,7 @@ class ClaimView(APIView):
         return Response(claim_body(claim), status=status.HTTP_201_CREATED)
 
 
-class SubmitView(APIView):
+class SubmitView(TimedSubmit, APIView):
     permission_classes = [IsWorker]
 
     @extend_schema(

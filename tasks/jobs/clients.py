@@ -3,8 +3,9 @@
 from celery import shared_task
 from django.conf import settings
 
+from marketplace.observability.instruments import WEBHOOK_DELIVERIES
 from tasks.services.completion import _optional, task_completed_notify
-from tasks.services.webhooks import webhook_attempt, webhook_deliveries_due
+from tasks.services.webhooks import webhook_attempt, webhook_deliveries_due, webhook_delivery_wait_seconds
 
 __all__ = ["webhook_task_completed", "webhook_deliver", "webhooks_sweep"]
 
@@ -21,8 +22,7 @@ def webhook_task_completed(self, task_id: int, waited: int = 0) -> None:
     if consensus is None and consensus_get is not None and waited < wait_limit:
         # args replace the original positional call (.delay(task_id)) rather than adding to it.
         raise self.retry(args=(task_id, waited + CONSENSUS_POLL_SECONDS), kwargs={}, countdown=CONSENSUS_POLL_SECONDS)
-    for delivery_id in task_completed_notify(task_id=task_id, consensus=consensus):
-        webhook_deliver.delay(delivery_id)
+    task_completed_notify(task_id=task_id, consensus=consensus)  # its delivery jobs go out through the outbox
 
 
 @shared_task(bind=True, name="tasks.jobs.clients.webhook_deliver", max_retries=None)
@@ -30,8 +30,15 @@ def webhook_deliver(self, delivery_id: int) -> str:
     """One attempt; on failure schedule the next with exponential backoff (attempts are bounded by
     WEBHOOKS_MAX_ATTEMPTS in the service, which counts them in the database, not in Celery)."""
     outcome, retry_in = webhook_attempt(delivery_id=delivery_id)
+    WEBHOOK_DELIVERIES.labels(outcome).inc()
     if outcome == "retry":
         raise self.retry(countdown=retry_in)
+    if outcome == "skipped":
+        # Still pending but not attemptable now: another job holds the attempt, or an attempt's job died
+        # after claiming it (its lease must run out). Come back then, so the event is not left to the sweeper.
+        wait = webhook_delivery_wait_seconds(delivery_id=delivery_id)
+        if wait is not None:
+            raise self.retry(countdown=wait)
     return outcome
 
 

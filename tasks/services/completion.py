@@ -20,20 +20,18 @@ def _optional(module: str, name: str):
 
 
 def task_completed(*, task_id: int) -> None:
-    """A task reached its overlap. After the caller's transaction commits (immediately when there is
-    none): quality computes the consensus (quality.jobs.task_consensus_compute, if installed) and the
-    task.completed webhook job runs (it waits briefly for the consensus, then notifies the client and
-    closes the project when this was its last open non-gold task). Never blocks on the network; safe to
-    call twice (each job is idempotent and the webhook is recorded once per task)."""
-    def enqueue() -> None:
-        consensus_job = _optional("quality.jobs", "task_consensus_compute")
-        if consensus_job is not None:
-            consensus_job.delay(task_id)
-        from tasks.jobs.clients import webhook_task_completed
+    """A task reached its overlap. Records in the caller's transaction (the outbox: one INSERT, published
+    after the commit, also if the broker is down at that moment) that quality computes the consensus
+    (quality.jobs.task_consensus_compute, if installed) and that the task.completed webhook job runs (it
+    waits briefly for the consensus, then notifies the client and closes the project when this was its
+    last open non-gold task). Never touches the network; safe to call twice (each job is idempotent and
+    the webhook is recorded once per task)."""
+    from marketplace.outbox import outbox_enqueue_many
 
-        webhook_task_completed.delay(task_id)
-
-    transaction.on_commit(enqueue)
+    jobs = [("tasks.jobs.clients.webhook_task_completed", (task_id,))]
+    if _optional("quality.jobs", "task_consensus_compute") is not None:
+        jobs.insert(0, ("quality.jobs.task_consensus_compute", (task_id,)))
+    outbox_enqueue_many(jobs)
 
 
 def task_completed_event_data(*, task: Task, consensus: dict | None) -> dict:
@@ -62,8 +60,9 @@ def project_completed_event_data(*, project_id: int) -> dict:
 
 def task_completed_notify(*, task_id: int, consensus: dict | None) -> list[int]:
     """Record the task.completed event (and project.completed if the project just finished) for delivery,
-    in one transaction: the WebhookDelivery rows are the outbox, so a lost job is found again by the
-    sweeper. Returns the ids of deliveries to attempt now. Idempotent."""
+    in one transaction with their delivery jobs (the outbox), so the deliveries go out even if this job
+    dies right after the commit or the broker is down (the WebhookDelivery rows are also swept). Returns
+    the ids of deliveries to attempt now. Idempotent."""
     from tasks.services.projects import project_mark_completed
     from tasks.services.webhooks import webhook_delivery_create
 
@@ -87,4 +86,8 @@ def task_completed_notify(*, task_id: int, consensus: dict | None) -> list[int]:
                 event_key=f"project.completed:{task.project_id}:{data['completed_at']}", data=data)
             if delivery:
                 ids.append(delivery.pk)
+        if ids:
+            from marketplace.outbox import outbox_enqueue_many
+
+            outbox_enqueue_many([("tasks.jobs.clients.webhook_deliver", (pk,)) for pk in ids])
     return ids

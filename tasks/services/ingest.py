@@ -108,7 +108,7 @@ def tasks_ingest(*, project_id: int, items: Iterable[tuple[int, object]],
             from tasks.services.projects import project_reopen_if_completed
 
             project_reopen_if_completed(project_id=project.pk)
-            transaction.on_commit(lambda: _notify_work_available(project.pk))
+            _notify_work_available(project.pk)  # in this transaction (the outbox)
     if progress is not None:
         progress(report.rows)
     return report
@@ -162,11 +162,11 @@ def _raise_invalid(report: IngestReport) -> None:
 
 
 def _notify_work_available(project_id: int) -> None:
+    from marketplace.outbox import outbox_enqueue
     from tasks.services.completion import _optional
 
-    job = _optional("tasks.jobs.queue", "notify_work_available")
-    if job is not None:
-        job.delay(project_id)
+    if _optional("tasks.jobs.queue", "notify_work_available") is not None:
+        outbox_enqueue("tasks.jobs.queue.notify_work_available", project_id)
 
 
 def rows_from_objects(objs: Iterable[object]) -> Iterable[tuple[int, object]]:

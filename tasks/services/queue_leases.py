@@ -19,6 +19,7 @@ from django.db.models import Case, F, PositiveSmallIntegerField, Q, Value, When
 from django.utils import timezone
 
 from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.observability.instruments import LEASE_EXPIRIES
 from tasks.models import Assignment, Judgment, Project, Task
 from tasks.selectors.queue import instance_with_fields
 
@@ -171,7 +172,16 @@ def _close_live(*, assignment_id: int, status: str, now: datetime) -> bool:
         return cursor.rowcount == 1
 
 
-def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float | None = None) -> Judgment:
+def assignment_submit(**kwargs) -> Judgment:
+    """_assignment_submit (below), where a repeat of a committed submit, same assignment and same answer
+    (a retry after a lost response), gets the first judgment back instead of 409 already_submitted."""
+    try:
+        return _assignment_submit(**kwargs)
+    except _Replayed as replayed:
+        return replayed.judgment
+
+
+def _assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float | None = None) -> Judgment:
     """Records the worker's answer on their live assignment and returns the (APPROVED) judgment, whose
     .assignment is the submitted assignment as committed (with its task and project loaded).
 
@@ -196,7 +206,7 @@ def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float 
         _release_live(assignment_id=assignment.pk, task_id=assignment.task_id)  # the slot goes back to the queue
         raise refusal
     if assignment.status != LIVE or assignment.expires_at <= now:
-        raise _closed_conflict(assignment, now)
+        raise _replay_or_conflict(assignment, answer, now)
     task, project = assignment.task, assignment.project
     answer = validate_answer(project.task_type, project.label_schema, answer, data=task.data)
     gold_correct = answers_equal(project.task_type, answer, task.gold) if task.is_gold and task.gold else None
@@ -205,7 +215,7 @@ def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float 
         closed = _close_live(assignment_id=assignment.pk, status=Assignment.Status.SUBMITTED, now=now)
         if not closed:
             assignment.refresh_from_db()
-            raise _closed_conflict(assignment, now)
+            raise _replay_or_conflict(assignment, answer, now)
         assignment.status, assignment.finished_at = Assignment.Status.SUBMITTED, now
         judgment = _judgment_insert(assignment=assignment, answer=answer, reported_seconds=seconds_spent,
                                     gold_correct=gold_correct, now=now)
@@ -214,8 +224,31 @@ def assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float 
         if completed:
             from tasks.services.completion import task_completed
 
-            task_completed(task_id=task.pk)  # enqueues its jobs on commit
+            task_completed(task_id=task.pk)  # records its jobs in this transaction (the outbox)
     return judgment
+
+
+class _Replayed(Exception):  # noqa: N818 - control flow: carries the first submit's judgment out
+    def __init__(self, judgment: Judgment):
+        self.judgment = judgment
+
+
+def _replay_or_conflict(assignment: Assignment, answer, now: datetime) -> Exception:
+    """A repeat of this assignment's committed submit (tasks.services.queue_replay) is answered with the
+    first judgment; anything else is the 409 it always was."""
+    from tasks.label_schemas import validate_answer
+    from tasks.services.queue_replay import submit_replay
+
+    if assignment.status == Assignment.Status.SUBMITTED:
+        try:
+            answer = validate_answer(assignment.project.task_type, assignment.project.label_schema, answer,
+                                     data=assignment.task.data)
+        except Exception:  # noqa: BLE001 - an invalid answer cannot be a repeat of a valid one
+            return _closed_conflict(assignment, now)
+        judgment = submit_replay(assignment=assignment, answer=answer)
+        if judgment is not None:
+            return _Replayed(judgment)
+    return _closed_conflict(assignment, now)
 
 
 def _release_live(*, assignment_id: int, task_id: int) -> bool:
@@ -282,6 +315,7 @@ def assignments_expire(*, now: datetime | None = None, limit: int = 1000) -> int
         for task_id in sorted(per_task):
             Task.objects.filter(pk=task_id).update(n_active=F("n_active") - per_task[task_id])
     logger.info("returned %d expired leases to the queue", len(rows))
+    LEASE_EXPIRIES.inc(len(rows))  # /metrics (marketplace/observability)
     return len(rows)
 
 

@@ -150,6 +150,16 @@ def webhook_delivery_create(*, client_id: int, event: str, event_key: str, data:
     return delivery if delivery.status == WebhookDelivery.Status.PENDING else None
 
 
+def webhook_delivery_wait_seconds(*, delivery_id: int) -> float | None:
+    """Seconds until a pending delivery may be attempted again (its retry time, or the lease of an attempt
+    whose job died mid-way: database gone, worker killed), or None when it is finished or due now."""
+    row = WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING).values_list(
+        "next_attempt_at", flat=True).first()
+    if row is None:
+        return None
+    return max(1.0, (row - timezone.now()).total_seconds() + 1)
+
+
 def _claim_attempt(delivery_id: int, lease: timedelta) -> WebhookDelivery | None:
     now = timezone.now()
     claimed = WebhookDelivery.objects.filter(

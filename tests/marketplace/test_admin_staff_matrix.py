@@ -69,6 +69,9 @@ REVIEWED: dict[str, Rule] = {
     "marketplace.User": Rule("ops read accounts (API: worker emails in pools/members, flags)", {"ops": {V}},
                              views={"auth_user_password_change": ()}, security=True),
     "marketplace.Heartbeat": both_view("the same facts as the public GET /healthz"),
+    # Read-only (the admin refuses add/change/delete): job names and ids, no personal data; ops run the
+    # platform (finance's API has nothing of it).
+    "marketplace.OutboxEvent": Rule("which jobs wait or never finished (GET /healthz counts them)", {"ops": {V}}),
     # workers/: ops' own tools (API: quizzes with answer keys, pools, members, suspend/reinstate).
     "workers.Skill": ops_all(why="API: quizzes/ (skill of each quiz)"),
     "workers.WorkerProfile": ops_all("add_to_pool", "remove_from_pool", "suspend", "reinstate",

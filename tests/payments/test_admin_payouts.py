@@ -57,7 +57,7 @@ def test_creator_cannot_approve_ops_cannot_act_a_second_finance_user_can(clients
     assert batch.status == "approved" and batch.approved_by_id == second.user.pk
 
 
-def test_execute_is_for_finance_only_and_only_after_approval(clients, batch, django_capture_on_commit_callbacks):
+def test_execute_is_for_finance_only_and_only_after_approval(clients, batch):
     finance = clients["finance"]
     finance.post(f"{URL}{batch.pk}/execute/")
     batch.refresh_from_db()
@@ -71,11 +71,13 @@ def test_execute_is_for_finance_only_and_only_after_approval(clients, batch, dja
     clients["ops"].post(URL, {"action": "execute", "_selected_action": [batch.pk]})
     batch.refresh_from_db()
     assert batch.status == "approved"
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        finance.post(URL, {"action": "execute", "_selected_action": [batch.pk]})
+    from marketplace.models import OutboxEvent
+
+    finance.post(URL, {"action": "execute", "_selected_action": [batch.pk]})
     batch.refresh_from_db()
     assert batch.status == "executing" and batch.executed_by_id == finance.user.pk
-    assert len(callbacks) == 1  # the dispatch job, enqueued on commit
+    # The dispatch job, recorded in the execute's transaction (the outbox).
+    assert list(OutboxEvent.objects.values_list("job", "args")) == [("payments.jobs.payout_batch_dispatch", [batch.pk])]
 
 
 def test_csv_export_for_finance_only(clients, batch):

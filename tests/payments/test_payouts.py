@@ -63,9 +63,13 @@ def payout_line_send(*, line_id):
 
 def run_batch(finance, finance2, batch_id, django_capture_on_commit_callbacks):
     assert finance2.post(f"/api/v1/payout-batches/{batch_id}/approve/").status_code == 200
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert finance.post(f"/api/v1/payout-batches/{batch_id}/execute/").status_code == 202
-    assert len(callbacks) == 1  # the dispatch job, enqueued only after commit
+    from marketplace.models import OutboxEvent
+
+    assert finance.post(f"/api/v1/payout-batches/{batch_id}/execute/").status_code == 202
+    # The dispatch job, an outbox row of the execute's transaction (published after the commit).
+    assert list(OutboxEvent.objects.filter(sent_at__isnull=True).values_list("job", "args")) == [
+        ("payments.jobs.payout_batch_dispatch", [batch_id])]
+    OutboxEvent.objects.all().delete()
     return [payout_line_send(line_id=line.pk) for line in PayoutLine.objects.filter(batch_id=batch_id)]
 
 

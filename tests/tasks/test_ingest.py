@@ -187,15 +187,17 @@ def test_import_tasks_command_same_validation_and_idempotency(lab, project, tmp_
         call_command("import_tasks", "999999", str(good), "--no-progress", stdout=out)
 
 
-def test_work_arrived_notification_only_after_commit_and_only_for_new_tasks(lab, project,
-                                                                           django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        lab.upload_jsonl(project.pk, [pair(1)])
-    assert len(callbacks) == 1
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        lab.upload_jsonl(project.pk, [pair(1)])  # duplicates only: no new work
-        lab.upload_jsonl(project.pk, [pair(2), {"external_id": "bad"}])  # rejected
-    assert callbacks == []
+def test_work_arrived_notification_only_after_commit_and_only_for_new_tasks(lab, project):
+    """The notification job is an outbox row of the upload's transaction: one for new tasks, none for
+    duplicates only or for a rejected upload (rolled back with it)."""
+    from marketplace.models import OutboxEvent
+
+    lab.upload_jsonl(project.pk, [pair(1)])
+    jobs = list(OutboxEvent.objects.values_list("job", "args"))
+    assert jobs == [("tasks.jobs.queue.notify_work_available", [project.pk])]
+    lab.upload_jsonl(project.pk, [pair(1)])  # duplicates only: no new work
+    lab.upload_jsonl(project.pk, [pair(2), {"external_id": "bad"}])  # rejected
+    assert list(OutboxEvent.objects.values_list("job", "args")) == jobs
 
 
 @pytest.mark.parametrize(("line", "path"), [

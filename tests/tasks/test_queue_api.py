@@ -78,16 +78,19 @@ def test_claim_submit_completes_task_and_shows_only_what_a_worker_may_see(worker
 def test_submit_answers_what_was_committed_in_few_statements(worker, django_assert_max_num_queries):
     """The submit renders the assignment from what it wrote (no read-back): the answer equals what a later
     read returns. Its statements are bounded, so the hot path does not quietly grow (authentication 2,
-    the assignment 1, the transaction with judgment, counters and the ledger credit <= 9)."""
-    project = make_project(overlap=2)
+    the assignment 1, the transaction with judgment, counters and the ledger credit <= 9, and, when the
+    submit completes the task, one INSERT of its jobs into the outbox: 13 at most, 12 before the outbox)."""
+    project = make_project(overlap=1)
     make_tasks(project, 2)
     alice = worker("alice@example.com")
     first = alice.post(CLAIM, {"project": project.pk}).json()
     assert submit(alice, first["id"]).status_code == 200  # creates the ledger accounts (first credit only)
     claimed = alice.post(CLAIM, {"project": project.pk}).json()
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13) as captured:
         done = submit(alice, claimed["id"], {"choice": "b"}, seconds_spent=7)
     assert done.status_code == 200, done.content
+    outbox = [q["sql"] for q in captured.captured_queries if "marketplace_outboxevent" in q["sql"]]
+    assert len(outbox) == 1 and outbox[0].lstrip().upper().startswith(("WITH", "INSERT")), outbox
     listed = alice.get("/api/v1/assignments/?status=submitted").json()["results"]
     assert listed[0] == done.json()
     from payments.models import LedgerAccount
@@ -131,11 +134,32 @@ def test_submit_validates_answer_and_refuses_twice(worker):
     assert Assignment.objects.get(pk=aid).status == "live" and not Judgment.objects.exists()
     assert alice.post(f"/api/v1/assignments/{aid}/submit/", {"answer": {"choice": "a"}, "seconds_spent": -1}
                       ).status_code == 400
-    assert submit(alice, aid).status_code == 200
-    again = submit(alice, aid)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "already_submitted"
-    assert again.json()["error"]["assignment"] == aid and again.json()["error"]["status"] == "submitted"
+    first = submit(alice, aid)
+    assert first.status_code == 200
+    other = submit(alice, aid, {"choice": "b"})  # a committed answer cannot be changed by sending another
+    assert other.status_code == 409 and other.json()["error"]["code"] == "already_submitted"
+    assert other.json()["error"]["assignment"] == aid and other.json()["error"]["status"] == "submitted"
     assert Judgment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_repeated_submit_gets_the_first_answer_again(worker, person):
+    """A retry after a lost response (same assignment, same answer) is answered like the first submit,
+    not 409; it writes nothing and credits nothing twice. Another worker repeating it is still 404."""
+    from payments.models import LedgerAccount
+
+    project = make_project(overlap=1)
+    make_tasks(project, 1)
+    alice = worker()
+    aid = alice.post(CLAIM, {}).json()["id"]
+    first = submit(alice, aid, {"choice": "b"}, seconds_spent=4)
+    assert first.status_code == 200, first.content
+    again = submit(alice, aid, {"choice": "b"}, seconds_spent=9)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert Judgment.objects.count() == 1
+    assert LedgerAccount.objects.get(kind="worker_payable", worker=alice.user).balance_cents == project.reward_cents
+    mallory = worker("mallory@example.com")
+    assert submit(mallory, aid, {"choice": "b"}).status_code == 404
 
 
 @pytest.mark.django_db

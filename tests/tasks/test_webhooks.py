@@ -221,10 +221,23 @@ def test_completion_records_each_event_once_and_closes_the_project(lab, receiver
     assert first.payload["data"]["task"]["external_id"] == "ex-1"
 
 
-def test_task_completed_enqueues_only_after_commit(lab, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+def test_task_completed_records_its_jobs_in_the_callers_transaction(lab):
+    """The jobs are outbox rows of the caller's transaction: committed with it, gone with a rollback (a
+    rolled-back submit never notifies anyone), and no broker call in the request."""
+    from django.db import transaction
+
+    from marketplace.models import OutboxEvent
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), transaction.atomic():
         task_completed(task_id=123)
-    assert len(callbacks) == 1  # deferred to commit; a rolled-back claim never notifies anyone
+        raise Boom
+    assert not OutboxEvent.objects.exists()
+    task_completed(task_id=123)
+    assert sorted(OutboxEvent.objects.values_list("job", "args")) == [
+        ("quality.jobs.task_consensus_compute", [123]), ("tasks.jobs.clients.webhook_task_completed", [123])]
 
 
 @pytest.fixture
@@ -270,8 +283,8 @@ def test_task_completed_job_waits_for_consensus_then_sends_null(lab, receiver, s
 
     pytest.importorskip("quality.selectors")
     settings.WEBHOOKS_CONSENSUS_WAIT_SECONDS = 6
-    sent = []
-    monkeypatch.setattr(jobs.webhook_deliver, "delay", sent.append)
+    from marketplace.models import OutboxEvent
+
     _register(lab, receiver.url)
     project = make_project(lab.client_row, overlap=1)
     lab.upload_jsonl(project.pk, [pair(1), pair(2)])
@@ -285,6 +298,9 @@ def test_task_completed_job_waits_for_consensus_then_sends_null(lab, receiver, s
                         lambda **kw: calls.append(kw["task_ids"]) or real(**kw))
     jobs.webhook_task_completed.apply(args=(task.pk,))
     assert calls == [[task.pk]] * 3  # waited 0, 3, 6 seconds (eager: no real sleep), then sent
+    # The delivery job is an outbox row of the same transaction as the delivery.
+    sent = [args[0] for args in OutboxEvent.objects.filter(job="tasks.jobs.clients.webhook_deliver")
+            .values_list("args", flat=True)]
     (delivery,) = WebhookDelivery.objects.filter(pk__in=sent)
     assert delivery.event == "task.completed" and delivery.payload["data"]["consensus"] is None
 

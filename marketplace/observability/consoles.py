@@ -1,0 +1,161 @@
+"""What the ops and finance consoles show, read with queries whose cost stays bounded however large the
+tasks, judgments and ledger tables grow (bench/consoles.py measures them at 1M tasks, 10M judgments):
+
+- progress: the per-project task counts beat keeps in the cache (gauges.project_task_counts);
+- throughput over 24 h: hourly buckets per project that beat rolls up incrementally (only judgments newer
+  than its last run; gauges.judgments_per_hour_refresh), summed;
+- median seconds and effective hourly pay: the project's last MEDIAN_SAMPLE timed, approved judgments
+  (the (project, id) index, newest first), against PAY_FLOOR_HOURLY_CENTS;
+- agreement: quality's ProjectAgreement row; flags: the open ones (the (status, created_at) index);
+- money: the cached balances of the worker ledger accounts; batches: the open ones and the last few.
+"""
+
+import statistics
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from marketplace.observability import gauges
+
+MEDIAN_SAMPLE = 500
+PROJECTS_SHOWN = 50
+FLAGS_SHOWN = 50
+BATCHES_SHOWN = 20
+LINE_STATUSES = ["reserved", "sending", "paid", "failed", "reversed"]
+RECONCILIATION_KEY = "observability:last-reconciliation"
+
+
+def first_id_since(model, since, field: str = "created_at") -> int | None:
+    """The smallest primary key whose ``field`` is at or after ``since``, assuming both grow together
+    (rows are inserted with the current time). A binary search over the id range: about log2(max id)
+    primary-key lookups, none of them a scan. None when no row is that recent."""
+    def first_from(x):
+        return model.objects.filter(id__gte=x).order_by("id").values_list("id", field).first()
+
+    lo = model.objects.order_by("id").values_list("id", flat=True).first()
+    hi = model.objects.order_by("-id").values_list("id", flat=True).first()
+    if lo is None or first_from(hi)[1] < since:
+        return None
+    while lo < hi:  # the smallest x whose first row at or after it is recent enough
+        mid = (lo + hi) // 2
+        if first_from(mid)[1] >= since:
+            hi = mid
+        else:
+            lo = mid + 1
+    return first_from(lo)[0]
+
+
+def project_rows(now=None) -> list[dict]:
+    from quality.models import ProjectAgreement
+    from tasks.models import Judgment, Project
+    from tasks.selectors.pay import below_pay_floor, hourly_cents
+
+    now = now or timezone.now()
+    projects = list(Project.objects.filter(status__in=[Project.Status.ACTIVE, Project.Status.PAUSED])
+                    .order_by("-priority", "-id")[:PROJECTS_SHOWN])
+    counts = gauges.project_task_counts()
+    if counts["at"] is None and projects:
+        counts = gauges.project_task_counts_refresh()
+    live = gauges.live_assignments_by_project()
+    per_24h = gauges.judgments_last_24h(now)
+    if per_24h is None:
+        gauges.judgments_per_hour_refresh(now)
+        per_24h = gauges.judgments_last_24h(now) or {}
+    agreements = {a.project_id: a for a in ProjectAgreement.objects.filter(project__in=projects)}
+    rows = []
+    for project in projects:
+        c = counts["projects"].get(project.pk, {"open": 0, "complete": 0})
+        total = c.get("open", 0) + c.get("complete", 0)
+        done_24h = per_24h.get(project.pk, 0)
+        seconds = list(Judgment.objects.filter(project_id=project.pk, status=Judgment.Status.APPROVED,
+                                               seconds_spent__gt=0).order_by("-id")
+                       .values_list("seconds_spent", flat=True)[:MEDIAN_SAMPLE])
+        median = statistics.median(seconds) if seconds else None
+        hourly = hourly_cents(reward_cents=project.reward_cents, median_seconds=median, n=len(seconds))
+        agreement = agreements.get(project.pk)
+        rows.append({
+            "project": project, "open": c.get("open", 0), "complete": c.get("complete", 0), "total": total,
+            "live": live.get(project.pk, 0),
+            "progress_percent": round(100 * c.get("complete", 0) / total, 1) if total else 0.0,
+            "judgments_24h": done_24h, "median_seconds": median, "hourly_cents": hourly,
+            "below_floor": below_pay_floor(hourly), "alpha": agreement.alpha if agreement else None,
+        })
+    return rows
+
+
+def open_flags():
+    from quality.models import Flag
+
+    flags = Flag.objects.filter(status=Flag.Status.OPEN)
+    return flags.count(), list(flags.select_related("worker", "project").order_by("-created_at")[:FLAGS_SHOWN])
+
+
+def pools():
+    from workers.models import Pool
+
+    return list(Pool.objects.annotate(active=Count("memberships", filter=Q(memberships__status="active")),
+                                      suspended=Count("memberships", filter=Q(memberships__status="suspended")))
+                .order_by("name")[:100])
+
+
+def ops_console(now=None) -> dict:
+    n_flags, flags = open_flags()
+    rows = project_rows(now)
+    at = gauges.project_task_counts()["at"]
+    return {"projects": rows, "n_flags": n_flags, "flags": flags, "pools": pools(),
+            "snapshot_at": datetime.fromtimestamp(at, tz=UTC) if at else None,
+            "pay_floor_cents": settings.PAY_FLOOR_HOURLY_CENTS}
+
+
+def money_by_currency() -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for (state, currency), cents in gauges.ledger_totals().items():
+        out.setdefault(currency, {s: 0 for s in gauges.LEDGER_STATES.values()})[state] = cents
+    return dict(sorted(out.items()))
+
+
+def batches() -> list[dict]:
+    from payments.models import PayoutBatch, PayoutLine
+
+    ids = gauges.payout_batch_ids_in_view()[:BATCHES_SHOWN + 20]
+    shown = list(PayoutBatch.objects.filter(id__in=ids).select_related("created_by", "approved_by", "executed_by")
+                 .order_by("-id"))
+    lines: dict[int, dict[str, dict]] = {}
+    for batch_id, status, n, cents in (PayoutLine.objects.filter(batch_id__in=ids).order_by()
+                                       .values("batch_id", "status").annotate(n=Count("id"), cents=Sum("amount_cents"))
+                                       .values_list("batch_id", "status", "n", "cents")):
+        lines.setdefault(batch_id, {})[status] = {"n": n, "cents": int(cents or 0)}
+    rows = []
+    for batch in shown:
+        if batch.approved_by_id is None:
+            four_eyes = "waiting for a second finance user to approve"
+        else:
+            four_eyes = f"created by {batch.created_by}, approved by {batch.approved_by}"
+        per_status = lines.get(batch.pk, {})
+        rows.append({"batch": batch, "lines": per_status, "four_eyes": four_eyes,
+                     "cells": [(s, per_status.get(s)) for s in LINE_STATUSES],
+                     "total_cents": sum(v["cents"] for v in lines.get(batch.pk, {}).values())})
+    return rows
+
+
+def last_reconciliation() -> dict | None:
+    return cache.get(RECONCILIATION_KEY)
+
+
+def reconciliation_run(*, actor) -> dict:
+    """Runs payments.reconciliation (Stripe's transfers against the ledger) and keeps its answer for the
+    console: it asks Stripe and sums entries, so it runs when finance asks, never on a page view."""
+    from payments.reconciliation import reconciliation_report
+
+    report = reconciliation_report()
+    stored = {"at": timezone.now(), "by": str(actor), **report}
+    cache.set(RECONCILIATION_KEY, stored, timeout=None)
+    return stored
+
+
+def finance_console() -> dict:
+    return {"money": money_by_currency(), "batches": batches(), "reconciliation": last_reconciliation(),
+            "line_statuses": LINE_STATUSES}
