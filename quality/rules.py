@@ -31,7 +31,8 @@ DEFAULT_RULES: dict[str, dict] = {
     # other raters' leave-one-out consensus and gold. log LR (natural log) at or above log_lr flags, at or above
     # suspend_log_lr suspends, at or above watch_log_lr watches. A rater exactly at the floor reaches a
     # threshold h with probability at most e^-h over all their judgments (Wald/Ville); better raters far less.
-    "random": {"enabled": True, "min_n": 10, "accuracy_floor": 0.65, "watch_log_lr": 1.0, "log_lr": 3.0,
+    # 2.5 (e^-2.5 = 8.2% at the floor, about 1.2% at 0.75): issue 19's targets, docs/benchmarks.md "Third pass".
+    "random": {"enabled": True, "min_n": 10, "accuracy_floor": 0.65, "watch_log_lr": 1.0, "log_lr": 2.5,
                "suspend_log_lr": 6.9},
     # Adaptive gold (quality.gold): not a rule that flags, but driven by the rules' tests. A worker's gold share
     # rises with the doubt about them (their random log LR between -honest_log_lr and the review threshold,

@@ -82,8 +82,8 @@ def test_a_rater_at_the_floor_ever_reaches_the_threshold_at_most_e_to_the_minus_
     def highest(right, upto=n):
         return np.cumsum(random_answer_log_lr(right, n_options=3, accuracy_floor=0.65), axis=1)[:, :upto].max(axis=1)
 
-    assert (highest(at_floor) >= h).mean() <= math.exp(-h)  # 3.6% at h = 3 (bound 5.0%)
-    assert (highest(better) >= h).mean() < 0.01
+    assert (highest(at_floor) >= h).mean() <= math.exp(-h)  # 6.3% at h = 2.5 (bound 8.2%)
+    assert (highest(better) >= h).mean() < 0.02  # 1.2% at h = 2.5 (0.5% at 3.0)
     assert (highest(clicker, 30) >= h).mean() > 0.85  # the truth known: caught within 30 judgments
 
 

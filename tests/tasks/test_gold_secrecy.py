@@ -27,7 +27,7 @@ from workers.models import Pool, PoolMembership
 
 CLAIM = "/api/v1/assignments/claim/"
 DATA = {"prompt": "Sort a list", "language": "python", "response_a": "sorted(x)", "response_b": "x.sort()"}
-UNCOMPARED_HEADERS = {"date", "expires", "content-length"}  # wall clock; id digits
+UNCOMPARED_HEADERS = {"date", "expires", "content-length", "x-request-id"}  # wall clock; id digits; a fresh random id per request
 ID_KEY = re.compile(r"(^|_)(id|pk)$|^(task|project|assignment|judgment|worker|user|transaction|entry|batch)$")
 DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 
