@@ -394,16 +394,15 @@ API_KEY_FAILURE_WINDOW_SECONDS = env_int("API_KEY_FAILURE_WINDOW_SECONDS", 300)
 # the API-key limit) is read that many hops from the right. 0: REMOTE_ADDR, the header is ignored.
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
-# Content-Security-Policy (django-csp). An API plus the admin and Swagger UI: scripts only from this
-# origin and the CDN that serves Swagger UI (its start-up script is served as a file, not inline);
-# inline styles, which the admin and Swagger UI use; no plugins, no framing, forms post here only.
-_CSP_CDN = os.environ.get("CSP_SWAGGER_CDN", "https://cdn.jsdelivr.net")
+# Content-Security-Policy (django-csp). An API plus the admin, the consoles and Swagger UI, all served from
+# this origin (Swagger UI from drf-spectacular-sidecar; its start-up script is a file, not inline): scripts
+# from here only; inline styles, which the admin and Swagger UI use; no plugins, no framing, forms post here.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'", _CSP_CDN],
-        "style-src": ["'self'", "'unsafe-inline'", _CSP_CDN],
-        "img-src": ["'self'", "data:", _CSP_CDN],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
         "font-src": ["'self'", "data:"],
         "object-src": ["'none'"],

@@ -48,6 +48,18 @@ def _first_message(fields: dict) -> str:
 # failure, which psycopg reports as OperationalError too): nothing was committed, and the same request
 # may succeed in a moment. Django closes the broken connection at the end of the request.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# SQLite reports its own bugs' kind (a syntax error, a missing table) as OperationalError too: only these
+# mean "try again" there. Anything else stays a 500 and is logged with its traceback.
+_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "unable to open database", "disk i/o error")
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    if not isinstance(exc, DATABASE_UNAVAILABLE):
+        return False
+    cause = exc.__cause__ or exc
+    if type(cause).__module__.startswith("sqlite3"):
+        return any(text in str(cause).lower() for text in _SQLITE_TRANSIENT)
+    return True
 
 
 def database_unavailable_body() -> dict:
@@ -60,7 +72,7 @@ def retry_after() -> str:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, DATABASE_UNAVAILABLE):
+    if is_database_unavailable(exc):
         logger.warning("database unavailable, answered 503: %s: %s", type(exc).__name__, exc)
         return Response(database_unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": retry_after()})
@@ -99,7 +111,7 @@ def json_404(request, exception=None):
 def json_500(request):
     # Django calls this while handling the exception: a database outage outside DRF views (allauth,
     # admin, middleware) gets the same 503 as inside them.
-    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+    if is_database_unavailable(sys.exc_info()[1]):
         response = JsonResponse(database_unavailable_body(), status=503)
         response["Retry-After"] = retry_after()
         return response

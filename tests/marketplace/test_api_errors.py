@@ -55,3 +55,44 @@ def test_swagger_ui_loads_nothing_from_another_host(settings):
     html = response.content.decode()
     assert not re.search(r"""(src|href)=["']https?://""", html), html
     assert "swagger-ui-bundle.js" in html
+
+
+def test_a_sqlite_bug_is_not_mistaken_for_the_database_being_away(tmp_path):
+    """SQLite reports a syntax error as OperationalError, like a locked database: only the second is a 503
+    (try again); a bug stays a 500 with its traceback in the log, never hidden as "unavailable"."""
+    import sqlite3
+
+    from django.db import OperationalError
+    from django.db.utils import DatabaseErrorWrapper
+
+    from marketplace.api.errors import is_database_unavailable
+
+    def raised(sql, path):
+        conn = sqlite3.connect(path)
+        try:
+            with DatabaseErrorWrapper(type("W", (), {"Database": sqlite3})()):
+                conn.execute(sql)
+        except OperationalError as exc:
+            return exc
+        finally:
+            conn.close()
+
+    bug = raised("SELECT FROM nowhere", ":memory:")
+    assert bug is not None and not is_database_unavailable(bug)
+    locked_db = tmp_path / "locked.sqlite3"
+    holder = sqlite3.connect(locked_db, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        conn = sqlite3.connect(locked_db, timeout=0)
+        try:
+            with DatabaseErrorWrapper(type("W", (), {"Database": sqlite3})()):
+                conn.execute("SELECT * FROM t")
+        except OperationalError as exc:
+            locked = exc
+        finally:
+            conn.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "locked" in str(locked) and is_database_unavailable(locked)
