@@ -438,6 +438,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # GET /metrics (Prometheus). A scraper gets in with `Authorization: Bearer METRICS_TOKEN`, or from an
 # address in METRICS_ALLOWED_NETWORKS (comma-separated CIDRs; under `make run` loopback by default).
 # Neither set: /metrics refuses everyone.
+# A Celery worker running apart from the web server serves its own counters on this port (0: off; with
+# PROMETHEUS_MULTIPROC_DIR set in the worker's environment). Not behind METRICS_TOKEN: bind it to a
+# private network only (CELERY_METRICS_ADDR), as docker compose does by not publishing the port.
+CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0)
+CELERY_METRICS_ADDR = os.environ.get("CELERY_METRICS_ADDR", "127.0.0.1")
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128" if DEBUG else "")
 # How often beat refreshes the per-project task counts /metrics and the ops console read.

@@ -252,3 +252,47 @@ def test_concurrent_load_with_scrapes_in_between_adds_up():
         == Judgment.objects.count() == seen["submits"]
     assert value(after, "marketplace_claims_empty_total") - value(before, "marketplace_claims_empty_total") \
         == seen["empty"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_apart_from_the_web_serves_its_own_job_counters(tmp_path):
+    """A Celery worker in its own container cannot share the web's metrics folder: with CELERY_METRICS_PORT
+    it serves its pool's counters itself, added up across the pool's processes."""
+    import socket
+    import urllib.request
+
+    from django.db import connection
+
+    from tests import settings as test_settings
+    from tests.conftest import CeleryWorker, _purge_test_queue, wait_until
+
+    if not (test_settings.HAS_REDIS and test_settings.HAS_POSTGRES):
+        pytest.skip("a real Celery worker needs Redis and PostgreSQL")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder = tmp_path / "prometheus-worker"
+    folder.mkdir()
+    (folder / "counter_4000000.db").write_bytes(b"stale")  # an earlier run's leftovers: removed at start
+    _purge_test_queue()
+    worker = CeleryWorker(tmp_path, connection.settings_dict["NAME"], concurrency=2, with_relay=False, env={
+        "CELERY_METRICS_PORT": str(port), "CELERY_METRICS_ADDR": "127.0.0.1",
+        "PROMETHEUS_MULTIPROC_DIR": str(folder)}).start()
+    try:
+        def scrape():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+                    return response.read().decode()
+            except OSError:
+                return None
+
+        wait_until(scrape, timeout=30, message="the worker's metrics endpoint")
+        for _ in range(3):  # a job that raises in the worker (wrong arguments): three failures
+            celery_app.send_task("marketplace.jobs.heartbeat", args=[1, 2, 3, 4])
+        line = 'marketplace_celery_job_failures_total{job="marketplace.jobs.heartbeat"} 3.0'
+        wait_until(lambda: line in (scrape() or ""), timeout=30, message="three failures on the worker's metrics")
+        assert not (folder / "counter_4000000.db").exists()
+    finally:
+        worker.stop()
