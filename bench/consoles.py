@@ -27,23 +27,14 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bench.throwaway_db import recreate_db
+
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "bench_consoles"
 
 
-def _admin_dsn(url: str) -> str:
-    parsed = urlparse(url)
-    return f"host={parsed.hostname or '127.0.0.1'} port={parsed.port or 5432} user={parsed.username or 'postgres'}" + (
-        f" password={parsed.password}" if parsed.password else "") + f" dbname={parsed.path.lstrip('/') or 'postgres'}"
-
-
 def _recreate_db(server_url: str, drop_only: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(_admin_dsn(server_url), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
+    recreate_db(server_url, DB_NAME, drop_only=drop_only)
 
 
 def seed(args) -> None:
