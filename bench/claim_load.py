@@ -35,6 +35,17 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-not-secret-1"
 
 
+def _wait_for_port(port: int, seconds: float = 20.0) -> None:
+    """Until something accepts connections on 127.0.0.1:port (a server starting), at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -262,12 +273,7 @@ def main() -> None:
              "-w", str(args.gunicorn_workers), "-k", "gthread", "--threads", str(args.gunicorn_threads),
              "--keep-alive", "30", "--log-level", "warning"],
             cwd=ROOT, env=env, start_new_session=True)
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        _wait_for_port(port)
         tokens = [_login(port, f"bench{i}@example.com") for i in range(args.workers)]
         procs = max(1, min(args.client_procs, args.workers))
         with multiprocessing.get_context("fork").Pool(procs) as pool:

@@ -20,7 +20,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from bench.claim_load import _free_port, _login, _phase, _report
+from bench.claim_load import _free_port, _login, _phase, _report, _wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,12 +104,7 @@ def main() -> None:
         start("worker", [sys.executable, "-m", "celery", "-A", "marketplace", "worker", "-Q", "bench-fault", "-c", "2",
                          "-l", "warning", "--without-gossip", "--without-mingle"])
         start("relay", [sys.executable, "manage.py", "outbox_relay"])
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        _wait_for_port(port)
         tokens = [_login(port, f"bench{i}@example.com") for i in range(args.workers)]
         n_procs = max(1, min(args.client_procs, args.workers))
         marks: dict[str, float] = {}
