@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "tasks",
     "quality",
     "payments",
+    "simulation",  # manage.py simulate: a day in the marketplace through the real API
 ]
 
 MIDDLEWARE = [

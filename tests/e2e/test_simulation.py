@@ -16,9 +16,9 @@ import pytest
 import requests
 from rich.console import Console
 
-from marketplace.simulation.charts import write_report_dir
-from marketplace.simulation.config import SimulationConfig
-from marketplace.simulation.runner import Simulation
+from simulation.charts import write_report_dir
+from simulation.config import SimulationConfig
+from simulation.runner import Simulation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

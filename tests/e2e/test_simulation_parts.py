@@ -11,12 +11,12 @@ from collections import Counter
 import pytest
 import requests
 
-from marketplace.simulation import behaviours as bh
-from marketplace.simulation import dataset
-from marketplace.simulation.http import Stats
-from marketplace.simulation.mailbox import verification_key
-from marketplace.simulation.receiver import SIGNATURE_HEADER, WebhookReceiver, signature_valid
-from marketplace.simulation.report import preference_yield
+from simulation import behaviours as bh
+from simulation import dataset
+from simulation.http import Stats
+from simulation.mailbox import verification_key
+from simulation.receiver import SIGNATURE_HEADER, WebhookReceiver, signature_valid
+from simulation.report import preference_yield
 
 
 def test_bundled_dataset_has_enough_real_looking_items_per_language():
@@ -157,6 +157,6 @@ def test_preference_yield_counts_pairs_by_confidence_and_cost(tmp_path):
     empty = preference_yield([], None, {}, judgments=0, worker_hours=0, correct=[])
     assert empty["confidence"]["mean"] is None and empty["judgments_per_pair"] is None and not empty["counts_agree"]
 
-    from marketplace.simulation.charts import preference_confidence
+    from simulation.charts import preference_confidence
     preference_confidence({"export": out}, tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -8,10 +8,10 @@ from collections import defaultdict
 
 from django.conf import settings
 
-from marketplace.simulation import inprocess
-from marketplace.simulation.behaviours import Behaviour
-from marketplace.simulation.http import ApiError
-from marketplace.simulation.review import flag_worker_id
+from simulation import inprocess
+from simulation.behaviours import Behaviour
+from simulation.http import ApiError
+from simulation.review import flag_worker_id
 
 # The chart's score is the gold rule's own figure: the Wilson upper bound of gold accuracy, compared with
 # the rule's threshold (quality.rules: gold.upper_below). Other figures are fallbacks for other standings.

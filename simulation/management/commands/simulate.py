@@ -6,9 +6,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 
-from marketplace.simulation.config import SimulationConfig
-from marketplace.simulation.http import ApiError
-from marketplace.simulation.runner import Simulation, SimulationError
+from simulation.config import SimulationConfig
+from simulation.http import ApiError
+from simulation.runner import Simulation, SimulationError
 
 
 class Command(BaseCommand):
@@ -66,11 +66,11 @@ class Command(BaseCommand):
             report = Simulation(config, console=console).run()
         except (ValueError, SimulationError, ApiError, TimeoutError) as exc:
             raise CommandError(str(exc)) from exc
-        from marketplace.simulation.report import render
+        from simulation.report import render
 
         render(report, console)
         if config.report_dir:
-            from marketplace.simulation.charts import write_report_dir
+            from simulation.charts import write_report_dir
 
             for path in write_report_dir(report, config.report_dir):
                 console.print(f"wrote {path}")

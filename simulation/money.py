@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import requests
 from django.conf import settings
 
-from marketplace.simulation.http import ApiError
+from simulation.http import ApiError
 
 FINAL_BATCH = {"completed", "completed_with_failures", "failed"}
 OPEN_LINE = {"reserved", "sending"}

@@ -8,9 +8,9 @@ from datetime import datetime
 
 import requests
 
-from marketplace.simulation import behaviours as bh
-from marketplace.simulation.http import Api, ApiError, Stats
-from marketplace.simulation.mailbox import verification_key
+from simulation import behaviours as bh
+from simulation.http import Api, ApiError, Stats
+from simulation.mailbox import verification_key
 
 AUTH = "/_allauth/app/v1/auth"
 COUNTRIES = [("DE", "Europe/Berlin"), ("IN", "Asia/Kolkata"), ("BR", "America/Sao_Paulo"), ("KE", "Africa/Nairobi"),

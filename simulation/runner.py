@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from marketplace.simulation import behaviours as bh
-from marketplace.simulation import dataset, inprocess
-from marketplace.simulation.actors import ActorBlocked, Freelancer, Staff, staff_login
-from marketplace.simulation.config import SimulationConfig
-from marketplace.simulation.http import Api, ApiError, Stats
-from marketplace.simulation.receiver import WebhookReceiver
-from marketplace.simulation.review import QualityReview
+from simulation import behaviours as bh
+from simulation import dataset, inprocess
+from simulation.actors import ActorBlocked, Freelancer, Staff, staff_login
+from simulation.config import SimulationConfig
+from simulation.http import Api, ApiError, Stats
+from simulation.receiver import WebhookReceiver
+from simulation.review import QualityReview
 
 
 class SimulationError(Exception):
@@ -82,7 +82,7 @@ class Simulation:
 
     # --- the day ------------------------------------------------------------------------------------
     def run(self) -> dict:
-        from marketplace.simulation.report import build_report
+        from simulation.report import build_report
 
         try:
             self._phase("setup", self.setup)
@@ -283,12 +283,12 @@ class Simulation:
         return inprocess.quality_computed_at(self.project["id"]) != computed or now - at > 30
 
     def payouts(self) -> None:
-        from marketplace.simulation.money import run_payout
+        from simulation.money import run_payout
 
         self.payout = run_payout(self)
 
     def client_pull(self) -> None:
-        from marketplace.simulation.money import pull_client_view
+        from simulation.money import pull_client_view
 
         self.client_view = pull_client_view(self)
 

@@ -8,8 +8,8 @@ as false flags in the report, since the rules should not have raised them).
 import time
 from datetime import UTC, datetime
 
-from marketplace.simulation import inprocess
-from marketplace.simulation.http import ApiError
+from simulation import inprocess
+from simulation.http import ApiError
 
 
 def flag_worker_id(flag: dict) -> int | None:
