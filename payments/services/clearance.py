@@ -9,7 +9,8 @@ Ledger movements (see payments.models.LedgerAccount, EarningsClearance):
   pending reversal       worker_pending   -> platform_funding (PAY_PENDING_ON_FLAG=reverse)
 
 A worker's verdict, from quality's standings and flags (read, never written, here):
-- doubt: an open flag, or a standing in any project that is not "good" (a rule watches, flags or suspends);
+- doubt: an open flag, or a standing in any project that is not "good" (a rule watches, flags or suspends),
+  or whose adaptive gold share is above the project's (quality.gold: the worker's test is not settled);
 - evidence: in some project, at least PAY_CLEARANCE_MIN_GOLD gold answers and PAY_CLEARANCE_MIN_JUDGMENTS gold
   plus agreement-scored judgments in all, whose pooled share right (gold correct, matches with the others'
   consensus) has its Wilson lower bound (z = PAY_CLEARANCE_Z) above the project's floor (PAY_CLEARANCE_FLOOR,
@@ -126,11 +127,15 @@ def worker_pay_verdicts(*, worker_ids) -> dict[int, str]:
     ids = sorted(set(worker_ids))
     doubt = set(Flag.objects.filter(worker_id__in=ids, status=Flag.Status.OPEN).values_list("worker_id", flat=True))
     standings = list(WorkerStanding.objects.filter(worker_id__in=ids, project__isnull=False)
-                     .values("worker_id", "project_id", "status", "gold_n", "gold_correct", "loo_n", "loo_agreement"))
+                     .values("worker_id", "project_id", "status", "gold_n", "gold_correct", "loo_n", "loo_agreement",
+                             "gold_share", "project__gold_share"))
     floors = _project_floors({s["project_id"] for s in standings})
     passed = set()
     for s in standings:
-        if s["status"] != WorkerStanding.Status.GOOD:
+        # Adaptive gold's doubt (quality.gold): a share above the project's means quality's sequential test
+        # has not settled on this worker yet; that is doubt too, even before any rule watches them.
+        in_doubt = s["gold_share"] is not None and s["gold_share"] > (s["project__gold_share"] or 0.0) + 1e-9
+        if s["status"] != WorkerStanding.Status.GOOD or in_doubt:
             doubt.add(s["worker_id"])
         elif evidence_passes(gold_n=s["gold_n"], gold_correct=s["gold_correct"], loo_n=s["loo_n"],
                              loo_agreement=s["loo_agreement"], floor=floors[s["project_id"]]):
