@@ -155,3 +155,23 @@ def ledger_adjustment_list(*, status: str | None = None) -> QuerySet[LedgerAdjus
 
 def ledger_adjustment_get(*, adjustment_id: int) -> LedgerAdjustment | None:
     return LedgerAdjustment.objects.select_related("transaction").filter(pk=adjustment_id).first()
+
+
+def judgment_credits_cleared(*, judgment_ids) -> dict:
+    """{cleared_cents, pending_cents} of these judgments' credits: cleared when the credit went to payable at
+    once, or has left the pending account since (drained: cleared, or held or reversed by a flag); pending
+    while it waits above its worker's watermark (payments.services.clearance). Reads these credits only
+    (the unique (kind, source_ref) index) and their workers' clearance rows."""
+    from payments.models import EarningsClearance
+
+    refs = [f"judgment:{j}" for j in judgment_ids]
+    if not refs:
+        return {"cleared_cents": 0, "pending_cents": 0}
+    rows = list(LedgerEntry.objects.filter(transaction__kind=LedgerTransaction.Kind.JUDGMENT_CREDIT,
+                                           transaction__source_ref__in=refs, amount_cents__gt=0)
+                .values_list("id", "amount_cents", "account__kind", "account__worker_id"))
+    marks = dict(EarningsClearance.objects.filter(worker_id__in={r[3] for r in rows})
+                 .values_list("worker_id", "drained_through_entry_id"))
+    pending = sum(amount for pk, amount, kind, worker in rows
+                  if kind == Kind.WORKER_PENDING and pk > marks.get(worker, 0))
+    return {"cleared_cents": sum(r[1] for r in rows) - pending, "pending_cents": pending}
