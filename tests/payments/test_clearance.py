@@ -354,3 +354,37 @@ def test_a_clearing_run_waits_for_a_credit_in_flight():
     assert balance(worker, Kind.WORKER_PAYABLE) == 80
     assert_pending_is_the_queue(worker)
     assert_ledger_consistent()
+
+
+def test_a_quality_recompute_enqueues_the_clearing_run_and_it_pays_the_honest_and_holds_the_spammer(settings):
+    """The hook: project_quality_recompute writes one outbox event for payments' clearing run with the project's
+    workers; the run clears honest workers whose evidence passed, and the flagged spammer's credits stay held."""
+    from marketplace.models import OutboxEvent
+    from payments.jobs import earnings_clearance_review as job
+    from quality.services import project_quality_recompute
+    from tasks.models import Judgment
+    from tests.quality import factories as f
+
+    # A small crowd (4 gold tasks; the spammer's requeued judgments leave few agreement-scored ones).
+    settings.PAY_CLEARANCE_MIN_GOLD, settings.PAY_CLEARANCE_MIN_JUDGMENTS = 2, 6
+    project, honest, spammer, _, _ = f.pairwise_crowd(seed=3)
+    for j in Judgment.objects.filter(project=project):
+        earnings_credit_judgment(judgment_id=j.pk)
+    assert project_quality_recompute(project_id=project.pk) is True
+    [event] = OutboxEvent.objects.filter(job="payments.jobs.earnings_clearance_review")
+    assert sorted(event.args[0]) == sorted([w.pk for w in honest] + [spammer.pk])
+    job(*event.args)
+    job(*event.args)  # at least once delivery: the second run moves nothing
+    assert balance(spammer, Kind.WORKER_PAYABLE) == 0 and balance(spammer, Kind.WORKER_PENDING) == 0
+    assert balance(spammer, Kind.WORKER_HELD) > 0
+    cleared = [w for w in honest if EarningsClearance.objects.get(worker=w).status == "cleared"]
+    from quality.models import WorkerStanding
+
+    assert cleared, (worker_pay_verdicts(worker_ids=[w.pk for w in honest]), list(
+        WorkerStanding.objects.filter(project=project).values_list("worker_id", "status", "loo_n")))
+    for w in cleared:
+        assert balance(w, Kind.WORKER_PENDING) == 0 and balance(w, Kind.WORKER_PAYABLE) > 0
+    assert LedgerTransaction.objects.filter(kind="clearance").count() == len(cleared)
+    for w in [*honest, spammer]:
+        assert_pending_is_the_queue(w)
+    assert_ledger_consistent()
