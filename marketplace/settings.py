@@ -554,7 +554,10 @@ CELERY_BEAT_SCHEDULE.update({
 # floor (PAY_CLEARANCE_FLOOR; empty: the project's gold threshold, quality rules gold.upper_below).
 PAY_CLEARANCE_MIN_GOLD = env_int("PAY_CLEARANCE_MIN_GOLD", 3)
 PAY_CLEARANCE_MIN_JUDGMENTS = env_int("PAY_CLEARANCE_MIN_JUDGMENTS", 15)
-PAY_CLEARANCE_Z = float(os.environ.get("PAY_CLEARANCE_Z", "1.0"))
+PAY_CLEARANCE_Z = float(os.environ.get("PAY_CLEARANCE_Z", "0.5"))
+# Doubt, besides flags and adaptive gold's unsettled test: a median time per judgment under this share of
+# the project's workers' median (0: off).
+PAY_CLEARANCE_FAST_SHARE = float(os.environ.get("PAY_CLEARANCE_FAST_SHARE", "0.8"))
 PAY_CLEARANCE_FLOOR = float(os.environ["PAY_CLEARANCE_FLOOR"]) if os.environ.get("PAY_CLEARANCE_FLOOR") else None
 # The clock fallback: a pending credit this old clears when nothing is in doubt about the worker. 0: no
 # holding period (credits are payable at once unless a quality flag holds the worker).

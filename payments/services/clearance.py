@@ -9,8 +9,10 @@ Ledger movements (see payments.models.LedgerAccount, EarningsClearance):
   pending reversal       worker_pending   -> platform_funding (PAY_PENDING_ON_FLAG=reverse)
 
 A worker's verdict, from quality's standings and flags (read, never written, here):
-- doubt: an open flag, or a standing in any project that is not "good" (a rule watches, flags or suspends),
-  or whose adaptive gold share is above the project's (quality.gold: the worker's test is not settled);
+- doubt: an open flag, a standing flagged or suspended in any project, an adaptive gold share above the
+  project's (quality.gold: the worker's sequential test is not settled), or a median time per judgment under
+  PAY_CLEARANCE_FAST_SHARE of the project's workers' median (a "watch" alone is not doubt: it still needs
+  the evidence below to clear);
 - evidence: in some project, at least PAY_CLEARANCE_MIN_GOLD gold answers and PAY_CLEARANCE_MIN_JUDGMENTS gold
   plus agreement-scored judgments in all, whose pooled share right (gold correct, matches with the others'
   consensus) has its Wilson lower bound (z = PAY_CLEARANCE_Z) above the project's floor (PAY_CLEARANCE_FLOOR,
@@ -28,6 +30,7 @@ money only).
 
 import logging
 import math
+import statistics
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -119,23 +122,41 @@ def _project_floors(project_ids) -> dict[int, float]:
     return floors
 
 
+def _project_median_seconds(project_ids) -> dict[int, float]:
+    """The median of the workers' median seconds per judgment, per project (its standings: its workers only)."""
+    from quality.models import WorkerStanding
+
+    values: dict[int, list[float]] = defaultdict(list)
+    for pid, seconds in (WorkerStanding.objects.filter(project_id__in=list(project_ids), median_seconds__gt=0)
+                         .values_list("project_id", "median_seconds")):
+        values[pid].append(seconds)
+    return {pid: statistics.median(v) for pid, v in values.items()}
+
+
 def worker_pay_verdicts(*, worker_ids) -> dict[int, str]:
-    """{worker_id: "evidence" | "doubt" | "unproven"} from quality's standings and open flags (two queries and
-    one for the projects' policies), for the given workers only."""
+    """{worker_id: "evidence" | "doubt" | "unproven"} from quality's standings and open flags, for the given
+    workers (their standings, their open flags, and their projects' policies and speeds)."""
     from quality.models import Flag, WorkerStanding
 
     ids = sorted(set(worker_ids))
     doubt = set(Flag.objects.filter(worker_id__in=ids, status=Flag.Status.OPEN).values_list("worker_id", flat=True))
     standings = list(WorkerStanding.objects.filter(worker_id__in=ids, project__isnull=False)
                      .values("worker_id", "project_id", "status", "gold_n", "gold_correct", "loo_n", "loo_agreement",
-                             "gold_share", "project__gold_share"))
-    floors = _project_floors({s["project_id"] for s in standings})
+                             "gold_share", "project__gold_share", "median_seconds"))
+    projects = {s["project_id"] for s in standings}
+    floors = _project_floors(projects)
+    fast_share = settings.PAY_CLEARANCE_FAST_SHARE
+    pace = _project_median_seconds(projects) if fast_share > 0 else {}
     passed = set()
     for s in standings:
         # Adaptive gold's doubt (quality.gold): a share above the project's means quality's sequential test
-        # has not settled on this worker yet; that is doubt too, even before any rule watches them.
-        in_doubt = s["gold_share"] is not None and s["gold_share"] > (s["project__gold_share"] or 0.0) + 1e-9
-        if s["status"] != WorkerStanding.Status.GOOD or in_doubt:
+        # has not settled on this worker yet.
+        unsettled = s["gold_share"] is not None and s["gold_share"] > (s["project__gold_share"] or 0.0) + 1e-9
+        # Far quicker than the project's workers: answers given faster than the others read (a "watch" of
+        # the too-fast rule's kind, relative to the pool rather than an absolute floor).
+        pool = pace.get(s["project_id"])
+        hurried = bool(pool) and s["median_seconds"] is not None and s["median_seconds"] < fast_share * pool
+        if s["status"] in (WorkerStanding.Status.FLAGGED, WorkerStanding.Status.SUSPENDED) or unsettled or hurried:
             doubt.add(s["worker_id"])
         elif evidence_passes(gold_n=s["gold_n"], gold_correct=s["gold_correct"], loo_n=s["loo_n"],
                              loo_agreement=s["loo_agreement"], floor=floors[s["project_id"]]):

@@ -29,13 +29,15 @@ def balance(worker, kind, currency="usd") -> int:
     return account.balance_cents if account else 0
 
 
-def standing(worker, project, *, status="good", gold_n=10, gold_correct=10, loo_n=30, loo_agreement=0.9):
+def standing(worker, project, *, status="good", gold_n=10, gold_correct=10, loo_n=30, loo_agreement=0.9,
+             median_seconds=60.0, gold_share=None):
     """The standing quality's recompute would store (quality.models.WorkerStanding)."""
     from quality.models import WorkerStanding
 
     WorkerStanding.objects.update_or_create(worker=worker, project=project, defaults={
         "status": status, "gold_n": gold_n, "gold_correct": gold_correct, "loo_n": loo_n,
-        "loo_agreement": loo_agreement, "n_judgments": gold_n + loo_n, "computed_at": timezone.now()})
+        "loo_agreement": loo_agreement, "n_judgments": gold_n + loo_n, "median_seconds": median_seconds,
+        "gold_share": gold_share, "computed_at": timezone.now()})
 
 
 def submit(worker, project, n=1) -> list[int]:
@@ -89,7 +91,7 @@ def test_doubt_reopens_pending_and_the_clock_never_clears_under_doubt(settings):
     earnings_clearance_review(worker_ids=[worker.pk])
     assert balance(worker, Kind.WORKER_PAYABLE) == 40
 
-    standing(worker, project, status="watch")
+    standing(worker, project, status="flagged")
     earnings_clearance_review(worker_ids=[worker.pk])
     assert EarningsClearance.objects.get(worker=worker).reason == "doubt"
     submit(worker, project, 2)
@@ -134,7 +136,7 @@ def test_a_flag_holds_pending_and_payable_and_release_or_forfeit_settle_both():
     standing(worker, project)
     submit(worker, project, 2)
     earnings_clearance_review(worker_ids=[worker.pk])  # 80 payable, cleared
-    standing(worker, project, status="watch")
+    standing(worker, project, status="flagged")
     earnings_clearance_review(worker_ids=[worker.pk])
     ids = submit(worker, project, 3)  # 120 pending
     assert earnings_hold(worker_id=worker.pk, judgment_ids=ids, flag_id=901) == 120
@@ -204,7 +206,7 @@ def test_the_worker_sees_pending_apart_with_fixed_words_that_say_nothing_of_gold
     clearance = body["clearance"]
     assert clearance["status"] == "pending" and clearance["reason"] == "new"
     assert clearance["expected_clear_at"] is not None
-    standing(ada.user, project, status="watch")
+    standing(ada.user, project, status="flagged")
     earnings_clearance_review(worker_ids=[ada.user.pk])
     clearance = ada.get("/api/v1/me/earnings/").json()["clearance"]
     assert clearance["reason"] == "doubt" and clearance["expected_clear_at"] is None
@@ -226,10 +228,25 @@ def test_verdicts_need_evidence_above_the_floor_and_doubt_anywhere_wins():
     assert worker_pay_verdicts(worker_ids=[worker.pk]) == {worker.pk: "unproven"}
     standing(worker, b)
     assert worker_pay_verdicts(worker_ids=[worker.pk]) == {worker.pk: "evidence"}
-    standing(worker, a, status="watch")
+    standing(worker, a, status="flagged")
     assert worker_pay_verdicts(worker_ids=[worker.pk]) == {worker.pk: "doubt"}
     n, lower = pooled_lower_bound(gold_n=8, gold_correct=6, loo_n=20, loo_agreement=0.5, z=1.0)
     assert n == 28 and lower < 0.6
+
+
+def test_doubt_is_a_flag_an_unsettled_test_or_a_hurried_pace_and_a_watch_alone_is_not():
+    project = make_project()
+    project.gold_share = 0.2
+    project.save(update_fields=["gold_share"])
+    peers = [make_user(f"peer{i}@example.com") for i in range(4)]
+    for peer in peers:
+        standing(peer, project, median_seconds=60.0)
+    watched, unsettled, hurried = (make_user(f"{n}@example.com") for n in ("watched", "unsettled", "hurried"))
+    standing(watched, project, status="watch")
+    standing(unsettled, project, gold_share=0.35)
+    standing(hurried, project, median_seconds=30.0)  # half the project's pace
+    verdicts = worker_pay_verdicts(worker_ids=[watched.pk, unsettled.pk, hurried.pk, peers[0].pk])
+    assert verdicts == {watched.pk: "evidence", unsettled.pk: "doubt", hurried.pk: "doubt", peers[0].pk: "evidence"}
 
 
 def _threads(targets):
@@ -278,7 +295,7 @@ def test_concurrent_submits_and_clearing_runs_credit_once_and_lose_nothing():
         # Doubt reopens (new credits wait), evidence clears them again: many drains while credits are in flight.
         for i in range(16):
             for w in workers:
-                standing(w, project, status="watch" if i % 2 == 0 else "good")
+                standing(w, project, status="flagged" if i % 2 == 0 else "good")
             earnings_clearance_review(worker_ids=[w.pk for w in workers])
         for w in workers:
             standing(w, project)
