@@ -9,7 +9,7 @@ Ledger movements (see payments.models.LedgerAccount, EarningsClearance):
   pending reversal       worker_pending   -> platform_funding (PAY_PENDING_ON_FLAG=reverse)
 
 A worker's verdict, from quality's standings and flags (read, never written, here):
-- doubt: an open flag, a standing flagged or suspended in any project, an adaptive gold share above the
+- doubt: an open or confirmed flag, a standing flagged or suspended in any project, an adaptive gold share above the
   project's (quality.gold: the worker's sequential test is not settled), or a median time per judgment under
   PAY_CLEARANCE_FAST_SHARE of the project's workers' median (a "watch" alone is not doubt: it still needs
   the evidence below to clear);
@@ -139,7 +139,10 @@ def worker_pay_verdicts(*, worker_ids) -> dict[int, str]:
     from quality.models import Flag, WorkerStanding
 
     ids = sorted(set(worker_ids))
-    doubt = set(Flag.objects.filter(worker_id__in=ids, status=Flag.Status.OPEN).values_list("worker_id", flat=True))
+    # An open flag, or one ops confirmed (the standing's status goes back to what its figures say once the
+    # flag is resolved; a confirmed bad rater stays in doubt).
+    doubt = set(Flag.objects.filter(worker_id__in=ids, status__in=[Flag.Status.OPEN, Flag.Status.CONFIRMED])
+                .values_list("worker_id", flat=True))
     standings = list(WorkerStanding.objects.filter(worker_id__in=ids, project__isnull=False)
                      .values("worker_id", "project_id", "status", "gold_n", "gold_correct", "loo_n", "loo_agreement",
                              "gold_share", "project__gold_share", "median_seconds"))

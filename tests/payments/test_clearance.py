@@ -247,6 +247,10 @@ def test_doubt_is_a_flag_an_unsettled_test_or_a_hurried_pace_and_a_watch_alone_i
     standing(hurried, project, median_seconds=30.0)  # half the project's pace
     verdicts = worker_pay_verdicts(worker_ids=[watched.pk, unsettled.pk, hurried.pk, peers[0].pk])
     assert verdicts == {watched.pk: "evidence", unsettled.pk: "doubt", hurried.pk: "doubt", peers[0].pk: "evidence"}
+    from quality.models import Flag
+
+    Flag.objects.create(worker=watched, project=project, rule="random", status="confirmed", resolved_at=timezone.now())
+    assert worker_pay_verdicts(worker_ids=[watched.pk]) == {watched.pk: "doubt"}  # confirmed: doubt for good
 
 
 def _threads(targets):
