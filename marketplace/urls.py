@@ -27,8 +27,11 @@ urlpatterns = [
     # The ops and finance consoles (admin pages, before the admin's own catch-all).
     *console_views.urlpatterns(),
     path("admin/", admin.site.urls),
-    # allauth's own sign-in pages, for the admin only (HEADLESS_ONLY leaves them out): admin.site.login
-    # sends a browser here (marketplace/admin.py), so the admin gets allauth's rate limits and MFA.
+    # allauth's own account pages (HEADLESS_ONLY leaves them out of allauth.urls, so they are named here):
+    # the workers' web app signs up and signs in with them, and admin.site.login sends a browser here
+    # (marketplace/admin.py), so both get allauth's rate limits and, for staff, MFA. The links in mails lead
+    # to the account/... pages below (HEADLESS_FRONTEND_URLS), shared with apps.
+    path("accounts/signup/", account_views.signup, name="account_signup"),
     path("accounts/login/", account_views.login, name="account_login"),
     path("accounts/logout/", account_views.logout, name="account_logout"),
     path("accounts/inactive/", account_views.account_inactive, name="account_inactive"),
@@ -43,4 +46,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
     path("", include("payments.webhook_urls")),
+    path("", include("webapp.urls")),
 ]

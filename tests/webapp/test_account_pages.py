@@ -1,0 +1,62 @@
+"""The account pages of the web app: allauth's own views with our templates (signup, sign-in, verify)."""
+
+import re
+from urllib.parse import unquote
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
+from django.test import Client
+
+from tests.conftest import PASSWORD, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signup_sends_the_mail_and_verify_then_sign_in_lands_on_the_start_page():
+    browser = Client(enforce_csrf_checks=False)
+    page = browser.get("/accounts/signup/")
+    assert page.status_code == 200 and b'name="password1"' in page.content
+    mail.outbox.clear()
+    response = browser.post("/accounts/signup/", {"email": "New@Example.com", "password1": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/accounts/confirm-email/"
+    assert not EmailAddress.objects.get(email__iexact="new@example.com").verified
+    key = unquote(re.search(r"/account/verify-email/(\S+)", mail.outbox[-1].body).group(1))
+    confirm = browser.get(f"/account/verify-email/{key}")
+    assert confirm.status_code == 200 and b"Confirm" in confirm.content
+    browser.post(f"/account/verify-email/{key}")
+    assert EmailAddress.objects.get(email__iexact="new@example.com").verified
+    response = browser.post("/accounts/login/", {"login": "new@example.com", "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert browser.get("/", follow=True).redirect_chain[-1][0] == "/start/"
+
+
+def test_an_unverified_address_cannot_sign_in_and_is_told_to_verify():
+    make_user("unverified@example.com", verified=False)
+    response = Client().post("/accounts/login/", {"login": "unverified@example.com", "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/accounts/confirm-email/"
+    assert b"Verify your email address" in Client().get("/accounts/confirm-email/").content
+
+
+def test_staff_land_in_the_admin_and_workers_on_the_start_page():
+    from marketplace.models import OPS_GROUP
+
+    make_user("ops@example.com", groups=(OPS_GROUP,))
+    response = Client().post("/accounts/login/", {"login": "ops@example.com", "password": PASSWORD})
+    assert response["Location"] == "/admin/"
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_and_back():
+    response = Client().get("/start/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/?next=/start/"
+    assert Client().get("/")["Location"] == "/accounts/login/"
+
+
+@pytest.mark.parametrize("path,data", [
+    ("/accounts/signup/", {"email": "csrf@example.com", "password1": PASSWORD}),
+    ("/accounts/login/", {"login": "csrf@example.com", "password": PASSWORD}),
+])
+def test_account_forms_refuse_a_post_without_the_csrf_token(path, data):
+    response = Client(enforce_csrf_checks=True).post(path, data)
+    assert response.status_code == 403
+    assert not EmailAddress.objects.filter(email="csrf@example.com").exists()
