@@ -163,10 +163,8 @@ def _raise_invalid(report: IngestReport) -> None:
 
 def _notify_work_available(project_id: int) -> None:
     from marketplace.outbox import outbox_enqueue
-    from tasks.services.completion import _optional
 
-    if _optional("tasks.jobs.queue", "notify_work_available") is not None:
-        outbox_enqueue("tasks.jobs.queue.notify_work_available", project_id)
+    outbox_enqueue("tasks.jobs.queue.notify_work_available", project_id)
 
 
 def rows_from_objects(objs: Iterable[object]) -> Iterable[tuple[int, object]]:
