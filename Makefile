@@ -38,6 +38,7 @@ test: $(VENV)/.dev-installed
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.dev-installed
 	@echo "Benchmarks live in bench/ (see docs/benchmarks.md); run one with $(BIN)/python -m bench.<name>"
