@@ -81,7 +81,7 @@ def tasks_ingest(*, project_id: int, items: Iterable[tuple[int, object]],
     ValidationFailed with `lines` and stores nothing); idempotent by external_id (known ones, also
     repeated ones within the upload, are counted as duplicates); gold rows (with a `gold` answer) become
     gold tasks (is_gold, overlap=Task.GOLD_OVERLAP), others get the project's overlap. After commit the
-    queue is told that work arrived (tasks.jobs.queue.notify_work_available, if present)."""
+    queue is told that work arrived (tasks.jobs.queue.notify_work_available, an outbox row)."""
     batch_size = _setting("TASKS_INGEST_BATCH_SIZE", 1000)
     max_errors = _setting("TASKS_INGEST_MAX_ERRORS", 100)
     max_rows = _setting("TASKS_INGEST_MAX_ROWS", 1_000_000)
