@@ -44,4 +44,4 @@ bench: $(VENV)/.dev-installed
 	@echo "Benchmarks live in bench/ (see docs/benchmarks.md); run one with $(BIN)/python -m bench.<name>"
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var .pytest_cache .ruff_cache .import_linter_cache
