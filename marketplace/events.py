@@ -73,6 +73,10 @@ worker_work_stopped = Hook("worker_work_stopped", receiver_app="tasks")
 # workers -> quality: the worker's quality standing shown at /api/v1/me/. ask(user=) -> dict | None.
 worker_standing = Hook("worker_standing", receiver_app="quality")
 
+# marketplace -> tasks: the client whose API key authenticates a DRF request (the idempotency middleware
+# scopes keys by it), ask(request=) -> client id | None; raises on a bad key (an authentication error).
+api_key_client = Hook("api_key_client", receiver_app="tasks")
+
 # tasks -> payments: the submit wrote an approved judgment; payments credits it in the submit's transaction
 # (a 200 means the credit is committed, docs/queue.md). send(judgment=) with the judgment and its project.
 judgment_approved = Hook("judgment_approved", receiver_app="payments")
@@ -92,5 +96,5 @@ project_agreement = Hook("project_agreement", receiver_app="quality")
 project_agreement_ensure = Hook("project_agreement_ensure", receiver_app="quality")
 worker_gold_shares = Hook("worker_gold_shares", receiver_app="quality")
 
-ALL = (worker_work_stopped, worker_standing, judgment_approved, task_completed, task_consensus, project_agreement,
+ALL = (api_key_client, worker_work_stopped, worker_standing, judgment_approved, task_completed, task_consensus, project_agreement,
        project_agreement_ensure, worker_gold_shares)
