@@ -41,7 +41,8 @@ def start_chromium():
 
 def keep_failure_screenshot(driver, nodeid: str) -> Path | None:
     """The page a failing test was on, kept as var/screenshots/webapp/failed/<test id>.png."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("/")[-1]).strip("_")[:150]
+    module, _, test = nodeid.partition("::")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{Path(module).name}_{test}").strip("_")[:150]
     path = SHOTS / "failed" / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
