@@ -1,6 +1,6 @@
 """The start page: what is missing before the worker can earn, from the same selector as /api/v1/me/."""
 
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -27,15 +27,6 @@ STATES = {
 }
 
 
-def _url(name: str) -> str:
-    from django.urls import NoReverseMatch
-
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return reverse("webapp:onboarding")
-
-
 def home(request):
     """/ : the start page for a signed-in person, the sign-in page for anyone else."""
     if not request.user.is_authenticated:
@@ -45,11 +36,9 @@ def home(request):
 
 @worker_page
 def onboarding(request):
-    from django.shortcuts import render
-
     state = worker_onboarding_get(user=request.user, profile=request.worker_profile)
     missing = set(state["missing"])
-    items = [{"code": code, "label": label, "url": _url(url_name), "done": code not in missing}
+    items = [{"code": code, "label": label, "url": reverse(url_name), "done": code not in missing}
              for code, label, url_name in CHECKLIST]
     return render(request, "webapp/onboarding.html", {
         "state": state["state"], "state_label": STATES.get(state["state"], state["state"]), "items": items,
