@@ -59,6 +59,22 @@ def _metrics(driver, size: tuple[int, int], *, mobile: bool) -> None:
         "width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": mobile})
 
 
+def gone(element) -> bool:
+    """The element left the document (its page was replaced, or htmx swapped it out). Chromium sometimes
+    answers a check on a node of the page being replaced with an inspector error instead of "stale"."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc) or "No node with given id" in str(exc):
+            return True
+        raise
+    return False
+
+
 _AXE_RUN = """
 const done = arguments[arguments.length - 1];
 axe.run(document, {resultTypes: ["violations"]}).then(
@@ -118,11 +134,8 @@ class Browser:
 
     def click_and_wait(self, element):
         """Click, and wait for the page it was on to go away and the next one to load."""
-        from selenium.webdriver.support import expected_conditions
-        from selenium.webdriver.support.ui import WebDriverWait
-
         element.click()
-        WebDriverWait(self.driver, WAIT).until(expected_conditions.staleness_of(element))
+        self.wait_for(lambda: gone(element), "the next page")
         self.loaded()
 
     def submit_form(self, css: str):
@@ -148,10 +161,7 @@ class Browser:
 
     def wait_swap(self, old_task_element, message: str = "the next task"):
         """An htmx swap replaced #task (the element we held is gone, a new #task is there)."""
-        from selenium.webdriver.support import expected_conditions
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        WebDriverWait(self.driver, WAIT).until(expected_conditions.staleness_of(old_task_element), message=message)
+        self.wait_for(lambda: gone(old_task_element), message)
         self.wait_for(lambda: self.find_all("#task"), message)
         self.wait_for(lambda: self.driver.execute_script(
             "return !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')"), "htmx to settle")

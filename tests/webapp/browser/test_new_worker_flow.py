@@ -10,14 +10,16 @@ import shutil
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import formats, timezone
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
 
 from payments.selectors import worker_earnings_summary
 from simulation.mailbox import VERIFY_LINK
-from tasks.models import Judgment
+from tasks.models import Assignment, Judgment
 from tests.conftest import PASSWORD, ROOT, wait_until
 from tests.webapp.browser.world import REWARD_CENTS, TYPES, correct_labels, python_quiz, typed_projects
 from workers.models import QuizAttempt
@@ -81,7 +83,7 @@ def answer_by_keyboard(web, task_type: str):
 
 def test_a_new_worker_signs_up_verifies_qualifies_works_every_type_by_keyboard_and_sees_the_credit(
         web, mail_dir, celery_worker):
-    projects = typed_projects(n_tasks=2)
+    projects = typed_projects(n_tasks=3)  # one of them gold
     quiz = python_quiz()
 
     # Sign up, and the mail arrives as a file under var/mail/.
@@ -131,9 +133,10 @@ def test_a_new_worker_signs_up_verifies_qualifies_works_every_type_by_keyboard_a
     for question, labels in correct_labels(attempt).items():
         for label in labels:
             web.find(f"input[name=q{question}][value={label}]").click()
-    web.submit_form("form#quiz button[type=submit]")
+    web.submit_form(f"form[action='/quizzes/attempts/{attempt.pk}/submit'] button[type=submit]")
     attempt.refresh_from_db()
     assert attempt.passed, attempt.score
+    assert web.find("[data-passed]").get_attribute("data-passed") == "yes"
     web.check_page("quiz-result")
 
     # Work: each type's brief, then its task answered by keyboard; the next task is there at once; S skips it.
@@ -147,6 +150,10 @@ def test_a_new_worker_signs_up_verifies_qualifies_works_every_type_by_keyboard_a
         web.submit_form(f"form[action='/work/projects/{project.pk}/claim'] button[type=submit]")
         assert web.find("#task").get_attribute("data-task-type") == task_type
         first = web.path
+        if task_type == "pairwise":  # times in the worker's timezone (Pacific/Auckland, set on the profile)
+            lease = Assignment.objects.get(pk=int(first.split("/")[3])).expires_at
+            shown = formats.date_format(timezone.localtime(lease, ZoneInfo("Pacific/Auckland")), "TIME_FORMAT")
+            assert shown in web.text(".lease"), (shown, web.text(".lease"))
         web.check_page(f"task-{task_type}")
 
         task = web.find("#task")
@@ -159,13 +166,18 @@ def test_a_new_worker_signs_up_verifies_qualifies_works_every_type_by_keyboard_a
         stored = Judgment.objects.get(assignment_id=int(first.split("/")[3]))
         assert stored.answer == TYPES[task_type].answer, stored.answer
 
-        task = web.find("#task")
+        # S skips: the next task comes, or the project has nothing more for this worker.
         if task_type == "text":
             web.find("h1").click()  # out of the text box: there S is a letter, not "skip"
-        web.press("s")
-        web.wait_swap(task, f"the {task_type} project's empty queue after a skip")
-        assert web.path == "/work/"
-        assert "no other task" in web.text()
+        for _ in range(3):
+            task, shown = web.find("#task"), web.path
+            web.press("s")
+            web.wait_swap(task, f"what follows a skip in the {task_type} project")
+            assert Assignment.objects.get(pk=int(shown.split("/")[3])).status == Assignment.Status.RELEASED
+            assert "Skipped." in web.text("main")
+            if not web.find_all("form#answer"):
+                break
+        assert web.path == "/work/" and "no other task" in web.text("main")
 
     # Earnings: five judgments credited, whatever Celery ran meanwhile.
     expected = len(TYPES) * REWARD_CENTS
@@ -173,7 +185,8 @@ def test_a_new_worker_signs_up_verifies_qualifies_works_every_type_by_keyboard_a
                message="the ledger to hold the five credits")
     web.open("/earnings/")
     web.check_page("earnings")
-    assert f"{expected / 100:.2f}" in web.text(), web.text()
+    assert f"{expected / 100:.2f}" in web.text("[data-figure=balance]"), web.text()
+    assert len(web.find_all("main table tbody tr")) >= len(TYPES)  # the ledger lines
 
 
 def web_user():
