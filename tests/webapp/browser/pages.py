@@ -3,14 +3,15 @@ for htmx swaps, and check a page: axe-core (vendored, no critical violation), sc
 (1280x900) and phone (390x844) width under var/screenshots/webapp/, and no sideways scrolling on a phone."""
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
 
 from tests.conftest import PASSWORD, ROOT
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SHOTS = ROOT / "var" / "screenshots" / "webapp"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 DESKTOP = (1280, 900)
