@@ -60,3 +60,34 @@ def test_account_forms_refuse_a_post_without_the_csrf_token(path, data):
     response = Client(enforce_csrf_checks=True).post(path, data)
     assert response.status_code == 403
     assert not EmailAddress.objects.filter(email="csrf@example.com").exists()
+
+
+def test_staff_turn_two_factor_on_in_allauths_pages_and_then_sign_in_needs_the_code():
+    import time
+
+    from allauth.mfa import app_settings
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+    from django.core.cache import cache
+
+    from marketplace.models import OPS_GROUP
+
+    cache.clear()
+    ops = make_user("ops@example.com", groups=(OPS_GROUP,))
+    browser = Client()
+    browser.force_login(ops)
+    assert browser.get("/accounts/2fa/").status_code == 200
+    response = browser.get("/accounts/2fa/totp/activate/")
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    browser.post("/accounts/reauthenticate/", {"password": PASSWORD})
+    page = browser.get("/accounts/2fa/totp/activate/")
+    assert page.status_code == 200 and b'name="code"' in page.content
+    secret = page.context["form"].secret
+    code = format_hotp_value(hotp_value(secret, int(time.time()) // app_settings.TOTP_PERIOD))
+    response = browser.post("/accounts/2fa/totp/activate/", {"code": code})
+    assert response.status_code == 302
+    assert Authenticator.objects.filter(user=ops, type=Authenticator.Type.TOTP).exists()
+    fresh = Client()
+    response = fresh.post("/accounts/login/", {"login": "ops@example.com", "password": PASSWORD})
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    assert fresh.get("/admin/").status_code == 302  # not signed in on the password alone

@@ -14,6 +14,7 @@ class Command(BaseCommand):
         lines = demo.seed()
         base = settings.PUBLIC_BASE_URL  # follows PORT under `make run` (var/local.env)
         self.stdout.write(self.style.SUCCESS("\nLabeling marketplace: embedded demo ready"))
+        self.stdout.write(f"  Workers' app  {base}/  (sign up at {base}/accounts/signup/)")
         self.stdout.write(f"  API docs      {base}/api/docs/")
         self.stdout.write(f"  Admin         {base}/admin/")
         self.stdout.write(f"  Health        {base}/healthz")
