@@ -87,7 +87,7 @@ def state() -> tuple:
 
 @pytest.fixture
 def working_worker(settings):
-    """A worker with a live task of each type, a closed one, and an open quiz attempt."""
+    """A worker with a live task of each type, a closed one, an open quiz attempt and a quiz to start."""
     settings.QUEUE_MAX_LIVE_CLAIMS = 10
     projects = typed_projects(n_tasks=3, with_gold=False)
     quiz = python_quiz()
@@ -97,6 +97,7 @@ def working_worker(settings):
     done = assignment_claim(user=user, project_id=projects["pairwise"].pk)
     assignment_submit(user=user, assignment_id=done.assignment_id, answer=TYPES["pairwise"].answer)
     quiz_attempt_start(worker_id=user.pk, quiz_slug=quiz.slug)
+    python_quiz("javascript")  # one quiz not started: its start form
     return user
 
 
@@ -131,7 +132,8 @@ def test_every_form_a_worker_reaches_carries_the_token_and_refuses_a_post_withou
     actions = set(checked)
     # The forms the worker's day depends on are among those found (the walk did reach them).
     for needed in ("/profile/", "/accounts/logout/", "/work/tasks/{}/submit", "/work/tasks/{}/skip",
-                   "/work/projects/{}/claim"):
+                   "/work/projects/{}/claim", "/quizzes/javascript/start", "/quizzes/attempts/{}/submit",
+                   "/earnings/connect"):
         assert any(re.fullmatch(needed.replace("{}", r"\d+"), a) for a in actions), (needed, sorted(actions))
     for task_type in TYPES:  # the answer form of each type
         assert any(f"data-task-type=\"{task_type}\"" in signed_in().get(f"/work/tasks/{a.pk}/").content.decode()
@@ -160,3 +162,21 @@ def test_the_same_post_with_the_token_goes_through(working_worker):
                                          "timezone": "Europe/Berlin", "skills": ["python"]})
     assert response.status_code == 302
     assert WorkerProfile.objects.get(user=working_worker).display_name == "Ada L"
+
+
+def test_every_form_of_a_staff_members_two_factor_pages_refuses_a_post_without_the_token():
+    from django.contrib.auth.models import Group
+
+    from marketplace.models import OPS_GROUP
+
+    Group.objects.get_or_create(name=OPS_GROUP)
+    staff = make_user("csrf.ops@example.com", groups=(OPS_GROUP,))
+
+    def signed_in():
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(staff)
+        return client
+
+    found = walk(signed_in(), ["/accounts/2fa/", "/accounts/2fa/totp/activate", "/accounts/reauthenticate/"])
+    checked = set(forged_posts(signed_in, found))
+    assert any(a.startswith("/accounts/2fa/") or a.startswith("/accounts/reauthenticate/") for a in checked), checked

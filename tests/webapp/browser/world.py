@@ -76,11 +76,11 @@ QUIZ_QUESTIONS = [
 ]
 
 
-def python_quiz() -> Quiz:
-    """A published three-question quiz for the python skill; questions are checked by question_validate,
-    as the ops API and the admin do."""
-    skill, _ = Skill.objects.get_or_create(slug="python", defaults={"name": "Python"})
-    quiz = Quiz.objects.create(skill=skill, slug="python", title="Python code judgment",
+def python_quiz(skill_slug: str = "python") -> Quiz:
+    """A published three-question quiz for the skill (python by default); questions are checked by
+    question_validate, as the ops API and the admin do."""
+    skill, _ = Skill.objects.get_or_create(slug=skill_slug, defaults={"name": skill_slug.title()})
+    quiz = Quiz.objects.create(skill=skill, slug=skill_slug, title=f"{skill.name} code judgment",
                                description="Three short questions about reading Python.", pass_mark=0.6,
                                questions_per_attempt=len(QUIZ_QUESTIONS), time_limit_seconds=600,
                                cooldown_seconds=3600, validity_days=365, is_published=True)
