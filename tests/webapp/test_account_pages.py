@@ -91,3 +91,11 @@ def test_staff_turn_two_factor_on_in_allauths_pages_and_then_sign_in_needs_the_c
     response = fresh.post("/accounts/login/", {"login": "ops@example.com", "password": PASSWORD})
     assert response["Location"] == "/accounts/2fa/authenticate/"
     assert fresh.get("/admin/").status_code == 302  # not signed in on the password alone
+
+
+def test_a_spent_or_forged_mail_link_is_a_plain_page_for_a_browser_and_json_for_an_app():
+    for path in ("/account/verify-email/not-a-key", "/account/reset-password/not-a-key"):
+        page = Client().get(path, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+        assert page.status_code == 400 and b"This link does not work" in page.content
+        app = Client().get(path, HTTP_ACCEPT="application/json")
+        assert app.status_code == 400 and app.json()["error"]["code"] == "invalid_key"

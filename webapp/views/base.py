@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from marketplace.errors import ServiceError
-from workers.selectors import worker_profile_find
+from workers.models import WorkerProfile
 
 
 class PageNotFound(Exception):  # noqa: N818 - a signal to worker_page, like Http404
@@ -41,7 +41,9 @@ def worker_page(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        request.worker_profile = worker_profile_find(user=request.user)
+        # One row, no prefetch: most pages need only the timezone and status (a page that lists the skills
+        # reads them itself).
+        request.worker_profile = WorkerProfile.objects.filter(user=request.user).first()
         tz = _worker_timezone(request.worker_profile)
         if tz is not None:
             timezone.activate(tz)
