@@ -27,7 +27,9 @@ def template_syntax_shown(web, name: str, found: list):
 def test_the_other_pages_pass_axe_fit_a_phone_and_show_no_template_syntax(web):
     leaks = []  # asserted at the end, so that every page is still checked and photographed
     visitor_pages = [("login", "/accounts/login/"), ("signup", "/accounts/signup/"),
-                     ("reset-password", "/account/reset-password"), ("confirm-email", "/accounts/confirm-email/")]
+                     ("reset-password", "/account/reset-password"), ("confirm-email", "/accounts/confirm-email/"),
+                     ("verify-email-forged-key", "/account/verify-email/forged-key"),
+                     ("reset-password-forged-key", "/account/reset-password/forged-key")]
     for name, path in visitor_pages:
         web.open(path)
         web.check_page(name)
@@ -40,6 +42,15 @@ def test_the_other_pages_pass_axe_fit_a_phone_and_show_no_template_syntax(web):
     web.submit_form("main form button[type=submit]")
     assert web.find_all(".errors, [role=alert]")
     web.check_page("login-error")
+
+    # Staff: the two-factor page in the app's layout.
+    from tests.conftest import make_user
+
+    make_user("tour.ops@example.com", groups=("ops",))
+    web.sign_in("tour.ops@example.com")
+    web.open("/accounts/2fa/")
+    web.check_page("staff-two-factor")
+    template_syntax_shown(web, "staff-two-factor", leaks)
 
     user = ready_worker("tour.worker@example.com")
     project = typed_projects(n_tasks=1, with_gold=False)["flags"]
