@@ -89,3 +89,14 @@ def test_a_failing_browser_test_keeps_its_screenshot(driver):
     assert path == SHOTS / "failed" / "test_x.py_test_y_a_b.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000
     path.unlink()
+
+
+def test_the_accessibility_check_does_find_a_critical_violation(driver):
+    """The control for every check_page: axe-core, as injected here, reports an image without a text
+    alternative and a button without a name as critical."""
+    from tests.webapp.browser.pages import Browser
+
+    driver.get("data:text/html,<!doctype html><html lang=en><title>t</title><main><h1>t</h1>"
+               "<img src='x.png'><button></button></main></html>")
+    found = {v["id"]: v["impact"] for v in Browser(driver, "").axe()}
+    assert found.get("image-alt") == "critical" and found.get("button-name") == "critical", found
