@@ -82,6 +82,7 @@ def test_staff_turn_two_factor_on_in_allauths_pages_and_then_sign_in_needs_the_c
     browser.post("/accounts/reauthenticate/", {"password": PASSWORD})
     page = browser.get("/accounts/2fa/totp/activate/")
     assert page.status_code == 200 and b'name="code"' in page.content
+    assert not re.search(rb"<script(?![^>]*\bsrc=)", page.content)  # allauth's page in our layout: no inline script
     secret = page.context["form"].secret
     code = format_hotp_value(hotp_value(secret, int(time.time()) // app_settings.TOTP_PERIOD))
     response = browser.post("/accounts/2fa/totp/activate/", {"code": code})

@@ -221,3 +221,25 @@ def test_a_gold_task_page_is_the_same_page_as_a_real_task_page():
         pages.append(browser(ada).get(f"/work/tasks/{assignment.pk}/").content.decode())
     assert _normalised(pages[0]) == _normalised(pages[1])
     assert "gold" not in pages[1].lower()
+
+
+def test_htmx_gets_the_task_area_and_a_history_restore_or_a_plain_visit_the_whole_page():
+    ada = worker()
+    project = typed_project("pairwise")
+    client = browser(ada)
+    url = task_url(client.post(f"/work/projects/{project.pk}/claim"))
+    part = client.get(url, HTTP_HX_REQUEST="true")
+    assert "<html" not in part.content.decode() and "HX-Request" in part["Vary"]
+    for headers in ({}, {"HTTP_HX_REQUEST": "true", "HTTP_HX_HISTORY_RESTORE_REQUEST": "true"}):
+        assert "<html" in client.get(url, **headers).content.decode()
+
+
+def test_the_last_task_submitted_by_htmx_says_there_is_nothing_left():
+    ada = worker()
+    project = typed_project("pairwise", n_tasks=1)
+    client = browser(ada)
+    url = task_url(client.post(f"/work/projects/{project.pk}/claim"))
+    response = client.post(f"{url}submit", {"choice": "tie"}, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200 and response["HX-Push-Url"] == "/work/"
+    assert "That was the last task for you in this project for now." in html and "Saved." in html

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import push_url
@@ -29,6 +30,11 @@ from workers.models import WorkerProfile
 from workers.selectors import worker_claim_blockers
 
 LIVE = Assignment.Status.LIVE
+
+
+def _partial(request) -> bool:
+    """htmx asks for the task area only; a history restore (back button, cache miss) needs the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _own_assignment(request, pk: int) -> Assignment:
@@ -85,7 +91,7 @@ def _claim_next(request, *, project_id: int, empty_message: str, done_message: s
     if claimed is None:
         return _work_message(request, " ".join(m for m in (done_message, empty_message) if m), status=200)
     url = reverse("webapp:task", args=[claimed.assignment_id])
-    if request.htmx:
+    if _partial(request):
         assignment = _own_assignment(request, claimed.assignment_id)
         response = render(request, "webapp/work/_task.html", task_context(assignment, notice=done_message))
         return push_url(response, url)
@@ -96,7 +102,7 @@ def _claim_next(request, *, project_id: int, empty_message: str, done_message: s
 
 def _work_message(request, text: str, *, status: int, level=messages.INFO):
     """An outcome with no next task: the work page (htmx: the task area) carries the message."""
-    if request.htmx:
+    if _partial(request):
         response = render(request, "webapp/work/_no_task.html", {"message": text, "error": level == messages.ERROR},
                           status=status)
         return push_url(response, reverse("webapp:work"))
@@ -108,12 +114,14 @@ def _work_message(request, text: str, *, status: int, level=messages.INFO):
 def task(request, pk: int):
     assignment = _own_assignment(request, pk)
     context = task_context(assignment)
-    template = "webapp/work/_task.html" if request.htmx else "webapp/work/task.html"
-    return render(request, template, context, status=409 if context["closed"] else 200)
+    template = "webapp/work/_task.html" if _partial(request) else "webapp/work/task.html"
+    response = render(request, template, context, status=409 if context["closed"] else 200)
+    patch_vary_headers(response, ["HX-Request"])  # the same URL answers a part or the whole page
+    return response
 
 
 def _render_task(request, assignment, *, status: int, **extra):
-    template = "webapp/work/_task.html" if request.htmx else "webapp/work/task.html"
+    template = "webapp/work/_task.html" if _partial(request) else "webapp/work/task.html"
     return render(request, template, task_context(assignment, **extra), status=status)
 
 
