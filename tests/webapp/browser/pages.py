@@ -60,6 +60,17 @@ def _metrics(driver, size: tuple[int, int], *, mobile: bool) -> None:
         "width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": mobile})
 
 
+def full_page_screenshot(driver, path: Path) -> None:
+    """The whole page at the viewport's width (down to 6000 px), not only its first screen."""
+    import base64
+
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 6000), "scale": 1}})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
 def gone(element) -> bool:
     """The element left the document (its page was replaced, or htmx swapped it out). Chromium sometimes
     answers a check on a node of the page being replaced with an inspector error instead of "stale"."""
@@ -187,12 +198,12 @@ class Browser:
             critical = [v for v in found if v["impact"] == "critical"]
             assert not critical, f"{name}: critical accessibility violations: {json.dumps(critical, indent=1)}"
         SHOTS.mkdir(parents=True, exist_ok=True)
-        self.driver.save_screenshot(str(SHOTS / f"{name}-desktop.png"))
+        full_page_screenshot(self.driver, SHOTS / f"{name}-desktop.png")
         _metrics(self.driver, PHONE, mobile=True)
         try:
             overflow = self.driver.execute_script(
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            self.driver.save_screenshot(str(SHOTS / f"{name}-phone.png"))
+            full_page_screenshot(self.driver, SHOTS / f"{name}-phone.png")
             assert overflow <= 1, f"{name}: the page scrolls sideways by {overflow}px on a phone ({PHONE[0]}px)"
         finally:
             _metrics(self.driver, DESKTOP, mobile=False)
