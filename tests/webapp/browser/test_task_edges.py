@@ -1,6 +1,7 @@
 """The task page when things go wrong, in a real browser: the lease runs out under the worker's eyes, staff
 suspend the worker while a task is open, and a second tab submits the same assignment. Each time nothing
-is stored twice or after the fact, and the page says what happened plainly."""
+is stored twice or after the fact, and the page says what happened plainly. Also the ranking by mouse (drag,
+and the move buttons), which the new worker's walk does by keyboard."""
 
 from datetime import timedelta
 
@@ -109,3 +110,32 @@ def test_a_second_tab_submitting_the_same_assignment_counts_once_and_the_first_t
     judgments = Judgment.objects.filter(assignment=assignment)
     assert judgments.count() == 1 and judgments.get().answer["choice"] == "a"
     assert worker_earnings_summary(user=ada)["balance_cents"] == REWARD_CENTS
+
+
+DRAG = """
+const [from, to] = arguments;
+const data = new DataTransfer();
+const box = to.getBoundingClientRect();
+const at = {bubbles: true, cancelable: true, dataTransfer: data, clientX: box.left + 5, clientY: box.bottom - 2};
+from.dispatchEvent(new DragEvent("dragstart", {bubbles: true, cancelable: true, dataTransfer: data}));
+to.dispatchEvent(new DragEvent("dragover", at));
+to.dispatchEvent(new DragEvent("drop", at));
+from.dispatchEvent(new DragEvent("dragend", {bubbles: true, dataTransfer: data}));
+"""
+
+
+def test_a_ranking_reordered_by_drag_and_by_the_move_buttons_is_stored_in_that_order(web, ada):
+    """Chromedriver cannot drive a native HTML5 drag, so the drag's events are dispatched as a browser
+    would send them (dragstart, dragover on the lower half of the target, drop, dragend)."""
+    project = typed_projects(n_tasks=1, with_gold=False)["ranking"]
+    assignment = claim_in_browser(web, project)
+    items = web.find_all(".ranking li")
+    web.driver.execute_script(DRAG, items[0], items[2])  # the first response dropped below the last
+    order = [li.get_attribute("data-index") for li in web.find_all(".ranking li")]
+    assert order == ["1", "2", "0"], order
+    web.find(".ranking li[data-index='2'] button[data-move=up]").click()  # and the mouse's other way
+    assert [li.get_attribute("data-index") for li in web.find_all(".ranking li")] == ["2", "1", "0"]
+    task = web.find("#task")
+    web.find("#submit-answer").click()
+    web.wait_swap(task, "the answer to be stored")
+    assert Judgment.objects.get(assignment=assignment).answer == {"order": [2, 1, 0]}
