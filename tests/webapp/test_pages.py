@@ -210,3 +210,15 @@ def test_standing_shows_the_apis_fixed_words_and_only_the_workers_own_figures():
 def test_every_page_sends_anonymous_visitors_to_sign_in(path):
     response = browser().get(path)
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
+
+
+def test_a_suspended_worker_cannot_start_a_quiz_and_is_told_why():
+    from workers.services.standing import worker_suspend
+
+    make_quiz("python")
+    ada = worker()
+    worker_suspend(worker_id=ada.pk, reason="copied answers")
+    response = browser(ada).post("/quizzes/python/start", follow=True)
+    assert response.status_code == 200
+    assert "This account is suspended; quizzes are closed to it." in response.content.decode()
+    assert not QuizAttempt.objects.filter(worker=ada).exists()
