@@ -32,9 +32,12 @@ DEFAULT_RULES: dict[str, dict] = {
     # consensus and gold. Looked at from the worker's min_n-th judgment on: log LR (natural log) at or above log_lr
     # flags, at or above suspend_log_lr suspends, at or above watch_log_lr watches. An honest worker drawn from the
     # prior ever reaches a threshold h with probability at most e^-h (Ville). accuracy_ceiling at the floor is the
-    # earlier test against the floor alone. 3.7 and 20: issue 19's targets, docs/benchmarks.md "Fourth pass".
+    # earlier test against the floor alone. floor_log_lr > 0: review and suspend also need the ratio against the
+    # floor alone at that level, so a rater exactly at the floor keeps a bound of their own (e^-floor_log_lr);
+    # off by default (it cost the targets on seeds 20-39), advised for schemas without a tie (docs/quality.md).
+    # 3.7 and 20: issue 19's targets, docs/benchmarks.md "Fourth pass".
     "random": {"enabled": True, "min_n": 20, "accuracy_floor": 0.65, "accuracy_ceiling": 1.0, "watch_log_lr": 1.0,
-               "log_lr": 3.7, "suspend_log_lr": 6.9},
+               "log_lr": 3.7, "suspend_log_lr": 6.9, "floor_log_lr": 0.0},
     # Adaptive gold (quality.gold): not a rule that flags, but driven by the rules' tests. A worker's gold share
     # rises with the doubt about them (their random log LR between -honest_log_lr and the review threshold,
     # raised to `power`), from the project's gold_share up to `cap`; the project's mean stays within its
@@ -142,11 +145,16 @@ def rule_random(stats: dict, cfg: dict) -> dict | None:
     n, llr = stats.get("random_n") or 0, stats.get("random_log_lr")
     if not n or llr is None or math.isnan(llr) or llr < cfg["watch_log_lr"]:
         return None
+    floor_llr = stats.get("random_floor_log_lr")
+    # Review and suspend also need the ratio against the floor alone at floor_log_lr: a rater right at the floor
+    # then reaches a flag with probability <= e^-floor_log_lr whatever the schema (0: no such condition).
+    floor_ok = not cfg.get("floor_log_lr") or (floor_llr is not None and floor_llr >= cfg["floor_log_lr"])
     evidence = {"random_n": n, "log_lr": round(llr, 3), "threshold": cfg["log_lr"],
                 "suspend_threshold": cfg["suspend_log_lr"], "accuracy_floor": cfg["accuracy_floor"],
                 "accuracy_ceiling": max(cfg["accuracy_ceiling"], cfg["accuracy_floor"]),
-                "options": stats.get("random_options")}
-    if n < cfg["min_n"] or llr < cfg["log_lr"]:
+                "floor_log_lr": None if floor_llr is None else round(floor_llr, 3),
+                "floor_threshold": cfg.get("floor_log_lr", 0.0), "options": stats.get("random_options")}
+    if n < cfg["min_n"] or llr < cfg["log_lr"] or not floor_ok:
         return _finding("random", "watch", "Your answers match the other raters' less often than expected so far.",
                         **evidence)
     level = "suspend" if llr >= cfg["suspend_log_lr"] else "review"

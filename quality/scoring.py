@@ -15,6 +15,7 @@ from quality.metrics import (
     krippendorff_alpha_long,
     loo_agreement,
     loo_plurality_scores,
+    random_answer_log_lr,
     random_answer_mixture_log_lr,
     top_label_share,
     wilson_interval,
@@ -94,6 +95,7 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
     label_share: dict = {}
     loo_sd = None
     random_llr = np.full(data.n_workers, np.nan)
+    random_floor_llr = np.full(data.n_workers, np.nan)
     random_n = np.zeros(data.n_workers, dtype=np.int64)
     random_options = None
     gold_correct = _gold_correct(data)
@@ -132,6 +134,11 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
             # means the floor does not exceed chance for this schema (rules_errors refuses floors <= 0.5).
             if np.isnan(random_llr).all():
                 random_n = np.zeros(data.n_workers, dtype=np.int64)
+            # Against the floor alone too: a rater right at the floor keeps that test's guarantee (rule_random).
+            floor_llr = random_answer_log_lr(reference, n_options=random_options,
+                                             accuracy_floor=float(cfg["accuracy_floor"]))
+            usable = ~np.isnan(floor_llr)
+            random_floor_llr = np.bincount(workers[usable], weights=floor_llr[usable], minlength=data.n_workers)
         loo_n = np.bincount(workers[scored], minlength=data.n_workers)
         with np.errstate(divide="ignore", invalid="ignore"):
             loo_mean = np.bincount(workers[scored], weights=scores[scored], minlength=data.n_workers) / loo_n
@@ -209,6 +216,7 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
             "top_label": names[top[0][w]] if top[0][w] >= 0 and names and top[2][w] else None,
             "top_count": int(top[1][w]), "top_n": int(top[2][w]),
             "random_log_lr": float(random_llr[w]) if random_n[w] else None, "random_n": int(random_n[w]),
+            "random_floor_log_lr": float(random_floor_llr[w]) if random_n[w] else None,
             "random_options": random_options,
         }
         s["top_answer_share"] = s["top_count"] / s["top_n"] if s["top_n"] else None

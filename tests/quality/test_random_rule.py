@@ -159,10 +159,11 @@ def test_a_random_answerer_is_flagged_within_30_judgments():
 
 def test_power_and_false_flags_over_many_seeded_crowds():
     """Not one lucky seed: over 40 crowds (honest accuracy 0.65-0.95, overlap 3, 5% gold) the random answerer is
-    flagged at its 30th judgment in 32 (the floor-only test at 2.5 from the 10th judgment: 26). Of 600 honest
-    raters drawn from 0.65-0.95, one is flagged (accuracy 0.655); of the 40 raters exactly at the floor, two (5%,
-    below the 8.2% the floor-only test promised them). With only two other raters per task the reference is
-    noisy: one look at 30 judgments catches fewer than the truth-known test would (docs/quality.md)."""
+    flagged at its 30th judgment in 32 (the floor-only test at 2.5 from the 10th judgment: 26; with floor_log_lr
+    2.0: 30). Of 600 honest raters drawn from 0.65-0.95, one is flagged (accuracy 0.655); of the 40 raters exactly
+    at the floor, two (5%, below the 8.2% the floor-only test promised them; none with floor_log_lr 2.0). With
+    only two other raters per task the reference is noisy: one look at 30 judgments catches fewer than the
+    truth-known test would (docs/quality.md)."""
     caught = honest_flagged = floor_flagged = 0
     for seed in range(40):
         data, rand_w, floor_w = crowd(seed=seed, random_n=30)
@@ -205,8 +206,8 @@ def test_ordinal_ratings_are_left_to_the_other_rules():
 # --- levels, evidence, configuration ---------------------------------------------------------------------
 
 
-def stats(llr, n):
-    return {"random_log_lr": llr, "random_n": n, "random_options": 3}
+def stats(llr, n, floor_llr=10.0):
+    return {"random_log_lr": llr, "random_n": n, "random_options": 3, "random_floor_log_lr": floor_llr}
 
 
 @pytest.mark.parametrize("llr, n, expected", [
@@ -226,8 +227,24 @@ def test_levels_follow_the_thresholds(llr, n, expected):
         assert finding["evidence"] == {"random_n": n, "log_lr": round(llr, 3), "threshold": CFG["log_lr"],
                                        "suspend_threshold": CFG["suspend_log_lr"],
                                        "accuracy_floor": CFG["accuracy_floor"],
-                                       "accuracy_ceiling": CFG["accuracy_ceiling"], "options": 3}
+                                       "accuracy_ceiling": CFG["accuracy_ceiling"], "floor_log_lr": 10.0,
+                                       "floor_threshold": CFG["floor_log_lr"], "options": 3}
         assert finding["message"] and "log" not in finding["message"]  # the worker reads it: plain words
+
+
+def test_the_floor_condition_keeps_a_rater_at_the_floor_below_its_own_bound():
+    """floor_log_lr: review and suspend also need the ratio against the floor alone; below it the worker is
+    watched at most, whatever the composite figure says."""
+    cfg = {**CFG, "floor_log_lr": 2.0}
+    high = {**stats(CFG["suspend_log_lr"], 40), "random_floor_log_lr": 1.99}
+    assert rule_random(high, cfg)["level"] == "watch"
+    assert rule_random({**high, "random_floor_log_lr": 2.0}, cfg)["level"] == "suspend"
+    assert rule_random({**high, "random_floor_log_lr": None}, cfg)["level"] == "watch"
+    assert rule_random({**high, "random_floor_log_lr": None}, {**cfg, "floor_log_lr": 0})["level"] == "suspend"
+    # The scorer reports it: the sum of the per-judgment ratios against the floor, on the same references.
+    data, rand_w, _ = crowd(seed=0, random_n=30)
+    worker = score_project(data, RULES).workers[rand_w]
+    assert worker["random_floor_log_lr"] is not None and worker["random_floor_log_lr"] < worker["random_log_lr"]
 
 
 def test_no_figure_no_finding():
