@@ -35,7 +35,7 @@ DEFAULT_RULES: dict[str, dict] = {
     # earlier test against the floor alone. floor_log_lr > 0: review and suspend also need the ratio against the
     # floor alone at that level, so a rater exactly at the floor keeps a bound of their own (e^-floor_log_lr);
     # off by default (it cost the targets on seeds 20-39), advised for schemas without a tie (docs/quality.md).
-    # 3.7 and 20: issue 19's targets, docs/benchmarks.md "Fourth pass".
+    # 3.7 and 20: issue 19's targets, docs/benchmarks.md "Issue 19, fourth pass".
     "random": {"enabled": True, "min_n": 20, "accuracy_floor": 0.65, "accuracy_ceiling": 1.0, "watch_log_lr": 1.0,
                "log_lr": 3.7, "suspend_log_lr": 6.9, "floor_log_lr": 0.0},
     # Adaptive gold (quality.gold): not a rule that flags, but driven by the rules' tests. A worker's gold share
