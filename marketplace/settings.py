@@ -146,9 +146,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif env_bool("DB_SERVER_SIDE_BINDING", True):
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True,
-                                       "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5) or None}
+else:
+    if env_bool("DB_SERVER_SIDE_BINDING", True):
+        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True,
+                                           "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5) or None}
+    # PostgreSQL's JIT compiles any query the planner costs high, before running it: 2 s of compiling for a
+    # 60 ms notification batch (a LIMITed index walk the planner costs as a full scan), at every batch.
+    # Off by default (as most OLTP deployments do); behind PgBouncer, which refuses the startup option,
+    # set DB_JIT=1 and `ALTER DATABASE ... SET jit = off` instead (docs/scaling.md).
+    if not env_bool("DB_JIT", False):
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # Query counts and latencies for /metrics: django-prometheus's wrappers of the same backends.
 if env_bool("METRICS_DB_INSTRUMENTATION", True):
     _PROMETHEUS_ENGINES = {"django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
