@@ -97,8 +97,9 @@ def bulk_workers(n: int, prefix: str) -> int:
 
 def bulk_judgments(*, project_id: int, n_tasks: int, per_task: int, w0: int, n_workers: int, status: str,
                    tag: str, complete: bool = True) -> tuple[int, int]:
-    """n_tasks tasks of the project with per_task approved judgments each (answers a/b, 60/40 by a hash),
-    their assignments, made by SQL. Returns (first task id, first judgment id)."""
+    """n_tasks tasks of the project with per_task judgments each and their assignments, made by SQL. Each
+    task has a planted answer (a for 60% of tasks, b otherwise, by a hash of its id) that each judgment gives
+    with probability 0.85 (by a hash of its id): honest raters, so no quality rule fires. Returns (first task id, first judgment id)."""
     sql("SET session_replication_role = replica")
     sql("""INSERT INTO tasks_task (project_id, external_id, data, is_gold, overlap, n_active, n_submitted, status,
            priority, age_boost, created_at, completed_at)
@@ -120,7 +121,8 @@ def bulk_judgments(*, project_id: int, n_tasks: int, per_task: int, w0: int, n_w
     sql("""INSERT INTO tasks_judgment (assignment_id, task_id, project_id, worker_id, answer, seconds_spent, is_gold,
            status, created_at)
            SELECT id, task_id, project_id, worker_id,
-                  CASE WHEN (id * 2654435761) %% 10 < 6 THEN '{"choice": "a"}'::jsonb ELSE '{"choice": "b"}'::jsonb END,
+                  CASE WHEN (abs(hashtext('t' || task_id)) %% 10 < 6) = (abs(hashtext('j' || id)) %% 100 >= 15)
+                       THEN '{"choice": "a"}'::jsonb ELSE '{"choice": "b"}'::jsonb END,
                   5 + mod(id, 60), false, %s, now()
            FROM tasks_assignment WHERE id >= %s ORDER BY id""", [status, a0])
     sql("SET session_replication_role = origin")

@@ -209,6 +209,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "marketplace")
+# CELERY_SPLIT_QUEUES=1: payouts, quality and client webhooks each on a queue of their own
+# (<CELERY_QUEUE>-payouts, -quality, -webhooks), so a worker pool per kind can be sized and restarted
+# alone: a long quality recompute or a client's slow endpoint then never delays a payout. Every queue
+# needs a worker (`celery -A marketplace worker -Q <queue>`); off, everything runs on CELERY_QUEUE.
+CELERY_SPLIT_QUEUES = env_bool("CELERY_SPLIT_QUEUES", False)
+CELERY_TASK_ROUTES = {
+    "payments.jobs.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}-payouts"},
+    "quality.jobs.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}-quality"},
+    "tasks.jobs.clients.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}-webhooks"},
+} if CELERY_SPLIT_QUEUES else {}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 30)
