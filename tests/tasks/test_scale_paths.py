@@ -4,10 +4,13 @@ figures at scale are bench/scale_paths.py's.
 - The "there is work" notifier reads workers in keyset batches: every candidate read is LIMITed, walks
   user ids upwards, and has no GROUP BY (a GROUP BY over every candidate made each batch cost all of them);
   it mails every eligible worker across batches, each once.
-- The results stream (JSONL and CSV) reads judgments chunk by chunk: one judgment statement per chunk of
-  tasks, each naming at most CHUNK task ids, so memory is one chunk whatever the project holds.
+- The results stream (JSONL and CSV) and the preference export read tasks in keyset chunks (LIMIT CHUNK
+  after the last id: no server-side cursor, so the same behind PgBouncer in transaction mode) and
+  judgments chunk by chunk: one judgment statement per chunk of tasks, each naming at most CHUNK task ids,
+  so memory is one chunk whatever the project holds.
 """
 
+import json
 import re
 
 import pytest
@@ -91,3 +94,31 @@ def test_results_stream_reads_judgments_one_bounded_chunk_at_a_time(monkeypatch,
     for sql in judgment_reads:
         ids = re.search(r'"task_id" IN \(([^)]*)\)', sql)
         assert ids and len(ids.group(1).split(",")) <= 2, sql
+    task_reads = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "tasks_task"."id"')]
+    assert len(task_reads) == 3 and all(re.search(r"LIMIT 2$", sql) for sql in task_reads), task_reads
+    assert all('"tasks_task"."id" > ' in sql for sql in task_reads[1:]), task_reads
+
+
+def test_preference_export_walks_tasks_in_keyset_chunks_and_misses_none(monkeypatch):
+    from quality.models import TaskConsensus
+    from tasks.models import Task
+    from tasks.selectors import preferences
+
+    monkeypatch.setattr(preferences, "CHUNK", 2)
+    lab = ClientSession("Keyset lab")
+    project = client_project(lab.client_row)
+    lab.upload_jsonl(project.pk, [pair(i) for i in range(5)])
+    from django.utils import timezone
+
+    for task in Task.objects.filter(project=project):
+        Task.objects.filter(pk=task.pk).update(status="complete", completed_at=timezone.now())
+        TaskConsensus.objects.create(task=task, project=project, answer={"choice": "a"}, confidence=0.9,
+                                     method="majority", n_judgments=3, computed_at=timezone.now())
+    with CaptureQueriesContext(connection) as ctx:
+        response = lab.get(f"/api/v1/projects/{project.pk}/export/preferences.jsonl")
+        lines = b"".join(response.streaming_content).decode().splitlines()
+    assert response.status_code == 200 and len(lines) == 5
+    assert sorted(json.loads(line)["external_id"] for line in lines) == [f"ex-{i}" for i in range(5)]
+    reads = [q["sql"] for q in ctx.captured_queries if 'INNER JOIN "quality_taskconsensus"' in q["sql"]
+             and "LIMIT 2" in q["sql"]]
+    assert len(reads) == 3, [q["sql"] for q in ctx.captured_queries]
