@@ -411,6 +411,7 @@ def main() -> None:
     parser.add_argument("--me-judgments", type=int, default=20_000)
     parser.add_argument("--me-background", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--db", default=DB_NAME, help="the throwaway database's name (two runs at once)")
     args = parser.parse_args()
     args.history = [int(h) for h in args.history.split(",") if h.strip()]
     only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -419,7 +420,7 @@ def main() -> None:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
 
     server_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    db_url = urlparse(server_url)._replace(path=f"/{DB_NAME}").geturl()
+    db_url = urlparse(server_url)._replace(path=f"/{args.db}").geturl()
     os.environ.update({"DATABASE_URL": db_url, "DEBUG": "0", "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "*",
                        "DJANGO_SETTINGS_MODULE": "marketplace.settings", "VAR_DIR": "/tmp/bench-scale-paths-var",
                        "LOCAL_ENV_FILE": "", "METRICS_DB_INSTRUMENTATION": "0", "SECRET_KEY": "bench-" + "x" * 50,
@@ -427,7 +428,7 @@ def main() -> None:
                        "STRIPE_WEBHOOK_SECRET": "whsec_" + os.urandom(16).hex(), "SECURE_SSL_REDIRECT": "0",
                        "CELERY_TASK_ALWAYS_EAGER": "0"})
     sys.path.insert(0, str(ROOT))
-    recreate_db(server_url, DB_NAME)
+    recreate_db(server_url, args.db)
     import django
 
     django.setup()
@@ -446,7 +447,7 @@ def main() -> None:
 
         connections.close_all()
         if not args.keep:
-            recreate_db(server_url, DB_NAME, drop_only=True)
+            recreate_db(server_url, args.db, drop_only=True)
 
 
 if __name__ == "__main__":
