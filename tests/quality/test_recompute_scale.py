@@ -66,3 +66,19 @@ def test_statements_do_not_grow_with_the_workers_history():
     many = [q["sql"] for q in ctx.captured_queries]
     assert len(many) == len(few) == 2
     assert "LIMIT" in many[1] and "OFFSET" in many[1]  # only the middle values leave the database
+
+
+def test_a_full_load_names_no_task_ids_whatever_the_project_holds():
+    """The whole project's judgments are read by project, not with every task id as a parameter: PostgreSQL
+    refuses a statement of more than 65,535 parameters, which a project of that many tasks reached."""
+    from quality.services.loading import project_data_load
+
+    worker = make_user("loader@example.com")
+    project = make_project()
+    for v in range(4):
+        _timed(worker, project, float(v))
+    with CaptureQueriesContext(connection) as ctx:
+        loaded = project_data_load(project=project)
+    assert len(loaded.judgment_ids) == 4
+    reads = [q["sql"] for q in ctx.captured_queries if 'FROM "tasks_judgment"' in q["sql"]]
+    assert len(reads) == 1 and '"task_id" IN' not in reads[0], reads
