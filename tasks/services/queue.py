@@ -35,6 +35,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from marketplace import events
 from marketplace.errors import Forbidden, NotFound
 from tasks.models import Assignment, Project, Task
 from tasks.selectors.queue import (
@@ -163,11 +164,7 @@ def _gold_shares(*, user, projects: list[ClaimableProject]) -> dict[int, float]:
     with_gold = [p.id for p in projects if p.gold_share > 0]
     if not with_gold:
         return {}
-    try:
-        from quality.selectors import worker_gold_shares
-    except ImportError:
-        return {}
-    return worker_gold_shares(worker_id=user.pk, project_ids=with_gold)
+    return events.worker_gold_shares.ask(worker_id=user.pk, project_ids=with_gold)
 
 
 def _claim_one(*, user, projects: list[ClaimableProject], gold: bool, reason: str | None,
