@@ -179,4 +179,4 @@ def test_the_same_claim_code_drains_a_queue_on_sqlite(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert "SQLite" in result.stdout, result.stdout[-3000:]
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "7 passed" in result.stdout and "skipped" not in result.stdout
+    assert "8 passed" in result.stdout and "skipped" not in result.stdout
