@@ -38,9 +38,10 @@ test: $(VENV)/.dev-installed
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.dev-installed
 	@echo "Benchmarks live in bench/ (see docs/benchmarks.md); run one with $(BIN)/python -m bench.<name>"
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var .pytest_cache .ruff_cache .import_linter_cache

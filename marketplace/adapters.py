@@ -12,3 +12,9 @@ class AccountAdapter(DefaultAccountAdapter):
         if commit:
             user.save()
         return user
+
+    def get_login_redirect_url(self, request):
+        # Staff work in the admin; freelancers in the web app (settings.LOGIN_REDIRECT_URL). A ?next= wins.
+        if request.user.is_authenticated and request.user.is_staff:
+            return "/admin/"
+        return super().get_login_redirect_url(request)

@@ -30,19 +30,3 @@ def seed_staff() -> list[str]:
         role = "superuser" if superuser else ", ".join(groups)
         lines.append(f"Login ({role:<9}) {email} / {DEMO_PASSWORD}")
     return lines
-
-
-def seed() -> list[str]:
-    lines = seed_staff()
-    # Each app may add demo data of its own: <app>/demo.py with seed() -> list[str].
-    from importlib import import_module
-
-    for app in ("workers", "tasks", "quality", "payments"):
-        try:
-            module = import_module(f"{app}.demo")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{app}.demo":
-                raise
-            continue
-        lines.extend(module.seed())
-    return lines

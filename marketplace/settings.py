@@ -76,6 +76,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files, no CDN
+    # The workers' web app (pages at /), on the same services and selectors as the API. Before allauth: its
+    # account/ and mfa/ templates replace allauth's own.
+    "webapp",
     "allauth",
     "allauth.account",
     "allauth.headless",
@@ -88,6 +91,7 @@ INSTALLED_APPS = [
     "quality",
     "payments",
     "simulation",  # manage.py simulate: a day in the marketplace through the real API
+    "django_htmx",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +111,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # request.htmx: the web app answers an htmx request with the part of the page it replaces.
+    "django_htmx.middleware.HtmxMiddleware",
     # Refuses hostile JSON bodies, out-of-range ids and NUL in query strings before any view (400/404).
     "marketplace.api.input_guard.InputGuardMiddleware",
     # Pages (the admin) render stored text that may hold a lone surrogate: never a 500 for it.
@@ -129,6 +135,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webapp.context_processors.navigation",
             ],
         },
     },
@@ -275,9 +282,11 @@ HEADLESS_FRONTEND_URLS = {
     "account_reset_password_from_key": f"{PUBLIC_BASE_URL}/account/reset-password/{{key}}",
     "account_signup": f"{PUBLIC_BASE_URL}/api/docs/",
 }
-# The admin signs in through allauth's pages (marketplace/urls.py, accounts/...), with its rate limits and MFA.
+# The admin and the workers' web app sign in through allauth's pages (marketplace/urls.py, accounts/...), with
+# its rate limits and MFA. After sign-in staff land in the admin, everyone else on the web app's start page
+# (marketplace.adapters.AccountAdapter.get_login_redirect_url).
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "/admin/"
+LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "Labeling Marketplace")
@@ -501,7 +510,6 @@ WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)
 WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 8)
 WEBHOOKS_BACKOFF_SECONDS = env_int("WEBHOOKS_BACKOFF_SECONDS", 30)
 WEBHOOKS_BACKOFF_MAX_SECONDS = env_int("WEBHOOKS_BACKOFF_MAX_SECONDS", 6 * 3600)
-WEBHOOKS_CONSENSUS_WAIT_SECONDS = env_int("WEBHOOKS_CONSENSUS_WAIT_SECONDS", 30)
 CELERY_BEAT_SCHEDULE.update({
     "webhooks-sweep": {"task": "tasks.jobs.clients.webhooks_sweep", "schedule": timedelta(seconds=60)},
 })

@@ -1,5 +1,4 @@
 from allauth.account import views as account_views
-from allauth.mfa.base import views as mfa_views
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -27,13 +26,23 @@ urlpatterns = [
     # The ops and finance consoles (admin pages, before the admin's own catch-all).
     *console_views.urlpatterns(),
     path("admin/", admin.site.urls),
-    # allauth's own sign-in pages, for the admin only (HEADLESS_ONLY leaves them out): admin.site.login
-    # sends a browser here (marketplace/admin.py), so the admin gets allauth's rate limits and MFA.
+    # allauth's own account pages (HEADLESS_ONLY leaves them out of allauth.urls, so they are named here):
+    # the workers' web app signs up and signs in with them, and admin.site.login sends a browser here
+    # (marketplace/admin.py), so both get allauth's rate limits and, for staff, MFA. The links in mails lead
+    # to the account/... pages below (HEADLESS_FRONTEND_URLS), shared with apps.
+    path("accounts/signup/", account_views.signup, name="account_signup"),
     path("accounts/login/", account_views.login, name="account_login"),
     path("accounts/logout/", account_views.logout, name="account_logout"),
     path("accounts/inactive/", account_views.account_inactive, name="account_inactive"),
     path("accounts/confirm-email/", account_views.email_verification_sent, name="account_email_verification_sent"),
-    path("accounts/2fa/authenticate/", mfa_views.authenticate, name="mfa_authenticate"),
+    # Before a staff member turns two-factor on or off, allauth asks for the password (or a mailed code) again.
+    path("accounts/reauthenticate/", account_views.reauthenticate, name="account_reauthenticate"),
+    path("accounts/reauthenticate/code/", account_views.request_reauthentication_code,
+         name="account_request_reauthentication_code"),
+    path("accounts/reauthenticate/code/confirm/", account_views.confirm_reauthentication_code,
+         name="account_confirm_reauthentication_code"),
+    # Two-factor sign-in, and its setup (TOTP, recovery codes) for staff: allauth's own MFA pages.
+    path("accounts/2fa/", include("allauth.mfa.urls")),
     path("_allauth/", include("allauth.headless.urls")),
     path("account/verify-email/<str:key>", views.verify_email_link, name="verify-email-link"),
     path("account/reset-password", views.reset_password_request, name="reset-password"),
@@ -43,4 +52,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
     path("", include("payments.webhook_urls")),
+    path("", include("webapp.urls")),
 ]

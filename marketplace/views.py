@@ -43,7 +43,14 @@ def healthz(request):
     return Response(body, status=200)
 
 
-def _invalid_key():
+def _invalid_key(request):
+    """400 for a mailed link whose key is wrong or spent: JSON for apps, a page for a person's browser."""
+    if "text/html" in request.headers.get("Accept", "") and "application/json" not in request.headers.get("Accept", ""):
+        from django.utils.translation import gettext as _
+
+        return render(request, "webapp/error.html", {"title": _("This link does not work"), "message": _(
+            "This link is invalid or has expired. Ask for a new one by signing in or resetting your password.")},
+            status=400)
     return JsonResponse({"error": {"code": "invalid_key", "message": "This link is invalid or has expired.",
                                    "fields": {}}}, status=400)
 
@@ -57,7 +64,7 @@ def verify_email_link(request, key: str):
     /_allauth/app/v1/auth/email/verify instead (docs/workers.md)."""
     confirmation = EmailConfirmationHMAC.from_key(key)
     if confirmation is None:
-        return _invalid_key()
+        return _invalid_key(request)
     address = confirmation.email_address
     if request.method == "POST":
         with transaction.atomic():
@@ -112,7 +119,7 @@ def reset_password_from_key(request, key: str):
     from allauth.headless.account.inputs import ResetPasswordInput, ResetPasswordKeyInput
 
     if not ResetPasswordKeyInput({"key": key}).is_valid():
-        return _invalid_key()
+        return _invalid_key(request)
     if request.method != "POST":
         return render(request, "marketplace/reset_password_key.html", {"errors": None})
     if _rate_limited(request, "reset_password_from_key"):

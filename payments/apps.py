@@ -1,6 +1,20 @@
 from django.apps import AppConfig
 
 
+def judgment_approved_received(*, judgment) -> bool:
+    """The submit's credit, in the submit's transaction (docs/queue.md: a 200 means the credit is committed).
+    The judgment just written goes along, with its project, so payments need not read it back."""
+    from payments.services import earnings_credit_judgment
+
+    return earnings_credit_judgment(judgment_id=judgment.pk, judgment=judgment)
+
+
 class PaymentsConfig(AppConfig):
     name = "payments"
     verbose_name = "Payments"
+
+    def ready(self):
+        # payments answers the hook the queue calls on every approved judgment (marketplace/events.py).
+        from marketplace import events
+
+        events.judgment_approved.connect(judgment_approved_received)

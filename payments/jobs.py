@@ -20,7 +20,8 @@ LINES_PER_JOB = 25
 def payout_batch_dispatch(batch_id: int) -> int:
     """Enqueues payout_lines_send jobs (LINES_PER_JOB lines each) for the open lines of an executing batch.
     Running it twice only enqueues idempotent jobs twice."""
-    from payments.services.payouts import payout_batch_open_line_ids, payout_batch_refresh_status
+    from payments.selectors import payout_batch_open_line_ids
+    from payments.services.payouts import payout_batch_refresh_status
 
     line_ids = payout_batch_open_line_ids(batch_id=batch_id)
     if not line_ids:
@@ -73,15 +74,12 @@ def payout_line_send(self, line_id: int) -> str:
 def payout_lines_resume(older_than_seconds: int = 300) -> int:
     """Beat: re-enqueues lines of executing batches that have been open for a while (a job lost beyond
     the broker's redelivery, a long outage). Idempotent like the line jobs it enqueues."""
-    from payments.models import PayoutBatch, PayoutLine
+    from payments.selectors import payout_batches_executing_ids, payout_lines_stale_ids
     from payments.services.payouts import payout_batch_refresh_status
 
-    for batch_id in PayoutBatch.objects.filter(status=PayoutBatch.Status.EXECUTING).values_list("pk", flat=True):
+    for batch_id in payout_batches_executing_ids():
         payout_batch_refresh_status(batch_id=batch_id)  # a process may have died between a commit and this
-    stale = timezone.now() - timedelta(seconds=older_than_seconds)
-    line_ids = list(PayoutLine.objects.filter(
-        batch__status=PayoutBatch.Status.EXECUTING, status__in=[PayoutLine.Status.RESERVED, PayoutLine.Status.SENDING],
-        updated_at__lt=stale).values_list("pk", flat=True)[:10000])
+    line_ids = payout_lines_stale_ids(updated_before=timezone.now() - timedelta(seconds=older_than_seconds))
     for line_id in line_ids:
         payout_line_send.delay(line_id)
     return len(line_ids)

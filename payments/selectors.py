@@ -14,6 +14,8 @@ from payments.models import (
 )
 
 Kind = LedgerAccount.Kind
+# A line still to be sent (reserved) or whose attempt's outcome is not known yet (sending).
+OPEN_LINE_STATUSES = (PayoutLine.Status.RESERVED, PayoutLine.Status.SENDING)
 
 
 def worker_earnings_summary(*, user) -> dict:
@@ -98,6 +100,23 @@ def payout_batch_list() -> QuerySet[PayoutBatch]:
 
 def payout_lines(*, batch_id: int) -> QuerySet[PayoutLine]:
     return PayoutLine.objects.filter(batch_id=batch_id).select_related("worker").order_by("id")
+
+
+def payout_batch_open_line_ids(*, batch_id: int) -> list[int]:
+    return list(PayoutLine.objects.filter(batch_id=batch_id, status__in=OPEN_LINE_STATUSES)
+                .order_by("pk").values_list("pk", flat=True))
+
+
+def payout_batches_executing_ids() -> list[int]:
+    return list(PayoutBatch.objects.filter(status=PayoutBatch.Status.EXECUTING).values_list("pk", flat=True))
+
+
+def payout_lines_stale_ids(*, updated_before, limit: int = 10000) -> list[int]:
+    """Open lines of executing batches untouched since updated_before (a job lost beyond the broker's
+    redelivery), oldest batches' lines first by id, at most limit."""
+    return list(PayoutLine.objects.filter(
+        batch__status=PayoutBatch.Status.EXECUTING, status__in=OPEN_LINE_STATUSES,
+        updated_at__lt=updated_before).values_list("pk", flat=True)[:limit])
 
 
 def payout_batch_line_counts(*, batch_id: int) -> dict[str, int]:

@@ -1,6 +1,26 @@
 from django.apps import AppConfig
 
 
+def task_completed_received(*, task_id: int) -> None:
+    """In the queue's transaction: the consensus job is an outbox row, so it exists iff the completion
+    commits. The job hands the consensus back down (tasks.services.completion.task_consensus_ready)."""
+    from marketplace.outbox import outbox_enqueue
+
+    outbox_enqueue("quality.jobs.task_consensus_compute", task_id)
+
+
 class QualityConfig(AppConfig):
     name = "quality"
     verbose_name = "Quality"
+
+    def ready(self):
+        # quality answers the hooks that the apps below it call (marketplace/events.py, docs/design.md "Apps").
+        from marketplace import events
+        from quality import selectors, services
+
+        events.task_completed.connect(task_completed_received)
+        events.task_consensus.connect(selectors.task_consensus_get)
+        events.project_agreement.connect(selectors.project_agreement_get)
+        events.project_agreement_ensure.connect(services.project_agreement_ensure)
+        events.worker_gold_shares.connect(selectors.worker_gold_shares)
+        events.worker_standing.connect(selectors.worker_standing_get)

@@ -6,7 +6,9 @@ from celery import shared_task
 from django.db import transaction
 
 from quality import services
+from quality.selectors import task_consensus_get
 from tasks.models import Task
+from tasks.services.completion import task_consensus_ready
 
 logger = logging.getLogger(__name__)
 
@@ -15,12 +17,20 @@ __all__ = ["task_consensus_compute", "recompute_quality", "project_quality_recom
 
 @shared_task(name="quality.jobs.task_consensus_compute", acks_late=True)
 def task_consensus_compute(task_id: int) -> dict | None:
-    """Consensus of a task that just completed (enqueued on commit by tasks.services.task_completed), and the
-    project's first figures if it has none yet."""
-    result = services.task_consensus_compute(task_id=task_id)
-    project_id = Task.objects.filter(pk=task_id).values_list("project_id", flat=True).first()
-    if project_id is not None:
-        services.project_first_figures(project_id=project_id)
+    """Consensus of a task that just completed (recorded in the outbox by quality's receiver of the
+    task_completed hook, quality.apps), and the project's first figures if it has none yet; then hands the
+    consensus down to tasks (task_consensus_ready), which records the client's task.completed webhook. It
+    hands it down also when the computation fails (consensus null, the error raised after), so the client
+    always hears of its task. Safe to run twice: the consensus is an upsert, the webhook recorded once."""
+    consensus = None
+    try:
+        result = services.task_consensus_compute(task_id=task_id)
+        project_id = Task.objects.filter(pk=task_id).values_list("project_id", flat=True).first()
+        if project_id is not None:
+            services.project_first_figures(project_id=project_id)
+        consensus = task_consensus_get(task_ids=[task_id]).get(task_id)
+    finally:
+        task_consensus_ready(task_id=task_id, consensus=consensus)
     return result
 
 

@@ -165,7 +165,8 @@ class Flag(models.Model):
     evidence = models.JSONField(default=dict)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     # What the system did when it opened the flag: {"pool_suspended": id, "worker_suspended": bool,
-    # "requeued_judgment_ids": [...], "held_cents": n} plus "missing": [...] for functions not available.
+    # "requeued_judgment_ids": [...], "held_cents": n} plus "errors": [...] for levers that refused (older
+    # flags may say "missing": [...], from when the apps were built side by side).
     actions = models.JSONField(default=dict, blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")

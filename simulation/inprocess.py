@@ -7,7 +7,6 @@ The command runs with the same settings (database) as the server it drives.
 """
 
 import logging
-from importlib import import_module
 
 from django.db import transaction
 from django.db.models import F, Sum
@@ -47,16 +46,11 @@ def quiz_slug_for(skill: str) -> str | None:
 
 def quality_recompute(project_id: int) -> str:
     """Enqueues the quality recompute of one project on the broker (what beat does periodically).
-    Returns the job's name, or "" when the quality app offers none (beat will get to it)."""
-    jobs = import_module("quality.jobs")
-    for name in ("project_quality_recompute", "project_recompute", "quality_recompute_project",
-                 "project_quality_compute", "recompute_project"):
-        job = getattr(jobs, name, None)
-        if job is not None and hasattr(job, "delay"):
-            transaction.on_commit(lambda job=job: job.delay(project_id))
-            return name
-    logger.warning("quality.jobs has no per-project recompute job; waiting for beat")
-    return ""
+    Returns the job's name."""
+    from quality.jobs import project_quality_recompute
+
+    transaction.on_commit(lambda: project_quality_recompute.delay(project_id))
+    return "project_quality_recompute"
 
 
 def quality_computed_at(project_id: int):

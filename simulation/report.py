@@ -35,10 +35,8 @@ def standing_score(standing, project_id: int | None = None) -> float | None:
 
 def flag_threshold() -> float | None:
     """The gold rule's threshold as the server is configured (defaults merged with QUALITY_RULES)."""
-    try:
-        from quality.rules import merge_rules
-    except ImportError:
-        return None
+    from quality.rules import merge_rules
+
     value = merge_rules(getattr(settings, "QUALITY_RULES", None) or {}).get("gold", {}).get("upper_below")
     return float(value) if isinstance(value, int | float) else None
 

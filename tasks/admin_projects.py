@@ -9,6 +9,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.html import format_html
 
+from marketplace import events
 from tasks.models import Judgment, Project, Task
 from tasks.selectors.pay import projects_attach_hourly
 
@@ -91,9 +92,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
     @admin.display(description="agreement")
     def agreement_detail(self, obj):
-        from quality.selectors import project_agreement_get
-
-        agreement = project_agreement_get(project_id=obj.pk) if obj.pk else None
+        agreement = events.project_agreement.ask(project_id=obj.pk) if obj.pk else None
         if agreement is None:
             return "not computed yet"
         fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731

@@ -133,4 +133,6 @@ class WorkerAuditEvent(models.Model):
         return f"{self.action} {self.worker} at {self.at:%Y-%m-%d %H:%M}"
 
 
-from workers.models_quiz import Question, Quiz, QuizAttempt  # noqa: E402,F401 - one app, models in two modules
+# One app, models in two modules: importing them here registers them; models_quiz refers back to Skill by
+# name ("workers.Skill"), so the two modules do not import each other.
+from workers.models_quiz import Question, Quiz, QuizAttempt  # noqa: E402,F401

@@ -7,11 +7,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from workers.models import Skill
-
 
 class Quiz(models.Model):
-    skill = models.OneToOneField(Skill, on_delete=models.PROTECT, related_name="quiz")
+    skill = models.OneToOneField("workers.Skill", on_delete=models.PROTECT, related_name="quiz")
     slug = models.SlugField(max_length=50, unique=True)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)

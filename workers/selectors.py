@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from marketplace import events
 from workers.models import PoolMembership, Qualification, WorkerProfile
 
 STEPS = ("email_verified", "profile_complete", "qualified", "payout_ready")
@@ -169,12 +170,9 @@ def workers_eligible_for(*, skill_ids, pool_id=None) -> QuerySet:
 
 
 def worker_standing_get(*, user) -> dict | None:
-    """The quality standing from quality.selectors, or None while the quality app does not provide it."""
-    try:
-        from quality.selectors import worker_standing_get as quality_standing
-    except (ImportError, AttributeError):
-        return None
-    return quality_standing(user=user)
+    """The worker's quality standing (None until first measured), asked of quality through the
+    marketplace.events.worker_standing hook: quality stands above workers and writes to it."""
+    return events.worker_standing.ask(user=user)
 
 
 def worker_profiles_in_state(*, queryset, state: str) -> QuerySet:

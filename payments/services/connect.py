@@ -46,15 +46,17 @@ def payout_account_ensure(*, user) -> tuple[StripeAccount, bool]:
         return StripeAccount.objects.get(user_id=user.pk), False
 
 
-def payout_account_onboarding_link(*, user) -> dict:
-    """Ensures the account and returns a fresh Stripe account link: {onboarding_url, expires_at, created}."""
+def payout_account_onboarding_link(*, user, return_url: str | None = None) -> dict:
+    """Ensures the account and returns a fresh Stripe account link: {onboarding_url, expires_at, created}.
+    ``return_url``: where Stripe sends the person back to (the web app's earnings page); default the
+    PAYMENTS_ONBOARDING_RETURN_URL / REFRESH_URL settings, else this server's payout-account endpoint."""
     row, created = payout_account_ensure(user=user)
     base = settings.PUBLIC_BASE_URL
     try:
         link = stripe_client().v1.account_links.create(params={
             "account": row.stripe_id, "type": "account_onboarding",
-            "refresh_url": settings.PAYMENTS_ONBOARDING_REFRESH_URL or f"{base}/api/v1/payout-account/",
-            "return_url": settings.PAYMENTS_ONBOARDING_RETURN_URL or f"{base}/api/v1/payout-account/"})
+            "refresh_url": return_url or settings.PAYMENTS_ONBOARDING_REFRESH_URL or f"{base}/api/v1/payout-account/",
+            "return_url": return_url or settings.PAYMENTS_ONBOARDING_RETURN_URL or f"{base}/api/v1/payout-account/"})
     except stripe.StripeError as exc:
         raise StripeUnavailable(f"Stripe did not create the onboarding link ({error_code(exc)}); try again.") from exc
     return {"account": row, "onboarding_url": link["url"], "expires_at": link["expires_at"], "created": created}

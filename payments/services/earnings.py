@@ -37,7 +37,9 @@ def earnings_credit_judgment(*, judgment_id: int, judgment=None) -> bool:
     reward is zero (nothing to credit). Raises NotFound for an unknown judgment. The submit passes the
     judgment it has just written (with its project), which saves reading it back.
     """
-    from tasks.models import Judgment  # payments reads tasks' judgments; tasks never imports payments
+    # payments stands above tasks (docs/design.md "The app order"): it reads tasks' judgments, and the
+    # submit reaches this function only through the judgment_approved hook (payments/apps.py).
+    from tasks.models import Judgment
 
     if judgment is None or judgment.pk != judgment_id:
         judgment = Judgment.objects.select_related("project").filter(pk=judgment_id).first()

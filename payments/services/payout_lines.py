@@ -18,14 +18,28 @@ from django.db import transaction
 
 from payments.lock_objects import payout_line_lock
 from payments.models import LedgerAccount, LedgerTransaction, PayoutBatch, PayoutLine
-from payments.services.ledger import ledger_transfer
-from payments.services.payouts import payout_batch_refresh_status, payout_line_accounts
+from payments.services.ledger import ledger_account_get, ledger_transfer
+from payments.services.payouts import payout_batch_refresh_status
 from payments.stripe_api import error_code, stripe_client, stripe_throttle
 
 logger = logging.getLogger(__name__)
 Kind = LedgerAccount.Kind
 TxnKind = LedgerTransaction.Kind
 FINAL = (PayoutLine.Status.PAID, PayoutLine.Status.FAILED, PayoutLine.Status.REVERSED)
+
+
+def payout_line_accounts(*, line: PayoutLine) -> dict[str, LedgerAccount]:
+    """The worker's payable, in-transit and paid-out accounts for the line's currency, locked (one query,
+    ascending id), by kind. Created first if missing (batch creation normally made them)."""
+    kinds = (Kind.WORKER_PAYABLE, Kind.PAYOUTS_IN_TRANSIT, Kind.PAID_OUT)
+    rows = list(LedgerAccount.objects.select_for_update().filter(worker_id=line.worker_id, currency=line.currency,
+                                                                 kind__in=kinds).order_by("pk"))
+    if len(rows) < len(kinds):
+        for kind in kinds:
+            ledger_account_get(kind=kind, worker_id=line.worker_id, currency=line.currency)
+        rows = list(LedgerAccount.objects.select_for_update().filter(
+            worker_id=line.worker_id, currency=line.currency, kind__in=kinds).order_by("pk"))
+    return {row.kind: row for row in rows}
 
 
 @dataclass

@@ -15,10 +15,10 @@ from django.utils import timezone
 from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from payments.lock_objects import ledger_accounts_lock, payout_batch_lock
 from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction, PayoutBatch, PayoutLine, StripeAccount
-from payments.services.ledger import ledger_account_get, ledger_post_many
+from payments.selectors import OPEN_LINE_STATUSES
+from payments.services.ledger import ledger_post_many
 
 Kind = LedgerAccount.Kind
-OPEN_LINE_STATUSES = (PayoutLine.Status.RESERVED, PayoutLine.Status.SENDING)
 
 
 def _batch_get_locked(batch_id: int) -> PayoutBatch:
@@ -108,7 +108,6 @@ def payout_batch_execute(*, batch_id: int, actor_id: int) -> PayoutBatch:
     enqueued after commit. Safe to call again while executing: it re-enqueues the lines still open, and
     each line job is idempotent (a line is paid at most once whatever runs twice)."""
     from marketplace.outbox import outbox_enqueue
-    from payments.jobs import payout_batch_dispatch
 
     batch = _batch_get_locked(batch_id)
     if batch.status == PayoutBatch.Status.DRAFT:
@@ -122,13 +121,8 @@ def payout_batch_execute(*, batch_id: int, actor_id: int) -> PayoutBatch:
         batch.executed_by_id = actor_id
         batch.executed_at = timezone.now()
         batch.save(update_fields=["status", "executed_by", "executed_at"])
-    outbox_enqueue(payout_batch_dispatch, batch.pk)  # published after the commit, even if the broker is down
+    outbox_enqueue("payments.jobs.payout_batch_dispatch", batch.pk)  # published after the commit, even if the broker is down
     return batch
-
-
-def payout_batch_open_line_ids(*, batch_id: int) -> list[int]:
-    return list(PayoutLine.objects.filter(batch_id=batch_id, status__in=OPEN_LINE_STATUSES)
-                .order_by("pk").values_list("pk", flat=True))
 
 
 def payout_batch_refresh_status(*, batch_id: int) -> PayoutBatch | None:
@@ -155,17 +149,3 @@ def payout_batch_refresh_status(*, batch_id: int) -> PayoutBatch | None:
         batch.finished_at = timezone.now()
         batch.save(update_fields=["status", "finished_at"])
         return batch
-
-
-def payout_line_accounts(*, line: PayoutLine) -> dict[str, LedgerAccount]:
-    """The worker's payable, in-transit and paid-out accounts for the line's currency, locked (one query,
-    ascending id), by kind. Created first if missing (batch creation normally made them)."""
-    kinds = (Kind.WORKER_PAYABLE, Kind.PAYOUTS_IN_TRANSIT, Kind.PAID_OUT)
-    rows = list(LedgerAccount.objects.select_for_update().filter(worker_id=line.worker_id, currency=line.currency,
-                                                                 kind__in=kinds).order_by("pk"))
-    if len(rows) < len(kinds):
-        for kind in kinds:
-            ledger_account_get(kind=kind, worker_id=line.worker_id, currency=line.currency)
-        rows = list(LedgerAccount.objects.select_for_update().filter(
-            worker_id=line.worker_id, currency=line.currency, kind__in=kinds).order_by("pk"))
-    return {row.kind: row for row in rows}

@@ -83,7 +83,7 @@ def _maybe_extend(task: Task, project, confidence: float, n_judgments: int) -> N
     if threshold is None or ceiling is None or confidence >= threshold or n_judgments < task.overlap:
         return
     extend = lever("project_overlap_extend")
-    if extend is not None and extend(task_id=task.pk, max_overlap=ceiling):
+    if extend(task_id=task.pk, max_overlap=ceiling):
         QualityAuditEvent.objects.create(action=QualityAuditEvent.Action.OVERLAP_EXTENDED, project=project,
                                          detail={"task_id": task.pk, "confidence": confidence,
                                                  "overlap": task.overlap + 1, "max_overlap": ceiling})

@@ -2,7 +2,7 @@
 
 Actions per severity come from settings.QUALITY_ACTIONS (default: review -> hold earnings; suspend ->
 suspend, requeue the worker's judgments on unfinished tasks, hold earnings). Each action runs through
-quality.actions (the other apps' services); one that is missing or refuses is recorded on the flag and
+quality.actions (the other apps' services); one that refuses is recorded on the flag and
 in the audit log, and the others still run.
 """
 
@@ -34,12 +34,8 @@ def _actions_for(severity: str) -> list[str]:
 
 
 def _call(flag: Flag, name: str, **kwargs):
-    """Run one lever inside a savepoint; (ok, result). Missing or refusing levers are recorded."""
+    """Run one lever inside a savepoint; (ok, result). A refusing lever is recorded."""
     fn = lever(name)
-    if fn is None:
-        flag.actions.setdefault("missing", []).append(name)
-        _audit(Action.ACTION_UNAVAILABLE, flag=flag, lever=name)
-        return False, None
     try:
         with transaction.atomic():
             return True, fn(**kwargs)

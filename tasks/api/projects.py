@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from marketplace import events
 from marketplace.api.pagination import Pagination
 from marketplace.errors import NotFound
 from tasks.api.base import ClientAPIView
@@ -145,11 +146,7 @@ class ProjectAgreementView(ClientAPIView):
                                                    "agreement computed yet (code agreement_not_computed).")})
     def get(self, request, project_id: int):
         project = self.project(project_id)
-        try:
-            from quality.selectors import project_agreement_get
-        except ImportError:
-            project_agreement_get = None
-        agreement = project_agreement_get(project_id=project.pk) if project_agreement_get else None
+        agreement = events.project_agreement.ask(project_id=project.pk)  # quality's (marketplace/events.py)
         if agreement is None:
             raise NotFound("No agreement computed yet for this project.", code="agreement_not_computed")
         return Response(AgreementSerializer(agreement).data)

@@ -1,27 +1,21 @@
 """Client-facing jobs (webhooks to clients). Each takes ids and is safe to run twice."""
 
 from celery import shared_task
-from django.conf import settings
 
+from marketplace import events
 from marketplace.observability.instruments import WEBHOOK_DELIVERIES
-from tasks.services.completion import _optional, task_completed_notify
+from tasks.services.completion import task_completed_notify
 from tasks.services.webhooks import webhook_attempt, webhook_deliveries_due, webhook_delivery_wait_seconds
 
 __all__ = ["webhook_task_completed", "webhook_deliver", "webhooks_sweep"]
 
-CONSENSUS_POLL_SECONDS = 3
 
-
-@shared_task(bind=True, name="tasks.jobs.clients.webhook_task_completed", max_retries=None)
-def webhook_task_completed(self, task_id: int, waited: int = 0) -> None:
-    """task.completed carries the consensus: wait (bounded) for quality to compute it, then record the
-    event(s) and attempt delivery. With no quality app, or after the wait, the consensus is null."""
-    consensus_get = _optional("quality.selectors", "task_consensus_get")
-    consensus = consensus_get(task_ids=[task_id]).get(task_id) if consensus_get else None
-    wait_limit = int(getattr(settings, "WEBHOOKS_CONSENSUS_WAIT_SECONDS", 30))
-    if consensus is None and consensus_get is not None and waited < wait_limit:
-        # args replace the original positional call (.delay(task_id)) rather than adding to it.
-        raise self.retry(args=(task_id, waited + CONSENSUS_POLL_SECONDS), kwargs={}, countdown=CONSENSUS_POLL_SECONDS)
+@shared_task(name="tasks.jobs.clients.webhook_task_completed")
+def webhook_task_completed(task_id: int, waited: int = 0) -> None:
+    """Outbox rows written before the consensus came back by event (quality.jobs.task_consensus_compute
+    now records task.completed itself, tasks.services.completion): record the event(s) with the consensus
+    as it stands, without waiting. Kept so such rows still deliver after an upgrade; nothing enqueues it."""
+    consensus = events.task_consensus.ask(task_ids=[task_id]).get(task_id)
     task_completed_notify(task_id=task_id, consensus=consensus)  # its delivery jobs go out through the outbox
 
 

@@ -91,3 +91,26 @@ def projects_attach_hourly(projects: Iterable[Project]) -> list[Project]:
         for key, value in figures[project.pk].items():
             setattr(project, key, value)
     return projects
+
+
+def worker_hourly_pay(*, user, days: int = 30) -> list[dict]:
+    """The worker's own effective hourly pay over the last ``days``: what their approved, timed judgments paid
+    (each project's reward_cents) over the time they took (server-measured seconds_spent), per currency:
+    ``[{"currency", "hourly_cents", "n_judgments", "hours"}]``. hourly_cents is None below
+    PAY_HOURLY_MIN_JUDGMENTS judgments, like a project's figure. One aggregate query over the worker's own
+    recent judgments (the (worker, project) index), whatever the size of the table."""
+    from datetime import timedelta
+
+    from django.db.models import F, Sum
+    from django.utils import timezone
+
+    rows = (Judgment.objects.filter(worker=user, status=Judgment.Status.APPROVED, seconds_spent__gt=0,
+                                    created_at__gte=timezone.now() - timedelta(days=days))
+            .order_by().values(currency=F("project__currency"))
+            .annotate(cents=Sum("project__reward_cents"), seconds=Sum("seconds_spent"), n=Count("id")))
+    out = []
+    for row in sorted(rows, key=lambda r: r["currency"]):
+        enough = row["n"] >= settings.PAY_HOURLY_MIN_JUDGMENTS and row["seconds"] > 0
+        out.append({"currency": row["currency"], "n_judgments": row["n"], "hours": row["seconds"] / 3600,
+                    "hourly_cents": round(row["cents"] * 3600 / row["seconds"]) if enough else None})
+    return out

@@ -2,8 +2,9 @@
 
 Queries are per chunk of tasks (one for the tasks, one for their approved judgments, one for their
 consensus), never per task, and the streaming readers walk tasks with .iterator(), so a 100k-task
-project streams in constant memory. Consensus comes only from quality (quality.selectors.
-task_consensus_get); absent there, it is null, never computed or guessed here. Preference pairs are
+project streams in constant memory. Consensus comes only from quality (the marketplace.events.
+task_consensus hook, answered by quality.selectors.task_consensus_get); absent there, it is null, never
+computed or guessed here. Preference pairs are
 tasks.selectors.preferences.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
 
+from marketplace import events
 from tasks.models import Client, Judgment, Project, Task
 
 CHUNK = 500
@@ -26,14 +28,6 @@ def worker_pseudonym(*, client: Client, worker_id: int) -> str:
     """Stable per client, different across clients, not reversible without the client's salt."""
     mac = hmac.new(client.pseudonym_salt.encode(), str(worker_id).encode(), hashlib.sha256).hexdigest()
     return f"w_{mac[:20]}"
-
-
-def _consensus_get():
-    try:
-        from quality.selectors import task_consensus_get
-    except ImportError:
-        return None
-    return task_consensus_get
 
 
 def result_tasks(*, project: Project, status: str | None = None, is_gold: bool | None = None) -> QuerySet[Task]:
@@ -58,8 +52,7 @@ def results_for_tasks(*, client: Client, tasks: list[Task]) -> list[dict]:
         if name is None:
             name = names[worker_id] = worker_pseudonym(client=client, worker_id=worker_id)
         by_task[task_id].append({"worker": name, "answer": answer, "seconds": seconds})
-    consensus_get = _consensus_get()
-    consensus = consensus_get(task_ids=ids) if consensus_get and ids else {}
+    consensus = events.task_consensus.ask(task_ids=ids) if ids else {}
     out = []
     for task in tasks:
         c = consensus.get(task.pk)

@@ -1,37 +1,30 @@
-"""What happens when a task reaches its overlap (called by the queue): consensus, webhooks, project end."""
+"""What happens when a task reaches its overlap (called by the queue): consensus, webhooks, project end.
 
-import importlib
+The order of events: the queue's transaction calls task_completed, which tells quality (the
+marketplace.events.task_completed hook: quality records its consensus job in the same outbox); that job
+computes the consensus and hands it back through task_consensus_ready, which records the client's
+task.completed (and project.completed) webhooks. Nothing waits or polls for the consensus.
+"""
+
 import logging
 
 from django.db import transaction
 from django.db.models import Count, Q
 
+from marketplace import events
+from marketplace.outbox import outbox_enqueue_many
 from tasks.models import Judgment, Project, Task
 
 logger = logging.getLogger(__name__)
 
 
-def _optional(module: str, name: str):
-    """A function from another app that may not exist yet (quality is built in parallel)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
 def task_completed(*, task_id: int) -> None:
-    """A task reached its overlap. Records in the caller's transaction (the outbox: one INSERT, published
-    after the commit, also if the broker is down at that moment) that quality computes the consensus
-    (quality.jobs.task_consensus_compute, if installed) and that the task.completed webhook job runs (it
-    waits briefly for the consensus, then notifies the client and closes the project when this was its
-    last open non-gold task). Never touches the network; safe to call twice (each job is idempotent and
-    the webhook is recorded once per task)."""
-    from marketplace.outbox import outbox_enqueue_many
-
-    jobs = [("tasks.jobs.clients.webhook_task_completed", (task_id,))]
-    if _optional("quality.jobs", "task_consensus_compute") is not None:
-        jobs.insert(0, ("quality.jobs.task_consensus_compute", (task_id,)))
-    outbox_enqueue_many(jobs)
+    """A task reached its overlap. Tells quality, in the caller's transaction, which records its consensus
+    job in the outbox (one INSERT, published after the commit, also if the broker is down at that moment);
+    the consensus comes back through task_consensus_ready. Never touches the network; safe to call twice
+    (the job is idempotent and the webhook is recorded once per task). Raises HookNotConnected, rolling the
+    caller back, if quality is not connected: a completed task whose client never hears of it is worse."""
+    events.task_completed.send(task_id=task_id)
 
 
 def task_completed_event_data(*, task: Task, consensus: dict | None) -> dict:
@@ -50,12 +43,18 @@ def project_completed_event_data(*, project_id: int) -> dict:
     project = Project.objects.get(pk=project_id)
     counts = Task.objects.filter(project_id=project_id).aggregate(
         n_tasks=Count("id", filter=Q(is_gold=False)), n_gold=Count("id", filter=Q(is_gold=True)))
-    # The agreement over every judgment, computed now (quality.services.project_agreement_ensure) rather than
-    # left to the next beat: the client reads it in the event and at GET .../agreement/ right away.
-    agreement_ensure = _optional("quality.services", "project_agreement_ensure")
     return {"project": project.pk, "name": project.name, "status": project.status,
             "completed_at": project.completed_at.isoformat() if project.completed_at else None, **counts,
-            "agreement": agreement_ensure(project_id=project_id) if agreement_ensure else None}
+            # The agreement over every judgment, computed now by quality rather than left to the next beat:
+            # the client reads it in the event and at GET .../agreement/ right away.
+            "agreement": events.project_agreement_ensure.ask(project_id=project_id)}
+
+
+def task_consensus_ready(*, task_id: int, consensus: dict | None) -> list[int]:
+    """quality hands a completed task's consensus ({answer, confidence, method} or None) down to tasks: the
+    client's task.completed webhook carries it. Called by quality.jobs.task_consensus_compute, also when the
+    consensus failed (None), so the client always hears of its task. Idempotent (task_completed_notify)."""
+    return task_completed_notify(task_id=task_id, consensus=consensus)
 
 
 def task_completed_notify(*, task_id: int, consensus: dict | None) -> list[int]:
@@ -87,7 +86,5 @@ def task_completed_notify(*, task_id: int, consensus: dict | None) -> list[int]:
             if delivery:
                 ids.append(delivery.pk)
         if ids:
-            from marketplace.outbox import outbox_enqueue_many
-
             outbox_enqueue_many([("tasks.jobs.clients.webhook_deliver", (pk,)) for pk in ids])
     return ids

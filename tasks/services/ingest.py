@@ -81,7 +81,7 @@ def tasks_ingest(*, project_id: int, items: Iterable[tuple[int, object]],
     ValidationFailed with `lines` and stores nothing); idempotent by external_id (known ones, also
     repeated ones within the upload, are counted as duplicates); gold rows (with a `gold` answer) become
     gold tasks (is_gold, overlap=Task.GOLD_OVERLAP), others get the project's overlap. After commit the
-    queue is told that work arrived (tasks.jobs.queue.notify_work_available, if present), and an upload of
+    queue is told that work arrived (tasks.jobs.queue.notify_work_available, an outbox row), and an upload of
     TASKS_INGEST_ANALYZE_ROWS new tasks or more refreshes the planner's statistics of the task table
     (tasks.jobs.queue.analyze_tasks), both recorded in the upload's transaction (the outbox)."""
     batch_size = _setting("TASKS_INGEST_BATCH_SIZE", 1000)
@@ -181,10 +181,8 @@ def tasks_statistics_refresh() -> None:
 
 def _notify_work_available(project_id: int) -> None:
     from marketplace.outbox import outbox_enqueue
-    from tasks.services.completion import _optional
 
-    if _optional("tasks.jobs.queue", "notify_work_available") is not None:
-        outbox_enqueue("tasks.jobs.queue.notify_work_available", project_id)
+    outbox_enqueue("tasks.jobs.queue.notify_work_available", project_id)
 
 
 def rows_from_objects(objs: Iterable[object]) -> Iterable[tuple[int, object]]:

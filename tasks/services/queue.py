@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from marketplace import events
 from marketplace.errors import Forbidden, NotFound
 from tasks.models import Project
 from tasks.selectors.queue import (
@@ -138,11 +139,7 @@ def _gold_shares(*, user, projects: list[ClaimableProject]) -> dict[int, float]:
     with_gold = [p.id for p in projects if p.gold_share > 0]
     if not with_gold:
         return {}
-    try:
-        from quality.selectors import worker_gold_shares
-    except ImportError:
-        return {}
-    return worker_gold_shares(worker_id=user.pk, project_ids=with_gold)
+    return events.worker_gold_shares.ask(worker_id=user.pk, project_ids=with_gold)
 
 
 def _claim_one(*, user, projects: list[ClaimableProject], gold: bool, reason: str | None,

@@ -7,7 +7,6 @@ cycle.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 from collections import Counter
@@ -18,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, Value, When
 from django.utils import timezone
 
+from marketplace import events
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.observability.instruments import LEASE_EXPIRIES
 from tasks.models import Assignment, Judgment, Project, Task
@@ -133,17 +133,11 @@ def _closed_conflict(assignment: Assignment, now: datetime) -> Conflict:
 
 
 def _credit(judgment: Judgment) -> None:
-    """payments credits the worker inside our transaction (a 2xx means the credit is committed). The
-    judgment just written goes along, so payments need not read it back."""
-    for module in ("payments.services", "payments.services.earnings"):
-        try:
-            credit = importlib.import_module(module).earnings_credit_judgment
-        except (ImportError, AttributeError):
-            continue
-        credit(judgment_id=judgment.pk, judgment=judgment)
-        return
-    # Until payments provides it: an event in the log, never a fake payment.
-    logger.warning("payments.services.earnings_credit_judgment missing: judgment %s not credited yet", judgment.pk)
+    """payments credits the worker inside our transaction (a 2xx means the credit is committed): payments
+    stands above tasks (it reads judgments), so the submit calls it through the judgment_approved hook.
+    The judgment just written goes along, so payments need not read it back. Any failure, a missing
+    receiver included (HookNotConnected), propagates and rolls the submit back: never a 200 uncredited."""
+    events.judgment_approved.send(judgment=judgment)
 
 
 def _count_submission(*, task_id: int, now: datetime) -> bool:

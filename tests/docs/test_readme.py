@@ -34,7 +34,7 @@ EXPECTED_ERRORS = [
 # What the run must have printed: the README's flows really happened, not just answered 2xx.
 EXPECTED_OUTPUT = [
     '"passed":true', '"created":12', '"code":"already_submitted"', '"payouts_enabled":true',
-    '"status":"approved"', "worker_email",
+    '"status":"approved"', "worker_email", 'data-figure="balance">',
 ]
 SKIP_COPY = {".git", ".venv", "var", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "bench"}
 

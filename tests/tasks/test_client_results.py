@@ -10,12 +10,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from quality import models as quality_models
 from tasks.models import Judgment, Task
 from tests.conftest import make_user
 from tests.tasks.client_support import ClientSession, add_judgment, make_project, pair
 
 pytestmark = pytest.mark.django_db
-quality_models = pytest.importorskip("quality.models")
 
 
 def consensus(task, answer, confidence=0.9):

@@ -22,12 +22,12 @@ pd = pytest.importorskip("pandas")
 
 from django.utils import timezone  # noqa: E402
 
+from quality import models as quality_models  # noqa: E402
 from tasks.models import Task  # noqa: E402
 from tests.conftest import make_user  # noqa: E402
 from tests.tasks.client_support import ClientSession, add_judgment, make_project, pair  # noqa: E402
 
 pytestmark = pytest.mark.django_db
-quality_models = pytest.importorskip("quality.models")
 Value, List, Json, Features = datasets.Value, datasets.List, datasets.Json, datasets.Features
 
 STRING, FLOAT, INT = Value("string"), Value("float64"), Value("int64")

@@ -236,15 +236,14 @@ def test_task_completed_records_its_jobs_in_the_callers_transaction(lab):
         raise Boom
     assert not OutboxEvent.objects.exists()
     task_completed(task_id=123)
-    assert sorted(OutboxEvent.objects.values_list("job", "args")) == [
-        ("quality.jobs.task_consensus_compute", [123]), ("tasks.jobs.clients.webhook_task_completed", [123])]
+    # Only quality's consensus job: it hands the consensus down and records task.completed then (no polling).
+    assert list(OutboxEvent.objects.values_list("job", "args")) == [("quality.jobs.task_consensus_compute", [123])]
 
 
 @pytest.fixture
 def fast_webhook_env(monkeypatch):
     # Read by the Celery worker subprocess at start (settings come from the environment).
     monkeypatch.setenv("WEBHOOKS_BACKOFF_SECONDS", "1")
-    monkeypatch.setenv("WEBHOOKS_CONSENSUS_WAIT_SECONDS", "6")
 
 
 @pytest.mark.postgres
@@ -276,33 +275,69 @@ def test_real_celery_worker_delivers_signed_events_after_a_failure(fast_webhook_
         failing_once.close()
 
 
-def test_task_completed_job_waits_for_consensus_then_sends_null(lab, receiver, settings, monkeypatch):
-    """The bounded wait re-runs the job with the same task id; after it, the event goes out with
-    consensus null rather than never."""
-    from tasks.jobs import clients as jobs
-
-    pytest.importorskip("quality.selectors")
-    settings.WEBHOOKS_CONSENSUS_WAIT_SECONDS = 6
+def test_the_consensus_job_hands_its_consensus_down_and_task_completed_carries_it(lab, receiver):
+    """Completion tells quality (the task_completed hook); quality's job computes the consensus and hands it
+    to tasks (task_consensus_ready), which records task.completed with it at once: nothing polls."""
     from marketplace.models import OutboxEvent
+    from quality.jobs import task_consensus_compute
+
+    _register(lab, receiver.url)
+    project = make_project(lab.client_row, overlap=2)
+    lab.upload_jsonl(project.pk, [pair(1), pair(2)])
+    task = Task.objects.filter(project=project).first()
+    for n in range(2):
+        add_judgment(task, make_user(f"c{n}@example.com"), {"choice": "a"})
+    Task.objects.filter(pk=task.pk).update(status="complete", completed_at=timezone.now())
+    task_completed(task_id=task.pk)
+    assert list(OutboxEvent.objects.filter(job="quality.jobs.task_consensus_compute")
+                .values_list("args", flat=True)) == [[task.pk]]
+    assert not OutboxEvent.objects.filter(job="tasks.jobs.clients.webhook_task_completed").exists()
+    task_consensus_compute.apply(args=(task.pk,))
+    sent = [args[0] for args in OutboxEvent.objects.filter(job="tasks.jobs.clients.webhook_deliver")
+            .values_list("args", flat=True)]
+    (delivery,) = WebhookDelivery.objects.filter(pk__in=sent)
+    assert delivery.event == "task.completed"
+    assert delivery.payload["data"]["consensus"]["answer"] == {"choice": "a"}
+
+
+def test_a_failing_consensus_still_tells_the_client_with_consensus_null(lab, receiver, monkeypatch):
+    """The consensus job hands None down when its computation raises (and the error still surfaces), so a
+    client hears of its completed task as it did after the old bounded wait."""
+    from marketplace.models import OutboxEvent
+    from quality import services
+    from quality.jobs import task_consensus_compute
 
     _register(lab, receiver.url)
     project = make_project(lab.client_row, overlap=1)
     lab.upload_jsonl(project.pk, [pair(1), pair(2)])
     task = Task.objects.filter(project=project).first()
     Task.objects.filter(pk=task.pk).update(status="complete", completed_at=timezone.now())
-    import quality.selectors
 
-    calls = []
-    real = quality.selectors.task_consensus_get
-    monkeypatch.setattr(quality.selectors, "task_consensus_get",
-                        lambda **kw: calls.append(kw["task_ids"]) or real(**kw))
-    jobs.webhook_task_completed.apply(args=(task.pk,))
-    assert calls == [[task.pk]] * 3  # waited 0, 3, 6 seconds (eager: no real sleep), then sent
-    # The delivery job is an outbox row of the same transaction as the delivery.
+    def boom(**kwargs):
+        raise RuntimeError("consensus failed")
+
+    monkeypatch.setattr(services, "task_consensus_compute", boom)
+    with pytest.raises(RuntimeError):
+        task_consensus_compute.apply(args=(task.pk,), throw=True)
     sent = [args[0] for args in OutboxEvent.objects.filter(job="tasks.jobs.clients.webhook_deliver")
             .values_list("args", flat=True)]
     (delivery,) = WebhookDelivery.objects.filter(pk__in=sent)
     assert delivery.event == "task.completed" and delivery.payload["data"]["consensus"] is None
+
+
+def test_an_old_outbox_row_of_the_polling_job_sends_at_once(lab, receiver):
+    """tasks.jobs.clients.webhook_task_completed rows recorded before the upgrade still deliver: with the
+    consensus as it stands, without waiting (nothing enqueues that job any more)."""
+    from tasks.jobs import clients as jobs
+
+    _register(lab, receiver.url)
+    project = make_project(lab.client_row, overlap=1)
+    lab.upload_jsonl(project.pk, [pair(1), pair(2)])
+    task = Task.objects.filter(project=project).first()
+    Task.objects.filter(pk=task.pk).update(status="complete", completed_at=timezone.now())
+    jobs.webhook_task_completed.apply(args=(task.pk,), throw=True)
+    delivery = WebhookDelivery.objects.get(client=lab.client_row, event="task.completed")
+    assert delivery.payload["data"]["consensus"] is None
 
 
 # --- SSRF guard: only globally routable unicast addresses (is_global semantics) ---------------------

@@ -1,10 +1,9 @@
 """Writes to a worker's platform standing: profile creation, payouts flag, suspension, pool suspension."""
 
-from importlib import import_module
-
 from django.db import transaction
 from django.db.models import Q
 
+from marketplace import events
 from marketplace.errors import Conflict, Forbidden, NotFound
 from workers.models import PoolMembership, WorkerAuditEvent, WorkerProfile
 
@@ -39,8 +38,8 @@ def worker_profile_ensure(*, user_id: int) -> WorkerProfile:
 def _release_live_work(*, worker_id: int, pool_id: int | None = None) -> None:
     """A worker who may no longer work (suspended, banned, out of a pool) gives their live assignments back
     to the queue at once, in the caller's transaction; their submits are refused too (tasks' submit). The
-    queue is imported late: tasks depends on workers, not the other way round."""
-    import_module("tasks.services.queue").assignments_release_for_worker(worker_id=worker_id, pool_id=pool_id)
+    queue stands above workers, so it hears of it through a hook (marketplace.events.worker_work_stopped)."""
+    events.worker_work_stopped.send(worker_id=worker_id, pool_id=pool_id)
 
 
 def _profile_locked(*, user_id: int) -> WorkerProfile:

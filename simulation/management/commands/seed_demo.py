@@ -1,19 +1,31 @@
-"""Idempotent demo data for `make run`: staff logins (admin, ops, finance), then whatever each app
-adds through its own `seed_demo` hook (marketplace.demo)."""
+"""Idempotent demo data for `make run`: staff logins (admin, ops, finance, marketplace.demo), then each
+app's own demo data (<app>/demo.py, seed() -> lines to print). It lives in simulation/, which stands above
+every app, because it reaches into all of them."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from marketplace import demo
+from marketplace import demo as marketplace_demo
+from payments import demo as payments_demo
+from tasks import demo as tasks_demo
+from workers import demo as workers_demo
+
+
+def seed() -> list[str]:
+    lines = marketplace_demo.seed_staff()
+    for app_demo in (workers_demo, tasks_demo, payments_demo):
+        lines.extend(app_demo.seed())
+    return lines
 
 
 class Command(BaseCommand):
     help = "Create (or refresh) demo accounts and data; safe to run any number of times."
 
     def handle(self, *args, **options):
-        lines = demo.seed()
+        lines = seed()
         base = settings.PUBLIC_BASE_URL  # follows PORT under `make run` (var/local.env)
         self.stdout.write(self.style.SUCCESS("\nLabeling marketplace: embedded demo ready"))
+        self.stdout.write(f"  Workers' app  {base}/  (sign up at {base}/accounts/signup/)")
         self.stdout.write(f"  API docs      {base}/api/docs/")
         self.stdout.write(f"  Admin         {base}/admin/")
         self.stdout.write(f"  Health        {base}/healthz")

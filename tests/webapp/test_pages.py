@@ -1,0 +1,224 @@
+"""The start page, profile, quizzes, earnings and standing pages, through Django's test client."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from payments.models import StripeAccount
+from quality.models import WorkerStanding
+from tests.conftest import make_user
+from tests.webapp.support import browser, csrf_token, task_url, typed_project, worker
+from tests.workers.factories import complete_profile, skill
+from tests.workers.quizkit import answers_for, make_quiz
+from workers.models import Qualification, QuizAttempt, WorkerProfile
+
+pytestmark = pytest.mark.django_db
+
+
+# --- start page ---------------------------------------------------------------------------------------
+
+def test_the_checklist_follows_the_me_selector_and_links_to_where_each_step_is_done():
+    fresh = make_user("fresh@example.com")
+    html = browser(fresh).get("/start/").content.decode()
+    for step, link in (("display_name", "/profile/"), ("terms", "/profile/"), ("qualification", "/quizzes/"),
+                       ("payout_account", "/earnings/")):
+        assert re.search(rf'data-step="{step}">\s*<a href="{link}"', html), step
+    assert 'class="done" data-step="email_verified"' in html
+    ready = worker("ready@example.com")
+    html = browser(ready).get("/start/").content.decode()
+    assert 'class="todo" data-step="payout_account"' in html and 'class="done" data-step="qualification"' in html
+    assert 'href="/work/"' in html
+
+
+def test_a_suspended_worker_sees_it_on_the_start_page():
+    from workers.services.standing import worker_suspend
+
+    ada = worker()
+    worker_suspend(worker_id=ada.pk, reason="too fast")
+    html = browser(ada).get("/start/").content.decode()
+    assert 'data-state="suspended"' in html and "too fast" in html
+
+
+# --- profile --------------------------------------------------------------------------------------------
+
+def test_the_profile_shows_the_terms_and_data_use_before_acceptance_and_saves_through_the_service():
+    skill("python")
+    fresh = make_user("fresh@example.com")
+    client = browser(fresh, csrf=True)
+    page = client.get("/profile/")
+    html = page.content.decode()
+    assert html.index("How your data is used") < html.index('name="accept_terms"')
+    assert f"version {settings.TERMS_VERSION}" in html
+    response = client.post("/profile/", {"display_name": "Ada", "country": "DE", "timezone": "Asia/Kolkata",
+                                         "skills": ["python"], "accept_terms": "on",
+                                         "csrfmiddlewaretoken": csrf_token(page)})
+    assert response.status_code == 302 and response["Location"] == "/start/"
+    profile = WorkerProfile.objects.get(user=fresh)
+    assert (profile.display_name, profile.country, profile.timezone) == ("Ada", "DE", "Asia/Kolkata")
+    assert profile.accepted_terms_version == settings.TERMS_VERSION
+    assert [s.slug for s in profile.skills.all()] == ["python"]
+
+
+def test_a_bad_profile_post_names_the_field_and_changes_nothing():
+    skill("python")
+    fresh = make_user("fresh@example.com")
+    response = browser(fresh).post("/profile/", {"display_name": "Ada", "country": "XX", "timezone": "Mars/Base",
+                                                 "skills": ["cobol"]})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Select a valid choice. XX" in html and "Mars/Base" in html and "cobol" in html
+    assert not WorkerProfile.objects.filter(user=fresh).exists()
+
+
+def test_the_profile_form_refuses_a_post_without_the_csrf_token():
+    skill("python")
+    fresh = make_user("fresh@example.com")
+    response = browser(fresh, csrf=True).post("/profile/", {"display_name": "Ada", "country": "DE",
+                                                            "timezone": "UTC", "skills": ["python"]})
+    assert response.status_code == 403
+    assert not WorkerProfile.objects.filter(user=fresh).exists()
+
+
+def test_times_are_shown_in_the_workers_timezone():
+    from zoneinfo import ZoneInfo
+
+    from django.utils.dateformat import format as date_format
+
+    from tasks.models import Assignment
+
+    ada = worker()
+    WorkerProfile.objects.filter(user=ada).update(timezone="Asia/Kolkata")
+    project = typed_project("pairwise", lease_seconds=3600)
+    client = browser(ada)
+    url = task_url(client.post(f"/work/projects/{project.pk}/claim"))
+    expires = Assignment.objects.get(pk=int(url.split("/")[3])).expires_at.astimezone(ZoneInfo("Asia/Kolkata"))
+    html = client.get(url).content.decode()
+    assert f'data-expires-at="{expires.isoformat()}"' in html  # +05:30
+    assert f"This task is yours until {date_format(expires, settings.TIME_FORMAT)}." in html
+
+
+# --- quizzes ---------------------------------------------------------------------------------------------
+
+def test_a_quiz_from_the_list_to_the_result_with_highlighted_code_and_a_retry_time_after_a_fail():
+    make_quiz("python", cooldown=3600, cap=3)
+    fresh = make_user("fresh@example.com")
+    complete_profile(fresh)
+    client = browser(fresh)
+    assert "Start the quiz" in client.get("/quizzes/").content.decode()
+    start = client.post("/quizzes/python/start")
+    attempt_url = start["Location"]
+    page = client.get(attempt_url)
+    html = page.content.decode()
+    assert page.status_code == 200 and 'data-seconds-left="' in html and 'class="hl"' in html
+    assert "k-alpha" not in html and "SECRET-EXPLANATION" not in html  # no answer key reaches the page
+    attempt = QuizAttempt.objects.get(worker=fresh)
+    wrong = answers_for(attempt.pk, right=False)
+    post = {f"q{qid}": labels for qid, labels in wrong.items()}
+    result = client.post(f"{attempt_url}submit", post, follow=True)
+    html = result.content.decode()
+    assert 'data-passed="no"' in html and "You can try again from" in html
+    listing = client.get("/quizzes/").content.decode()
+    assert "You can try again from" in listing and "Start the quiz" not in listing
+
+
+def test_passing_a_quiz_qualifies_the_worker():
+    make_quiz("python")
+    fresh = make_user("fresh@example.com")
+    client = browser(fresh)
+    attempt_url = client.post("/quizzes/python/start")["Location"]
+    attempt = QuizAttempt.objects.get(worker=fresh)
+    post = {f"q{qid}": labels for qid, labels in answers_for(attempt.pk, right=True).items()}
+    html = client.post(f"{attempt_url}submit", post, follow=True).content.decode()
+    assert 'data-passed="yes"' in html
+    assert Qualification.objects.filter(worker=fresh, skill__slug="python").exists()
+    # A second submit of the same attempt: told plainly, graded once.
+    again = client.post(f"{attempt_url}submit", post)
+    assert again.status_code == 409 and "already submitted" in again.content.decode()
+
+
+def test_a_late_quiz_submit_is_refused_plainly():
+    make_quiz("python")
+    fresh = make_user("fresh@example.com")
+    client = browser(fresh)
+    attempt_url = client.post("/quizzes/python/start")["Location"]
+    attempt = QuizAttempt.objects.get(worker=fresh)
+    QuizAttempt.objects.filter(pk=attempt.pk).update(deadline=timezone.now() - timedelta(minutes=5))
+    post = {f"q{qid}": labels for qid, labels in answers_for(attempt.pk, right=True).items()}
+    response = client.post(f"{attempt_url}submit", post)
+    assert response.status_code == 409 and "time limit" in response.content.decode()
+    assert not Qualification.objects.filter(worker=fresh).exists()
+
+
+def test_another_workers_quiz_attempt_is_a_404_and_quiz_forms_need_the_csrf_token():
+    make_quiz("python")
+    ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
+    attempt_url = browser(ada).post("/quizzes/python/start")["Location"]
+    assert browser(bob).get(attempt_url).status_code == 404
+    assert browser(bob).post(f"{attempt_url}submit", {}).status_code == 404
+    assert browser(bob, csrf=True).post("/quizzes/python/start").status_code == 403
+    assert not QuizAttempt.objects.filter(worker=bob).exists()
+    assert browser(ada).post("/quizzes/nope/start").status_code == 404
+
+
+# --- earnings and standing --------------------------------------------------------------------------------
+
+def test_earnings_show_the_credit_the_ledger_line_and_hourly_pay():
+    ada = worker()
+    project = typed_project("pairwise")
+    client = browser(ada)
+    url = task_url(client.post(f"/work/projects/{project.pk}/claim"))
+    client.post(f"{url}submit", {"choice": "a"})
+    html = client.get("/earnings/").content.decode()
+    assert 'data-figure="balance">0.25 USD' in html
+    assert "Approved judgment" in html and "Not known yet: 1 timed judgment so far." in html
+    assert "Connect with Stripe" in html
+
+
+def test_stripe_connect_button_gives_an_onboarding_link_that_comes_back_to_the_earnings_page(fakestripe):
+    ada = worker()
+    client = browser(ada)
+    page = client.post("/earnings/connect")
+    assert page.status_code == 200
+    link = re.search(r'href="(http://127\.0\.0\.1:\d+/_onboard/[^"]+)"', page.content.decode()).group(1)
+    htmx = client.post("/earnings/connect", HTTP_HX_REQUEST="true")
+    assert htmx.headers["HX-Redirect"].startswith(fakestripe.url)
+    status, body = fakestripe.open(link)
+    assert status == 200 and "http://testserver/earnings/" in body
+    assert StripeAccount.objects.filter(user=ada).count() == 1
+    assert browser(ada, csrf=True).post("/earnings/connect").status_code == 403
+
+
+def test_standing_shows_the_apis_fixed_words_and_only_the_workers_own_figures():
+    ada = worker()
+    now = timezone.now()
+    WorkerStanding.objects.create(
+        worker=ada, project=None, status="watch", n_judgments=40, median_seconds=12.0, top_answer_share=0.5,
+        computed_at=now, gold_n=10, gold_correct=3, gold_accuracy=0.3,
+        reasons=[{"rule": "gold", "level": "review", "message": "internal words"},
+                 {"rule": "gold", "level": "watch", "message": "early watch"}])
+    html = browser(ada).get("/standing/").content.decode()
+    assert "Your answers on quality-control tasks fall below the project&#x27;s bar" in html
+    assert "internal words" not in html and "early watch" not in html
+    assert "0.3" not in html and "gold" not in html.lower()
+    assert browser(make_user("new@example.com")).get("/standing/").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/start/", "/profile/", "/quizzes/", "/earnings/", "/standing/", "/work/"])
+def test_every_page_sends_anonymous_visitors_to_sign_in(path):
+    response = browser().get(path)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
+
+
+def test_a_suspended_worker_cannot_start_a_quiz_and_is_told_why():
+    from workers.services.standing import worker_suspend
+
+    make_quiz("python")
+    ada = worker()
+    worker_suspend(worker_id=ada.pk, reason="copied answers")
+    response = browser(ada).post("/quizzes/python/start", follow=True)
+    assert response.status_code == 200
+    assert "This account is suspended; quizzes are closed to it." in response.content.decode()
+    assert not QuizAttempt.objects.filter(worker=ada).exists()

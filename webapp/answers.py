@@ -1,0 +1,45 @@
+"""A task page's form fields turned into the answer the queue's submit expects (tasks.label_schemas shapes).
+
+Only shaping here: the label schema's checks run in assignment_submit (validate_answer), exactly as for the
+API, and its field errors ("answer.choice", ...) come back to the page. A value that is not what it should be
+(a score that is not a number) is passed on as it came, so the schema's own message names it."""
+
+from django.http import QueryDict
+
+
+def _int_or_raw(value):
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def answer_from_post(task_type: str, post: QueryDict) -> dict:
+    if task_type == "pairwise":
+        answer = {"choice": post.get("choice")}
+        strength = _int_or_raw(post.get("strength"))
+        if strength is not None:
+            answer["strength"] = strength
+        reason = post.get("reason")
+        if reason is not None and reason.strip():
+            answer["reason"] = reason
+        return answer
+    if task_type == "ranking":
+        return {"order": [_int_or_raw(v) for v in post.getlist("order")]}
+    if task_type == "flags":
+        return {"flags": post.getlist("flags")}
+    if task_type == "rating":
+        return {"score": _int_or_raw(post.get("score"))}
+    return {"text": post.get("text", "")}
+
+
+def errors_by_field(fields: dict) -> dict[str, str]:
+    """{"answer.choice": ["must be ..."]} -> {"choice": "must be ..."} (also "answer.flags.0" -> "flags")."""
+    out: dict[str, list[str]] = {}
+    for path, messages in (fields or {}).items():
+        parts = path.split(".")
+        name = parts[1] if len(parts) > 1 and parts[0] == "answer" else parts[0]
+        out.setdefault(name, []).extend(messages)
+    return {name: " ".join(messages) for name, messages in out.items()}

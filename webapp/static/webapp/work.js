@@ -1,0 +1,130 @@
+/* The task page: keyboard first, a lease countdown, ranking by keyboard or drag, a length counter.
+   A static file (the CSP forbids inline scripts). Works on the first page and on every task htmx swaps in. */
+(function () {
+  "use strict";
+
+  function typing(target) {
+    var tag = target && target.tagName;
+    return tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && !/^(radio|checkbox|button|submit)$/.test(target.type));
+  }
+
+  function task() { return document.getElementById("task"); }
+
+  document.addEventListener("keydown", function (event) {
+    var section = task();
+    if (!section || event.altKey || event.metaKey) return;
+    var answer = section.querySelector("form#answer");
+    if (!answer) return;
+    if (event.key === "Enter" && event.ctrlKey) { event.preventDefault(); answer.requestSubmit(); return; }
+    if (event.ctrlKey || typing(event.target)) return;
+    var item = event.target.closest && event.target.closest(".ranking li");
+    if (item && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+      event.preventDefault();
+      move(item, event.key === "ArrowUp" ? -1 : 1);
+      return;
+    }
+    if (event.key === "Enter") {
+      if (event.target.tagName === "BUTTON" || event.target.tagName === "A" || event.target.tagName === "SUMMARY") return;
+      event.preventDefault();
+      answer.requestSubmit();
+      return;
+    }
+    if (event.key === "s" || event.key === "S") {
+      var skip = section.querySelector("#skip");
+      if (skip) { event.preventDefault(); skip.click(); }
+      return;
+    }
+    if (event.key === "d" || event.key === "D") {
+      var diff = section.querySelector("details.diff");
+      if (diff) { event.preventDefault(); diff.open = !diff.open; }
+      return;
+    }
+    var choice = section.querySelector('input[data-key="' + event.key + '"]');
+    if (choice) {
+      event.preventDefault();
+      if (choice.type === "checkbox") { choice.checked = !choice.checked; } else { choice.checked = true; }
+      choice.focus();
+    }
+  });
+
+  function move(item, step) {
+    var list = item.parentNode;
+    if (step < 0 && item.previousElementSibling) { list.insertBefore(item, item.previousElementSibling); }
+    else if (step > 0 && item.nextElementSibling) { list.insertBefore(item.nextElementSibling, item); }
+    item.focus();
+  }
+
+  function setUpRanking(root) {
+    root.querySelectorAll(".ranking:not([data-ready])").forEach(function (list) {
+      list.setAttribute("data-ready", "1");
+      var dragged = null;
+      list.addEventListener("click", function (event) {
+        var button = event.target.closest("button[data-move]");
+        if (button) { move(button.closest("li"), button.getAttribute("data-move") === "up" ? -1 : 1); }
+      });
+      list.addEventListener("dragstart", function (event) {
+        dragged = event.target.closest("li");
+        if (dragged) { dragged.classList.add("dragging"); event.dataTransfer.effectAllowed = "move"; }
+      });
+      list.addEventListener("dragend", function () { if (dragged) { dragged.classList.remove("dragging"); } dragged = null; });
+      list.addEventListener("dragover", function (event) {
+        var over = event.target.closest("li");
+        if (!dragged || !over || over === dragged) return;
+        event.preventDefault();
+        var box = over.getBoundingClientRect();
+        list.insertBefore(dragged, event.clientY > box.top + box.height / 2 ? over.nextSibling : over);
+      });
+      list.addEventListener("drop", function (event) { event.preventDefault(); });
+    });
+  }
+
+  function setUpCounters(root) {
+    root.querySelectorAll("textarea[data-counter]:not([data-ready])").forEach(function (box) {
+      box.setAttribute("data-ready", "1");
+      var out = document.getElementById(box.getAttribute("data-counter"));
+      var update = function () {
+        var n = box.value.trim().length;
+        out.textContent = n + " / " + out.getAttribute("data-max");
+        out.classList.toggle("error", n < Number(out.getAttribute("data-min")) || n > Number(out.getAttribute("data-max")));
+      };
+      box.addEventListener("input", update);
+      update();
+    });
+  }
+
+  var timer = null;
+  function setUpLease(root) {
+    var lease = root.querySelector(".lease[data-seconds-left]");
+    if (!lease && root.id !== "task" && root !== document) return;
+    if (timer) { clearInterval(timer); timer = null; }
+    if (!lease) return;
+    // The server's count of seconds left, not the two clocks' difference: a phone's clock may be off.
+    var ends = Date.now() + Number(lease.getAttribute("data-seconds-left")) * 1000;
+    var out = lease.querySelector(".countdown");
+    var tick = function () {
+      var left = Math.max(0, Math.round((ends - Date.now()) / 1000));
+      if (left === 0) {
+        clearInterval(timer);
+        lease.classList.add("expired");
+        lease.setAttribute("role", "alert");
+        out.textContent = out.getAttribute("data-expired-text");
+        var submit = document.getElementById("submit-answer");
+        if (submit) { submit.disabled = true; }
+        return;
+      }
+      var m = Math.floor(left / 60), s = left % 60;
+      out.textContent = "(" + m + ":" + (s < 10 ? "0" : "") + s + ")";
+    };
+    tick();
+    timer = setInterval(tick, 1000);
+  }
+
+  function setUp(root) {
+    setUpRanking(root);
+    setUpCounters(root);
+    setUpLease(root);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { setUp(document); });
+  document.addEventListener("htmx:load", function (event) { setUp(event.detail.elt); });
+})();

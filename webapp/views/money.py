@@ -1,0 +1,78 @@
+"""Earnings (balance, ledger lines, payouts, own hourly pay, the Stripe Connect button) and quality standing.
+
+Reads payments.selectors and quality's standing selector, as /api/v1/me/earnings/ and /api/v1/me/ do; the
+Connect button calls the same service as POST /api/v1/payout-account/ and sends the browser to Stripe's
+onboarding link (the fake Stripe server under `make run` completes it and comes back here)."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from marketplace.errors import ServiceError
+from payments.models import PayoutLine
+from payments.selectors import payout_account_get, worker_earnings_summary, worker_ledger_entries
+from payments.services.connect import payout_account_onboarding_link
+from tasks.models import Project
+from tasks.selectors.pay import worker_hourly_pay
+from webapp.views.base import worker_page
+from workers.selectors import worker_standing_get
+
+LEDGER_PAGE_SIZE = 50
+
+ACCOUNT_NAMES = {"worker_payable": gettext_lazy("Payable"), "worker_held": gettext_lazy("Held for review"),
+                 "payouts_in_transit": gettext_lazy("Payout in transit"), "paid_out": gettext_lazy("Paid out")}
+
+
+@worker_page
+def earnings(request):
+    summary = worker_earnings_summary(user=request.user)
+    page = Paginator(worker_ledger_entries(user=request.user), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
+    for entry in page.object_list:
+        entry.account_name = ACCOUNT_NAMES.get(entry.account.kind, entry.account.kind)
+    payouts = PayoutLine.objects.filter(worker=request.user).select_related("batch").order_by("-id")[:20]
+    return render(request, "webapp/earnings.html", {
+        "summary": summary, "page": page, "payouts": payouts, "hourly": worker_hourly_pay(user=request.user),
+        "account": payout_account_get(user=request.user),
+    })
+
+
+@require_POST
+@worker_page
+def connect(request):
+    """The Stripe Connect onboarding link, made fresh for each press (links expire)."""
+    try:
+        result = payout_account_onboarding_link(
+            user=request.user, return_url=request.build_absolute_uri(reverse("webapp:earnings")))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("webapp:earnings")
+    # Not a 302 from this POST: the CSP's form-action 'self' covers the redirects of a form submission, and
+    # Stripe is another origin. htmx navigates there itself; without JavaScript a link does.
+    if request.htmx:
+        return HttpResponseClientRedirect(result["onboarding_url"])
+    return render(request, "webapp/connect.html", {"url": result["onboarding_url"]})
+
+
+STATUS_WORDS = {"good": gettext_lazy("Good"), "watch": gettext_lazy("Under watch"),
+                "flagged": gettext_lazy("Flagged for review"), "suspended": gettext_lazy("Suspended")}
+
+
+@worker_page
+def standing(request):
+    """The worker's own standing as GET /api/v1/me/ gives it: figures of their own work only, and the quality
+    rules' reasons in the API's fixed words (quality.selectors.worker_standing_get)."""
+    standing = worker_standing_get(user=request.user)
+    if standing is not None:
+        names = dict(Project.objects.filter(id__in=[p["project_id"] for p in standing["projects"]])
+                     .values_list("id", "name"))
+        for row in standing["projects"]:
+            row["project_name"] = names.get(row["project_id"], "")
+            row["status_word"] = STATUS_WORDS.get(row["status"], row["status"])
+    return render(request, "webapp/standing.html", {
+        "standing": standing,
+        "status_word": STATUS_WORDS.get(standing["status"], standing["status"]) if standing else _("Not measured yet")})
