@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from quality.consensus import dawid_skene, majority_vote  # noqa: E402
 from quality.gold import worker_gold_shares  # noqa: E402
-from quality.metrics import random_answer_log_lr  # noqa: E402
+from quality.metrics import random_answer_mixture_log_lr  # noqa: E402
 from quality.rules import merge_rules  # noqa: E402
 from quality.scoring import CATEGORICAL, ProjectData, score_project  # noqa: E402
 
@@ -205,9 +205,12 @@ def run(args, seed):
             bound["ours (rules' reference)"][r] = [-np.inf if s["random_log_lr"] is None else s["random_log_lr"]
                                                     for s in score.workers]
             for name, reference in planted_references(sim, sel).items():
-                llr = random_answer_log_lr(reference, n_options=sim["n_classes"],
-                                           accuracy_floor=rules["random"]["accuracy_floor"])
-                bound[name][r] = np.bincount(sim["workers"][sel], weights=llr, minlength=n_workers)
+                # The rule's own statistic (quality.scoring), with an oracle's reference instead of ours.
+                llr, _ = random_answer_mixture_log_lr(
+                    reference, sim["workers"][sel], n_workers=n_workers, n_options=sim["n_classes"],
+                    accuracy_floor=rules["random"]["accuracy_floor"],
+                    accuracy_ceiling=rules["random"]["accuracy_ceiling"])
+                bound[name][r] = np.nan_to_num(llr, nan=-np.inf)
     scoring_seconds = time.perf_counter() - started
 
     kinds = sim["kinds"]
@@ -249,12 +252,14 @@ def run(args, seed):
                                for k in (HONEST, RANDOM, ALWAYS_A, FAST)},
     }
     if args.bound:
-        # Each worker's highest log LR: random spammers while they had made at most 30 judgments, honest workers
-        # over the whole run (as the recall and false flags above are counted).
+        # Each worker's highest log LR from the rule's min_n on: random spammers while they had made at most 30
+        # judgments, honest workers over the whole run (as the recall and false flags above are counted).
         made = np.stack([np.bincount(sim["workers"][sim["round_of"] <= r], minlength=n_workers)
                          for r in range(args.rounds)])
-        result["bound"] = {name: (np.where(made <= 30, L, -np.inf).max(axis=0)[kinds == RANDOM],
-                                  L.max(axis=0)[kinds == HONEST]) for name, L in bound.items()}
+        looked = made >= rules["random"]["min_n"]
+        result["bound"] = {name: (np.where(looked & (made <= 30), L, -np.inf).max(axis=0)[kinds == RANDOM],
+                                  np.where(looked, L, -np.inf).max(axis=0)[kinds == HONEST])
+                           for name, L in bound.items()}
     return result
 
 
@@ -323,8 +328,9 @@ def print_bound(totals: dict, cfg: dict) -> None:
     """The random-answering statistic alone, with each reference: random spammers caught within 30 judgments at
     the lowest threshold that flags at most 1% of honest workers over the run (chosen in hindsight, so an upper
     bound for that reference), and at the configured threshold."""
-    print(f"BOUND (random-answering SPRT alone, floor {cfg['accuracy_floor']}; random spammers within 30 / "
-          "honest ever flagged):")
+    print(f"BOUND (random-answering SPRT alone, accuracy {cfg['accuracy_floor']}-"
+          f"{max(cfg['accuracy_ceiling'], cfg['accuracy_floor'])}, looks from judgment {cfg['min_n']}; random spammers "
+          "within 30 / honest ever flagged):")
     for name in BOUND_REFERENCES:
         spam, honest = (np.concatenate(x) for x in totals[name])
         allowed = int(np.floor(0.01 * honest.size))

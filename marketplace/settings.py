@@ -153,9 +153,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif env_bool("DB_SERVER_SIDE_BINDING", True):
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True,
-                                       "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5) or None}
+else:
+    if env_bool("DB_SERVER_SIDE_BINDING", True):
+        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True,
+                                           "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5) or None}
+    # PostgreSQL's JIT compiles any query the planner costs high, before running it: 2 s of compiling for a
+    # 60 ms notification batch (a LIMITed index walk the planner costs as a full scan), at every batch.
+    # Off by default (as most OLTP deployments do); behind PgBouncer, which refuses the startup option,
+    # set DB_JIT=1 and `ALTER DATABASE ... SET jit = off` instead (docs/scaling.md).
+    if not env_bool("DB_JIT", False):
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # Query counts and latencies for /metrics: django-prometheus's wrappers of the same backends.
 if env_bool("METRICS_DB_INSTRUMENTATION", True):
     _PROMETHEUS_ENGINES = {"django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
@@ -209,6 +216,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "marketplace")
+# CELERY_SPLIT_QUEUES=1: payouts, quality and client webhooks each on a queue of their own
+# (<CELERY_QUEUE>-payouts, -quality, -webhooks), so a worker pool per kind can be sized and restarted
+# alone: a long quality recompute or a client's slow endpoint then never delays a payout. Every queue
+# needs a worker (`celery -A marketplace worker -Q <queue>`); off, everything runs on CELERY_QUEUE.
+CELERY_SPLIT_QUEUES = env_bool("CELERY_SPLIT_QUEUES", False)
+CELERY_TASK_ROUTES = {
+    "payments.jobs.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}-payouts"},
+    "quality.jobs.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}-quality"},
+    "tasks.jobs.clients.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}-webhooks"},
+} if CELERY_SPLIT_QUEUES else {}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 30)
@@ -502,6 +519,8 @@ TASKS_INGEST_BATCH_SIZE = env_int("TASKS_INGEST_BATCH_SIZE", 1000)
 TASKS_INGEST_MAX_ERRORS = env_int("TASKS_INGEST_MAX_ERRORS", 100)
 TASKS_INGEST_MAX_ROWS = env_int("TASKS_INGEST_MAX_ROWS", 1_000_000)
 TASKS_INGEST_MAX_LINE_BYTES = env_int("TASKS_INGEST_MAX_LINE_BYTES", 1 << 20)
+# An upload of this many new tasks or more refreshes the planner's statistics (ANALYZE) once it commits.
+TASKS_INGEST_ANALYZE_ROWS = env_int("TASKS_INGEST_ANALYZE_ROWS", 10_000)
 # Webhooks to clients: per-attempt timeout, attempts before giving up, backoff base (doubles each attempt,
 # capped), how long task.completed waits for quality's consensus before going out with consensus null.
 WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)

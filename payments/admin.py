@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpRespo
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from marketplace.admin_paging import LargeTableAdmin
 from marketplace.errors import ServiceError
 from marketplace.models import FINANCE_GROUP
 from payments.exports import payout_batch_csv
@@ -60,7 +61,7 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LedgerTransaction)
-class LedgerTransactionAdmin(ReadOnlyAdmin):
+class LedgerTransactionAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["id", "kind", "source_ref", "currency", "memo", "created_by", "created_at"]
     list_select_related = ["created_by"]
     list_filter = ["kind", "currency"]
@@ -69,7 +70,7 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["id", "transaction", "account", "amount_cents", "created_at"]
     list_select_related = ["transaction", "account"]
     search_fields = ["account__worker__email", "transaction__source_ref"]

@@ -7,10 +7,10 @@ judgment of a worker in doubt moves their test further than a real one. Spending
 than evenly is what lets the tests decide within 30 judgments.
 
 Doubt comes from each worker's sequential test in the project:
-- the random rule's log likelihood ratio (random : honest at the floor). It starts at 0; an honest rater's
-  drifts down, a clicker's up. Doubt is 0 once it is at or below -honest_log_lr (resolved: honest) or at or
-  above the rule's review threshold (resolved: flagged, ops decide), and in between rises linearly from
-  -honest_log_lr to the threshold: the closer to a flag, the more gold;
+- the random rule's log likelihood ratio (random : honest, quality.rules.rule_random). It starts at 0; an
+  honest rater's drifts down, a clicker's up. Doubt is 0 once it is at or below -honest_log_lr (resolved:
+  honest) or at or above the rule's review threshold (resolved: flagged, ops decide), and in between rises
+  linearly from -honest_log_lr to the threshold: the closer to a flag, the more gold;
 - where the schema has no random test (ratings, flags, rankings), the agreement rule's evidence: the one-sided
   p-value of the worker's leave-one-out agreement against the pool's reference; doubt is 1 - p / 0.5 while the
   worker is below the reference and the test has not flagged them (p >= p_value), 0 otherwise.

@@ -16,6 +16,7 @@ from quality.metrics import (
     loo_agreement,
     loo_plurality_scores,
     random_answer_log_lr,
+    random_answer_mixture_log_lr,
     top_label_share,
     wilson_interval,
 )
@@ -94,6 +95,7 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
     label_share: dict = {}
     loo_sd = None
     random_llr = np.full(data.n_workers, np.nan)
+    random_floor_llr = np.full(data.n_workers, np.nan)
     random_n = np.zeros(data.n_workers, dtype=np.int64)
     random_options = None
     gold_correct = _gold_correct(data)
@@ -121,15 +123,22 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
             # Random answering (rules.rule_random): every judgment counts, each against the truth where it is
             # known (gold) and otherwise the others' consensus (the class prior when it has no other raters).
             random_options = int(data.answer_options or k)
+            # The honest hypothesis is composite (accuracy anywhere from the floor to the ceiling): the
+            # worker's likelihood is averaged over it (quality.metrics.random_answer_mixture_log_lr).
             reference = np.where(np.isnan(gold_correct), scores, gold_correct)
-            llr = random_answer_log_lr(reference, n_options=random_options,
-                                       accuracy_floor=float(rules["random"]["accuracy_floor"]))
-            # A judgment without a usable reference (NaN) is left out, not the whole project; all NaN means
-            # the floor does not exceed chance for this schema (rules_errors refuses floors <= 0.5).
-            usable = ~np.isnan(llr)
-            if usable.any():
-                random_n = np.bincount(workers[usable], minlength=data.n_workers)
-                random_llr = np.bincount(workers[usable], weights=llr[usable], minlength=data.n_workers)
+            cfg = rules["random"]
+            random_llr, random_n = random_answer_mixture_log_lr(
+                reference, workers, n_workers=data.n_workers, n_options=random_options,
+                accuracy_floor=float(cfg["accuracy_floor"]), accuracy_ceiling=float(cfg["accuracy_ceiling"]))
+            # A judgment without a usable reference (NaN) is left out, not the whole project; no figure at all
+            # means the floor does not exceed chance for this schema (rules_errors refuses floors <= 0.5).
+            if np.isnan(random_llr).all():
+                random_n = np.zeros(data.n_workers, dtype=np.int64)
+            # Against the floor alone too: a rater right at the floor keeps that test's guarantee (rule_random).
+            floor_llr = random_answer_log_lr(reference, n_options=random_options,
+                                             accuracy_floor=float(cfg["accuracy_floor"]))
+            usable = ~np.isnan(floor_llr)
+            random_floor_llr = np.bincount(workers[usable], weights=floor_llr[usable], minlength=data.n_workers)
         loo_n = np.bincount(workers[scored], minlength=data.n_workers)
         with np.errstate(divide="ignore", invalid="ignore"):
             loo_mean = np.bincount(workers[scored], weights=scores[scored], minlength=data.n_workers) / loo_n
@@ -207,6 +216,7 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
             "top_label": names[top[0][w]] if top[0][w] >= 0 and names and top[2][w] else None,
             "top_count": int(top[1][w]), "top_n": int(top[2][w]),
             "random_log_lr": float(random_llr[w]) if random_n[w] else None, "random_n": int(random_n[w]),
+            "random_floor_log_lr": float(random_floor_llr[w]) if random_n[w] else None,
             "random_options": random_options,
         }
         s["top_answer_share"] = s["top_count"] / s["top_n"] if s["top_n"] else None

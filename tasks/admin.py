@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from marketplace.admin_paging import LargeTableAdmin
 from tasks import admin_projects, admin_queue  # noqa: F401
 from tasks.models import Client, ClientAPIKey, Task, WebhookAttempt, WebhookDelivery
 from tasks.services.clients import client_webhook_secret_rotate
@@ -66,14 +67,13 @@ class ClientAPIKeyAdmin(APIKeyModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(LargeTableAdmin):
     list_display = ("external_id", "project", "status", "is_gold", "overlap", "n_active", "n_submitted", "created_at")
     list_filter = ("status", "is_gold")
     search_fields = ("external_id",)
     raw_id_fields = ("project",)
     list_select_related = ("project",)
     readonly_fields = ("n_active", "n_submitted", "created_at", "completed_at")
-    show_full_result_count = False  # COUNT(*) over millions of tasks on every page is not worth it
 
     def get_exclude(self, request, obj=None):
         # No staff API shows a gold answer (only the client who uploaded it has it), so the admin shows it

@@ -1,9 +1,11 @@
 """Admin for the queue: assignments, judgments, work notifications. Read-mostly on purpose: the counters
 on tasks (n_active, n_submitted) are kept by the queue services, so editing rows here would break them;
-ops act through the services (release, requeue) instead."""
+ops act through the services (release, requeue) instead. Each list pages without a full COUNT(*)
+(marketplace.admin_paging): these are the tables with millions of rows."""
 
 from django.contrib import admin
 
+from marketplace.admin_paging import LargeTableAdmin
 from tasks.models import Assignment, Judgment, WorkNotification
 
 
@@ -19,17 +21,16 @@ class _ReadOnly(admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(_ReadOnly):
+class AssignmentAdmin(LargeTableAdmin, _ReadOnly):
     list_display = ["id", "task", "worker", "project", "status", "served_reason", "claimed_at", "expires_at"]
     list_filter = ["status", "project"]
     search_fields = ["worker__email", "task__external_id"]
     raw_id_fields = ["task", "worker", "project"]
-    date_hierarchy = "claimed_at"
     list_select_related = ["task", "worker", "project"]
 
 
 @admin.register(Judgment)
-class JudgmentAdmin(_ReadOnly):
+class JudgmentAdmin(LargeTableAdmin, _ReadOnly):
     list_display = ["id", "task", "worker", "project", "status", "is_gold", "gold_correct", "seconds_spent",
                     "created_at"]
     list_filter = ["status", "is_gold", "project"]
@@ -39,7 +40,7 @@ class JudgmentAdmin(_ReadOnly):
 
 
 @admin.register(WorkNotification)
-class WorkNotificationAdmin(_ReadOnly):
+class WorkNotificationAdmin(LargeTableAdmin, _ReadOnly):
     list_display = ["id", "worker", "project", "sent_at"]
     raw_id_fields = ["worker", "project"]
     list_select_related = ["worker", "project"]

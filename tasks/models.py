@@ -142,6 +142,9 @@ class Task(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "status"]),
+            # A project's tasks in id order: the keyset walks of the results stream and the exports
+            # (tasks.selectors.results.keyset_chunks) read each chunk as one range of this index.
+            models.Index(fields=["project", "id"], name="task_project_id"),
             # The claim path: claimable real tasks of a project in serving order (closest to overlap, then
             # priority, then age). Partial, so full and complete tasks leave the index and a claim stops
             # at the first row it may take.

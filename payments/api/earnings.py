@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 from marketplace.api.pagination import Pagination
 from marketplace.api.permissions import IsWorker
 from payments.api.serializers import EarningsOutSerializer, LedgerEntryOutSerializer
-from payments.selectors import worker_earnings_summary, worker_ledger_entries
+from payments.selectors import ledger_entries_by_ids, worker_earnings_summary, worker_ledger_entry_ids
 
 
 class MyEarningsView(APIView):
@@ -18,7 +18,8 @@ class MyEarningsView(APIView):
     def get(self, request):
         summary = worker_earnings_summary(user=request.user)
         paginator = Pagination()
-        page = paginator.paginate_queryset(worker_ledger_entries(user=request.user), request, view=self)
+        page_ids = paginator.paginate_queryset(worker_ledger_entry_ids(user=request.user), request, view=self)
+        page = ledger_entries_by_ids(ids=list(page_ids))
         return Response({
             **summary,
             "count": paginator.page.paginator.count,

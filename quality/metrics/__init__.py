@@ -8,6 +8,7 @@ from quality.metrics.raters import (
     loo_agreement,
     loo_plurality_scores,
     random_answer_log_lr,
+    random_answer_mixture_log_lr,
     top_label_share,
     wilson_interval,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "loo_agreement",
     "loo_plurality_scores",
     "random_answer_log_lr",
+    "random_answer_mixture_log_lr",
     "top_label_share",
     "wilson_interval",
 ]

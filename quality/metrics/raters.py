@@ -121,3 +121,37 @@ def random_answer_log_lr(reference, *, n_options: int, accuracy_floor: float) ->
         return np.full(r.shape, np.nan)
     honest = r * accuracy_floor + (1.0 - r) * (1.0 - accuracy_floor) / (n_options - 1)
     return -math.log(n_options) - np.log(honest)
+
+
+def random_answer_mixture_log_lr(reference, workers, *, n_workers: int, n_options: int, accuracy_floor: float,
+                                 accuracy_ceiling: float, grid: int = 32):
+    """Per worker: the log likelihood ratio of "answers uniformly at random" to "honest, with an accuracy somewhere
+    between accuracy_floor and accuracy_ceiling (uniform prior)", and the number of judgments it rests on.
+
+    The honest hypothesis is composite: a worker's accuracy is unknown, so their likelihood under it is averaged
+    over the prior (a Bayes factor), on `grid` midpoints of [floor, ceiling]. Each accuracy's log likelihood is a
+    sum over the worker's judgments (the per-judgment model of random_answer_log_lr), so the figure is built from
+    `grid` per-worker sums. With ceiling == floor it is exactly the sum of random_answer_log_lr. Under the honest
+    hypothesis the ratio is a martingale of mean 1, so the chance that an honest worker drawn from the prior ever
+    reaches log LR h is at most e^-h (Ville), however many judgments they make. Judgments whose reference is NaN
+    are left out. Returns (log LR per worker, NaN without judgments; judgments counted per worker)."""
+    r = np.asarray(reference, dtype=np.float64)
+    workers = np.asarray(workers, dtype=np.int64)
+    usable = ~np.isnan(r)
+    counts = np.bincount(workers[usable], minlength=n_workers)
+    result = np.full(n_workers, np.nan)
+    ceiling = max(float(accuracy_ceiling), float(accuracy_floor))
+    if n_options < 2 or not 1.0 / n_options < accuracy_floor < 1.0 or ceiling >= 1.0 + 1e-12 or not usable.any():
+        return result, counts
+    r, w = np.clip(r[usable], 0.0, 1.0), workers[usable]
+    accuracies = accuracy_floor + (ceiling - accuracy_floor) * (np.arange(grid) + 0.5) / grid
+    honest = np.empty((grid, n_workers))
+    for g, a in enumerate(accuracies):
+        # Never log(0): a < 1 at every midpoint, so a wrong answer keeps probability (1 - a) / (n - 1) > 0.
+        honest[g] = np.bincount(w, weights=np.log(r * a + (1.0 - r) * (1.0 - a) / (n_options - 1)),
+                                minlength=n_workers)
+    top = honest.max(axis=0)
+    log_mean = top + np.log(np.exp(honest - top).mean(axis=0))
+    has = counts > 0
+    result[has] = -counts[has] * math.log(n_options) - log_mean[has]
+    return result, counts

@@ -98,9 +98,13 @@ def project_data_load(*, project: Project, task_ids: list[int] | None = None) ->
         tasks = tasks.filter(pk__in=task_ids)
     task_rows = list(tasks.order_by("id").values_list("id", "is_gold", "gold", "data"))
     index = {t[0]: i for i, t in enumerate(task_rows)}
-    rows = (Judgment.objects.filter(project=project, status=Judgment.Status.APPROVED, task_id__in=list(index))
-            .order_by("id").values_list("id", "task_id", "worker_id", "answer", "seconds_spent", "gold_correct"))
-    rows = list(rows)
+    rows = Judgment.objects.filter(project=project, status=Judgment.Status.APPROVED)
+    if task_ids is not None:
+        rows = rows.filter(task_id__in=list(index))
+    # The whole project: no list of its task ids as parameters (a project of more than 65,535 tasks made
+    # PostgreSQL refuse the statement); a judgment's task is always of the judgment's project.
+    rows = [r for r in rows.order_by("id").values_list("id", "task_id", "worker_id", "answer", "seconds_spent",
+                                                        "gold_correct") if r[1] in index]
     worker_index: dict[int, int] = {}
     items, workers, labels, seconds, gold_correct, judgment_ids = [], [], [], [], [], []
     for jid, task_id, worker_id, answer, secs, correct in rows:

@@ -10,13 +10,13 @@ import logging
 import math
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from marketplace.outbox import outbox_enqueue
 from quality.gold import worker_gold_shares
-from quality.metrics import group_median, wilson_interval
+from quality.metrics import wilson_interval
 from quality.models import Flag, ProjectAgreement, ProjectQualityState, TaskConsensus, WorkerStanding
 from quality.scoring import score_project
 from quality.services.flags import flag_raise, standing_status_refresh
@@ -186,6 +186,21 @@ def _store_standings(project, loaded, score, now, shares=None) -> None:
         worker_global_standing_refresh(worker_id=worker_id, now=now)
 
 
+def _worker_median_seconds(worker_id: int) -> float | None:
+    """The median of the worker's approved, timed judgments across projects: the middle one or two values
+    read in the database (a count, then ORDER BY ... OFFSET), averaged here as group_median does, so the
+    figure is the same without bringing every judgment of the worker's history into Python."""
+    timed = Judgment.objects.filter(worker_id=worker_id, status=Judgment.Status.APPROVED, seconds_spent__isnull=False)
+    if connection.vendor == "postgresql":  # a float column there can hold NaN (SQLite stores it as NULL)
+        timed = timed.exclude(seconds_spent=float("nan"))
+    n = timed.count()
+    if not n:
+        return None
+    lo, hi = (n - 1) // 2, n // 2
+    middle = list(timed.order_by("seconds_spent").values_list("seconds_spent", flat=True)[lo:hi + 1])
+    return (middle[0] + middle[-1]) / 2.0
+
+
 def worker_global_standing_refresh(*, worker_id: int, now=None) -> None:
     """The worker's standing across projects, from their per-project standings and all their judgments."""
     now = now or timezone.now()
@@ -196,10 +211,7 @@ def worker_global_standing_refresh(*, worker_id: int, now=None) -> None:
     lower, upper = wilson_interval(gold_ok, gold_n) if gold_n else (None, None)
     loo_n = sum(s.loo_n for s in per_project if s.loo_agreement is not None)
     loo = (sum(s.loo_agreement * s.loo_n for s in per_project if s.loo_agreement is not None) / loo_n) if loo_n else None
-    seconds = np.array(Judgment.objects.filter(worker_id=worker_id, status=Judgment.Status.APPROVED,
-                                               seconds_spent__isnull=False).values_list("seconds_spent", flat=True),
-                       dtype=np.float64)
-    median = group_median(np.zeros(seconds.size, dtype=np.int64), seconds, n_groups=1)[0] if seconds.size else None
+    median = _worker_median_seconds(worker_id)
     reasons = [{**r, "project_id": s.project_id} for s in per_project for r in (s.reasons or [])]
     WorkerStanding.objects.update_or_create(worker_id=worker_id, project=None, defaults={
         "n_judgments": n, "gold_n": gold_n, "gold_correct": gold_ok,

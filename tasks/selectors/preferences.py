@@ -19,6 +19,7 @@ so confidence and n_raters describe the same consensus and both filters are plai
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, IntegerField, Q, QuerySet, Sum
 
 from tasks.models import Project, Task
+from tasks.selectors.results import keyset_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -138,14 +140,13 @@ def preferences_iter(*, project: Project, filters: PreferenceFilters = Preferenc
     standard: {prompt, chosen, rejected} as strings; conversational: prompt a list of {role: "user",
     content} messages, chosen and rejected lists of one {role: "assistant", content} message. Both keep
     confidence (float), n_raters (int), external_id and language (strings): every row has the same keys
-    and types, so Arrow infers one schema for the whole file. One query, streamed with a cursor."""
+    and types, so Arrow infers one schema for the whole file. Per CHUNK complete tasks (a keyset range of the
+(project, id) index), one query for their records: constant memory without a server-side cursor."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}")
-    rows = (_usable(project, _complete_tasks(project)).filter(_passes(filters) & _not_tie(project))
-            .order_by("id")
-            .values_list("id", "external_id", "data", "consensus__answer", "consensus__confidence",
-                         "consensus__n_judgments"))
-    for task_id, external_id, data, answer, confidence, n_raters in rows.iterator(chunk_size=CHUNK):
+    for task_id, external_id, data, answer, confidence, n_raters in itertools.chain.from_iterable(
+            _exported_rows(project, filters, [row[0] for row in chunk])
+            for chunk in keyset_chunks(_complete_tasks(project).values_list("id"), CHUNK)):
         pairs = _pairs(project.task_type, data, answer)
         prompt = data.get("prompt") if isinstance(data, dict) else None
         if not pairs or not isinstance(prompt, str):
@@ -162,6 +163,16 @@ def preferences_iter(*, project: Project, filters: PreferenceFilters = Preferenc
                        "rejected": [{"role": "assistant", "content": rejected}], **extra}
             else:
                 yield {"prompt": prompt, "chosen": chosen, "rejected": rejected, **extra}
+
+
+def _exported_rows(project: Project, filters: PreferenceFilters, task_ids: list[int]) -> list[tuple]:
+    """The exported tasks among `task_ids` (one keyset chunk of complete tasks), in id order. The chunk is cut
+    on the tasks' (project, id) index first: a keyset over the join itself let the planner start from the
+    consensus table (whose JSON conditions it cannot estimate) and read the whole project for every chunk."""
+    return list(_usable(project, _complete_tasks(project).filter(pk__in=task_ids))
+                .filter(_passes(filters) & _not_tie(project)).order_by("id")
+                .values_list("id", "external_id", "data", "consensus__answer", "consensus__confidence",
+                             "consensus__n_judgments"))
 
 
 def _pairs(task_type: str, data, answer) -> list[tuple[str, str]] | None:

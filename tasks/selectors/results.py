@@ -1,10 +1,10 @@
 """Reads of a project's results: per-task judgments with pseudonymous workers, consensus, exports.
 
 Queries are per chunk of tasks (one for the tasks, one for their approved judgments, one for their
-consensus), never per task, and the streaming readers walk tasks with .iterator(), so a 100k-task
-project streams in constant memory. Consensus comes only from quality (the marketplace.events.
-task_consensus hook, answered by quality.selectors.task_consensus_get); absent there, it is null, never
-computed or guessed here. Preference pairs are
+consensus), never per task, and the streaming readers walk tasks in keyset chunks (keyset_chunks), so a
+project of any size streams in constant memory, with or without server-side cursors. Consensus comes only
+from quality (the marketplace.events.task_consensus hook, answered by quality.selectors.
+task_consensus_get); absent there, it is null, never computed or guessed here. Preference pairs are
 tasks.selectors.preferences.
 """
 
@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
@@ -69,15 +68,25 @@ def results_for_tasks(*, client: Client, tasks: list[Task]) -> list[dict]:
     return out
 
 
-def _chunks(iterable: Iterable, size: int) -> Iterator[list]:
-    it = iter(iterable)
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk
+def keyset_chunks(queryset: QuerySet, size: int) -> Iterator[list]:
+    """The queryset's rows in chunks of `size`, in id order, each chunk its own LIMITed query after the last
+    id seen (keyset pagination). Memory is one chunk whatever the table holds, and no statement outlives
+    its chunk: unlike .iterator(), no server-side cursor, so a stream works the same behind PgBouncer in
+    transaction mode (DISABLE_SERVER_SIDE_CURSORS, where .iterator() would fetch every row at once)."""
+    last = None
+    while True:
+        page = queryset if last is None else queryset.filter(pk__gt=last)
+        chunk = list(page.order_by("pk")[:size])
+        if chunk:
+            yield chunk
+        if len(chunk) < size:
+            return
+        last = chunk[-1].pk if hasattr(chunk[-1], "pk") else chunk[-1][0]
 
 
 def results_iter(*, client: Client, project: Project, status: str | None = None,
                  is_gold: bool | None = None) -> Iterator[dict]:
     """Every task's result, streamed chunk by chunk (constant memory)."""
     tasks = result_tasks(project=project, status=status, is_gold=is_gold).defer("data")
-    for chunk in _chunks(tasks.iterator(chunk_size=CHUNK), CHUNK):
+    for chunk in keyset_chunks(tasks, CHUNK):
         yield from results_for_tasks(client=client, tasks=chunk)

@@ -51,10 +51,24 @@ def _database_options(**env) -> dict:
 
 
 def test_postgresql_binds_server_side_and_prepares_by_default_with_switches_for_poolers():
-    assert _database_options() == {"server_side_binding": True, "prepare_threshold": 5}
+    jit_off = {"options": "-c jit=off"}
+    assert _database_options() == {"server_side_binding": True, "prepare_threshold": 5, **jit_off}
     # Behind a pooler that cannot keep prepared statements (PgBouncer < 1.21 in transaction mode):
-    assert _database_options(DB_PREPARE_THRESHOLD="0") == {"server_side_binding": True, "prepare_threshold": None}
-    assert _database_options(DB_SERVER_SIDE_BINDING="0") == {}
+    assert _database_options(DB_PREPARE_THRESHOLD="0") == {"server_side_binding": True, "prepare_threshold": None,
+                                                           **jit_off}
+    assert _database_options(DB_SERVER_SIDE_BINDING="0") == jit_off
+    # PgBouncer refuses the startup option: DB_JIT=1 sends none (jit is then set on the database).
+    assert _database_options(DB_SERVER_SIDE_BINDING="0", DB_JIT="1") == {}
+
+
+@pytest.mark.postgres
+def test_postgresql_sessions_run_without_jit(db):
+    """The work notifications' batch query spent 2 s in JIT compilation per batch (bench/scale_paths.py)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
 
 
 def test_production_without_a_stripe_webhook_secret_refuses_to_start():

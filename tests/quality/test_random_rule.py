@@ -1,13 +1,13 @@
-"""The random-answering rule (Wald's SPRT of "answers uniformly at random" against "honest at the accuracy
-floor"): its per-judgment figure, its false-flag guarantee, its power on seeded synthetic crowds, its levels and
-configuration, and the recompute job storing it."""
+"""The random-answering rule (a sequential likelihood-ratio test of "answers uniformly at random" against "honest,
+with an accuracy between the floor and the ceiling"): its per-judgment figure, its false-flag guarantees, its power
+on seeded synthetic crowds, its levels and configuration, and the recompute job storing it."""
 
 import math
 
 import numpy as np
 import pytest
 
-from quality.metrics import random_answer_log_lr
+from quality.metrics import random_answer_log_lr, random_answer_mixture_log_lr
 from quality.rules import DEFAULT_RULES, evaluate_worker, merge_rules, rule_random, rules_errors
 from quality.scoring import CATEGORICAL, ProjectData, score_project
 
@@ -69,12 +69,12 @@ def test_log_lr_is_undefined_when_the_floor_is_no_better_than_chance():
     assert np.isnan(random_answer_log_lr(np.array([0.5]), n_options=1, accuracy_floor=0.9)).all()
 
 
-def test_a_rater_at_the_floor_ever_reaches_the_threshold_at_most_e_to_the_minus_threshold_of_the_time():
-    """Wald/Ville: the ratio is a martingale under the floor, so over any number of judgments (200 here) a rater
-    exactly at the floor reaches log LR h with probability <= e^-h; a random clicker almost always does."""
+def test_against_the_floor_alone_a_rater_at_the_floor_ever_reaches_h_at_most_e_to_the_minus_h_of_the_time():
+    """The earlier test (accuracy_ceiling at the floor), per judgment: Wald/Ville, the ratio is a martingale under
+    the floor, so over any number of judgments (200 here) a rater exactly at the floor reaches log LR h with
+    probability <= e^-h; a random clicker almost always does."""
     rng = np.random.default_rng(0)
-    n_raters, n = 4000, 200
-    h = CFG["log_lr"]
+    n_raters, n, h = 4000, 200, 2.5
     at_floor = (rng.random((n_raters, n)) < 0.65).astype(float)
     clicker = (rng.random((n_raters, n)) < 1 / 3).astype(float)
     better = (rng.random((n_raters, n)) < 0.75).astype(float)
@@ -82,9 +82,63 @@ def test_a_rater_at_the_floor_ever_reaches_the_threshold_at_most_e_to_the_minus_
     def highest(right, upto=n):
         return np.cumsum(random_answer_log_lr(right, n_options=3, accuracy_floor=0.65), axis=1)[:, :upto].max(axis=1)
 
-    assert (highest(at_floor) >= h).mean() <= math.exp(-h)  # 6.3% at h = 2.5 (bound 8.2%)
-    assert (highest(better) >= h).mean() < 0.02  # 1.2% at h = 2.5 (0.5% at 3.0)
+    assert (highest(at_floor) >= h).mean() <= math.exp(-h)  # 6.3% (bound 8.2%)
+    assert (highest(better) >= h).mean() < 0.02  # 1.2%
     assert (highest(clicker, 30) >= h).mean() > 0.85  # the truth known: caught within 30 judgments
+
+
+def test_the_mixture_is_the_floor_test_when_the_ceiling_is_the_floor_and_sums_per_worker():
+    rng = np.random.default_rng(1)
+    reference = rng.random(500)
+    reference[::50] = np.nan  # no usable reference: left out
+    workers = rng.integers(0, 7, 500)
+    kwargs = {"n_workers": 8, "n_options": 3, "accuracy_floor": 0.65}
+    llr, n = random_answer_mixture_log_lr(reference, workers, accuracy_ceiling=0.65, **kwargs)
+    usable = ~np.isnan(reference)
+    point = random_answer_log_lr(reference[usable], n_options=3, accuracy_floor=0.65)
+    assert llr[:7] == pytest.approx(np.bincount(workers[usable], weights=point, minlength=7))
+    assert n.tolist() == np.bincount(workers[usable], minlength=8).tolist() and np.isnan(llr[7]) and n[7] == 0
+    # A ceiling below the floor is the floor; one above it averages the honest likelihood over accuracies.
+    below, _ = random_answer_mixture_log_lr(reference, workers, accuracy_ceiling=0.6, **kwargs)
+    assert below[:7] == pytest.approx(llr[:7])
+    mixed, _ = random_answer_mixture_log_lr(reference, workers, accuracy_ceiling=1.0, **kwargs)
+    grid = 0.65 + 0.35 * (np.arange(32) + 0.5) / 32
+    r, w = reference[usable], workers[usable]
+    honest = np.array([np.bincount(w, weights=np.log(r * a + (1 - r) * (1 - a) / 2), minlength=7) for a in grid])
+    expected = -np.bincount(w, minlength=7) * math.log(3) - np.log(np.exp(honest).mean(axis=0))
+    assert mixed[:7] == pytest.approx(expected)
+    # Undefined when the floor is no better than chance.
+    assert np.isnan(random_answer_mixture_log_lr(reference, workers, accuracy_ceiling=1.0, n_workers=8,
+                                                 n_options=2, accuracy_floor=0.5)[0]).all()
+
+
+def test_honest_raters_from_the_prior_ever_reach_the_threshold_at_most_e_to_the_minus_threshold_of_the_time():
+    """Ville for the composite test: averaged over honest accuracies spread evenly between the floor and the
+    ceiling, the ratio is a martingale of mean 1, so at most e^-h of honest raters ever reach h (2.5% at 3.7),
+    however many judgments they make. Against the truth (200 judgments each, looked at from min_n on): a rater
+    exactly at the floor 6%, at 0.75 0.3%; a clicker is caught by their 30th judgment 95% of the time (the
+    floor-only test at 2.5 from the 10th: 4.6%, 0.65%, 91%)."""
+    rng = np.random.default_rng(0)
+    n_raters, n, h, start = 4000, 200, CFG["log_lr"], CFG["min_n"] - 1
+    grid = 0.65 + 0.35 * (np.arange(32) + 0.5) / 32
+
+    def paths(accuracy):
+        right = rng.random((n_raters, n)) < np.asarray(accuracy).reshape(-1, 1)
+        honest = np.cumsum(np.where(right[..., None], np.log(grid), np.log((1 - grid) / 2)), axis=1)
+        top = honest.max(axis=2)
+        return -np.arange(1, n + 1) * math.log(3) - (top + np.log(np.exp(honest - top[..., None]).mean(axis=2)))
+
+    from_prior = paths(rng.uniform(0.65, 1.0, n_raters))
+    assert (from_prior.max(axis=1) >= h).mean() <= math.exp(-h)  # every look, from the first judgment
+    assert (paths(np.full(n_raters, 0.65))[:, start:].max(axis=1) >= h).mean() < 0.08
+    assert (paths(np.full(n_raters, 0.75))[:, start:].max(axis=1) >= h).mean() < 0.01
+    assert (paths(np.full(n_raters, 1 / 3))[:, start:30].max(axis=1) >= h).mean() > 0.9
+    # The figure the scorer uses is this path's last point.
+    right = (rng.random(40) < 0.7).astype(float)
+    llr, _ = random_answer_mixture_log_lr(right, np.zeros(40, dtype=int), n_workers=1, n_options=3,
+                                          accuracy_floor=0.65, accuracy_ceiling=1.0)
+    honest = np.array([np.sum(np.where(right == 1, np.log(a), np.log((1 - a) / 2))) for a in grid])
+    assert llr[0] == pytest.approx(-40 * math.log(3) - np.log(np.exp(honest).mean()))
 
 
 # --- through the scorer, on seeded synthetic crowds ------------------------------------------------------
@@ -105,16 +159,20 @@ def test_a_random_answerer_is_flagged_within_30_judgments():
 
 def test_power_and_false_flags_over_many_seeded_crowds():
     """Not one lucky seed: over 40 crowds (honest accuracy 0.65-0.95, overlap 3, 5% gold) the random answerer is
-    flagged at its 30th judgment in at least half (25 of 40 when written), and no honest rater (640 of them, 40 at
-    the floor) is. With only two other raters per task the reference is noisy: one look at 30 judgments catches
-    far fewer than the truth-known test would (docs/quality.md)."""
-    caught = honest_flagged = 0
+    flagged at its 30th judgment in 32 (the floor-only test at 2.5 from the 10th judgment: 26; with floor_log_lr
+    2.0: 30). Of 600 honest raters drawn from 0.65-0.95, one is flagged (accuracy 0.655); of the 40 raters exactly
+    at the floor, two (5%, below the 8.2% the floor-only test promised them; none with floor_log_lr 2.0). With
+    only two other raters per task the reference is noisy: one look at 30 judgments catches fewer than the
+    truth-known test would (docs/quality.md)."""
+    caught = honest_flagged = floor_flagged = 0
     for seed in range(40):
-        data, rand_w, _ = crowd(seed=seed, random_n=30)
+        data, rand_w, floor_w = crowd(seed=seed, random_n=30)
         score = score_project(data, RULES)
         caught += random_level(score.workers[rand_w]) in ACTIONABLE
-        honest_flagged += sum(random_level(s) in ACTIONABLE for w, s in enumerate(score.workers) if w != rand_w)
-    assert caught >= 20 and honest_flagged == 0
+        floor_flagged += random_level(score.workers[floor_w]) in ACTIONABLE
+        honest_flagged += sum(random_level(s) in ACTIONABLE for w, s in enumerate(score.workers)
+                              if w not in (rand_w, floor_w))
+    assert caught >= 28 and honest_flagged <= 1 and floor_flagged <= 3
 
 
 def test_an_honest_worker_at_065_is_not_flagged():
@@ -148,8 +206,8 @@ def test_ordinal_ratings_are_left_to_the_other_rules():
 # --- levels, evidence, configuration ---------------------------------------------------------------------
 
 
-def stats(llr, n):
-    return {"random_log_lr": llr, "random_n": n, "random_options": 3}
+def stats(llr, n, floor_llr=10.0):
+    return {"random_log_lr": llr, "random_n": n, "random_options": 3, "random_floor_log_lr": floor_llr}
 
 
 @pytest.mark.parametrize("llr, n, expected", [
@@ -168,8 +226,25 @@ def test_levels_follow_the_thresholds(llr, n, expected):
     if finding:
         assert finding["evidence"] == {"random_n": n, "log_lr": round(llr, 3), "threshold": CFG["log_lr"],
                                        "suspend_threshold": CFG["suspend_log_lr"],
-                                       "accuracy_floor": CFG["accuracy_floor"], "options": 3}
+                                       "accuracy_floor": CFG["accuracy_floor"],
+                                       "accuracy_ceiling": CFG["accuracy_ceiling"], "floor_log_lr": 10.0,
+                                       "floor_threshold": CFG["floor_log_lr"], "options": 3}
         assert finding["message"] and "log" not in finding["message"]  # the worker reads it: plain words
+
+
+def test_the_floor_condition_keeps_a_rater_at_the_floor_below_its_own_bound():
+    """floor_log_lr: review and suspend also need the ratio against the floor alone; below it the worker is
+    watched at most, whatever the composite figure says."""
+    cfg = {**CFG, "floor_log_lr": 2.0}
+    high = {**stats(CFG["suspend_log_lr"], 40), "random_floor_log_lr": 1.99}
+    assert rule_random(high, cfg)["level"] == "watch"
+    assert rule_random({**high, "random_floor_log_lr": 2.0}, cfg)["level"] == "suspend"
+    assert rule_random({**high, "random_floor_log_lr": None}, cfg)["level"] == "watch"
+    assert rule_random({**high, "random_floor_log_lr": None}, {**cfg, "floor_log_lr": 0})["level"] == "suspend"
+    # The scorer reports it: the sum of the per-judgment ratios against the floor, on the same references.
+    data, rand_w, _ = crowd(seed=0, random_n=30)
+    worker = score_project(data, RULES).workers[rand_w]
+    assert worker["random_floor_log_lr"] is not None and worker["random_floor_log_lr"] < worker["random_log_lr"]
 
 
 def test_no_figure_no_finding():
@@ -192,6 +267,10 @@ def test_a_floor_outside_0_1_is_refused():
     assert set(rules_errors({"random": {"accuracy_floor": 1.0}})) == {"random.accuracy_floor"}
     assert set(rules_errors({"random": {"accuracy_floor": 0}})) == {"random.accuracy_floor"}
     assert set(rules_errors({"random": {"accuracy_floor": 0.5}})) == {"random.accuracy_floor"}  # chance for a/b
+    assert rules_errors({"random": {"accuracy_ceiling": 1.0}}) == {}
+    assert rules_errors({"random": {"accuracy_ceiling": 0.65}}) == {}
+    assert set(rules_errors({"random": {"accuracy_ceiling": 1.01}})) == {"random.accuracy_ceiling"}
+    assert set(rules_errors({"random": {"accuracy_ceiling": 0.5}})) == {"random.accuracy_ceiling"}
 
 
 # --- the recompute job ------------------------------------------------------------------------------------

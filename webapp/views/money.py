@@ -15,7 +15,12 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from marketplace.errors import ServiceError
 from payments.models import PayoutLine
-from payments.selectors import payout_account_get, worker_earnings_summary, worker_ledger_entries
+from payments.selectors import (
+    ledger_entries_by_ids,
+    payout_account_get,
+    worker_earnings_summary,
+    worker_ledger_entry_ids,
+)
 from payments.services.connect import payout_account_onboarding_link
 from tasks.models import Project
 from tasks.selectors.pay import worker_hourly_pay
@@ -31,7 +36,9 @@ ACCOUNT_NAMES = {"worker_pending": gettext_lazy("Pending (being checked)"), "wor
 @worker_page
 def earnings(request):
     summary = worker_earnings_summary(user=request.user)
-    page = Paginator(worker_ledger_entries(user=request.user), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
+    # The page is cut from ids on the (account, id) index, then its 50 entries loaded (payments.selectors).
+    page = Paginator(worker_ledger_entry_ids(user=request.user), LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = ledger_entries_by_ids(ids=list(page.object_list))
     for entry in page.object_list:
         entry.account_name = ACCOUNT_NAMES.get(entry.account.kind, entry.account.kind)
     payouts = PayoutLine.objects.filter(worker=request.user).select_related("batch").order_by("-id")[:20]
