@@ -8,7 +8,7 @@ Ledger movements (see payments.models.LedgerAccount, EarningsClearance):
   hold (quality flag)    worker_pending   -> worker_held      (PAY_PENDING_ON_FLAG=hold, payments.services.earnings)
   pending reversal       worker_pending   -> platform_funding (PAY_PENDING_ON_FLAG=reverse)
 
-A worker's verdict, from quality's standings and flags (read, never written, here):
+A worker's verdict, from quality's standings and flags (quality.pay_evidence answers it through a hook):
 - doubt: an open or confirmed flag, a standing flagged or suspended in any project, an adaptive gold share above the
   project's (quality.gold: the worker's sequential test is not settled), or a median time per judgment under
   PAY_CLEARANCE_FAST_SHARE of the project's workers' median (a "watch" alone is not doubt: it still needs
@@ -30,7 +30,6 @@ money only).
 
 import logging
 import math
-import statistics
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -39,6 +38,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from marketplace import events
 from payments.models import EarningsClearance, LedgerAccount, LedgerEntry, LedgerTransaction
 from payments.services.ledger import ledger_account_get, ledger_post
 
@@ -105,66 +105,11 @@ def evidence_passes(*, gold_n: int, gold_correct: int, loo_n: int, loo_agreement
     return n >= settings.PAY_CLEARANCE_MIN_JUDGMENTS and lower is not None and lower > floor
 
 
-def _project_floors(project_ids) -> dict[int, float]:
-    if settings.PAY_CLEARANCE_FLOOR is not None:
-        return {pid: float(settings.PAY_CLEARANCE_FLOOR) for pid in project_ids}
-    from quality.models import ProjectQualityPolicy
-    from quality.rules import merge_rules, rules_errors
-
-    policies = dict(ProjectQualityPolicy.objects.filter(project_id__in=list(project_ids))
-                    .values_list("project_id", "rules"))
-    floors = {}
-    for pid in project_ids:
-        overrides = policies.get(pid)
-        if overrides and rules_errors(overrides):
-            overrides = None
-        floors[pid] = float(merge_rules(getattr(settings, "QUALITY_RULES", None), overrides)["gold"]["upper_below"])
-    return floors
-
-
-def _project_median_seconds(project_ids) -> dict[int, float]:
-    """The median of the workers' median seconds per judgment, per project (its standings: its workers only)."""
-    from quality.models import WorkerStanding
-
-    values: dict[int, list[float]] = defaultdict(list)
-    for pid, seconds in (WorkerStanding.objects.filter(project_id__in=list(project_ids), median_seconds__gt=0)
-                         .values_list("project_id", "median_seconds")):
-        values[pid].append(seconds)
-    return {pid: statistics.median(v) for pid, v in values.items()}
-
-
 def worker_pay_verdicts(*, worker_ids) -> dict[int, str]:
-    """{worker_id: "evidence" | "doubt" | "unproven"} from quality's standings and open flags, for the given
-    workers (their standings, their open flags, and their projects' policies and speeds)."""
-    from quality.models import Flag, WorkerStanding
-
-    ids = sorted(set(worker_ids))
-    # An open flag, or one ops confirmed (the standing's status goes back to what its figures say once the
-    # flag is resolved; a confirmed bad rater stays in doubt).
-    doubt = set(Flag.objects.filter(worker_id__in=ids, status__in=[Flag.Status.OPEN, Flag.Status.CONFIRMED])
-                .values_list("worker_id", flat=True))
-    standings = list(WorkerStanding.objects.filter(worker_id__in=ids, project__isnull=False)
-                     .values("worker_id", "project_id", "status", "gold_n", "gold_correct", "loo_n", "loo_agreement",
-                             "gold_share", "project__gold_share", "median_seconds"))
-    projects = {s["project_id"] for s in standings}
-    floors = _project_floors(projects)
-    fast_share = settings.PAY_CLEARANCE_FAST_SHARE
-    pace = _project_median_seconds(projects) if fast_share > 0 else {}
-    passed = set()
-    for s in standings:
-        # Adaptive gold's doubt (quality.gold): a share above the project's means quality's sequential test
-        # has not settled on this worker yet.
-        unsettled = s["gold_share"] is not None and s["gold_share"] > (s["project__gold_share"] or 0.0) + 1e-9
-        # Far quicker than the project's workers: answers given faster than the others read (a "watch" of
-        # the too-fast rule's kind, relative to the pool rather than an absolute floor).
-        pool = pace.get(s["project_id"])
-        hurried = bool(pool) and s["median_seconds"] is not None and s["median_seconds"] < fast_share * pool
-        if s["status"] in (WorkerStanding.Status.FLAGGED, WorkerStanding.Status.SUSPENDED) or unsettled or hurried:
-            doubt.add(s["worker_id"])
-        elif evidence_passes(gold_n=s["gold_n"], gold_correct=s["gold_correct"], loo_n=s["loo_n"],
-                             loo_agreement=s["loo_agreement"], floor=floors[s["project_id"]]):
-            passed.add(s["worker_id"])
-    return {w: DOUBT if w in doubt else EVIDENCE if w in passed else UNPROVEN for w in ids}
+    """{worker_id: EVIDENCE | DOUBT | UNPROVEN} for the given workers. Quality, above payments in the app
+    order, answers it (quality.pay_evidence, through marketplace.events.worker_pay_verdicts): payments never
+    reads quality's tables itself."""
+    return events.worker_pay_verdicts.ask(worker_ids=worker_ids)
 
 
 # --- draining the pending account --------------------------------------------------------------------------------
