@@ -5,6 +5,8 @@ Never Task.is_gold, Task.gold, n_active/overlap, passed_over_task or anyone else
 real task with the same data render to the same page (tests/webapp/test_work_pages.py holds it).
 """
 
+import math
+
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -100,6 +102,7 @@ def task_context(assignment: Assignment, *, notice: str | None = None, errors: d
     return {
         "assignment": assignment, "project": project, "task_type": kind, "body": body,
         "closed": closed_message is not None, "closed_message": closed_message,
-        "seconds_left": max(0, int((assignment.expires_at - now).total_seconds())),
+        # Rounded up: the page's countdown never reaches zero while the server would still take the answer.
+        "seconds_left": max(0, math.ceil((assignment.expires_at - now).total_seconds())),
         "notice": notice, "errors": errors or {}, "error_message": error_message,
     }

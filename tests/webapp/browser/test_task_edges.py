@@ -42,6 +42,8 @@ def test_an_expired_lease_says_so_disables_submit_and_a_late_answer_is_not_store
     assert "has run out" in web.text(".lease")
     assert web.find(".lease").get_attribute("role") == "alert"
     assert not web.find("#submit-answer").is_enabled()
+    assignment.refresh_from_db()
+    assert timezone.now() >= assignment.expires_at, "the countdown reached zero before the lease ran out"
     web.check_page("task-lease-expired-countdown")
 
     task = web.find("#task")
