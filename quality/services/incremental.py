@@ -44,16 +44,11 @@ def new_rows(project, watermark: int) -> list[tuple]:
                 .values_list("id", "task_id", "worker_id", "status"))
 
 
-def incremental_possible(project, state, n_now: int, rows: list[tuple]) -> bool:
-    """The stored model fits this project's classes, the new approved rows account for every change of the
-    approved count (no judgment changed status since the last run: a requeue needs a full refit), and the
-    project grew by less than the refit fraction since the last full fit."""
+def incremental_possible(state, n_now: int) -> bool:
+    """A stored model of a full fit, and the project grew by less than the refit fraction since that fit."""
     model = state.model or {}
     fit = model.get("fit")
-    if not fit or not model.get("pooled") or not state.last_run_at:
-        return False
-    new_approved = sum(1 for r in rows if r[3] == Judgment.Status.APPROVED)
-    if n_now != state.n_judgments_seen + new_approved:
+    if not fit or not model.get("pooled"):
         return False
     since_fit = n_now - int(fit["n_judgments"])
     return 0 <= since_fit < refit_fraction() * int(fit["n_judgments"])

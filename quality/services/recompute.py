@@ -51,6 +51,10 @@ def project_refit_needed(*, project_id: int) -> None:
     ProjectQualityState.objects.filter(project_id=project_id).update(last_run_at=None)
 
 
+def _not_requeued(state) -> bool:
+    return ProjectQualityState.objects.filter(pk=state.pk, last_run_at__isnull=False).exists()
+
+
 def _model_json(model: dict | None, worker_ids: list[int], score=None, n_judgments: int = 0,
                 max_id: int = 0) -> dict | None:
     """The fitted model, and what the amortised runs need of the fit: its size and watermark (the refit
@@ -80,23 +84,28 @@ def project_quality_recompute(*, project_id: int, force: bool = False, wait: boo
         if state is None:
             return False
         approved = Judgment.objects.filter(project=project, status=Judgment.Status.APPROVED)
-        n_now = approved.count()
-        max_now = Judgment.objects.filter(project=project).aggregate(m=Max("id"))["m"] or 0
-        if not force and state.last_run_at and max_now <= state.watermark_judgment_id and n_now == state.n_judgments_seen:
-            return False
         rules = project_rules(project)
-        if not force and not wait:
-            # Amortised: while the project grew by less than QUALITY_REFIT_FRACTION since the last full fit,
-            # score only the tasks the new judgments touched (quality.services.incremental).
+        if not force and not wait and state.last_run_at:
+            # Amortised (quality.services.incremental): only rows above the watermark are read (a range of
+            # the (project, id) index); no count of the project's judgments. A requeue since the last run
+            # emptied last_run_at (project_refit_needed), so the approved count is the last one plus the new.
             rows = new_rows(project, state.watermark_judgment_id)
+            if not rows:
+                return False
+            n_now = state.n_judgments_seen + sum(1 for r in rows if r[3] == Judgment.Status.APPROVED)
+            max_now = rows[-1][0]
             now = timezone.now()
-            if (incremental_possible(project, state, n_now, rows) and incremental_run(project, state, rules, rows, now)
-                    and approved.count() == n_now):  # else a flag requeued judgments: refit in full below
-                state.watermark_judgment_id = max(max_now, state.watermark_judgment_id)
+            if (incremental_possible(state, n_now) and incremental_run(project, state, rules, rows, now)
+                    and _not_requeued(state)):  # else a flag of this run requeued judgments: refit below
+                state.watermark_judgment_id = max_now
                 state.n_judgments_seen = n_now
                 state.last_run_at = now
                 state.save(update_fields=["watermark_judgment_id", "n_judgments_seen", "last_run_at"])
                 return True
+        n_now = approved.count()
+        max_now = Judgment.objects.filter(project=project).aggregate(m=Max("id"))["m"] or 0
+        if not force and state.last_run_at and max_now <= state.watermark_judgment_id and n_now == state.n_judgments_seen:
+            return False
         # A flag may requeue judgments (they leave the approved set): score again without them, so the
         # stored figures are those of the judgments that count, and a second run finds nothing to change.
         for _ in range(3):

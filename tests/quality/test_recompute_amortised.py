@@ -7,9 +7,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from quality.models import ProjectAgreement, ProjectQualityState, TaskConsensus, WorkerStanding
-from quality.services import loading, project_quality_recompute, projects_changed
+from quality.services import loading, project_quality_recompute, project_refit_needed, projects_changed
 from quality.services import recompute as recompute_module
 from quality.services.incremental import incremental_run as real_incremental_run
+from tasks.models import Judgment
 from tests.quality import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +153,33 @@ def test_projects_changed_reads_the_judgments_by_index_only():
         plan = "\n".join(r[0] for r in cursor.fetchall())
     assert "Seq Scan on tasks_judgment" not in plan, plan
     assert "tasks_judgment" in plan and "Limit" in plan, plan
+
+
+def test_an_incremental_run_never_counts_or_reads_the_whole_project():
+    """Each statement on the judgments is bounded: the rows above the watermark (a (project, id) range) or
+    the touched tasks' judgments; no COUNT of the project's judgments, no read without one of those bounds."""
+    project = f.project()
+    workers = [f.worker() for _ in range(3)]
+    _judged(project, workers, 20)
+    project_quality_recompute(project_id=project.pk)
+    _judged(project, workers, 2, answer="b")
+    with CaptureQueriesContext(connection) as ctx:
+        assert project_quality_recompute(project_id=project.pk)
+    on_judgments = [q["sql"] for q in ctx.captured_queries if 'FROM "tasks_judgment"' in q["sql"]]
+    assert on_judgments
+    for sql in on_judgments:
+        assert "COUNT(" not in sql.upper(), sql
+        assert '"tasks_judgment"."id" >' in sql or '"tasks_judgment"."task_id" IN' in sql, sql
+
+
+def test_a_requeue_marks_the_project_for_a_full_refit(loads):
+    project = f.project()
+    workers = [f.worker() for _ in range(3)]
+    tasks = _judged(project, workers, 20)
+    project_quality_recompute(project_id=project.pk)
+    Judgment.objects.filter(task=tasks[0], worker=workers[0]).update(status="rejected")
+    project_refit_needed(project_id=project.pk)
+    assert projects_changed() == [project.pk]
+    assert project_quality_recompute(project_id=project.pk)
+    assert loads[-1] == (None, 59)
+    assert WorkerStanding.objects.get(project=project, worker=workers[0]).n_judgments == 19
