@@ -37,12 +37,31 @@ def projects_changed() -> list[int]:
     judgment id is the last entry of the (project, id) index (a backward index scan, LIMIT 1). Status changes
     without a new judgment (a requeue) mark the project with project_refit_needed (the requeue path, rare:
     the hot submit path writes nothing here), which this reads from the project's state row."""
+    if connection.vendor == "postgresql":
+        # The row comparison can only be served by the (project, id) index, in its order: the planner
+        # cannot walk the primary key backwards filtering on project instead (which it picks on small or
+        # skewed tables, and which reads every newer judgment of other projects for a dormant one).
+        with connection.cursor() as cursor:
+            cursor.execute(_CHANGED_SQL)
+            return [row[0] for row in cursor.fetchall()]
     newest = Judgment.objects.filter(project=OuterRef("pk")).order_by("-id").values("id")[:1]
-    return sorted(Project.objects.annotate(max_id=Subquery(newest))
+    return sorted(Project.objects.order_by().annotate(max_id=Subquery(newest))
                   .filter(max_id__isnull=False)
                   .filter(Q(quality_state__isnull=True) | Q(quality_state__last_run_at__isnull=True)
                           | Q(max_id__gt=F("quality_state__watermark_judgment_id")))
                   .values_list("pk", flat=True))
+
+
+_CHANGED_SQL = """
+SELECT p.id FROM tasks_project p
+LEFT JOIN quality_projectqualitystate s ON s.project_id = p.id
+CROSS JOIN LATERAL (SELECT j.project_id, j.id FROM tasks_judgment j
+                    WHERE (j.project_id, j.id) < (p.id + 1, 0)
+                    ORDER BY j.project_id DESC, j.id DESC LIMIT 1) newest
+WHERE newest.project_id = p.id
+  AND (s.id IS NULL OR s.last_run_at IS NULL OR newest.id > s.watermark_judgment_id)
+ORDER BY p.id
+"""
 
 
 def project_refit_needed(*, project_id: int) -> None:
