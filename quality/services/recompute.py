@@ -1,10 +1,10 @@
 """The beat job's work: per project, recompute consensus, agreement and worker standings, then run the rules.
 
-Incremental: a project is recomputed only when its judgments changed since the last run (a new judgment
-id above the watermark, or a different number of approved judgments, which catches requeues). A run holds
-the project's ProjectQualityState row lock (SKIP LOCKED: a concurrent run of the same project skips it),
-and writes by upsert, so running it twice leaves the same state.
-"""
+Incremental: a project is run only when it has a judgment above its watermark or a requeue marked it
+(projects_changed, project_refit_needed). A beat run is amortised (quality.services.incremental): between full
+refits it scores only the tasks new judgments touched; a full refit comes past QUALITY_REFIT_FRACTION of
+growth and always at completion. A run holds the project's ProjectQualityState row lock (SKIP LOCKED: a
+concurrent run of the same project skips it), and writes by upsert, so running it twice leaves the same state."""
 
 import logging
 import math
