@@ -54,26 +54,18 @@ def _free_port() -> int:
 
 # --- seeding (runs in a child process with the bench database configured) ----------------------
 
-def seed(n_workers: int, n_tasks: int) -> None:
-    import django
-
-    django.setup()
+def seed_workers(n_workers: int):
+    """n ready workers bench0@example.com ... (verified, current terms, qualified in python), each able to
+    claim; returns the python skill. Django must be set up."""
     from allauth.account.models import EmailAddress
     from django.conf import settings
     from django.contrib.auth.hashers import make_password
-    from django.db import connection
     from django.utils import timezone
 
     from marketplace.models import User
-    from tasks.models import Client, Project, Task
     from workers.models import Qualification, Skill, WorkerProfile
 
     python = Skill.objects.get_or_create(slug="python", defaults={"name": "Python"})[0]
-    client = Client.objects.create(name="bench client")
-    project = Project.objects.create(
-        client=client, name="bench project", task_type="pairwise", label_schema={}, instructions="Pick one.",
-        data_use_statement="Benchmark data.", reward_cents=10, overlap=3, max_judgments_per_worker=10**6)
-    project.required_qualifications.set([python])
     now, password = timezone.now(), make_password(PASSWORD)
     for i in range(n_workers):
         user = User.objects.create(email=f"bench{i}@example.com", password=password)
@@ -83,6 +75,23 @@ def seed(n_workers: int, n_tasks: int) -> None:
                                                accepted_terms_at=now, notify_new_work=False)
         profile.skills.set([python])
         Qualification.objects.create(worker=user, skill=python, score=1.0, granted_at=now)
+    return python
+
+
+def seed(n_workers: int, n_tasks: int) -> None:
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from tasks.models import Client, Project, Task
+
+    python = seed_workers(n_workers)
+    client = Client.objects.create(name="bench client")
+    project = Project.objects.create(
+        client=client, name="bench project", task_type="pairwise", label_schema={}, instructions="Pick one.",
+        data_use_statement="Benchmark data.", reward_cents=10, overlap=3, max_judgments_per_worker=10**6)
+    project.required_qualifications.set([python])
     data = {"prompt": "Reverse a list", "language": "python", "response_a": "x[::-1]", "response_b": "x.reverse()"}
     Task.objects.bulk_create([Task(project=project, external_id=str(i), data=data, overlap=3)
                               for i in range(n_tasks)], batch_size=5000)

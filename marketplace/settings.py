@@ -519,6 +519,8 @@ TASKS_INGEST_BATCH_SIZE = env_int("TASKS_INGEST_BATCH_SIZE", 1000)
 TASKS_INGEST_MAX_ERRORS = env_int("TASKS_INGEST_MAX_ERRORS", 100)
 TASKS_INGEST_MAX_ROWS = env_int("TASKS_INGEST_MAX_ROWS", 1_000_000)
 TASKS_INGEST_MAX_LINE_BYTES = env_int("TASKS_INGEST_MAX_LINE_BYTES", 1 << 20)
+# An upload of this many new tasks or more refreshes the planner's statistics (ANALYZE) once it commits.
+TASKS_INGEST_ANALYZE_ROWS = env_int("TASKS_INGEST_ANALYZE_ROWS", 10_000)
 # Webhooks to clients: per-attempt timeout, attempts before giving up, backoff base (doubles each attempt,
 # capped), how long task.completed waits for quality's consensus before going out with consensus null.
 WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)

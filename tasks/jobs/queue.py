@@ -3,10 +3,11 @@ nothing), calls one service, and is safe to run twice."""
 
 from celery import shared_task
 
+from tasks.services.ingest import tasks_statistics_refresh
 from tasks.services.queue import assignments_expire, tasks_age
 from tasks.services.queue_notify import work_available_notify
 
-__all__ = ["expire_leases", "age_tasks", "notify_work_available"]
+__all__ = ["expire_leases", "age_tasks", "notify_work_available", "analyze_tasks"]
 
 
 @shared_task(name="tasks.jobs.queue.expire_leases")
@@ -30,3 +31,9 @@ def age_tasks() -> int:
 def notify_work_available(project_id: int) -> int:
     """Mails eligible idle workers that the project has work (enqueue on commit after ingest/activation)."""
     return work_available_notify(project_id=project_id)
+
+
+@shared_task(name="tasks.jobs.queue.analyze_tasks")
+def analyze_tasks() -> None:
+    """Refreshes the planner's statistics of the task table (enqueued on commit by a large upload)."""
+    tasks_statistics_refresh()

@@ -1,6 +1,6 @@
 """Reads of a client's projects. Another client's project is simply not found (404), never 403."""
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 
 from marketplace.errors import NotFound
 from tasks.models import Assignment, Client, Project, Task
@@ -37,7 +37,7 @@ def worker_projects_available(*, user) -> tuple[dict | None, list[Project]]:
     counts real tasks only, and the worker's own work does not move it. It is the slots the open real
     tasks still want (overlap - live - submitted) plus the worker's own live and submitted assignments on
     real tasks: a claim, submit, release or expiry of the worker's leaves it as it was, gold or real, and
-    it falls only as other workers take slots. Two queries after the eligibility checks."""
+    it falls only as other workers take slots. Three queries after the eligibility checks."""
     from tasks.selectors.pay import projects_attach_hourly
     from tasks.selectors.queue import COUNTED, projects_claimable_for, untouched_by, worker_claim_blocker
 
@@ -47,19 +47,23 @@ def worker_projects_available(*, user) -> tuple[dict | None, list[Project]]:
     claimable = {c.id: c.project for c in projects_claimable_for(user=user)}
     if not claimable:
         return None, []
-    per_project = {
-        pid: (free, takeable) for pid, free, takeable in
-        Task.objects.filter(project_id__in=list(claimable), status=Task.Status.OPEN, is_gold=False)
-        .order_by().values("project_id")
-        .annotate(free=Sum(F("overlap") - F("n_active")),
-                  takeable=Count("id", filter=Q(n_active__lt=F("overlap")) & untouched_by(user.pk, lenient=True)))
-        .values_list("project_id", "free", "takeable")}
+    # Whether the worker could take a task there now: an EXISTS that stops at the first untouched open
+    # task in the project's claim index (its cost follows the worker's own history there, not the
+    # project's open tasks). The free slots are then summed over the open tasks below overlap only (the
+    # others add nothing), for the projects shown.
+    takeable = Task.objects.filter(project_id=OuterRef("pk"), status=Task.Status.OPEN, is_gold=False,
+                                   n_active__lt=F("overlap")).filter(untouched_by(user.pk, lenient=True))
+    shown = set(Project.objects.filter(pk__in=list(claimable)).filter(Exists(takeable)).values_list("pk", flat=True))
+    free = dict(
+        Task.objects.filter(project_id__in=list(shown), status=Task.Status.OPEN, is_gold=False,
+                            n_active__lt=F("overlap"))
+        .order_by().values("project_id").annotate(free=Sum(F("overlap") - F("n_active")))
+        .values_list("project_id", "free")) if shown else {}
     mine = dict(
         Assignment.objects.filter(worker_id=user.pk, project_id__in=list(claimable), status__in=COUNTED,
                                   task__is_gold=False)
         .order_by().values("project_id").annotate(n=Count("id")).values_list("project_id", "n"))
-    projects = [p for pid, p in sorted(claimable.items(), key=lambda kv: (-kv[1].priority, kv[0]))
-                if per_project.get(pid, (0, 0))[1]]
+    projects = [p for pid, p in sorted(claimable.items(), key=lambda kv: (-kv[1].priority, kv[0])) if pid in shown]
     for project in projects:
-        project.open_slots = int(per_project[project.pk][0]) + mine.get(project.pk, 0)
+        project.open_slots = int(free.get(project.pk, 0)) + mine.get(project.pk, 0)
     return None, projects_attach_hourly(projects)

@@ -15,14 +15,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import BooleanField, Count, Exists, JSONField, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, JSONField, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from tasks.models import Assignment, Judgment, Project, Task
+from tasks.selectors.queue_backends import queue_backend
 
 # worker_claim_blockers codes -> the claim endpoint's 403 codes (docs/api.md), most fundamental first.
 _BLOCKER_ORDER = (
@@ -46,56 +46,9 @@ class ClaimableProject:
     project: Project
 
 
-_eligible_sql_cache: dict[str, tuple | None] = {}
-
-
-def _eligible_sql_template() -> tuple | None:
-    """workers_eligible_for's SQL, compiled once per process (per TERMS_VERSION, the one setting it reads),
-    with the places of the user id and of "now" in its parameters; None when its parameters cannot be told
-    apart safely (then every claim compiles the queryset). Compiling that queryset was half of a claim's
-    CPU; the rules stay the workers app's own, read from its queryset."""
-    from workers.selectors import workers_eligible_for
-
-    # The one-statement claim is PostgreSQL's (a LATERAL join); say so here rather than rely on SQLite's
-    # datetimes compiling to strings (with a frozen clock they would compile alike and pass the check below).
-    if connection.vendor != "postgresql":
-        return None
-    key = str(settings.TERMS_VERSION)
-    if key not in _eligible_sql_cache:
-        def compile_for(pk):
-            qs = workers_eligible_for(skill_ids=(), pool_id=None).filter(pk=pk).values("pk")[:1]
-            sql, params = qs.query.sql_with_params()
-            return sql, list(params)
-
-        (sql_a, params_a), (sql_b, params_b) = compile_for(-7_000_001), compile_for(-7_000_002)
-        slots, ok = [], sql_a == sql_b and len(params_a) == len(params_b)
-        for i, (a, b) in enumerate(zip(params_a, params_b, strict=False)):
-            if a == -7_000_001 and b == -7_000_002:
-                slots.append(("pk", i))
-            elif isinstance(a, datetime) and a != b:
-                slots.append(("now", i))
-            elif a != b:
-                ok = False
-        nows = {params_a[i] for kind, i in slots if kind == "now"}
-        ok = ok and len(nows) <= 1 and any(kind == "pk" for kind, _ in slots)
-        _eligible_sql_cache[key] = (sql_a, params_a, slots) if ok else None
-    return _eligible_sql_cache[key]
-
-
 def worker_may_claim(*, user) -> bool:
-    """workers_eligible_for(skill_ids=(), pool_id=None) contains the user: one query."""
-    template = _eligible_sql_template()
-    if template is None:
-        from workers.selectors import workers_eligible_for
-
-        return workers_eligible_for(skill_ids=(), pool_id=None).filter(pk=user.pk).exists()
-    sql, params, slots = template
-    params, now = list(params), timezone.now()
-    for kind, i in slots:
-        params[i] = user.pk if kind == "pk" else now
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() is not None
+    """workers_eligible_for(skill_ids=(), pool_id=None) contains the user (the queue backend's one query)."""
+    return queue_backend().worker_may_claim(user=user)
 
 
 def worker_claim_blocker(*, user, may_claim: bool | None = None) -> dict | None:
@@ -190,16 +143,29 @@ def _projects_meeting_requirements(*, user, project_id: int | None) -> list[Proj
     return _in_pools(user=user, projects=list(Project.objects.raw(sql, params)))
 
 
+def _real_tasks_up_to(limits: dict[int, int]) -> dict[int, int]:
+    """Each project's number of real tasks, counted up to its limit (min(count, limit)), in one statement:
+    a bounded count costs its limit, never the project's size."""
+    table = Task._meta.db_table
+    parts = [f"SELECT CAST(%s AS bigint), count(*) FROM (SELECT 1 FROM {table} WHERE project_id = %s AND is_gold = %s LIMIT %s) s"  # noqa: S608
+             for _ in limits]
+    params = [value for pid, limit in limits.items() for value in (pid, pid, False, limit)]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return {pid: n for pid, n in cursor.fetchall()}
+
+
 def _under_share_cap(projects: list[Project]) -> list[ClaimableProject]:
     """The projects whose share cap the worker is below. The default cap is never below
     QUEUE_DEFAULT_SHARE_MIN, so a project's task count is looked up only for workers who already hold
-    that many of its assignments."""
-    need_size = [p.id for p in projects
-                 if p.max_judgments_per_worker is None and p.held >= settings.QUEUE_DEFAULT_SHARE_MIN]
-    sizes = dict(
-        Task.objects.filter(project_id__in=need_size, is_gold=False).values_list("project_id")
-        .annotate(n=Count("id")).values_list("project_id", "n")
-    ) if need_size else {}
+    that many of its assignments, and then only as far as it matters: the cap
+    ceil(n * QUEUE_DEFAULT_SHARE_PERCENT / 100) exceeds ``held`` exactly when n > held * 100 / percent,
+    so counting up to floor(held * 100 / percent) + 1 tasks gives the same answer as counting them all,
+    at a cost that follows the worker's own history in the project, not the project's size."""
+    percent = settings.QUEUE_DEFAULT_SHARE_PERCENT
+    need_size = {p.id: int(p.held * 100 // percent) + 1 for p in projects
+                 if p.max_judgments_per_worker is None and p.held >= settings.QUEUE_DEFAULT_SHARE_MIN} if percent > 0 else {}
+    sizes = _real_tasks_up_to(need_size) if need_size else {}
     return [
         ClaimableProject(id=p.id, priority=p.priority, gold_share=p.gold_share, project=p)
         for p in projects
@@ -236,24 +202,10 @@ def worker_assignments_list(*, user, status: str | None = None) -> QuerySet[Assi
 
 
 def worker_claim_state(*, user, now) -> tuple[bool, int, bool]:
-    """(worker_may_claim, worker_live_claims_count, whether any live lease anywhere has run out) in one round
-    trip: all three are read on every claim. The eligibility part is the workers app's own SQL."""
-    template = _eligible_sql_template()
-    if template is None:
-        return (worker_may_claim(user=user), *worker_live_claims_and_stale_leases(user=user, now=now))
-    sql, params, slots = template
-    params = list(params)
-    for kind, i in slots:
-        params[i] = user.pk if kind == "pk" else now
-    table = Assignment._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT EXISTS ({sql}),
-                       (SELECT count(*) FROM {table} WHERE worker_id = %s AND status = 'live' AND expires_at > %s),
-                       EXISTS (SELECT 1 FROM {table} WHERE status = 'live' AND expires_at <= %s)""",  # noqa: S608
-            [*params, user.pk, now, now])
-        may, live, stale = cursor.fetchone()
-    return bool(may), live, bool(stale)
+    """(worker_may_claim, worker_live_claims_count, whether any live lease anywhere has run out): all three
+    are read on every claim (one round trip on PostgreSQL). The eligibility part is the workers app's own
+    rules."""
+    return queue_backend().claim_state(user=user, now=now)
 
 
 def worker_live_claims_and_stale_leases(*, user, now) -> tuple[int, bool]:
@@ -280,33 +232,9 @@ class ClaimContext:
 
 
 def worker_claim_context(*, user, project_id: int | None, now) -> ClaimContext:
-    """worker_claim_state and projects_claimable_for in one round trip: the worker's eligibility, live
-    claims and whether any lease anywhere has run out, then (only if the worker may claim) the projects they
-    may claim from with what they hold of each. Same rules and the same SQL as the two functions; the
-    projects are read with a LATERAL join on the state row, so a worker who may not claim costs no project
-    query, and the answer has at least one row."""
-    template = _eligible_sql_template()
-    if template is None:
-        may, live, stale = worker_claim_state(user=user, now=now)
-        return ClaimContext(may, live, stale, projects_claimable_for(user=user, project_id=project_id) if may else [])
-    eligible_sql, eligible_params, slots = template
-    eligible_params = list(eligible_params)
-    for kind, i in slots:
-        eligible_params[i] = user.pk if kind == "pk" else now
-    projects_sql, projects_params = _projects_sql(user=user, project_id=project_id)
-    table = Assignment._meta.db_table
-    sql = f"""
-        SELECT s.may, s.live, s.stale, p.*
-        FROM (SELECT EXISTS ({eligible_sql}) AS may,
-                     (SELECT count(*) FROM {table} WHERE worker_id = %s AND status = 'live' AND expires_at > %s) AS live,
-                     EXISTS (SELECT 1 FROM {table} WHERE status = 'live' AND expires_at <= %s) AS stale) s
-        LEFT JOIN LATERAL (SELECT * FROM ({projects_sql}) q WHERE s.may) p ON true"""  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*eligible_params, user.pk, now, now, *projects_params])
-        rows = cursor.fetchall()
-    may, live, stale = bool(rows[0][0]), rows[0][1], bool(rows[0][2])
-    projects = [_project_from_row(row[3:]) for row in rows if row[3] is not None]
-    return ClaimContext(may, live, stale, _under_share_cap(_in_pools(user=user, projects=projects)))
+    """worker_claim_state and projects_claimable_for (only if the worker may claim): everything the claim
+    decides on, in one round trip on PostgreSQL (the queue backend's context read)."""
+    return queue_backend().claim_context(user=user, project_id=project_id, now=now)
 
 
 def untouched_by(worker_id, *, lenient: bool = False) -> Q:

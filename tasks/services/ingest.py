@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from marketplace.errors import ValidationFailed
 from tasks.label_schemas import validate_answer, validate_task_data
@@ -81,7 +81,9 @@ def tasks_ingest(*, project_id: int, items: Iterable[tuple[int, object]],
     ValidationFailed with `lines` and stores nothing); idempotent by external_id (known ones, also
     repeated ones within the upload, are counted as duplicates); gold rows (with a `gold` answer) become
     gold tasks (is_gold, overlap=Task.GOLD_OVERLAP), others get the project's overlap. After commit the
-    queue is told that work arrived (tasks.jobs.queue.notify_work_available, an outbox row)."""
+    queue is told that work arrived (tasks.jobs.queue.notify_work_available, an outbox row), and an upload of
+    TASKS_INGEST_ANALYZE_ROWS new tasks or more refreshes the planner's statistics of the task table
+    (tasks.jobs.queue.analyze_tasks), both recorded in the upload's transaction (the outbox)."""
     batch_size = _setting("TASKS_INGEST_BATCH_SIZE", 1000)
     max_errors = _setting("TASKS_INGEST_MAX_ERRORS", 100)
     max_rows = _setting("TASKS_INGEST_MAX_ROWS", 1_000_000)
@@ -109,6 +111,12 @@ def tasks_ingest(*, project_id: int, items: Iterable[tuple[int, object]],
 
             project_reopen_if_completed(project_id=project.pk)
             _notify_work_available(project.pk)  # in this transaction (the outbox)
+            if report.created >= _setting("TASKS_INGEST_ANALYZE_ROWS", 10_000):
+                from marketplace.outbox import outbox_enqueue
+
+                # The planner's statistics follow a bulk upload at once (autovacuum's ANALYZE may come
+                # minutes later): until then it takes the new project's tasks for a handful of rows.
+                outbox_enqueue("tasks.jobs.queue.analyze_tasks")
     if progress is not None:
         progress(report.rows)
     return report
@@ -159,6 +167,16 @@ def _raise_invalid(report: IngestReport) -> None:
         code="invalid_lines", fields={"lines": shown},
         extra={"lines": lines, "invalid_lines": report.invalid, "truncated": report.stopped_early},
     )
+
+
+def tasks_statistics_refresh() -> None:
+    """ANALYZE the task table: the statistics the planner reads (its size, each project's share of it)
+    then include the rows just uploaded. A sample of the table (PostgreSQL: 300 x its statistics target
+    rows), so the cost does not follow the table's size. Safe to run twice."""
+    from tasks.models import Task
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Task._meta.db_table}")
 
 
 def _notify_work_available(project_id: int) -> None:

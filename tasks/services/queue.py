@@ -28,23 +28,22 @@ import json
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from marketplace import events
 from marketplace.errors import Forbidden, NotFound
-from tasks.models import Assignment, Project, Task
+from tasks.models import Project
 from tasks.selectors.queue import (
     ClaimableProject,
     project_claim_refusal,
-    untouched_by,
     worker_claim_blocker,
     worker_claim_context,
 )
+from tasks.selectors.queue_backends import queue_backend, served_reason  # noqa: F401 - served_reason re-exported
 from tasks.services.queue_leases import (  # noqa: F401 - re-exported: the queue's interface lives here
     assignment_release,
     assignment_submit,
@@ -70,24 +69,6 @@ class Claim:
     reason: str
 
 
-def served_reason(*, n_before: int, overlap: int, age_boost: int, priority: int, project_priority: int) -> str:
-    """Why a task was served, in words (mirrored by _REASON_SQL; a test holds the two together)."""
-    if n_before > 0:
-        return f"closest to completion: {n_before}/{overlap} judgments"
-    if age_boost > 0:
-        return "waiting longest: priority raised with age"
-    if priority > 0 or project_priority > 0:
-        return "priority task"
-    return "oldest open task"
-
-
-_REASON_SQL = """CASE
-    WHEN b.n_active > 1 THEN 'closest to completion: ' || (b.n_active - 1) || '/' || b.overlap || ' judgments'
-    WHEN b.age_boost > 0 THEN 'waiting longest: priority raised with age'
-    WHEN b.priority > 0 OR p.priority > 0 THEN 'priority task'
-    ELSE 'oldest open task' END"""
-
-
 def assignment_claim(*, user, project_id: int | None = None, rng: random.Random | None = None) -> Claim | None:
     """Leases the next task this worker may do (optionally from one project), or returns None when there is
     none. Raises Forbidden (codes suspended, onboarding_incomplete, not_qualified, too_many_live_claims)
@@ -108,13 +89,7 @@ def worker_claim_lock(*, user) -> None:
     row, so a suspension waits for a claim in flight and then releases what it leased. PostgreSQL: the
     profile row FOR UPDATE. SQLite: nothing to do, the claim's transaction is BEGIN IMMEDIATE (settings),
     which serialises writers already. A person without a profile may not claim; nothing is locked."""
-    if connection.vendor != "postgresql":
-        return
-    from workers.models import WorkerProfile
-
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {WorkerProfile._meta.db_table} WHERE user_id = %s FOR UPDATE",  # noqa: S608
-                       [user.pk])
+    queue_backend().worker_lock(user=user)
 
 
 def _claim_under_lock(*, user, project_id: int | None, rng) -> Claim | None:
@@ -170,18 +145,19 @@ def _gold_shares(*, user, projects: list[ClaimableProject]) -> dict[int, float]:
 def _claim_one(*, user, projects: list[ClaimableProject], gold: bool, reason: str | None,
                passed_over: int | None = None, lenient: bool = False) -> Claim | None:
     by_id = {p.id: p.project for p in projects}
-    raw = settings.QUEUE_CLAIM_RAW_SQL and connection.vendor == "postgresql"
-    for _ in range(CLAIM_ATTEMPTS):
+    backend = queue_backend()
+    for attempt in range(CLAIM_ATTEMPTS):
         try:
-            row = (_claim_sql if raw else _claim_orm)(user=user, projects=projects, gold=gold, reason=reason,
-                                                      passed_over=passed_over, lenient=lenient)
+            row = backend.pick(user=user, projects=projects, gold=gold, reason=reason, passed_over=passed_over,
+                               lenient=lenient, attempt=attempt)
         except IntegrityError:
             # Portable path only (its own savepoint): the task filled up between pick and update; pick again.
             logger.info("claim race for worker %s; retrying", user.pk)
             continue
         if row is None:
             # SKIP LOCKED passes over rows other claims hold for a moment: only answer "nothing" when a
-            # look without locks agrees (else claim again; those rows are free or full by now).
+            # look without locks agrees (else claim again, reading more candidates per project; those
+            # rows are free or full by now).
             if _peek(user=user, projects=projects, gold=gold, lenient=lenient) is None:
                 return None
             continue
@@ -193,111 +169,10 @@ def _claim_one(*, user, projects: list[ClaimableProject], gold: bool, reason: st
     return None
 
 
-def _order_sql(projects: list[ClaimableProject], gold: bool) -> str:
-    if gold:
-        return "t.n_active, t.id"  # spread gold checks over the gold set
-    if len({p.priority for p in projects}) == 1:
-        # Same project priority everywhere: leave it out so the partial index gives the order directly.
-        return "t.n_active DESC, t.priority DESC, t.id"
-    return "t.n_active DESC, (p.priority + t.priority) DESC, t.id"
-
-
-def _candidates_sql(projects: list[ClaimableProject], gold: bool, lenient: bool = False) -> str:
-    """The best candidate task. ``lenient``: tasks the worker's gold checks passed over count as untouched."""
-    where_project = "t.project_id = %(project)s" if len(projects) == 1 else "t.project_id = ANY(%(projects)s)"
-    # Only constant fragments are formatted into the SQL; every value is a bound parameter, except whether
-    # gold is wanted: written as a literal, it lets a prepared statement's generic plan use the partial
-    # index of its kind (task_claimable_order or task_gold_claimable), which a parameter would not prove.
-    is_gold = "t.is_gold" if gold else "NOT t.is_gold"
-    passed_over = "" if lenient else """AND NOT EXISTS (SELECT 1 FROM tasks_assignment s
-                          WHERE s.passed_over_task_id = t.id AND s.worker_id = %(worker)s)"""
-    return f"""
-        SELECT t.id, t.n_active, t.overlap, t.priority, t.age_boost, p.priority AS project_priority
-        FROM tasks_task t JOIN tasks_project p ON p.id = t.project_id
-        WHERE {where_project} AND p.status = 'active' AND t.status = 'open' AND {is_gold}
-          AND t.n_active < t.overlap
-          AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.task_id = t.id AND a.worker_id = %(worker)s)
-          {passed_over}
-        ORDER BY {_order_sql(projects, gold)}
-        LIMIT 1"""  # noqa: S608
-
-
-def _params(*, user, projects, gold, reason=None, passed_over=None) -> dict:
-    ids = [p.id for p in projects]
-    return {"project": ids[0], "projects": ids, "gold": gold, "worker": user.pk, "reason": reason,
-            "passed_over": passed_over, "now": timezone.now()}
-
-
-def _claim_sql(*, user, projects, gold, reason, passed_over, lenient):
-    """PostgreSQL: the claim as one statement, in the claim's transaction."""
-    sql = f"""
-        WITH cand AS ({_candidates_sql(projects, gold, lenient)} FOR UPDATE OF t SKIP LOCKED),
-        bumped AS (
-            UPDATE tasks_task t SET n_active = t.n_active + 1 FROM cand
-            WHERE t.id = cand.id AND t.n_active < t.overlap AND t.status = 'open'
-            RETURNING t.id, t.project_id, t.n_active, t.overlap, t.priority, t.age_boost, t.data
-        ),
-        ins AS (
-            INSERT INTO tasks_assignment (task_id, worker_id, project_id, status, served_reason, claimed_at, expires_at,
-                                          passed_over_task_id)
-            SELECT b.id, %(worker)s, b.project_id, 'live', COALESCE(%(reason)s, {_REASON_SQL}),
-                   %(now)s, %(now)s + p.lease_seconds * interval '1 second', %(passed_over)s::bigint
-            FROM bumped b JOIN tasks_project p ON p.id = b.project_id
-            RETURNING id, task_id, project_id, served_reason, expires_at
-        )
-        SELECT ins.id, ins.task_id, ins.project_id, ins.served_reason, ins.expires_at, b.data::text
-        FROM ins JOIN bumped b ON b.id = ins.task_id"""  # noqa: S608
-    params = _params(user=user, projects=projects, gold=gold, reason=reason, passed_over=passed_over)
-    # Inside the claim's transaction, without a savepoint: under the worker's lock the only race a
-    # statement could lose (the same worker taking the same task twice) cannot happen.
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-
-
-def _claim_orm(*, user, projects, gold, reason, passed_over, lenient):
-    """Portable path (SQLite, or QUEUE_CLAIM_RAW_SQL=0): the same rules as ORM statements in one transaction."""
-    order = {"t.n_active, t.id": ("n_active", "id"),
-             "t.n_active DESC, t.priority DESC, t.id": ("-n_active", "-priority", "id")}.get(
-        _order_sql(projects, gold), ("-n_active", "-effective_priority", "id"))
-    candidates = (Task.objects.filter(project_id__in=[p.id for p in projects], project__status=Project.Status.ACTIVE,
-                                      status=Task.Status.OPEN, is_gold=gold, n_active__lt=F("overlap"))
-                  .filter(untouched_by(user.pk, lenient=lenient))
-                  .annotate(effective_priority=F("project__priority") + F("priority"))
-                  .order_by(*order))
-    with transaction.atomic():
-        task = (candidates.select_for_update(skip_locked=True, of=("self",))
-                .select_related("project").first())
-        if task is None:
-            return None
-        bumped = Task.objects.filter(pk=task.pk, status=Task.Status.OPEN, n_active__lt=F("overlap")).update(
-            n_active=F("n_active") + 1)
-        if not bumped:
-            raise IntegrityError("task filled up between pick and update")  # retried by the caller
-        now = timezone.now()
-        served = reason or served_reason(n_before=task.n_active, overlap=task.overlap, age_boost=task.age_boost,
-                                         priority=task.priority, project_priority=task.project.priority)
-        assignment = Assignment.objects.create(
-            task=task, worker=user, project_id=task.project_id, status=Assignment.Status.LIVE,
-            served_reason=served, claimed_at=now, passed_over_task_id=passed_over,
-            expires_at=now + timedelta(seconds=task.project.lease_seconds))
-    return assignment.pk, task.pk, task.project_id, served, assignment.expires_at, task.data
-
-
 def _peek(*, user, projects: list[ClaimableProject], gold: bool, lenient: bool = False) -> tuple | None:
     """The best candidate (id, n_active, overlap, priority, age_boost, project priority) these projects
     offer the worker, read without locks, or None."""
-    if settings.QUEUE_CLAIM_RAW_SQL and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_candidates_sql(projects, gold, lenient), _params(user=user, projects=projects, gold=gold))
-            row = cursor.fetchone()
-        return tuple(row) if row is not None else None
-    return (Task.objects.filter(project_id__in=[p.id for p in projects], project__status=Project.Status.ACTIVE,
-                                status=Task.Status.OPEN, is_gold=gold, n_active__lt=F("overlap"))
-            .filter(untouched_by(user.pk, lenient=lenient))
-            .annotate(effective_priority=F("project__priority") + F("priority"))
-            .order_by("-n_active", "-effective_priority", "id")
-            .values_list("id", "n_active", "overlap", "priority", "age_boost", "project__priority").first())
+    return queue_backend().peek(user=user, projects=projects, gold=gold, lenient=lenient)
 
 
 def _peek_reason(*, user, projects: list[ClaimableProject]) -> tuple[int, str] | None:

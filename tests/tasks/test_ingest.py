@@ -277,3 +277,40 @@ def test_task_ids_follow_upload_order(lab, project):
     assert lab.upload_jsonl(project.pk, rows).json() == {"created": 2000, "duplicates": 1000}
     ids = list(Task.objects.filter(project=project).order_by("id").values_list("external_id", flat=True))
     assert ids == [r["external_id"] for r in rows]
+
+
+def test_a_large_upload_refreshes_the_planners_statistics_after_it_commits(lab, project, settings):
+    """An upload of TASKS_INGEST_ANALYZE_ROWS new tasks or more records (in its own transaction, the outbox)
+    that the task table is analyzed; a smaller one, a duplicates-only retry or a rejected one do not. The
+    job's ANALYZE leaves statistics that count the new rows, with the project's id among the common values
+    of project_id (what the claim's plans read)."""
+    from django.db import connection
+
+    from marketplace.models import OutboxEvent
+    from tasks.jobs.queue import analyze_tasks
+
+    settings.TASKS_INGEST_ANALYZE_ROWS = 5
+
+    def analyze_jobs() -> int:
+        return OutboxEvent.objects.filter(job="tasks.jobs.queue.analyze_tasks").count()
+
+    lab.upload_jsonl(project.pk, [pair(i) for i in range(4)])
+    assert analyze_jobs() == 0
+    lab.upload_jsonl(project.pk, [pair(i) for i in range(4, 10)] + [{"external_id": "bad"}])  # rejected
+    lab.upload_jsonl(project.pk, [pair(i) for i in range(4)])  # duplicates only
+    assert analyze_jobs() == 0
+    lab.upload_jsonl(project.pk, [pair(i) for i in range(4, 10)])
+    assert analyze_jobs() == 1 and Task.objects.filter(project=project).count() == 10
+
+    analyze_tasks()
+    analyze_tasks()  # safe twice
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'tasks_task'")
+            assert cursor.fetchone()[0] == 10
+            cursor.execute("SELECT most_common_vals::text FROM pg_stats "
+                           "WHERE tablename = 'tasks_task' AND attname = 'project_id'")
+            assert str(project.pk) in cursor.fetchone()[0].strip("{}").split(",")
+        else:
+            cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'tasks_task'")
+            assert {row[0].split()[0] for row in cursor.fetchall()} == {"10"}

@@ -1,11 +1,14 @@
-"""Serial correctness of the claim code on whatever database the run has; on PostgreSQL the portable
-(ORM) path is forced, and test_queue_storm runs this file again on SQLite."""
+"""Serial correctness of the claim code, run against every queue backend the database can run
+(tasks.selectors.queue_backends: on PostgreSQL its own and the portable one; on SQLite the portable one).
+test_queue_storm runs this file again on SQLite."""
 
 import random
 
 import pytest
+from django.db import connection
 
 from tasks.models import Assignment, Judgment, Task
+from tasks.selectors.queue_backends import available_backends, queue_backend
 from tasks.services.queue import (
     assignment_claim,
     assignment_submit,
@@ -16,9 +19,22 @@ from tasks.services.queue import (
 from tests.tasks.test_queue_factories import consistent, make_project, make_tasks, make_worker
 
 
-@pytest.fixture(autouse=True)
-def portable_path(settings):
+@pytest.fixture(autouse=True, params=available_backends())
+def backend(request, settings):
+    """Each test once per backend; QUEUE_CLAIM_RAW_SQL=0 is how PostgreSQL is put on the portable one."""
+    settings.QUEUE_CLAIM_RAW_SQL = request.param == "postgres"
+    assert queue_backend().name == request.param
+    return request.param
+
+
+def test_each_database_gets_its_backend(settings):
+    """The one switch (queue_backend): PostgreSQL runs its own SQL unless QUEUE_CLAIM_RAW_SQL=0 says
+    otherwise; every other database runs the portable backend, whatever the setting."""
+    settings.QUEUE_CLAIM_RAW_SQL = True
+    assert queue_backend().name == ("postgres" if connection.vendor == "postgresql" else "portable")
     settings.QUEUE_CLAIM_RAW_SQL = False
+    assert queue_backend().name == "portable"
+    assert available_backends() == (["postgres", "portable"] if connection.vendor == "postgresql" else ["portable"])
 
 
 @pytest.mark.django_db
