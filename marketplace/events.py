@@ -73,6 +73,10 @@ worker_work_stopped = Hook("worker_work_stopped", receiver_app="tasks")
 # workers -> quality: the worker's quality standing shown at /api/v1/me/. ask(user=) -> dict | None.
 worker_standing = Hook("worker_standing", receiver_app="quality")
 
+# payments -> quality: may these workers' pending credits clear? ask(worker_ids=) -> {worker_id: "evidence" |
+# "doubt" | "unproven"} (payments.services.clearance documents the rule; quality.pay_evidence answers it).
+worker_pay_verdicts = Hook("worker_pay_verdicts", receiver_app="quality")
+
 # marketplace -> tasks: the client whose API key authenticates a DRF request (the idempotency middleware
 # scopes keys by it), ask(request=) -> client id | None; raises on a bad key (an authentication error).
 api_key_client = Hook("api_key_client", receiver_app="tasks")

@@ -577,6 +577,31 @@ CELERY_BEAT_SCHEDULE.update({
                                      "kwargs": {"older_than_seconds": PAYMENTS_RESUME_SECONDS}},
 })
 
+# --- pay follows evidence (payments.services.clearance, docs/payments.md "Pending earnings") ---
+# A judgment's credit waits in the worker's pending balance until their quality evidence clears them:
+# at least PAY_CLEARANCE_MIN_GOLD gold answers and PAY_CLEARANCE_MIN_JUDGMENTS gold + agreement-scored
+# judgments in a project, whose pooled share right has its Wilson lower bound (z = PAY_CLEARANCE_Z) above the
+# floor (PAY_CLEARANCE_FLOOR; empty: the project's gold threshold, quality rules gold.upper_below).
+PAY_CLEARANCE_MIN_GOLD = env_int("PAY_CLEARANCE_MIN_GOLD", 3)
+PAY_CLEARANCE_MIN_JUDGMENTS = env_int("PAY_CLEARANCE_MIN_JUDGMENTS", 15)
+PAY_CLEARANCE_Z = float(os.environ.get("PAY_CLEARANCE_Z", "0.5"))
+# Doubt, besides flags and adaptive gold's unsettled test: a median time per judgment under this share of
+# the project's workers' median (0: off).
+PAY_CLEARANCE_FAST_SHARE = float(os.environ.get("PAY_CLEARANCE_FAST_SHARE", "0.8"))
+PAY_CLEARANCE_FLOOR = float(os.environ["PAY_CLEARANCE_FLOOR"]) if os.environ.get("PAY_CLEARANCE_FLOOR") else None
+# The clock fallback: a pending credit this old clears when nothing is in doubt about the worker. 0: no
+# holding period (credits are payable at once unless a quality flag holds the worker).
+PAY_CLEARANCE_WAIT_SECONDS = env_int("PAY_CLEARANCE_WAIT_SECONDS", 3 * 24 * 3600)
+# What a quality flag's hold does to pending credits: "hold" (to held, released or forfeited with the flag)
+# or "reverse" (back to the platform at once).
+PAY_PENDING_ON_FLAG = os.environ.get("PAY_PENDING_ON_FLAG", "hold")
+if PAY_PENDING_ON_FLAG not in ("hold", "reverse"):
+    raise ImproperlyConfigured("PAY_PENDING_ON_FLAG must be hold or reverse")
+# Beat: how often the clock fallback looks at workers holding pending money.
+PAY_CLEARANCE_SWEEP_SECONDS = env_int("PAY_CLEARANCE_SWEEP_SECONDS", 600)
+CELERY_BEAT_SCHEDULE["payments-clearance-due"] = {"task": "payments.jobs.earnings_clearance_due",
+                                                  "schedule": timedelta(seconds=PAY_CLEARANCE_SWEEP_SECONDS)}
+
 # --- pay floor ---
 # Effective hourly pay = reward per judgment / median seconds per approved judgment * 3600, in the
 # project's minor units. Below this floor a project is flagged (admin warning, low_pay / below_pay_floor).

@@ -83,3 +83,27 @@ def payout_lines_resume(older_than_seconds: int = 300) -> int:
     for line_id in line_ids:
         payout_line_send.delay(line_id)
     return len(line_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def earnings_clearance_review(worker_ids: list[int]) -> int:
+    """After a quality recompute (enqueued through the outbox with the project's workers): clears, holds or
+    leaves pending each worker's credits by their evidence. Safe to run twice. Returns workers with money moved."""
+    from payments.services.clearance import earnings_clearance_review as review
+
+    return len(review(worker_ids=worker_ids))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def earnings_clearance_due() -> int:
+    """Beat: the clock fallback, over the workers holding pending money only (pages of worker ids)."""
+    from payments.services.clearance import earnings_clearance_review as review
+    from payments.services.clearance import workers_with_pending
+
+    moved, after = 0, 0
+    while True:
+        page = workers_with_pending(after=after)
+        if not page:
+            return moved
+        moved += len(review(worker_ids=page))
+        after = page[-1]

@@ -33,11 +33,13 @@ class LedgerAccount(models.Model):
     class Kind(models.TextChoices):
         PLATFORM_FUNDING = "platform_funding", "Platform funding"
         WORKER_PAYABLE = "worker_payable", "Owed to the worker (payable)"
+        # Earned, not yet cleared by the worker's quality evidence (payments.services.clearance).
+        WORKER_PENDING = "worker_pending", "Earned, awaiting clearance"
         WORKER_HELD = "worker_held", "Held for quality review"
         PAYOUTS_IN_TRANSIT = "payouts_in_transit", "Reserved for a payout (in transit)"
         PAID_OUT = "paid_out", "Paid out to the worker"
 
-    WORKER_KINDS = (Kind.WORKER_PAYABLE, Kind.WORKER_HELD, Kind.PAYOUTS_IN_TRANSIT, Kind.PAID_OUT)
+    WORKER_KINDS = (Kind.WORKER_PENDING, Kind.WORKER_PAYABLE, Kind.WORKER_HELD, Kind.PAYOUTS_IN_TRANSIT, Kind.PAID_OUT)
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     worker = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
@@ -57,7 +59,8 @@ class LedgerAccount(models.Model):
                                     name="ledger_account_one_platform_per_kind_currency"),
             models.CheckConstraint(
                 condition=(Q(kind="platform_funding", worker__isnull=True)
-                           | Q(kind__in=["worker_payable", "worker_held", "payouts_in_transit", "paid_out"],
+                           | Q(kind__in=["worker_pending", "worker_payable", "worker_held", "payouts_in_transit",
+                                         "paid_out"],
                                worker__isnull=False)),
                 name="ledger_account_kind_matches_owner"),
             models.CheckConstraint(condition=Q(currency__regex=r"^[a-z]{3}$"), name="ledger_account_currency_iso"),
@@ -92,6 +95,8 @@ class AppendOnly(models.Model):
 class LedgerTransaction(AppendOnly):
     class Kind(models.TextChoices):
         JUDGMENT_CREDIT = "judgment_credit", "Approved judgment"
+        CLEARANCE = "clearance", "Pending earnings cleared"
+        PENDING_REVERSAL = "pending_reversal", "Pending earnings reversed (quality flag)"
         HOLD = "hold", "Held (quality flag)"
         HOLD_RELEASE = "hold_release", "Hold released"
         HOLD_FORFEIT = "hold_forfeit", "Hold forfeited"
@@ -224,6 +229,44 @@ class EarningsHold(models.Model):
 
     def __str__(self) -> str:
         return f"hold {self.amount_cents} {self.currency} (flag {self.flag_id}, {self.status})"
+
+
+class EarningsClearance(models.Model):
+    """Whether a worker's new credits are paid at once (cleared) or wait in worker_pending, and how far
+    the pending account has been drained (payments.services.clearance).
+
+    The pending account is a queue: credits are appended, and every debit of it (clearance, hold,
+    reversal) drains a prefix of them, up to the entry id it records in drained_through_entry_id. So the
+    pending credits are the account's positive entries above that id, and they sum to its balance.
+    A credit reads this row FOR SHARE and a clearing run locks it FOR UPDATE: a run never misses a credit
+    in flight, and a credit never lands in pending after its worker's run cleared the account."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "New earnings wait for quality evidence"
+        CLEARED = "cleared", "New earnings are payable at once"
+
+    class Reason(models.TextChoices):
+        NEW = "new", "Not enough checked work yet"
+        EVIDENCE = "evidence", "Quality evidence passed"
+        DOUBT = "doubt", "Under quality review"
+
+    worker = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.PROTECT,
+                                  related_name="earnings_clearance")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.NEW)
+    drained_through_entry_id = models.BigIntegerField(default=0)
+    cleared_at = models.DateTimeField(null=True, blank=True, help_text="When the evidence last cleared the worker.")
+    reviewed_at = models.DateTimeField(null=True, blank=True, help_text="The last clearing run for this worker.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["pending", "cleared"]), name="earnings_clearance_status"),
+            models.CheckConstraint(condition=~Q(status="cleared") | Q(reason="evidence"),
+                                   name="earnings_clearance_cleared_by_evidence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"clearance of {self.worker_id}: {self.status} ({self.reason})"
 
 
 class StripeAccount(models.Model):

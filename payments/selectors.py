@@ -1,5 +1,7 @@
 """Reads of the payments app: earnings, ledger entries, payout batches."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db.models import BigIntegerField, Count, QuerySet, Sum
 
@@ -18,21 +20,60 @@ Kind = LedgerAccount.Kind
 OPEN_LINE_STATUSES = (PayoutLine.Status.RESERVED, PayoutLine.Status.SENDING)
 
 
+# What the worker reads about their pending earnings: fixed words, the same for everyone in a state, that
+# say nothing of how the work is checked (no gold, no scores, no rule names).
+CLEARANCE_WORDS = {
+    "new": "New earnings are pending while your first work is checked. They become payable once enough of "
+           "it has been checked, or by the expected date at the latest.",
+    "doubt": "Some of your work is being reviewed. Pending earnings stay pending until the review ends.",
+    "cleared": "Your work has been checked: new earnings become payable as soon as you submit.",
+}
+
+
+def _figures(currency: str) -> dict:
+    return {"currency": currency, "balance_cents": 0, "held_cents": 0, "pending_cents": 0, "paid_cents": 0,
+            "pending_clearance_cents": 0}
+
+
+def worker_clearance(*, user) -> dict:
+    """Why the worker's earnings are pending and when they are expected to clear (payments.services.clearance):
+    {status: "pending"|"cleared", reason: "new"|"doubt"|"cleared", message, expected_clear_at (ISO or null)}.
+    expected_clear_at is the clock fallback for the oldest pending credit; null when nothing is pending, or
+    while a review is open (it ends when ops decide)."""
+    from payments.models import EarningsClearance
+
+    clearance = EarningsClearance.objects.filter(worker_id=user.pk).first()
+    if clearance is None:
+        clearance = EarningsClearance(worker_id=user.pk)
+    reason = "cleared" if clearance.status == EarningsClearance.Status.CLEARED else clearance.reason
+    expected = None
+    if reason == "new":
+        oldest = (LedgerEntry.objects.filter(account__worker_id=user.pk, account__kind=Kind.WORKER_PENDING,
+                                             amount_cents__gt=0, id__gt=clearance.drained_through_entry_id)
+                  .order_by("id").values_list("created_at", flat=True).first())
+        if oldest is not None:
+            expected = (oldest + timedelta(seconds=max(settings.PAY_CLEARANCE_WAIT_SECONDS, 0))).isoformat()
+    return {"status": clearance.status, "reason": reason, "message": CLEARANCE_WORDS[reason],
+            "expected_clear_at": expected}
+
+
 def worker_earnings_summary(*, user) -> dict:
-    """The worker's money at a glance, in integer cents: balance (payable now), held (quality review),
-    pending (reserved in a payout batch, in transit to Stripe), paid (transferred). The top-level figures
-    are in the platform currency (STRIPE_CURRENCY); by_currency lists every currency the worker has."""
+    """The worker's money at a glance, in integer cents: pending_clearance (earned, waiting for their work
+    to be checked), balance (payable now), held (quality review), pending (reserved in a payout batch, in
+    transit to Stripe), paid (transferred); and `clearance`, why earnings are pending and until when. The
+    top-level figures are in the platform currency (STRIPE_CURRENCY); by_currency lists every currency the
+    worker has."""
     by_currency: dict[str, dict] = {}
     field = {Kind.WORKER_PAYABLE: "balance_cents", Kind.WORKER_HELD: "held_cents",
-             Kind.PAYOUTS_IN_TRANSIT: "pending_cents", Kind.PAID_OUT: "paid_cents"}
+             Kind.PAYOUTS_IN_TRANSIT: "pending_cents", Kind.PAID_OUT: "paid_cents",
+             Kind.WORKER_PENDING: "pending_clearance_cents"}
     for account in LedgerAccount.objects.filter(worker_id=user.pk, kind__in=list(field)):
-        row = by_currency.setdefault(account.currency, {"currency": account.currency, "balance_cents": 0,
-                                                        "held_cents": 0, "pending_cents": 0, "paid_cents": 0})
+        row = by_currency.setdefault(account.currency, _figures(account.currency))
         row[field[account.kind]] = cents_int(account.balance_cents)
     currency = settings.STRIPE_CURRENCY.lower()
-    main = by_currency.get(currency) or {"currency": currency, "balance_cents": 0, "held_cents": 0,
-                                         "pending_cents": 0, "paid_cents": 0}
-    return {**main, "by_currency": sorted(by_currency.values(), key=lambda r: r["currency"])}
+    main = by_currency.get(currency) or _figures(currency)
+    return {**main, "by_currency": sorted(by_currency.values(), key=lambda r: r["currency"]),
+            "clearance": worker_clearance(user=user)}
 
 
 def worker_ledger_entry_ids(*, user) -> QuerySet:
@@ -141,3 +182,23 @@ def ledger_adjustment_list(*, status: str | None = None) -> QuerySet[LedgerAdjus
 
 def ledger_adjustment_get(*, adjustment_id: int) -> LedgerAdjustment | None:
     return LedgerAdjustment.objects.select_related("transaction").filter(pk=adjustment_id).first()
+
+
+def judgment_credits_cleared(*, judgment_ids) -> dict:
+    """{cleared_cents, pending_cents} of these judgments' credits: cleared when the credit went to payable at
+    once, or has left the pending account since (drained: cleared, or held or reversed by a flag); pending
+    while it waits above its worker's watermark (payments.services.clearance). Reads these credits only
+    (the unique (kind, source_ref) index) and their workers' clearance rows."""
+    from payments.models import EarningsClearance
+
+    refs = [f"judgment:{j}" for j in judgment_ids]
+    if not refs:
+        return {"cleared_cents": 0, "pending_cents": 0}
+    rows = list(LedgerEntry.objects.filter(transaction__kind=LedgerTransaction.Kind.JUDGMENT_CREDIT,
+                                           transaction__source_ref__in=refs, amount_cents__gt=0)
+                .values_list("id", "amount_cents", "account__kind", "account__worker_id"))
+    marks = dict(EarningsClearance.objects.filter(worker_id__in={r[3] for r in rows})
+                 .values_list("worker_id", "drained_through_entry_id"))
+    pending = sum(amount for pk, amount, kind, worker in rows
+                  if kind == Kind.WORKER_PENDING and pk > marks.get(worker, 0))
+    return {"cleared_cents": sum(r[1] for r in rows) - pending, "pending_cents": pending}

@@ -16,7 +16,7 @@ class QualityConfig(AppConfig):
     def ready(self):
         # quality answers the hooks that the apps below it call (marketplace/events.py, docs/design.md "Apps").
         from marketplace import events
-        from quality import selectors, services
+        from quality import pay_evidence, selectors, services
 
         events.task_completed.connect(task_completed_received)
         events.task_consensus.connect(selectors.task_consensus_get)
@@ -24,3 +24,4 @@ class QualityConfig(AppConfig):
         events.project_agreement_ensure.connect(services.project_agreement_ensure)
         events.worker_gold_shares.connect(selectors.worker_gold_shares)
         events.worker_standing.connect(selectors.worker_standing_get)
+        events.worker_pay_verdicts.connect(pay_evidence.worker_pay_verdicts)

@@ -25,6 +25,28 @@ def pay_per_worker(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def pay_follows_evidence(report: dict, path: Path) -> None:
+    """Per worker: what they earned in the day (light) and what the day's batch paid them (dark), with the
+    line a planted bad rater must stay under (a quarter of the honest workers' median pay)."""
+    workers = sorted(report["workers"], key=lambda w: (not w["honest"], w["behaviour"], -w["earned_cents"]))
+    fig, ax = plt.subplots(figsize=(max(6, len(workers) * 0.35), 4))
+    x = range(len(workers))
+    colors = [COLORS.get(w["behaviour"], "grey") for w in workers]
+    ax.bar(x, [w["earned_cents"] / 100 for w in workers], color=colors, alpha=0.3, label="earned")
+    ax.bar(x, [w["paid_lines_cents"] / 100 for w in workers], color=colors, width=0.5, label="paid in the batch")
+    pay = (report.get("money") or {}).get("pay_follows_evidence") or {}
+    if pay.get("bad_limit_cents") is not None:
+        ax.axhline(pay["bad_limit_cents"] / 100, color="black", linestyle="--", linewidth=1,
+                   label="bad raters' limit (1/4 of honest median)")
+    ax.set_xticks(list(x), [w["behaviour"] for w in workers], rotation=90, fontsize=7)
+    ax.set_ylabel("USD")
+    ax.set_title(f"Pay follows evidence: honest paid {pay.get('honest_paid_share')} of earned")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def quality_distribution(report: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     by_group: dict[str, list[float]] = {}
@@ -112,15 +134,16 @@ def gold_share(report: dict, path: Path) -> None:
 
 
 def write_report_dir(report: dict, directory: str) -> list[Path]:
-    """report.json and the five charts; returns the paths written."""
+    """report.json and the charts; returns the paths written."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.json", out / "pay_per_worker.png", out / "quality_scores.png", out / "queue_depth.png",
-             out / "preference_confidence.png", out / "gold_share.png"]
+             out / "preference_confidence.png", out / "gold_share.png", out / "pay_follows_evidence.png"]
     paths[0].write_text(json.dumps(report, indent=2, default=str))
     pay_per_worker(report, paths[1])
     quality_distribution(report, paths[2])
     queue_depth(report, paths[3])
     preference_confidence(report, paths[4])
     gold_share(report, paths[5])
+    pay_follows_evidence(report, paths[6])
     return paths

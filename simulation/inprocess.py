@@ -75,6 +75,15 @@ def queue_state(project_id: int) -> dict:
     }
 
 
+def earnings_clearance(worker_ids: list[int]) -> dict:
+    """Runs the clearing run the last quality recompute enqueued (payments.jobs.earnings_clearance_review),
+    here and now, so the batch that follows sees what the evidence cleared (the job may still be in the
+    broker's queue; running it twice moves nothing twice)."""
+    from payments.services.clearance import earnings_clearance_review
+
+    return earnings_clearance_review(worker_ids=worker_ids)
+
+
 def ledger_check(*, worker_ids: list[int]) -> dict:
     """The ledger's own consistency (read-only): every transaction sums to zero, the whole ledger sums to
     zero, every cached account balance equals the sum of its entries; and per worker what the ledger
@@ -88,6 +97,10 @@ def ledger_check(*, worker_ids: list[int]) -> dict:
     cached = LedgerAccount.objects.exclude(kind=LedgerAccount.Kind.PLATFORM_FUNDING)
     drift = [{"account": a.pk, "kind": a.kind, "balance_cents": a.balance_cents, "entries_cents": sums.get(a.pk, 0)}
              for a in cached if a.balance_cents != sums.get(a.pk, 0)]
+    # What each worker earned in the day: their judgments' credits, wherever the money went next.
+    credited = dict(LedgerEntry.objects.filter(transaction__kind="judgment_credit", account__worker_id__in=worker_ids)
+                    .values("account__worker_id").annotate(t=Sum("amount_cents"))
+                    .values_list("account__worker_id", "t"))
     paid_lines: dict[int, int] = {}
     line_counts: dict[int, int] = {}
     for line in PayoutLine.objects.filter(worker_id__in=worker_ids):
@@ -99,5 +112,6 @@ def ledger_check(*, worker_ids: list[int]) -> dict:
         "unbalanced_transactions": pay.ledger_unbalanced_transactions(),
         "balance_drift": drift,
         "paid_lines_cents": paid_lines,
+        "credited_cents": credited,
         "payout_lines": line_counts,
     }

@@ -19,8 +19,12 @@ def _lines(batch: dict) -> list[dict]:
 
 
 def run_payout(sim) -> dict:
+    from simulation import inprocess
+
     cfg = sim.config
     creator, approver = sim.finance
+    # Pay follows evidence: what the day's last quality run cleared is payable before finance's batch.
+    inprocess.earnings_clearance([f.user_id for f in sim.freelancers])
     cutoff = datetime.now(UTC).isoformat()
     batch = creator.api.post("/api/v1/payout-batches/", {"cutoff": cutoff, "minimum_cents": cfg.payout_minimum_cents},
                              label="finance_batch")

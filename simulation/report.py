@@ -53,12 +53,17 @@ def _rate(hits: int, n: int) -> float | None:
 def _workers(sim, flags_by_worker) -> list[dict]:
     earnings = sim.payout.get("earnings", {})
     paid_lines = sim.ledger.get("paid_lines_cents", {})
+    credited = sim.ledger.get("credited_cents", {})
     rows = []
     for f in sim.freelancers:
         regular = [j for j in f.judged if not j.is_gold and j.correct is not None]
         gold = [j for j in f.judged if j.is_gold and j.correct is not None]
         money = earnings.get(f.user_id) or {}
-        earned = sum(int(money.get(k) or 0) for k in ("paid_cents", "balance_cents", "pending_cents"))
+        # Earned: every credit of the day's judgments (pending, held, payable, paid). Cleared: what the
+        # worker may be paid (payable, in transit, paid): the hourly figure uses that, pending shown apart.
+        earned = int(credited.get(f.user_id, 0))
+        cleared = sum(int(money.get(k) or 0) for k in ("paid_cents", "balance_cents", "pending_cents"))
+        pending = int(money.get("pending_clearance_cents") or 0)
         hours = sum(j.seconds for j in f.judged) / 3600
         try:  # ops' view: the worker's own /me leaves the gold figures out
             standing = sim.ops.api.get(f"/api/v1/workers/{f.user_id}/standing/", label="ops_standing").get("standing")
@@ -76,7 +81,10 @@ def _workers(sim, flags_by_worker) -> list[dict]:
             "simulated_hours": round(hours, 3), "earned_cents": earned,
             "paid_cents": int(money.get("paid_cents") or 0), "held_cents": int(money.get("held_cents") or 0),
             "paid_lines_cents": int(paid_lines.get(f.user_id, 0)),
-            "hourly_cents": round(earned / hours) if hours else None,
+            "cleared_cents": cleared, "pending_clearance_cents": pending,
+            "hourly_cents": round(cleared / hours) if hours else None,
+            "pending_hourly_cents": round(pending / hours) if hours else None,
+            "clearance": (money.get("clearance") or {}).get("reason"),
             "flagged": bool(flags), "flag_rules": sorted({str(x.get("rule") or x.get("reason") or "?") for x in flags}),
             "stopped": f.stopped_reason, "claim_refusals": f.claim_blocked, "errors": f.errors[:5],
             "quality_standing": standing,
@@ -96,8 +104,37 @@ def _groups(workers: list[dict]) -> dict:
         out[kind.value] = {"workers": len(rows), "flagged": sum(w["flagged"] for w in rows),
                            "judgments": sum(w["judgments"] for w in rows),
                            "earned_cents": sum(w["earned_cents"] for w in rows),
+                           "paid_lines_cents": sum(w["paid_lines_cents"] for w in rows),
+                           "pending_clearance_cents": sum(w["pending_clearance_cents"] for w in rows),
                            "median_hourly_cents": round(statistics.median(hourly)) if hourly else None}
     return out
+
+
+# Issue 20's bar for the day: no planted bad rater is paid more than this share of the honest workers' median
+# pay, and the honest workers together receive at least this share of what they earned, in the day's batch.
+BAD_PAY_MAX_SHARE_OF_HONEST_MEDIAN = 0.25
+HONEST_PAID_MIN_SHARE = 0.8
+
+
+def pay_follows_evidence(workers: list[dict]) -> dict:
+    """The day's batch against what each worker earned: paid_lines_cents (the batch's paid lines) per worker."""
+    honest = [w for w in workers if w["honest"]]
+    bad = [w for w in workers if not w["honest"]]
+    median_honest = statistics.median([w["paid_lines_cents"] for w in honest]) if honest else 0
+    earned_honest = sum(w["earned_cents"] for w in honest)
+    paid_honest = sum(w["paid_lines_cents"] for w in honest)
+    bad_max = max((w["paid_lines_cents"] for w in bad), default=0)
+    limit = BAD_PAY_MAX_SHARE_OF_HONEST_MEDIAN * median_honest
+    share = paid_honest / earned_honest if earned_honest else None
+    return {
+        "honest_median_paid_cents": median_honest, "bad_max_paid_cents": bad_max, "bad_limit_cents": limit,
+        "honest_earned_cents": earned_honest, "honest_paid_cents": paid_honest,
+        "honest_paid_share": None if share is None else round(share, 4),
+        "honest_paid_share_min_worker": min((round(w["paid_lines_cents"] / w["earned_cents"], 4) for w in honest
+                                             if w["earned_cents"]), default=None),
+        "bad_raters_paid_under_quarter_of_honest_median": bool(honest) and bad_max <= limit,
+        "honest_paid_at_least_80_percent": share is not None and share >= HONEST_PAID_MIN_SHARE,
+    }
 
 
 CONFIDENCE_BANDS = ((0.9, "0.9-1.0"), (0.7, "0.7-0.9"), (0.5, "0.5-0.7"), (0.0, "under 0.5"))
@@ -173,6 +210,7 @@ def build_report(sim) -> dict:
                               judgments=sum(len(f.judged) for f in sim.freelancers),
                               worker_hours=sum(w["simulated_hours"] for w in workers), correct=export_correct)
     bad = [w for w in workers if not w["honest"]]
+    pay = pay_follows_evidence(workers)
     lines = payout.get("lines") or []
     transfers = payout.get("transfers")
     per_destination = defaultdict(int)
@@ -192,6 +230,8 @@ def build_report(sim) -> dict:
         and all(per_destination.get(ln.get("destination"), 0) == 1 for ln in paid_lines),
         "at_most_one_line_per_worker": all(n <= 1 for n in sim.ledger["payout_lines"].values()),
         "export_counts_agree": export["counts_agree"],
+        "bad_raters_paid_under_quarter_of_honest_median": pay["bad_raters_paid_under_quarter_of_honest_median"],
+        "honest_paid_at_least_80_percent": pay["honest_paid_at_least_80_percent"],
     }
     return {
         "run_id": sim.run_id,
@@ -210,7 +250,8 @@ def build_report(sim) -> dict:
         "groups": _groups(workers),
         "money": {"batch_id": payout.get("batch_id"), "batch_status": payout.get("status"), "lines": len(lines),
                   "paid_lines": len(paid_lines), "paid_out_cents": sum(int(ln.get("amount_cents", 0)) for ln in paid_lines),
-                  "transfers": None if transfers is None else len(transfers), "ledger": sim.ledger},
+                  "transfers": None if transfers is None else len(transfers), "ledger": sim.ledger,
+                  "pay_follows_evidence": pay},
         "webhooks": {"received": view.get("webhooks", {}), "rejected": view.get("webhooks_rejected", 0)},
         "latency": sim.stats.summary(),
         "quality_rounds": sim.review.rounds,
@@ -242,6 +283,12 @@ def render(report: dict, console) -> None:
     summary.add_row("raters flagged", f"caught {r['caught']}, missed {r['missed']}, false {r['false']}")
     summary.add_row("paid out", f"{_money(m['paid_out_cents'])} in {m['paid_lines']} lines, batch {m['batch_id']} "
                     f"{m['batch_status']}")
+    p = m.get("pay_follows_evidence") or {}
+    if p:
+        summary.add_row("pay follows evidence",
+                        f"honest paid {_money(p['honest_paid_cents'])} of {_money(p['honest_earned_cents'])} earned "
+                        f"({p['honest_paid_share']}); honest median {_money(p['honest_median_paid_cents'])}, "
+                        f"bad raters at most {_money(p['bad_max_paid_cents'])} (limit {_money(p['bad_limit_cents'])})")
     summary.add_row("ledger", f"sums to {m['ledger']['ledger_total_cents']} cents; "
                     f"{len(m['ledger']['unbalanced_transactions'])} unbalanced transactions")
     e = report["export"]
@@ -261,11 +308,13 @@ def render(report: dict, console) -> None:
             summary.add_row(f"{label} latency", f"p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms (n={lat['n']})")
     console.print(summary)
     groups = Table(title="Worker groups")
-    for col in ("group", "workers", "flagged", "judgments", "earned", "median hourly"):
+    for col in ("group", "workers", "flagged", "judgments", "earned", "paid in batch", "still pending",
+                "median hourly (cleared)"):
         groups.add_column(col)
     for name, g in report["groups"].items():
         if g["workers"]:
             groups.add_row(name, str(g["workers"]), str(g["flagged"]), str(g["judgments"]), _money(g["earned_cents"]),
+                           _money(g.get("paid_lines_cents")), _money(g.get("pending_clearance_cents")),
                            _money(g["median_hourly_cents"]))
     console.print(groups)
     checks = Table(title="Checks")

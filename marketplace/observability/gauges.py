@@ -58,8 +58,10 @@ def open_flags_by_rule() -> dict[str, int]:
 
 
 # Ledger account kind -> the word finance uses (docs/payments.md).
+# worker_pending (earned, waiting for the worker's work to be checked: payments.services.clearance) is
+# "awaiting_clearance"; "pending" stays the held money it always named.
 LEDGER_STATES = {"worker_held": "pending", "worker_payable": "payable", "payouts_in_transit": "in_transit",
-                 "paid_out": "paid"}
+                 "paid_out": "paid", "worker_pending": "awaiting_clearance"}
 
 
 def ledger_totals() -> dict[tuple[str, str], int]:

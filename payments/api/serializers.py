@@ -12,6 +12,18 @@ class CurrencyFiguresSerializer(serializers.Serializer):
     held_cents = serializers.IntegerField(help_text="Held while a quality flag is reviewed.")
     pending_cents = serializers.IntegerField(help_text="Reserved in a payout batch, on its way to Stripe.")
     paid_cents = serializers.IntegerField(help_text="Transferred to the worker's Stripe account.")
+    pending_clearance_cents = serializers.IntegerField(
+        help_text="Earned, waiting until the worker's work has been checked (not payable yet; see clearance).")
+
+
+class ClearanceSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["pending", "cleared"],
+                                     help_text="cleared: new earnings are payable at once.")
+    reason = serializers.ChoiceField(choices=["new", "doubt", "cleared"])
+    message = serializers.CharField(help_text="Why earnings are pending, in fixed words.")
+    expected_clear_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the oldest pending credit clears at the latest; null while under review "
+                                   "or when nothing is pending.")
 
 
 class LedgerEntryOutSerializer(serializers.ModelSerializer):
@@ -28,6 +40,7 @@ class LedgerEntryOutSerializer(serializers.ModelSerializer):
 
 class EarningsOutSerializer(CurrencyFiguresSerializer):
     by_currency = CurrencyFiguresSerializer(many=True)
+    clearance = ClearanceSerializer()
     count = serializers.IntegerField(help_text="Number of ledger entries.")
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)

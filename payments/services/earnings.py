@@ -1,8 +1,12 @@
 """Earnings: credits for approved judgments, holds from quality flags, finance bonuses and adjustments.
 
 Ledger movements (see payments.models.LedgerAccount):
-  judgment credit     platform_funding -> worker_payable
-  hold                worker_payable   -> worker_held       (only what is still payable)
+  judgment credit     platform_funding -> worker_pending    (until quality evidence clears the worker:
+                                                              payments.services.clearance)
+                      platform_funding -> worker_payable    (a cleared worker: at once)
+  hold                worker_payable   -> worker_held       (only what is still payable, for the flag's judgments)
+                      worker_pending   -> worker_held       (everything pending; PAY_PENDING_ON_FLAG=hold)
+  pending reversal    worker_pending   -> platform_funding  (everything pending; PAY_PENDING_ON_FLAG=reverse)
   hold release        worker_held      -> worker_payable
   hold forfeit        worker_held      -> platform_funding
   bonus / adjustment  platform_funding <-> worker_payable   (finance: payments.services.adjustments)
@@ -16,7 +20,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from marketplace.errors import NotFound
-from payments.models import EarningsHold, LedgerAccount, LedgerEntry, LedgerTransaction
+from payments.models import EarningsClearance, EarningsHold, LedgerAccount, LedgerEntry, LedgerTransaction
+from payments.services.clearance import clearance_lock, credit_goes_to_payable, drain_pending
 from payments.services.ledger import ledger_account_get, ledger_transfer
 
 logger = logging.getLogger(__name__)
@@ -55,41 +60,49 @@ def earnings_credit_judgment(*, judgment_id: int, judgment=None) -> bool:
     # Nothing above writes, so a refusal there leaves the caller's transaction usable; a failure below
     # marks the caller's transaction for rollback, so a half-written credit never commits.
     with transaction.atomic(savepoint=False):
-        funding, payable = _funding_and_payable(worker_id=judgment.worker_id, currency=currency)
+        # The clearance row is read FOR SHARE before any account moves: a clearing run of this worker (FOR
+        # UPDATE) waits for this credit, so a credit never lands in pending after the run emptied it.
+        target = Kind.WORKER_PAYABLE if credit_goes_to_payable(worker_id=judgment.worker_id) else Kind.WORKER_PENDING
+        funding, account = _funding_and_worker_account(worker_id=judgment.worker_id, currency=currency, kind=target)
         txn = ledger_transfer(kind=TxnKind.JUDGMENT_CREDIT, source_ref=judgment_source_ref(judgment_id),
-                              debit=funding, credit=payable, amount_cents=reward,
+                              debit=funding, credit=account, amount_cents=reward,
                               memo=f"{judgment.project.name} (task {judgment.task_id})")
     return txn is not None
 
 
-def _funding_and_payable(*, worker_id: int, currency: str) -> tuple[LedgerAccount, LedgerAccount]:
-    """The platform funding account and the worker's payable account, in one query (created on first use)."""
+def _funding_and_worker_account(*, worker_id: int, currency: str, kind: str) -> tuple[LedgerAccount, LedgerAccount]:
+    """The platform funding account and the worker's account of `kind`, in one query (created on first use)."""
     table = LedgerAccount._meta.db_table
     # Written out: this runs on every submitted judgment, and compiling the OR query was a visible share of it.
     # Columns named, never *: a prepared "SELECT *" fails once a migration adds a column.
     columns = ", ".join(f.column for f in LedgerAccount._meta.concrete_fields)
     rows = {(a.kind, a.worker_id): a for a in LedgerAccount.objects.raw(
         f"SELECT {columns} FROM {table} WHERE currency = %s AND ((kind = %s AND worker_id IS NULL) "  # noqa: S608
-        "OR (kind = %s AND worker_id = %s))", [currency, Kind.PLATFORM_FUNDING, Kind.WORKER_PAYABLE, worker_id])}
+        "OR (kind = %s AND worker_id = %s))", [currency, Kind.PLATFORM_FUNDING, kind, worker_id])}
     funding = rows.get((Kind.PLATFORM_FUNDING, None)) or ledger_account_get(kind=Kind.PLATFORM_FUNDING,
                                                                             currency=currency)
-    payable = rows.get((Kind.WORKER_PAYABLE, worker_id)) or ledger_account_get(
-        kind=Kind.WORKER_PAYABLE, worker_id=worker_id, currency=currency)
-    return funding, payable
+    account = rows.get((kind, worker_id)) or ledger_account_get(kind=kind, worker_id=worker_id, currency=currency)
+    return funding, account
 
 
 @transaction.atomic
 def earnings_hold(*, worker_id: int, judgment_ids: list[int] | None, flag_id: int) -> int:
-    """Moves the worker's unpaid earnings for these judgments (all unpaid earnings when judgment_ids is
-    empty or None) from payable to held, until the flag is resolved. Returns the cents held.
+    """A quality flag on the worker: their unpaid earnings for these judgments (all unpaid earnings when
+    judgment_ids is empty or None) move from payable to held, and everything still pending is held too
+    (PAY_PENDING_ON_FLAG=hold, the default) or reversed to the platform (=reverse), until the flag is
+    resolved; the worker's new credits wait in pending again (doubt reopened). Returns the cents held.
 
-    Only what is still payable can be held: earnings already reserved in a payout batch (in transit) or
-    paid out are not clawed back, so the hold is min(credits of these judgments, payable balance), per
-    currency. Idempotent per (flag, currency): a second call returns the amount held the first time.
+    Only what is still payable or pending can be held: earnings already reserved in a payout batch (in
+    transit) or paid out are not clawed back, so the payable part is min(credits of these judgments,
+    payable balance), per currency. Idempotent per (flag, currency): a second call returns the amount
+    held the first time. Every movement is a ledger transaction naming the flag; no row is edited.
     """
     existing = list(EarningsHold.objects.select_for_update().filter(flag_id=flag_id))
     if existing:
         return sum(h.amount_cents for h in existing)
+    clearance = clearance_lock(worker_id=worker_id)  # before any account (the credit's order too)
+    clearance.status, clearance.reason = EarningsClearance.Status.PENDING, EarningsClearance.Reason.DOUBT
+    clearance.save(update_fields=["status", "reason"])
     judgment_ids = sorted(set(judgment_ids or []))
     credits = (LedgerEntry.objects.filter(account__kind=Kind.WORKER_PAYABLE, account__worker_id=worker_id,
                                           transaction__kind=TxnKind.JUDGMENT_CREDIT)
@@ -100,19 +113,27 @@ def earnings_hold(*, worker_id: int, judgment_ids: list[int] | None, flag_id: in
     if not judgment_ids:
         wanted = {a.currency: a.balance_cents for a in LedgerAccount.objects.filter(
             kind=Kind.WORKER_PAYABLE, worker_id=worker_id)}
+    if settings.PAY_PENDING_ON_FLAG == "reverse":
+        drain_pending(clearance=clearance, kind=TxnKind.PENDING_REVERSAL, to_kind=Kind.PLATFORM_FUNDING,
+                      memo=f"Pending earnings reversed: quality flag {flag_id}", source_prefix=f"flag:{flag_id}")
+        pending = {}
+    else:
+        pending = drain_pending(clearance=clearance, kind=TxnKind.HOLD, to_kind=Kind.WORKER_HELD,
+                                memo=f"Pending earnings held for quality review (flag {flag_id})",
+                                source_prefix=f"flag:{flag_id}:pending")
     total = 0
-    for currency in sorted(wanted):
+    for currency in sorted(set(wanted) | set(pending)):
         payable = ledger_account_get(kind=Kind.WORKER_PAYABLE, worker_id=worker_id, currency=currency)
         held = ledger_account_get(kind=Kind.WORKER_HELD, worker_id=worker_id, currency=currency)
         payable = LedgerAccount.objects.select_for_update().get(pk=payable.pk)  # fresh balance under lock
-        amount = max(0, min(wanted[currency], payable.balance_cents))
-        EarningsHold.objects.create(flag_id=flag_id, worker_id=worker_id, currency=currency, amount_cents=amount,
-                                    judgment_ids=judgment_ids)
+        amount = max(0, min(wanted.get(currency, 0), payable.balance_cents))
+        EarningsHold.objects.create(flag_id=flag_id, worker_id=worker_id, currency=currency,
+                                    amount_cents=amount + pending.get(currency, 0), judgment_ids=judgment_ids)
         if amount:
             ledger_transfer(kind=TxnKind.HOLD, source_ref=f"flag:{flag_id}:{currency}", debit=payable, credit=held,
                             amount_cents=amount, memo=f"Held for quality review (flag {flag_id})")
-        total += amount
-    if not wanted:
+        total += amount + pending.get(currency, 0)
+    if not wanted and not pending:
         # Nothing to hold, but remember the flag so a repeated call stays a no-op.
         EarningsHold.objects.create(flag_id=flag_id, worker_id=worker_id, currency=settings.STRIPE_CURRENCY, amount_cents=0,
                                     judgment_ids=judgment_ids)

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from marketplace.outbox import outbox_enqueue
 from quality.gold import worker_gold_shares
 from quality.metrics import wilson_interval
 from quality.models import Flag, ProjectAgreement, ProjectQualityState, TaskConsensus, WorkerStanding
@@ -143,6 +144,10 @@ def project_quality_recompute(*, project_id: int, force: bool = False, wait: boo
             if n_after == n_now:
                 break
             n_now = n_after
+        # Pay follows evidence: the payments app clears (or keeps pending) these workers' credits by the
+        # standings just stored, in a job of its own once this commits (its row locks stay out of this run).
+        if loaded.worker_ids:
+            outbox_enqueue("payments.jobs.earnings_clearance_review", sorted(int(w) for w in loaded.worker_ids))
         state.watermark_judgment_id = max_now
         state.n_judgments_seen = n_now
         state.last_run_at = now

@@ -47,6 +47,10 @@ def stack(request, live_server, settings, monkeypatch):
     settings.STRIPE_API_BASE = stripe.url
     settings.QUALITY_RULES = SMALL_CROWD_RULES
     settings.QUEUE_TIME_SCALE = SPEED  # the server measures time spent: on the simulation's clock
+    # Pay follows evidence, with the evidence counts scaled to the small day like the rules' minimum counts.
+    settings.PAY_CLEARANCE_MIN_JUDGMENTS, settings.PAY_CLEARANCE_MIN_GOLD = 6, 2
+    monkeypatch.setenv("PAY_CLEARANCE_MIN_JUDGMENTS", "6")
+    monkeypatch.setenv("PAY_CLEARANCE_MIN_GOLD", "2")
     # The Celery worker is a subprocess: it reads these from its environment, copied when it starts.
     monkeypatch.setenv("STRIPE_API_BASE", stripe.url)
     monkeypatch.setenv("QUALITY_RULES", json.dumps(SMALL_CROWD_RULES))

@@ -78,7 +78,9 @@ def consequences(project) -> dict:
         "consensus": set(TaskConsensus.objects.filter(task__project=project).values_list("task_id", flat=True)),
         "delivered": Counter(WebhookDelivery.objects.filter(event="task.completed", status="delivered")
                              .values_list("event_key", flat=True)),
-        "payable": LedgerAccount.objects.filter(kind="worker_payable").aggregate(s=Sum("balance_cents"))["s"] or 0,
+        # Credited to workers: payable, or pending until their work is checked (pay follows evidence).
+        "payable": LedgerAccount.objects.filter(kind__in=["worker_payable", "worker_pending"])
+        .aggregate(s=Sum("balance_cents"))["s"] or 0,
     }
 
 

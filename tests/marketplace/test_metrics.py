@@ -148,10 +148,11 @@ def test_scrapes_during_a_simulated_load_match_the_database():
         assert value(after, "marketplace_project_tasks", project=str(project.pk), project_name=project.name,
                      state="live") == Assignment.objects.filter(project=project, status="live").count()
     assert value(after, "marketplace_open_flags", rule="fast") == 1
-    for state, kind in (("payable", "worker_payable"), ("pending", "worker_held"), ("paid", "paid_out")):
+    for state, kind in (("payable", "worker_payable"), ("pending", "worker_held"), ("paid", "paid_out"),
+                        ("awaiting_clearance", "worker_pending")):
         expected = LedgerAccount.objects.filter(kind=kind, currency="usd").aggregate(s=Sum("balance_cents"))["s"]
         assert value(after, "marketplace_ledger_cents", state=state, currency="usd") == (expected or 0)
-    assert value(after, "marketplace_ledger_cents", state="payable", currency="usd") > 0
+    assert value(after, "marketplace_ledger_cents", state="awaiting_clearance", currency="usd") > 0  # new workers
     assert 0 <= value(after, "marketplace_project_tasks_snapshot_age_seconds") < 60
     # django-prometheus's request metrics are there too.
     assert any(name.startswith("django_http_requests") for name, _ in after)

@@ -30,9 +30,23 @@ def make_judgment(*, worker, project, status: str = "approved"):
                                    answer={"score": 3}, status=status)
 
 
-def credit(worker, *, n: int = 1, reward_cents: int = 125, currency: str = "usd", project=None) -> list[int]:
-    """n approved judgments for the worker, each credited through the real service. Returns judgment ids."""
+def clear(worker):
+    """Marks the worker cleared by quality evidence (what payments.services.clearance does when their
+    standings pass), so their credits are payable at once: tests about payouts and adjustments start there."""
+    from payments.models import EarningsClearance
+
+    EarningsClearance.objects.update_or_create(worker=worker, defaults={"status": "cleared", "reason": "evidence"})
+
+
+def credit(worker, *, n: int = 1, reward_cents: int = 125, currency: str = "usd", project=None,
+           cleared: bool = True) -> list[int]:
+    """n approved judgments for the worker, each credited through the real service. Returns judgment ids.
+    cleared (default): the worker's evidence has cleared them, the credits are payable; False: they start
+    pending (the credit's default for a new worker)."""
     from payments.services import earnings_credit_judgment
+
+    if cleared:
+        clear(worker)
 
     project = project or make_project(reward_cents=reward_cents, currency=currency)
     ids = []

@@ -33,7 +33,9 @@ def test_credit_is_once_per_judgment_and_from_the_project():
     assert earnings_credit_judgment(judgment_id=judgment.pk) is True
     assert earnings_credit_judgment(judgment_id=judgment.pk) is False
 
-    assert balances(worker, "eur")[Kind.WORKER_PAYABLE] == 250
+    # A new worker's credit waits for their work to be checked (payments.services.clearance).
+    assert balances(worker, "eur")[Kind.WORKER_PENDING] == 250
+    assert balances(worker, "eur").get(Kind.WORKER_PAYABLE, 0) == 0
     assert LedgerTransaction.objects.filter(kind="judgment_credit").count() == 1
     assert_ledger_consistent()
 

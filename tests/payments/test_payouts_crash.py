@@ -51,12 +51,13 @@ def payout_worker(fakestripe, transactional_db, tmp_path, monkeypatch):
 def _seed(fakestripe) -> list:
     from marketplace.models import User
     from payments.services import earnings_credit_judgment
-    from tests.payments.factories import make_judgment
+    from tests.payments.factories import clear, make_judgment
 
     project = make_project(reward_cents=137)
     users = []
     for i in range(N_LINES):
         user = User.objects.create_user(email=f"crash{i}@example.com", password="x" * 12)
+        clear(user)  # their work has been checked: credits are payable
         for _ in range(1 + i % 3):
             earnings_credit_judgment(judgment_id=make_judgment(worker=user, project=project).pk)
         account = connect(user)

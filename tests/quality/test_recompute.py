@@ -44,7 +44,8 @@ def test_always_a_worker_is_flagged_suspended_and_requeued_honest_workers_are_no
     project, honest, spammer, tasks, golds = f.pairwise_crowd()
     for j in Judgment.objects.filter(worker=spammer):
         earnings_credit_judgment(judgment_id=j.pk)
-    balance_before = worker_earnings_summary(user=spammer)["balance_cents"]
+    # A new worker's credits wait for their work to be checked (pay follows evidence): the flag holds them.
+    balance_before = worker_earnings_summary(user=spammer)["pending_clearance_cents"]
     assert balance_before == 10 * 64
 
     assert project_quality_recompute(project_id=project.pk) is True

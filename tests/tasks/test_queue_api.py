@@ -78,15 +78,16 @@ def test_claim_submit_completes_task_and_shows_only_what_a_worker_may_see(worker
 def test_submit_answers_what_was_committed_in_few_statements(worker, django_assert_max_num_queries):
     """The submit renders the assignment from what it wrote (no read-back): the answer equals what a later
     read returns. Its statements are bounded, so the hot path does not quietly grow (authentication 2,
-    the assignment 1, the transaction with judgment, counters and the ledger credit <= 9, and, when the
-    submit completes the task, one INSERT of its jobs into the outbox: 13 at most, 12 before the outbox)."""
+    the assignment 1, the transaction with judgment, counters and the ledger credit <= 9, the worker's
+    clearance row read FOR SHARE (pay follows evidence: payable or pending) 1, and, when the submit completes
+    the task, one INSERT of its jobs into the outbox: 14 at most)."""
     project = make_project(overlap=1)
     make_tasks(project, 2)
     alice = worker("alice@example.com")
     first = alice.post(CLAIM, {"project": project.pk}).json()
     assert submit(alice, first["id"]).status_code == 200  # creates the ledger accounts (first credit only)
     claimed = alice.post(CLAIM, {"project": project.pk}).json()
-    with django_assert_max_num_queries(13) as captured:
+    with django_assert_max_num_queries(14) as captured:
         done = submit(alice, claimed["id"], {"choice": "b"}, seconds_spent=7)
     assert done.status_code == 200, done.content
     outbox = [q["sql"] for q in captured.captured_queries if "marketplace_outboxevent" in q["sql"]]
@@ -95,8 +96,9 @@ def test_submit_answers_what_was_committed_in_few_statements(worker, django_asse
     assert listed[0] == done.json()
     from payments.models import LedgerAccount
 
-    payable = LedgerAccount.objects.get(kind="worker_payable", worker=alice.user)
-    assert payable.balance_cents == 2 * project.reward_cents > 0
+    # A new worker's credits wait for their work to be checked (pay follows evidence, docs/payments.md).
+    pending = LedgerAccount.objects.get(kind="worker_pending", worker=alice.user)
+    assert pending.balance_cents == 2 * project.reward_cents > 0
 
 
 @pytest.mark.django_db
@@ -157,7 +159,7 @@ def test_a_repeated_submit_gets_the_first_answer_again(worker, person):
     again = submit(alice, aid, {"choice": "b"}, seconds_spent=9)
     assert again.status_code == 200 and again.json() == first.json()
     assert Judgment.objects.count() == 1
-    assert LedgerAccount.objects.get(kind="worker_payable", worker=alice.user).balance_cents == project.reward_cents
+    assert LedgerAccount.objects.get(kind="worker_pending", worker=alice.user).balance_cents == project.reward_cents
     mallory = worker("mallory@example.com")
     assert submit(mallory, aid, {"choice": "b"}).status_code == 404
 

@@ -172,7 +172,9 @@ def test_earnings_show_the_credit_the_ledger_line_and_hourly_pay():
     url = task_url(client.post(f"/work/projects/{project.pk}/claim"))
     client.post(f"{url}submit", {"choice": "a"})
     html = client.get("/earnings/").content.decode()
-    assert 'data-figure="balance">0.25 USD' in html
+    # Pay follows evidence: a new worker's credit is pending until their work has been checked.
+    assert 'data-figure="pending-clearance">0.25 USD' in html and 'data-figure="balance">0.00 USD' in html
+    assert "New earnings are pending while your first work is checked" in html
     assert "Approved judgment" in html and "Not known yet: 1 timed judgment so far." in html
     assert "Connect with Stripe" in html
 

@@ -52,7 +52,7 @@ def test_each_task_type_renders_and_a_submit_stores_the_answer_credits_it_and_sh
     assert second != first
     judgment = Judgment.objects.get(assignment_id=assignment_id(first))
     assert judgment.answer == answer
-    assert worker_earnings_summary(user=ada)["balance_cents"] == 25
+    assert worker_earnings_summary(user=ada)["pending_clearance_cents"] == 25
     assert Assignment.objects.get(pk=assignment_id(second)).status == "live"
     # The last task: submitting it says there is nothing left, and goes back to the projects.
     done = client.post(f"{second}submit", post)
@@ -137,7 +137,7 @@ def test_an_expired_lease_says_so_plainly_and_a_late_submit_stores_nothing():
     late = client.post(f"{url}submit", {"choice": "a"})
     assert late.status_code == 409 and "ran out" in late.content.decode()
     assert _judgments(assignment_id(url)) == 0
-    assert worker_earnings_summary(user=ada)["balance_cents"] == 0
+    assert worker_earnings_summary(user=ada)["pending_clearance_cents"] == 0
 
 
 @pytest.mark.parametrize("second_answer", [{"choice": "a"}, {"choice": "b"}])
@@ -152,7 +152,7 @@ def test_a_second_submit_of_the_same_assignment_says_so_and_credits_once(second_
     assert again.status_code == 409
     assert "You already submitted this task" in again.content.decode()
     assert _judgments(assignment_id(url)) == 1
-    assert worker_earnings_summary(user=ada)["balance_cents"] == 25
+    assert worker_earnings_summary(user=ada)["pending_clearance_cents"] == 25
 
 
 def test_a_suspended_worker_is_told_plainly_and_cannot_claim_or_submit():
@@ -168,7 +168,7 @@ def test_a_suspended_worker_is_told_plainly_and_cannot_claim_or_submit():
     submit = client.post(f"{url}submit", {"choice": "a"}, HTTP_HX_REQUEST="true")
     assert submit.status_code == 403 and "This account is suspended: quality review" in submit.content.decode()
     assert _judgments(assignment_id(url)) == 0
-    assert worker_earnings_summary(user=ada)["balance_cents"] == 0
+    assert worker_earnings_summary(user=ada)["pending_clearance_cents"] == 0
 
 
 def test_an_unqualified_or_unverified_person_gets_a_plain_message_not_an_error():

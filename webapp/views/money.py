@@ -29,7 +29,7 @@ from workers.selectors import worker_standing_get
 
 LEDGER_PAGE_SIZE = 50
 
-ACCOUNT_NAMES = {"worker_payable": gettext_lazy("Payable"), "worker_held": gettext_lazy("Held for review"),
+ACCOUNT_NAMES = {"worker_pending": gettext_lazy("Pending (being checked)"), "worker_payable": gettext_lazy("Payable"), "worker_held": gettext_lazy("Held for review"),
                  "payouts_in_transit": gettext_lazy("Payout in transit"), "paid_out": gettext_lazy("Paid out")}
 
 

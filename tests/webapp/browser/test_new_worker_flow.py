@@ -181,10 +181,10 @@ def test_a_new_worker_signs_up_verifies_qualifies_works_every_type_by_keyboard_a
 
     # Earnings: five judgments credited.
     expected = len(TYPES) * REWARD_CENTS
-    assert worker_earnings_summary(user=web_user())["balance_cents"] == expected
+    assert worker_earnings_summary(user=web_user())["pending_clearance_cents"] == expected
     web.open("/earnings/")
     web.check_page("earnings")
-    assert f"{expected / 100:.2f}" in web.text("[data-figure=balance]"), web.text()
+    assert f"{expected / 100:.2f}" in web.text("[data-figure=pending-clearance]"), web.text()
     assert len(web.find_all("main table tbody tr")) >= len(TYPES)  # the ledger lines
 
 

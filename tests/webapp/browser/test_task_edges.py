@@ -52,7 +52,7 @@ def test_an_expired_lease_says_so_disables_submit_and_a_late_answer_is_not_store
     message = web.text("#task [data-closed]")
     assert "ran out at" in message and formats.date_format(berlin, "TIME_FORMAT") in message, message
     assert not Judgment.objects.filter(assignment=assignment).exists()
-    assert worker_earnings_summary(user=ada)["balance_cents"] == 0
+    assert worker_earnings_summary(user=ada)["pending_clearance_cents"] == 0
     web.check_page("task-lease-expired")
 
     web.open(f"/work/tasks/{assignment.pk}/")  # a reload says the same, with the way back to work
@@ -109,7 +109,7 @@ def test_a_second_tab_submitting_the_same_assignment_counts_once_and_the_first_t
 
     judgments = Judgment.objects.filter(assignment=assignment)
     assert judgments.count() == 1 and judgments.get().answer["choice"] == "a"
-    assert worker_earnings_summary(user=ada)["balance_cents"] == REWARD_CENTS
+    assert worker_earnings_summary(user=ada)["pending_clearance_cents"] == REWARD_CENTS
 
 
 DRAG = """
