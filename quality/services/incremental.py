@@ -54,16 +54,17 @@ def incremental_possible(state, n_now: int) -> bool:
     return 0 <= since_fit < refit_fraction() * int(fit["n_judgments"])
 
 
-def incremental_run(project, state, rules: dict, rows: list[tuple], now) -> bool:
-    """Score the tasks the new rows touched with the stored model. False when the loaded data does not fit
-    the model (another kind or other classes): the caller refits in full."""
+def incremental_run(project, state, rules: dict, rows: list[tuple], now) -> list[int] | None:
+    """Score the tasks the new rows touched with the stored model; the ids of the workers whose standings
+    changed. None when the loaded data does not fit the model (another kind or other classes): the caller
+    refits in full."""
     new_ids = {r[0] for r in rows if r[3] == Judgment.Status.APPROVED}
     task_ids = sorted({r[1] for r in rows})
     loaded = project_data_load(project=project, task_ids=task_ids)
     data = loaded.data
     model = state.model
     if data.kind != CATEGORICAL or model.get("classes") != data.classes:
-        return False
+        return None
     k = len(data.classes)
     pooled = model["pooled"]
     confusions = np.array([model["confusions"].get(str(w), pooled) for w in loaded.worker_ids],
@@ -79,8 +80,7 @@ def incremental_run(project, state, rules: dict, rows: list[tuple], now) -> bool
         scores, n_others = np.zeros(0), np.zeros(0, dtype=np.int64)
     _store_consensus(project, loaded, answers, confidence, now)
     is_new = np.array([int(j) in new_ids for j in loaded.judgment_ids], dtype=bool)
-    _merge_standings(project, loaded, rules, is_new, scores, n_others, now, model.get("loo_median"))
-    return True
+    return _merge_standings(project, loaded, rules, is_new, scores, n_others, now, model.get("loo_median"))
 
 
 def _store_consensus(project, loaded, answers, confidence, now) -> None:
@@ -103,7 +103,7 @@ def _store_consensus(project, loaded, answers, confidence, now) -> None:
                                       update_fields=["answer", "confidence", "method", "n_judgments", "computed_at"])
 
 
-def _merge_standings(project, loaded, rules, is_new, scores, n_others, now, loo_median) -> None:
+def _merge_standings(project, loaded, rules, is_new, scores, n_others, now, loo_median) -> list[int]:
     """Add the new judgments' sums to each of their workers' standing, and re-run the rules on sums."""
     from quality.services.recompute import worker_global_standing_refresh
 
@@ -154,3 +154,4 @@ def _merge_standings(project, loaded, rules, is_new, scores, n_others, now, loo_
         s.computed_at = now
         s.save()
         worker_global_standing_refresh(worker_id=worker_id, now=now, median=False)
+    return [int(loaded.worker_ids[w]) for w in touched]

@@ -115,8 +115,10 @@ def project_quality_recompute(*, project_id: int, force: bool = False, wait: boo
             n_now = state.n_judgments_seen + sum(1 for r in rows if r[3] == Judgment.Status.APPROVED)
             max_now = rows[-1][0]
             now = timezone.now()
-            if (incremental_possible(state, n_now) and incremental_run(project, state, rules, rows, now)
-                    and _not_requeued(state)):  # else a flag of this run requeued judgments: refit below
+            changed = incremental_run(project, state, rules, rows, now) if incremental_possible(state, n_now) else None
+            if changed is not None and _not_requeued(state):  # else a flag of this run requeued: refit below
+                if changed:  # pay follows evidence, as after a full run (below)
+                    outbox_enqueue("payments.jobs.earnings_clearance_review", sorted(changed))
                 state.watermark_judgment_id = max_now
                 state.n_judgments_seen = n_now
                 state.last_run_at = now

@@ -183,3 +183,18 @@ def test_a_requeue_marks_the_project_for_a_full_refit(loads):
     assert project_quality_recompute(project_id=project.pk)
     assert loads[-1] == (None, 59)
     assert WorkerStanding.objects.get(project=project, worker=workers[0]).n_judgments == 19
+
+
+def test_an_incremental_run_enqueues_the_clearing_run_of_the_workers_it_touched():
+    """Pay follows evidence between full refits too: the run's touched workers, and only they."""
+    from marketplace.models import OutboxEvent
+
+    project = f.project()
+    workers = [f.worker() for _ in range(4)]
+    _judged(project, workers[:3], 20)
+    project_quality_recompute(project_id=project.pk)
+    OutboxEvent.objects.all().delete()
+    _judged(project, [workers[0], workers[3]], 2)
+    assert project_quality_recompute(project_id=project.pk)
+    [event] = OutboxEvent.objects.filter(job="payments.jobs.earnings_clearance_review")
+    assert sorted(event.args[0]) == sorted([workers[0].pk, workers[3].pk])
