@@ -19,7 +19,7 @@ judgments, the notified workers (users, verified emails, profiles, skills, quali
 Sections (--only picks some):
 - exports: GET results.jsonl, results.csv and preferences.jsonl through the real views (test client), body
   read to the end; the process's RSS growth over the stream; baseline: a bare cursor read of the same rows.
-- quality: project_quality_recompute after 10k new judgments on projects with H judgments of history
+- quality: project_quality_recompute (the beat's amortised run) after 10k new judgments on projects with H judgments of history
   (--history), next to the same 10k on an empty project, each its own project.
 - notify: work_available_notify (the "there is work" job) with 10% of --workers eligible, then all of them;
   per-worker cost of each run (mails to the dummy backend).

@@ -536,6 +536,9 @@ import json as _json  # noqa: E402 - this block is appended by the quality app
 
 # Beat: how often projects whose judgments changed get their agreement, consensus and standings recomputed.
 QUALITY_RECOMPUTE_SECONDS = env_int("QUALITY_RECOMPUTE_SECONDS", 300)
+# Amortised recompute: while a project's approved judgments grew by less than this fraction since its last
+# full Dawid-Skene fit, a beat run scores only the tasks the new judgments touched (quality.services.incremental).
+QUALITY_REFIT_FRACTION = float(os.environ.get("QUALITY_REFIT_FRACTION", "0.25"))
 # Overrides of quality.rules.DEFAULT_RULES, as JSON, e.g. {"fast": {"median_seconds_below": 3}}.
 # Per project, ProjectQualityPolicy.rules overrides these in turn.
 QUALITY_RULES = _json.loads(os.environ.get("QUALITY_RULES", "") or "{}")

@@ -6,6 +6,7 @@ from quality.services.recompute import (
     project_agreement_ensure,
     project_first_figures,
     project_quality_recompute,
+    project_refit_needed,
     projects_changed,
     worker_global_standing_refresh,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "project_agreement_ensure",
     "project_first_figures",
     "project_quality_recompute",
+    "project_refit_needed",
     "projects_changed",
     "standing_status_refresh",
     "task_consensus_compute",

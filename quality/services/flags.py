@@ -70,6 +70,9 @@ def _apply(flag: Flag, project: Project, severity: str) -> None:
                             reason=reason)
             if ok:
                 flag.actions["requeued_judgment_ids"] = ids
+                from quality.services.recompute import project_refit_needed  # recompute imports this module
+
+                project_refit_needed(project_id=project.pk)
                 _audit(Action.JUDGMENTS_REQUEUED, flag=flag, judgment_ids=ids)
         elif action == "hold" and "held_cents" not in flag.actions:
             judgment_ids = list(Judgment.objects.filter(worker_id=flag.worker_id, project=project)

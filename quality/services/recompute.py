@@ -1,17 +1,17 @@
 """The beat job's work: per project, recompute consensus, agreement and worker standings, then run the rules.
 
-Incremental: a project is recomputed only when its judgments changed since the last run (a new judgment
-id above the watermark, or a different number of approved judgments, which catches requeues). A run holds
-the project's ProjectQualityState row lock (SKIP LOCKED: a concurrent run of the same project skips it),
-and writes by upsert, so running it twice leaves the same state.
-"""
+Incremental: a project is run only when it has a judgment above its watermark or a requeue marked it
+(projects_changed, project_refit_needed). A beat run is amortised (quality.services.incremental): between full
+refits it scores only the tasks new judgments touched; a full refit comes past QUALITY_REFIT_FRACTION of
+growth and always at completion. A run holds the project's ProjectQualityState row lock (SKIP LOCKED: a
+concurrent run of the same project skips it), and writes by upsert, so running it twice leaves the same state."""
 
 import logging
 import math
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from marketplace.outbox import outbox_enqueue
@@ -20,6 +20,7 @@ from quality.metrics import wilson_interval
 from quality.models import Flag, ProjectAgreement, ProjectQualityState, TaskConsensus, WorkerStanding
 from quality.scoring import score_project
 from quality.services.flags import flag_raise, standing_status_refresh
+from quality.services.incremental import incremental_possible, incremental_run, new_rows
 from quality.services.loading import decode, project_data_load, project_rules
 from tasks.models import Judgment, Project
 
@@ -31,25 +32,61 @@ def _none_if_nan(x):
 
 
 def projects_changed() -> list[int]:
-    """Projects whose approved judgments changed since their last quality run."""
-    stats = (Judgment.objects.values("project_id")
-             .annotate(max_id=Max("id"), n=Count("id", filter=Q(status=Judgment.Status.APPROVED))))
-    states = {s.project_id: s for s in ProjectQualityState.objects.all()}
-    changed = []
-    for row in stats:
-        state = states.get(row["project_id"])
-        if state is None or row["max_id"] > state.watermark_judgment_id or row["n"] != state.n_judgments_seen:
-            changed.append(row["project_id"])
-    return sorted(changed)
+    """Projects with a judgment above their last quality run's watermark (or never run and with judgments).
+
+    One statement whose cost follows the number of projects, not of judgments: per project, its highest
+    judgment id is the last entry of the (project, id) index (a backward index scan, LIMIT 1). Status changes
+    without a new judgment (a requeue) mark the project with project_refit_needed (the requeue path, rare:
+    the hot submit path writes nothing here), which this reads from the project's state row."""
+    if connection.vendor == "postgresql":
+        # The row comparison can only be served by the (project, id) index, in its order: the planner
+        # cannot walk the primary key backwards filtering on project instead (which it picks on small or
+        # skewed tables, and which reads every newer judgment of other projects for a dormant one).
+        with connection.cursor() as cursor:
+            cursor.execute(_CHANGED_SQL)
+            return [row[0] for row in cursor.fetchall()]
+    newest = Judgment.objects.filter(project=OuterRef("pk")).order_by("-id").values("id")[:1]
+    return sorted(Project.objects.order_by().annotate(max_id=Subquery(newest))
+                  .filter(max_id__isnull=False)
+                  .filter(Q(quality_state__isnull=True) | Q(quality_state__last_run_at__isnull=True)
+                          | Q(max_id__gt=F("quality_state__watermark_judgment_id")))
+                  .values_list("pk", flat=True))
 
 
-def _model_json(model: dict | None, worker_ids: list[int]) -> dict | None:
+_CHANGED_SQL = """
+SELECT p.id FROM tasks_project p
+LEFT JOIN quality_projectqualitystate s ON s.project_id = p.id
+CROSS JOIN LATERAL (SELECT j.project_id, j.id FROM tasks_judgment j
+                    WHERE (j.project_id, j.id) < (p.id + 1, 0)
+                    ORDER BY j.project_id DESC, j.id DESC LIMIT 1) newest
+WHERE newest.project_id = p.id
+  AND (s.id IS NULL OR s.last_run_at IS NULL OR newest.id > s.watermark_judgment_id)
+ORDER BY p.id
+"""
+
+
+def project_refit_needed(*, project_id: int) -> None:
+    """Judgments of the project changed status (a requeue): its next run refits in full (last_run_at empty
+    marks it; projects_changed finds it without counting judgments)."""
+    ProjectQualityState.objects.filter(project_id=project_id).update(last_run_at=None)
+
+
+def _not_requeued(state) -> bool:
+    return ProjectQualityState.objects.filter(pk=state.pk, last_run_at__isnull=False).exists()
+
+
+def _model_json(model: dict | None, worker_ids: list[int], score=None, n_judgments: int = 0,
+                max_id: int = 0) -> dict | None:
+    """The fitted model, and what the amortised runs need of the fit: its size and watermark (the refit
+    fraction counts from there) and the pool's leave-one-out median (the agreement rule's bar)."""
     if model is None:
         return None
     confusions = model["confusions"]
     return {"classes": model["classes"], "priors": model["priors"],
             "confusions": {str(w): confusions[i].tolist() for i, w in enumerate(worker_ids)},
-            "pooled": confusions.mean(axis=0).tolist() if len(worker_ids) else None}
+            "pooled": confusions.mean(axis=0).tolist() if len(worker_ids) else None,
+            "loo_median": score.pool["loo_median"] if score is not None else None,
+            "fit": {"n_judgments": n_judgments, "watermark": max_id}}
 
 
 def project_quality_recompute(*, project_id: int, force: bool = False, wait: bool = False) -> bool:
@@ -67,11 +104,30 @@ def project_quality_recompute(*, project_id: int, force: bool = False, wait: boo
         if state is None:
             return False
         approved = Judgment.objects.filter(project=project, status=Judgment.Status.APPROVED)
+        rules = project_rules(project)
+        if not force and not wait and state.last_run_at:
+            # Amortised (quality.services.incremental): only rows above the watermark are read (a range of
+            # the (project, id) index); no count of the project's judgments. A requeue since the last run
+            # emptied last_run_at (project_refit_needed), so the approved count is the last one plus the new.
+            rows = new_rows(project, state.watermark_judgment_id)
+            if not rows:
+                return False
+            n_now = state.n_judgments_seen + sum(1 for r in rows if r[3] == Judgment.Status.APPROVED)
+            max_now = rows[-1][0]
+            now = timezone.now()
+            changed = incremental_run(project, state, rules, rows, now) if incremental_possible(state, n_now) else None
+            if changed is not None and _not_requeued(state):  # else a flag of this run requeued: refit below
+                if changed:  # pay follows evidence, as after a full run (below)
+                    outbox_enqueue("payments.jobs.earnings_clearance_review", sorted(changed))
+                state.watermark_judgment_id = max_now
+                state.n_judgments_seen = n_now
+                state.last_run_at = now
+                state.save(update_fields=["watermark_judgment_id", "n_judgments_seen", "last_run_at"])
+                return True
         n_now = approved.count()
         max_now = Judgment.objects.filter(project=project).aggregate(m=Max("id"))["m"] or 0
         if not force and state.last_run_at and max_now <= state.watermark_judgment_id and n_now == state.n_judgments_seen:
             return False
-        rules = project_rules(project)
         # A flag may requeue judgments (they leave the approved set): score again without them, so the
         # stored figures are those of the judgments that count, and a second run finds nothing to change.
         for _ in range(3):
@@ -97,7 +153,7 @@ def project_quality_recompute(*, project_id: int, force: bool = False, wait: boo
         state.watermark_judgment_id = max_now
         state.n_judgments_seen = n_now
         state.last_run_at = now
-        state.model = _model_json(score.model, loaded.worker_ids)
+        state.model = _model_json(score.model, loaded.worker_ids, score, n_now, max_now)
         state.save()
     return True
 
@@ -201,8 +257,10 @@ def _worker_median_seconds(worker_id: int) -> float | None:
     return (middle[0] + middle[-1]) / 2.0
 
 
-def worker_global_standing_refresh(*, worker_id: int, now=None) -> None:
-    """The worker's standing across projects, from their per-project standings and all their judgments."""
+def worker_global_standing_refresh(*, worker_id: int, now=None, median: bool = True) -> None:
+    """The worker's standing across projects, from their per-project standings and all their judgments.
+    median=False (the amortised runs) keeps the stored median seconds instead of reading the worker's
+    timed judgments across every project."""
     now = now or timezone.now()
     per_project = list(WorkerStanding.objects.filter(worker_id=worker_id, project__isnull=False))
     n = sum(s.n_judgments for s in per_project)
@@ -211,7 +269,11 @@ def worker_global_standing_refresh(*, worker_id: int, now=None) -> None:
     lower, upper = wilson_interval(gold_ok, gold_n) if gold_n else (None, None)
     loo_n = sum(s.loo_n for s in per_project if s.loo_agreement is not None)
     loo = (sum(s.loo_agreement * s.loo_n for s in per_project if s.loo_agreement is not None) / loo_n) if loo_n else None
-    median = _worker_median_seconds(worker_id)
+    if median:
+        median = _worker_median_seconds(worker_id)
+    else:
+        median = (WorkerStanding.objects.filter(worker_id=worker_id, project=None)
+                  .values_list("median_seconds", flat=True).first())
     reasons = [{**r, "project_id": s.project_id} for s in per_project for r in (s.reasons or [])]
     WorkerStanding.objects.update_or_create(worker_id=worker_id, project=None, defaults={
         "n_judgments": n, "gold_n": gold_n, "gold_correct": gold_ok,

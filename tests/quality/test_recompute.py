@@ -15,7 +15,7 @@ from quality.models import (
     WorkerStanding,
 )
 from quality.selectors import project_agreement_get, task_consensus_get, worker_standing_get
-from quality.services import project_quality_recompute, projects_changed
+from quality.services import project_quality_recompute, project_refit_needed, projects_changed
 from tasks.models import Assignment, Judgment, Task
 from tests.quality import factories as f
 from workers.models import Pool, PoolMembership, WorkerProfile
@@ -142,6 +142,8 @@ def test_a_task_whose_judgments_were_all_requeued_loses_its_stale_consensus():
     project_quality_recompute(project_id=project.pk)
     assert TaskConsensus.objects.filter(task=task).exists()
     Judgment.objects.filter(task=task).update(status="rejected")
+    assert projects_changed() == []  # a status change alone is not read from the judgments table...
+    project_refit_needed(project_id=project.pk)  # ...the requeue path marks the project (flags._apply)
     assert projects_changed() == [project.pk]
     project_quality_recompute(project_id=project.pk)
     assert not TaskConsensus.objects.filter(task=task).exists()
