@@ -581,7 +581,8 @@ CELERY_BEAT_SCHEDULE.update({
 # A judgment's credit waits in the worker's pending balance until their quality evidence clears them:
 # at least PAY_CLEARANCE_MIN_GOLD gold answers and PAY_CLEARANCE_MIN_JUDGMENTS gold + agreement-scored
 # judgments in a project, whose pooled share right has its Wilson lower bound (z = PAY_CLEARANCE_Z) above the
-# floor (PAY_CLEARANCE_FLOOR; empty: the project's gold threshold, quality rules gold.upper_below).
+# floor (PAY_CLEARANCE_FLOOR; empty: the project's gold threshold, quality rules gold.upper_below; agreement-scored
+# judgments are held to its agreement equivalent against the project's consensus, docs/payments.md).
 PAY_CLEARANCE_MIN_GOLD = env_int("PAY_CLEARANCE_MIN_GOLD", 3)
 PAY_CLEARANCE_MIN_JUDGMENTS = env_int("PAY_CLEARANCE_MIN_JUDGMENTS", 15)
 PAY_CLEARANCE_Z = float(os.environ.get("PAY_CLEARANCE_Z", "0.5"))

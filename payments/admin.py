@@ -14,6 +14,7 @@ from marketplace.errors import ServiceError
 from marketplace.models import FINANCE_GROUP
 from payments.exports import payout_batch_csv
 from payments.models import (
+    EarningsClearance,
     EarningsHold,
     LedgerAccount,
     LedgerAdjustment,
@@ -81,6 +82,17 @@ class EarningsHoldAdmin(ReadOnlyAdmin):
     list_display = ["id", "flag_id", "worker", "currency", "amount_cents", "status", "created_at", "settled_at"]
     list_select_related = ["worker"]
     list_filter = ["status"]
+
+
+@admin.register(EarningsClearance)
+class EarningsClearanceAdmin(LargeTableAdmin, ReadOnlyAdmin):
+    """Whether a worker's new credits wait in pending (docs/payments.md "Pending earnings"): read-only, the
+    clearing run (payments.services.clearance) is its only writer. One row per worker: a large table."""
+
+    list_display = ["worker", "status", "reason", "drained_through_entry_id", "cleared_at", "reviewed_at"]
+    list_select_related = ["worker"]
+    list_filter = ["status", "reason"]
+    search_fields = ["worker__email"]
 
 
 @admin.register(StripeAccount)

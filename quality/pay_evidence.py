@@ -48,7 +48,7 @@ def worker_pay_verdicts(*, worker_ids) -> dict[int, str]:
                 .values_list("worker_id", flat=True))
     standings = list(WorkerStanding.objects.filter(worker_id__in=ids, project__isnull=False)
                      .values("worker_id", "project_id", "status", "gold_n", "gold_correct", "loo_n", "loo_agreement",
-                             "gold_share", "project__gold_share", "median_seconds"))
+                             "gold_share", "project__gold_share", "median_seconds", "pool_loo_agreement"))
     projects = {s["project_id"] for s in standings}
     floors = _project_floors(projects)
     fast_share = settings.PAY_CLEARANCE_FAST_SHARE
@@ -65,6 +65,7 @@ def worker_pay_verdicts(*, worker_ids) -> dict[int, str]:
         if s["status"] in (WorkerStanding.Status.FLAGGED, WorkerStanding.Status.SUSPENDED) or unsettled or hurried:
             doubt.add(s["worker_id"])
         elif evidence_passes(gold_n=s["gold_n"], gold_correct=s["gold_correct"], loo_n=s["loo_n"],
-                             loo_agreement=s["loo_agreement"], floor=floors[s["project_id"]]):
+                             loo_agreement=s["loo_agreement"], floor=floors[s["project_id"]],
+                             pool_agreement=s["pool_loo_agreement"]):
             passed.add(s["worker_id"])
     return {w: DOUBT if w in doubt else EVIDENCE if w in passed else UNPROVEN for w in ids}

@@ -16,7 +16,8 @@ A worker's verdict, from quality's standings and flags (quality.pay_evidence ans
 - evidence: in some project, at least PAY_CLEARANCE_MIN_GOLD gold answers and PAY_CLEARANCE_MIN_JUDGMENTS gold
   plus agreement-scored judgments in all, whose pooled share right (gold correct, matches with the others'
   consensus) has its Wilson lower bound (z = PAY_CLEARANCE_Z) above the project's floor (PAY_CLEARANCE_FLOOR,
-  by default the project's gold threshold, quality rules gold.upper_below), and no doubt anywhere;
+  by default the project's gold threshold, quality rules gold.upper_below; for the agreement-scored part, the
+  agreement a rater right that often shows with the project's consensus: agreement_floor), and no doubt anywhere;
 - otherwise unproven.
 Evidence clears the worker: everything pending becomes payable and later credits are payable at once, until
 doubt reopens (then new credits wait again). Unproven, a credit clears on its own once it is
@@ -96,13 +97,46 @@ def pooled_lower_bound(*, gold_n: int, gold_correct: int, loo_n: int, loo_agreem
     return n, (centre - margin) / denominator
 
 
+def consensus_accuracy(pool_agreement: float | None) -> float | None:
+    """How often the pool's consensus is right, read from the pool's median agreement m: a typical rater right
+    with probability c agrees with a consensus right with probability c about c^2 + (1 - c)^2 of the time, so
+    c = (1 + sqrt(2m - 1)) / 2 (0.5 when the pool agrees no better than chance). None when there is no pool."""
+    if pool_agreement is None or math.isnan(pool_agreement):
+        return None
+    return (1 + math.sqrt(max(2 * min(pool_agreement, 1.0) - 1, 0.0))) / 2
+
+
+def agreement_floor(*, floor: float, pool_agreement: float | None) -> float:
+    """The floor in agreement units: how often a rater right `floor` of the time agrees with this pool's consensus,
+    itself right only c of the time (f*c + (1-f)*(1-c)). A gold answer is checked against the truth, an
+    agreement-scored judgment against other raters who are wrong too: holding agreement to the gold floor
+    asks an honest rater for more than the gold rule does (0.6 right against a consensus right 80% of the time
+    agrees 0.56 of the time)."""
+    c = consensus_accuracy(pool_agreement)
+    if c is None:
+        return floor
+    return floor * c + (1 - floor) * (1 - c)
+
+
+def evidence_floor(*, gold_n: int, loo_n: int, loo_agreement: float | None, floor: float,
+                   pool_agreement: float | None) -> float:
+    """The pooled share's floor: the gold floor for the gold answers, its agreement equivalent for the rest."""
+    loo = loo_n if loo_agreement is not None else 0
+    if gold_n + loo <= 0:
+        return floor
+    return (gold_n * floor + loo * agreement_floor(floor=floor, pool_agreement=pool_agreement)) / (gold_n + loo)
+
+
 def evidence_passes(*, gold_n: int, gold_correct: int, loo_n: int, loo_agreement: float | None,
-                    floor: float) -> bool:
+                    floor: float, pool_agreement: float | None = None) -> bool:
     if gold_n < settings.PAY_CLEARANCE_MIN_GOLD:
         return False
     n, lower = pooled_lower_bound(gold_n=gold_n, gold_correct=gold_correct, loo_n=loo_n,
                                   loo_agreement=loo_agreement, z=settings.PAY_CLEARANCE_Z)
-    return n >= settings.PAY_CLEARANCE_MIN_JUDGMENTS and lower is not None and lower > floor
+    if n < settings.PAY_CLEARANCE_MIN_JUDGMENTS or lower is None:
+        return False
+    return lower > evidence_floor(gold_n=gold_n, loo_n=loo_n, loo_agreement=loo_agreement, floor=floor,
+                                  pool_agreement=pool_agreement)
 
 
 def worker_pay_verdicts(*, worker_ids) -> dict[int, str]:

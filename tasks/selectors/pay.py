@@ -96,7 +96,8 @@ def projects_attach_hourly(projects: Iterable[Project]) -> list[Project]:
 def worker_hourly_pay(*, user, days: int = 30) -> list[dict]:
     """The worker's own effective hourly pay over the last ``days``: what their approved, timed judgments paid
     (each project's reward_cents) over the time they took (server-measured seconds_spent), per currency:
-    ``[{"currency", "hourly_cents", "n_judgments", "hours"}]``. hourly_cents is None below
+    ``[{"currency", "hourly_cents", "n_judgments", "hours", "earned_cents"}]`` (at the reward rate: the webapp
+    shows the part still pending apart, webapp.views.money). hourly_cents is None below
     PAY_HOURLY_MIN_JUDGMENTS judgments, like a project's figure. One aggregate query over the worker's own
     recent judgments (the (worker, project) index), whatever the size of the table."""
     from datetime import timedelta
@@ -112,5 +113,6 @@ def worker_hourly_pay(*, user, days: int = 30) -> list[dict]:
     for row in sorted(rows, key=lambda r: r["currency"]):
         enough = row["n"] >= settings.PAY_HOURLY_MIN_JUDGMENTS and row["seconds"] > 0
         out.append({"currency": row["currency"], "n_judgments": row["n"], "hours": row["seconds"] / 3600,
+                    "earned_cents": int(row["cents"] or 0),
                     "hourly_cents": round(row["cents"] * 3600 / row["seconds"]) if enough else None})
     return out

@@ -7,8 +7,10 @@ a distinctive string, so a leak shows up as a substring anywhere in a response.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import TestCase, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -159,6 +161,11 @@ def build_world(stripe_url: str) -> World:
     for role in WORKER_ROLES:
         account, _ = payout_account_ensure(user=w.users[role])
         StripeAccount.objects.filter(pk=account.pk).update(payouts_enabled=True, details_submitted=True)
+    # Pay follows evidence (issue 20): A's and B's credits wait in pending until cleared; the clock clears them
+    # (a run as if the waiting time were over), so the batch below has lines to make.
+    from payments.services.clearance import earnings_clearance_review
+    earnings_clearance_review(worker_ids=[w.users[role].pk for role in WORKER_ROLES],
+                              now=timezone.now() + timedelta(seconds=settings.PAY_CLEARANCE_WAIT_SECONDS + 60))
     approved = payout_batch_create(actor_id=w.users["finance"].pk, cutoff=timezone.now(), minimum_cents=1)
     payout_batch_approve(batch_id=approved.pk, actor_id=w.users["finance2"].pk)
     for role in WORKER_ROLES:

@@ -105,6 +105,7 @@ REVIEWED: dict[str, Rule] = {
     "payments.LedgerTransaction": both_view("API: reconciliation/, ledger-adjustments/ (finance)"),
     "payments.LedgerEntry": both_view("API: reconciliation/ (finance)"),
     "payments.EarningsHold": both_view("API: flags/<id>/resolve releases or forfeits holds (ops)"),
+    "payments.EarningsClearance": both_view("API: me/earnings/ clearance (the worker); written by the clearing run only"),
     "payments.StripeAccount": both_view("API: payout-batches/ lines (finance)"),
     "payments.PayoutBatch": both_view("API: payout-batches/ (finance); ops may look, not act",
                                       actions={"finance": {"approve", "execute"}},

@@ -14,7 +14,13 @@ from django.utils import timezone
 from payments.models import EarningsClearance, EarningsHold, LedgerAccount, LedgerEntry, LedgerTransaction, PayoutLine
 from payments.selectors import platform_funding_balance
 from payments.services import earnings_credit_judgment, earnings_hold, earnings_hold_forfeit, earnings_hold_release
-from payments.services.clearance import earnings_clearance_review, pooled_lower_bound, worker_pay_verdicts
+from payments.services.clearance import (
+    agreement_floor,
+    consensus_accuracy,
+    earnings_clearance_review,
+    pooled_lower_bound,
+    worker_pay_verdicts,
+)
 from payments.services.payout_lines import payout_line_record_paid
 from payments.services.payouts import payout_batch_create
 from tests.conftest import make_user
@@ -30,14 +36,14 @@ def balance(worker, kind, currency="usd") -> int:
 
 
 def standing(worker, project, *, status="good", gold_n=10, gold_correct=10, loo_n=30, loo_agreement=0.9,
-             median_seconds=60.0, gold_share=None):
+             median_seconds=60.0, gold_share=None, pool_loo_agreement=None):
     """The standing quality's recompute would store (quality.models.WorkerStanding)."""
     from quality.models import WorkerStanding
 
     WorkerStanding.objects.update_or_create(worker=worker, project=project, defaults={
         "status": status, "gold_n": gold_n, "gold_correct": gold_correct, "loo_n": loo_n,
         "loo_agreement": loo_agreement, "n_judgments": gold_n + loo_n, "median_seconds": median_seconds,
-        "gold_share": gold_share, "computed_at": timezone.now()})
+        "gold_share": gold_share, "pool_loo_agreement": pool_loo_agreement, "computed_at": timezone.now()})
 
 
 def submit(worker, project, n=1) -> list[int]:
@@ -232,6 +238,25 @@ def test_verdicts_need_evidence_above_the_floor_and_doubt_anywhere_wins():
     assert worker_pay_verdicts(worker_ids=[worker.pk]) == {worker.pk: "doubt"}
     n, lower = pooled_lower_bound(gold_n=8, gold_correct=6, loo_n=20, loo_agreement=0.5, z=1.0)
     assert n == 28 and lower < 0.6
+
+
+def test_agreement_is_held_to_the_floor_in_agreement_units_of_the_projects_own_consensus():
+    """A rater right 60% of the time agrees with a consensus right c of the time 0.6c + 0.4(1-c): the pooled
+    floor holds gold to the floor and agreement to that (issue 20, seed 2 of the simulation)."""
+    assert consensus_accuracy(None) is None and consensus_accuracy(0.5) == 0.5 and consensus_accuracy(0.3) == 0.5
+    assert consensus_accuracy(1.0) == 1.0 and abs(consensus_accuracy(0.7) - 0.8162) < 1e-3
+    assert agreement_floor(floor=0.6, pool_agreement=None) == 0.6
+    assert agreement_floor(floor=0.6, pool_agreement=1.0) == 0.6  # a perfect consensus: agreement is accuracy
+    assert agreement_floor(floor=0.6, pool_agreement=0.4) == 0.5  # a pool at chance: the floor is chance
+    assert abs(agreement_floor(floor=0.6, pool_agreement=0.7) - 0.5632) < 1e-3
+    project = make_project()
+    honest, spammer, lone = (make_user(f"{n}@example.com") for n in ("honest", "spammer", "lone"))
+    # 6/8 on gold and 0.6 agreement over 25: a lower bound of 0.59, under 0.6 but above the mapped 0.57.
+    standing(honest, project, gold_n=8, gold_correct=6, loo_n=25, loo_agreement=0.6, pool_loo_agreement=0.7)
+    standing(spammer, project, gold_n=8, gold_correct=4, loo_n=25, loo_agreement=0.5, pool_loo_agreement=0.7)
+    standing(lone, project, gold_n=8, gold_correct=6, loo_n=25, loo_agreement=0.6)  # no pool figure: plain floor
+    verdicts = worker_pay_verdicts(worker_ids=[honest.pk, spammer.pk, lone.pk])
+    assert verdicts == {honest.pk: "evidence", spammer.pk: "unproven", lone.pk: "unproven"}
 
 
 def test_doubt_is_a_flag_an_unsettled_test_or_a_hurried_pace_and_a_watch_alone_is_not():

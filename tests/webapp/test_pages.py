@@ -179,6 +179,43 @@ def test_earnings_show_the_credit_the_ledger_line_and_hourly_pay():
     assert "Connect with Stripe" in html
 
 
+def test_hourly_pay_counts_cleared_pay_and_shows_pending_apart(settings):
+    """Issue 20: the worker's own hourly figure is cleared pay; what waits for their work to be checked is
+    shown apart, and once it clears the whole figure is theirs."""
+    from payments.models import EarningsClearance, LedgerTransaction
+    from payments.services.clearance import drain_pending
+
+    settings.PAY_HOURLY_MIN_JUDGMENTS = 1
+    ada = worker()
+    project = typed_project("pairwise")
+    client = browser(ada)
+    url = task_url(client.post(f"/work/projects/{project.pk}/claim"))
+    client.post(f"{url}submit", {"choice": "a"})
+    html = client.get("/earnings/").content.decode()
+    assert "0.00 USD per hour, over 1 judgments" in html
+    pending = re.search(r'data-figure="pending-hourly">Another ([0-9.,]+) USD per hour is pending', html)
+    assert pending and float(pending.group(1).replace(",", "")) > 0, re.findall(r'data-figure="hourly">.*', html)
+    clearance = EarningsClearance.objects.get(worker=ada)
+    drain_pending(clearance=clearance, kind=LedgerTransaction.Kind.CLEARANCE, to_kind="worker_payable", memo="test")
+    html = client.get("/earnings/").content.decode()
+    assert f"{pending.group(1)} USD per hour, over 1 judgments" in html and 'data-figure="pending-hourly"' not in html
+
+
+def test_the_hourly_figure_splits_by_the_pending_share_of_the_window_per_currency():
+    from webapp.views.money import hourly_cleared
+
+    rows = [{"currency": "usd", "hourly_cents": 1200, "n_judgments": 10, "hours": 1.0, "earned_cents": 1000},
+            {"currency": "eur", "hourly_cents": None, "n_judgments": 1, "hours": 0.1, "earned_cents": 100}]
+    summary = {"by_currency": [{"currency": "usd", "pending_clearance_cents": 250},
+                               {"currency": "eur", "pending_clearance_cents": 100}]}
+    usd, eur = hourly_cleared(rows, summary)
+    assert (usd["hourly_cents"], usd["pending_hourly_cents"], usd["rate_hourly_cents"]) == (900, 300, 1200)
+    assert eur["hourly_cents"] is None and eur["pending_hourly_cents"] is None
+    # More pending than the window earned (older credits): the figure is all pending, never negative.
+    (capped,) = hourly_cleared(rows[:1], {"by_currency": [{"currency": "usd", "pending_clearance_cents": 5000}]})
+    assert (capped["hourly_cents"], capped["pending_hourly_cents"]) == (0, 1200)
+
+
 def test_stripe_connect_button_gives_an_onboarding_link_that_comes_back_to_the_earnings_page(fakestripe):
     ada = worker()
     client = browser(ada)

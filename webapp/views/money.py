@@ -33,6 +33,25 @@ ACCOUNT_NAMES = {"worker_pending": gettext_lazy("Pending (being checked)"), "wor
                  "payouts_in_transit": gettext_lazy("Payout in transit"), "paid_out": gettext_lazy("Paid out")}
 
 
+def hourly_cleared(hourly: list[dict], summary: dict) -> list[dict]:
+    """Pay follows evidence (issue 20): the worker's hourly figure counts cleared pay only, and shows what still
+    waits for their work to be checked apart. Pending credits are the newest (the pending account is a queue,
+    cleared oldest first, within days: PAY_CLEARANCE_WAIT_SECONDS), so they sit inside the 30-day window;
+    the pending part of the figure is the reward-rate figure times the pending share of what the window
+    earned. tasks (below payments in the app order) gives the rate, payments the pending balance."""
+    pending = {row["currency"]: row.get("pending_clearance_cents", 0) for row in summary.get("by_currency", [])}
+    out = []
+    for row in hourly:
+        row = {**row, "rate_hourly_cents": row["hourly_cents"], "pending_hourly_cents": None}
+        earned = row.get("earned_cents") or 0
+        if row["hourly_cents"] is not None and earned > 0:
+            waiting = min(pending.get(row["currency"], 0), earned)
+            row["hourly_cents"] = round(row["rate_hourly_cents"] * (earned - waiting) / earned)
+            row["pending_hourly_cents"] = row["rate_hourly_cents"] - row["hourly_cents"]
+        out.append(row)
+    return out
+
+
 @worker_page
 def earnings(request):
     summary = worker_earnings_summary(user=request.user)
@@ -43,7 +62,7 @@ def earnings(request):
         entry.account_name = ACCOUNT_NAMES.get(entry.account.kind, entry.account.kind)
     payouts = PayoutLine.objects.filter(worker=request.user).select_related("batch").order_by("-id")[:20]
     return render(request, "webapp/earnings.html", {
-        "summary": summary, "page": page, "payouts": payouts, "hourly": worker_hourly_pay(user=request.user),
+        "summary": summary, "page": page, "payouts": payouts, "hourly": hourly_cleared(worker_hourly_pay(user=request.user), summary),
         "account": payout_account_get(user=request.user),
     })
 
