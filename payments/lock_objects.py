@@ -10,8 +10,10 @@ from payments.models import LedgerAccount, LedgerAdjustment, PayoutBatch, Payout
 
 
 def ledger_accounts_lock(*, account_ids) -> dict[int, LedgerAccount]:
-    """Locks the accounts (SELECT ... FOR UPDATE, ascending id) and returns them fresh, by id."""
-    rows = LedgerAccount.objects.select_for_update().filter(pk__in=set(account_ids)).order_by("pk")
+    """Locks the accounts (SELECT ... FOR NO KEY UPDATE, ascending id: only balances change, so inserts of
+    entries referencing an account, whose foreign-key check takes FOR KEY SHARE, are not blocked) and returns
+    them fresh, by id."""
+    rows = LedgerAccount.objects.select_for_update(no_key=True).filter(pk__in=set(account_ids)).order_by("pk")
     return {row.pk: row for row in rows}
 
 

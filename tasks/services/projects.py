@@ -67,7 +67,11 @@ def project_create(
 
 
 def _locked(project_id: int) -> Project:
-    return Project.objects.select_for_update().get(pk=project_id)
+    # FOR NO KEY UPDATE: the lock serialises status changes without blocking the foreign-key checks
+    # (FOR KEY SHARE) of every claim and submit that inserts a row of this project. A plain FOR UPDATE
+    # conflicts with those and closed a deadlock cycle with two claims (a completion job waiting on a
+    # claim's insert, queued ahead of another claim's check).
+    return Project.objects.select_for_update(no_key=True).get(pk=project_id)
 
 
 @transaction.atomic

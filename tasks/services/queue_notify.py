@@ -79,7 +79,7 @@ def work_available_notify(*, project_id: int) -> int:
         last_pk = batch[-1]
         with transaction.atomic():
             # Lock the workers, then re-check the rate limit under the lock: concurrent runs serialise here.
-            locked = list(User.objects.select_for_update().filter(pk__in=batch).order_by("pk")
+            locked = list(User.objects.select_for_update(no_key=True).filter(pk__in=batch).order_by("pk")
                           .values_list("pk", flat=True))
             due = list(_candidates(project=project, now=now).filter(pk__in=locked).values_list("pk", "email"))
             WorkNotification.objects.bulk_create(

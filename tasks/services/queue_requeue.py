@@ -54,7 +54,7 @@ def project_overlap_extend(*, task_id: int, max_overlap: int) -> bool:
     reopening the task (and its project) if it had completed. True when the overlap grew. Serialised by
     the task's row lock, so two concurrent calls never pass ``max_overlap``. Unknown and gold tasks: False."""
     with transaction.atomic():
-        task = Task.objects.select_for_update().filter(pk=task_id, is_gold=False).first()
+        task = Task.objects.select_for_update(no_key=True).filter(pk=task_id, is_gold=False).first()
         if task is None or task.overlap >= max_overlap:
             return False
         Task.objects.filter(pk=task_id).update(overlap=F("overlap") + 1, status=Task.Status.OPEN, completed_at=None)
