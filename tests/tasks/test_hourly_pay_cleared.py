@@ -68,6 +68,11 @@ def test_half_pending_credits_halve_the_figure_and_the_alert_is_on_cleared_pay_t
     assert row["id"] == project.pk
     assert (row["rate_hourly_cents"], row["effective_hourly_cents"], row["pending_hourly_cents"]) == (2400, 1200, 1200)
     assert row["below_pay_floor"] is True
+    browser = Client()
+    browser.force_login(seer)
+    page = browser.get("/work/").content.decode()
+    assert "12.00 USD" in page and "another 12.00 USD per hour is pending while work is checked" in page
+    assert "below the platform&#x27;s pay floor" in page or "below the platform's pay floor" in page
 
     # Too young for the clock: nothing clears, nothing moves.
     assert earnings_clearance_review(worker_ids=[waiting.pk]) == {}
@@ -81,6 +86,8 @@ def test_half_pending_credits_halve_the_figure_and_the_alert_is_on_cleared_pay_t
     assert body["low_pay"] is False
     (row,) = looker.get("/api/v1/work/projects/").json()["results"]
     assert (row["effective_hourly_cents"], row["pending_hourly_cents"], row["below_pay_floor"]) == (2400, 0, False)
+    page = browser.get("/work/").content.decode()
+    assert "24.00 USD" in page and "is pending while work is checked" not in page and "pay floor" not in page
 
 
 def test_the_sample_is_the_newest_judgments_only(settings):
