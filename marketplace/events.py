@@ -100,5 +100,12 @@ project_agreement = Hook("project_agreement", receiver_app="quality")
 project_agreement_ensure = Hook("project_agreement_ensure", receiver_app="quality")
 worker_gold_shares = Hook("worker_gold_shares", receiver_app="quality")
 
-ALL = (api_key_client, worker_work_stopped, worker_standing, judgment_approved, task_completed, task_consensus, project_agreement,
-       project_agreement_ensure, worker_gold_shares)
+# tasks -> payments, a read: how much of these judgments' credits has cleared (left the pending account:
+# payable at once, cleared since, or held or reversed by a flag) and how much still waits, per project: the
+# projects' effective hourly pay counts cleared pay only (tasks.selectors.pay).
+# ask(judgment_ids_by_project={project_id: [judgment ids]}) -> {project_id: {"cleared_cents", "pending_cents"}}
+# for every project given (zeros where no credit exists); one ledger query for the lot.
+judgment_credits_cleared = Hook("judgment_credits_cleared", receiver_app="payments")
+
+ALL = (api_key_client, worker_work_stopped, worker_standing, worker_pay_verdicts, judgment_approved, task_completed,
+       task_consensus, project_agreement, project_agreement_ensure, worker_gold_shares, judgment_credits_cleared)

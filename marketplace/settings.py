@@ -605,7 +605,13 @@ CELERY_BEAT_SCHEDULE["payments-clearance-due"] = {"task": "payments.jobs.earning
 
 # --- pay floor ---
 # Effective hourly pay = reward per judgment / median seconds per approved judgment * 3600, in the
-# project's minor units. Below this floor a project is flagged (admin warning, low_pay / below_pay_floor).
+# project's minor units, times the cleared share of those judgments' credits (pending pay is shown apart).
+# Below this floor a project is flagged (admin warning, low_pay / below_pay_floor), on the cleared figure.
 PAY_FLOOR_HOURLY_CENTS = int(os.environ.get("PAY_FLOOR_HOURLY_CENTS", "1500"))
 # Fewer timed approved judgments than this: the figure is null (a median of 2 is noise).
 PAY_HOURLY_MIN_JUDGMENTS = int(os.environ.get("PAY_HOURLY_MIN_JUDGMENTS", "5"))
+# The sample behind the figure: each project's newest this many approved, timed judgments (read newest first
+# on the (project, id) index), so its cost is bounded per project however many judgments it has.
+PAY_HOURLY_SAMPLE = env_int("PAY_HOURLY_SAMPLE", 500)
+if PAY_HOURLY_SAMPLE < 1:
+    raise ImproperlyConfigured("PAY_HOURLY_SAMPLE must be at least 1")

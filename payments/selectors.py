@@ -185,20 +185,56 @@ def ledger_adjustment_get(*, adjustment_id: int) -> LedgerAdjustment | None:
 
 
 def judgment_credits_cleared(*, judgment_ids) -> dict:
-    """{cleared_cents, pending_cents} of these judgments' credits: cleared when the credit went to payable at
-    once, or has left the pending account since (drained: cleared, or held or reversed by a flag); pending
-    while it waits above its worker's watermark (payments.services.clearance). Reads these credits only
-    (the unique (kind, source_ref) index) and their workers' clearance rows."""
+    """{cleared_cents, pending_cents} of these judgments' credits (judgment_credits_cleared_by_project for
+    one group)."""
+    return judgment_credits_cleared_by_project(judgment_ids_by_project={0: list(judgment_ids)})[0]
+
+
+# Refs per statement off PostgreSQL (SQLite's bound-parameter limit; there one array parameter carries them all).
+_REFS_PER_QUERY = 10_000
+
+
+def judgment_credits_cleared_by_project(*, judgment_ids_by_project: dict[int, list[int]]) -> dict[int, dict]:
+    """{project_id: {cleared_cents, pending_cents}} of the given judgments' credits, for every project given
+    (zeros where none is credited). A credit is cleared when it went to payable at once, or has left the
+    pending account since (drained: cleared, or held or reversed by a flag); pending while it waits above its
+    worker's watermark (payments.services.clearance). Reads these credits only (the unique (kind, source_ref)
+    index) and their workers' clearance rows: on PostgreSQL one statement for the lot (the refs go as one
+    array parameter, summed in the database), elsewhere one query per 10,000 refs plus the clearance rows.
+    What marketplace.events.judgment_credits_cleared answers (tasks.selectors.pay's hourly figures)."""
+    from django.db import connection
+
     from payments.models import EarningsClearance
 
-    refs = [f"judgment:{j}" for j in judgment_ids]
-    if not refs:
-        return {"cleared_cents": 0, "pending_cents": 0}
-    rows = list(LedgerEntry.objects.filter(transaction__kind=LedgerTransaction.Kind.JUDGMENT_CREDIT,
-                                           transaction__source_ref__in=refs, amount_cents__gt=0)
-                .values_list("id", "amount_cents", "account__kind", "account__worker_id"))
+    out = {pid: {"cleared_cents": 0, "pending_cents": 0} for pid in judgment_ids_by_project}
+    project_of = {f"judgment:{j}": pid for pid, ids in judgment_ids_by_project.items() for j in ids}
+    if not project_of:
+        return out
+    if connection.vendor == "postgresql":
+        entry, txn, account = LedgerEntry._meta.db_table, LedgerTransaction._meta.db_table, LedgerAccount._meta.db_table
+        clearance = EarningsClearance._meta.db_table
+        sql = (f"SELECT s.project_id, a.kind = %s AND e.id > COALESCE(c.drained_through_entry_id, 0), "  # noqa: S608 - constant fragments only
+               f"SUM(e.amount_cents) FROM unnest(%s::text[], %s::bigint[]) AS s(ref, project_id) "
+               f"JOIN {txn} t ON t.kind = %s AND t.source_ref = s.ref "
+               f"JOIN {entry} e ON e.transaction_id = t.id AND e.amount_cents > 0 "
+               f"JOIN {account} a ON a.id = e.account_id "
+               f"LEFT JOIN {clearance} c ON c.worker_id = a.worker_id GROUP BY 1, 2")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [Kind.WORKER_PENDING.value, list(project_of), list(project_of.values()),
+                                 LedgerTransaction.Kind.JUDGMENT_CREDIT.value])
+            for pid, pending, cents in cursor.fetchall():
+                out[pid]["pending_cents" if pending else "cleared_cents"] += int(cents)
+        return out
+    refs = list(project_of)
+    rows = []
+    for start in range(0, len(refs), _REFS_PER_QUERY):
+        rows += (LedgerEntry.objects.filter(transaction__kind=LedgerTransaction.Kind.JUDGMENT_CREDIT,
+                                            transaction__source_ref__in=refs[start:start + _REFS_PER_QUERY],
+                                            amount_cents__gt=0)
+                 .values_list("id", "amount_cents", "account__kind", "account__worker_id", "transaction__source_ref"))
     marks = dict(EarningsClearance.objects.filter(worker_id__in={r[3] for r in rows})
                  .values_list("worker_id", "drained_through_entry_id"))
-    pending = sum(amount for pk, amount, kind, worker in rows
-                  if kind == Kind.WORKER_PENDING and pk > marks.get(worker, 0))
-    return {"cleared_cents": sum(r[1] for r in rows) - pending, "pending_cents": pending}
+    for pk, amount, kind, worker, ref in rows:
+        pending = kind == Kind.WORKER_PENDING and pk > marks.get(worker, 0)
+        out[project_of[ref]]["pending_cents" if pending else "cleared_cents"] += amount
+    return out

@@ -1,6 +1,7 @@
-"""Project admin for ops: progress (tasks, complete, judgments), agreement, and effective hourly pay with
-the pay-floor alert (tasks.selectors.pay). The list page costs a fixed number of queries: counts are
-subqueries on the page's rows and the hourly figure is one aggregate query for the whole page."""
+"""Project admin for ops: progress (tasks, complete, judgments), agreement, and effective hourly pay (cleared
+pay, with the pending part apart) with the pay-floor alert (tasks.selectors.pay). The list page costs a fixed
+number of queries: counts are subqueries on the page's rows and the hourly figures are two queries for the
+whole page (the sample, the ledger)."""
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -27,7 +28,7 @@ def _money(cents: int | None, currency: str) -> str:
 class PayChangeList(ChangeList):
     def get_results(self, request):
         super().get_results(request)
-        # One aggregate query for the page (never one per row).
+        # Two queries for the page (never one per row).
         self.result_list = projects_attach_hourly(self.result_list)
 
 
@@ -78,10 +79,12 @@ class ProjectAdmin(admin.ModelAdmin):
         cents = getattr(obj, "effective_hourly_cents", None)
         if cents is None:
             return "-"
+        pending = obj.pending_hourly_cents
         if obj.below_pay_floor:
-            return format_html('<strong style="color:#ba2121" title="Under the pay floor ({})">{} ⚠ low pay</strong>',
-                               _money(settings.PAY_FLOOR_HOURLY_CENTS, obj.currency), _money(cents, obj.currency))
-        return _money(cents, obj.currency)
+            return format_html('<strong style="color:#ba2121" title="Under the pay floor ({})">{} ⚠ low pay</strong>{}',
+                               _money(settings.PAY_FLOOR_HOURLY_CENTS, obj.currency), _money(cents, obj.currency),
+                               f" (+{_money(pending, obj.currency)} pending)" if pending else "")
+        return _money(cents, obj.currency) + (f" (+{_money(pending, obj.currency)} pending)" if pending else "")
 
     @admin.display(description="progress")
     def progress_detail(self, obj):
@@ -108,10 +111,14 @@ class ProjectAdmin(admin.ModelAdmin):
         if obj.effective_hourly_cents is None:
             return (f"not enough evidence yet ({obj.n_timed} timed approved judgments; "
                     f"{settings.PAY_HOURLY_MIN_JUDGMENTS} needed)")
-        return format_html("{} per hour ({} per judgment, median {} s over {} judgments){}",
+        pending = ""
+        if obj.pending_hourly_cents:
+            pending = (f"; cleared pay only: another {_money(obj.pending_hourly_cents, obj.currency)} per hour is "
+                       f"pending while the workers' work is checked (rate {_money(obj.rate_hourly_cents, obj.currency)})")
+        return format_html("{} per hour ({} per judgment, median {} s over {} judgments){}{}",
                            _money(obj.effective_hourly_cents, obj.currency), _money(obj.reward_cents, obj.currency),
                            f"{obj.median_seconds:.1f}", obj.n_timed,
-                           " - UNDER THE PAY FLOOR" if obj.below_pay_floor else "")
+                           " - UNDER THE PAY FLOOR" if obj.below_pay_floor else "", pending)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         project = self.get_object(request, object_id)
@@ -119,7 +126,8 @@ class ProjectAdmin(admin.ModelAdmin):
             projects_attach_hourly([project])
             if project.below_pay_floor:
                 self.message_user(request, (
-                    f"This project pays {_money(project.effective_hourly_cents, project.currency)} per hour at the "
-                    f"median pace, under the floor of {_money(settings.PAY_FLOOR_HOURLY_CENTS, project.currency)} "
+                    f"This project pays {_money(project.effective_hourly_cents, project.currency)} per hour in "
+                    f"cleared pay at the median pace (+{_money(project.pending_hourly_cents, project.currency)} "
+                    f"pending), under the floor of {_money(settings.PAY_FLOOR_HOURLY_CENTS, project.currency)} "
                     "(PAY_FLOOR_HOURLY_CENTS). Raise reward_cents or ask the client to."), messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)

@@ -4,14 +4,14 @@ tasks, judgments and ledger tables grow (bench/consoles.py measures them at 1M t
 - progress: the per-project task counts beat keeps in the cache (gauges.project_task_counts);
 - throughput over 24 h: hourly buckets per project that beat rolls up incrementally (only judgments newer
   than its last run; gauges.judgments_per_hour_refresh), summed;
-- median seconds and effective hourly pay: the project's last MEDIAN_SAMPLE timed, approved judgments
-  (the (project, id) index, newest first), against PAY_FLOOR_HOURLY_CENTS; the hourly figure counts cleared
-  pay (the sample's credits that are no longer pending), with the pending part apart;
+- median seconds and effective hourly pay: tasks.selectors.pay, the figures the APIs and the project admin
+  show (the project's last PAY_HOURLY_SAMPLE timed, approved judgments on the (project, id) index, newest
+  first), against PAY_FLOOR_HOURLY_CENTS; the hourly figure counts cleared pay (the sample's credits that
+  are no longer pending), with the pending part apart; two queries for the page;
 - agreement: quality's ProjectAgreement row; flags: the open ones (the (status, created_at) index);
 - money: the cached balances of the worker ledger accounts; batches: the open ones and the last few.
 """
 
-import statistics
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from marketplace.observability import gauges
 
-MEDIAN_SAMPLE = 500
 PROJECTS_SHOWN = 50
 FLAGS_SHOWN = 50
 BATCHES_SHOWN = 20
@@ -50,10 +49,9 @@ def first_id_since(model, since, field: str = "created_at") -> int | None:
 
 
 def project_rows(now=None) -> list[dict]:
-    from payments.selectors import judgment_credits_cleared
     from quality.models import ProjectAgreement
-    from tasks.models import Judgment, Project
-    from tasks.selectors.pay import below_pay_floor, hourly_cents
+    from tasks.models import Project
+    from tasks.selectors.pay import projects_effective_hourly
 
     now = now or timezone.now()
     projects = list(Project.objects.filter(status__in=[Project.Status.ACTIVE, Project.Status.PAUSED])
@@ -67,33 +65,24 @@ def project_rows(now=None) -> list[dict]:
         gauges.judgments_per_hour_refresh(now)
         per_24h = gauges.judgments_last_24h(now) or {}
     agreements = {a.project_id: a for a in ProjectAgreement.objects.filter(project__in=projects)}
+    # Pay follows evidence: the hourly figure and the floor alert count cleared pay only; what still waits for
+    # the workers' work to be checked is shown apart. The same figures as the APIs and the project admin.
+    pay = projects_effective_hourly(projects=projects)
     rows = []
     for project in projects:
         c = counts["projects"].get(project.pk, {"open": 0, "complete": 0})
         total = c.get("open", 0) + c.get("complete", 0)
         done_24h = per_24h.get(project.pk, 0)
-        sample = list(Judgment.objects.filter(project_id=project.pk, status=Judgment.Status.APPROVED,
-                                              seconds_spent__gt=0).order_by("-id")
-                      .values_list("id", "seconds_spent")[:MEDIAN_SAMPLE])
-        seconds = [s for _, s in sample]
-        median = statistics.median(seconds) if seconds else None
-        rate = hourly_cents(reward_cents=project.reward_cents, median_seconds=median, n=len(seconds))
-        # Pay follows evidence: the hourly figure and the floor alert count cleared pay only; what still
-        # waits for the workers' work to be checked is shown apart (same sample of judgments).
-        money = judgment_credits_cleared(judgment_ids=[pk for pk, _ in sample])
-        credited = money["cleared_cents"] + money["pending_cents"]
-        hourly = pending_hourly = None
-        if rate is not None:
-            cleared_share = money["cleared_cents"] / credited if credited else 1.0
-            hourly, pending_hourly = round(rate * cleared_share), rate - round(rate * cleared_share)
+        figures = pay[project.pk]
         agreement = agreements.get(project.pk)
         rows.append({
             "project": project, "open": c.get("open", 0), "complete": c.get("complete", 0), "total": total,
             "live": live.get(project.pk, 0),
             "progress_percent": round(100 * c.get("complete", 0) / total, 1) if total else 0.0,
-            "judgments_24h": done_24h, "median_seconds": median, "hourly_cents": hourly,
-            "pending_hourly_cents": pending_hourly, "rate_hourly_cents": rate,
-            "below_floor": below_pay_floor(hourly), "alpha": agreement.alpha if agreement else None,
+            "judgments_24h": done_24h, "median_seconds": figures["median_seconds"],
+            "hourly_cents": figures["effective_hourly_cents"],
+            "pending_hourly_cents": figures["pending_hourly_cents"], "rate_hourly_cents": figures["rate_hourly_cents"],
+            "below_floor": figures["below_pay_floor"], "alpha": agreement.alpha if agreement else None,
         })
     return rows
 

@@ -57,17 +57,27 @@ class ProjectOutSerializer(serializers.ModelSerializer):
     pool = serializers.PrimaryKeyRelatedField(read_only=True)
     progress = serializers.SerializerMethodField()
     effective_hourly_cents = serializers.SerializerMethodField(
-        help_text="Reward per judgment / median seconds of approved judgments * 3600, in the project's currency "
-                  "(minor units); null until PAY_HOURLY_MIN_JUDGMENTS timed judgments exist.")
+        help_text="What workers are paid per hour now, counting cleared pay only: rate_hourly_cents times the "
+                  "cleared share of the sampled judgments' credits (a credit is pending while the worker's work "
+                  "is checked), in the project's currency (minor units); null until PAY_HOURLY_MIN_JUDGMENTS "
+                  "timed judgments exist.")
     low_pay = serializers.SerializerMethodField(
-        help_text="effective_hourly_cents is known and under the platform's floor (PAY_FLOOR_HOURLY_CENTS).")
+        help_text="effective_hourly_cents (cleared pay) is known and under the platform's floor "
+                  "(PAY_FLOOR_HOURLY_CENTS).")
+    pending_hourly_cents = serializers.SerializerMethodField(
+        help_text="The part of rate_hourly_cents still pending (earned, waiting for the workers' work to be "
+                  "checked): rate_hourly_cents - effective_hourly_cents; null when the rate is.")
+    rate_hourly_cents = serializers.SerializerMethodField(
+        help_text="Reward per judgment / median seconds * 3600 over the project's newest PAY_HOURLY_SAMPLE approved "
+                  "timed judgments, cleared or not; null until PAY_HOURLY_MIN_JUDGMENTS timed judgments exist.")
 
     class Meta:
         model = Project
         fields = ["id", "name", "task_type", "label_schema", "instructions", "data_use_statement", "reward_cents",
                   "currency", "overlap", "max_overlap", "confidence_threshold", "required_qualifications", "pool",
                   "lease_seconds", "gold_share", "priority", "max_judgments_per_worker", "status", "progress",
-                  "effective_hourly_cents", "low_pay", "created_at", "updated_at", "completed_at"]
+                  "effective_hourly_cents", "low_pay", "pending_hourly_cents", "rate_hourly_cents", "created_at",
+                  "updated_at", "completed_at"]
 
     @extend_schema_field(ProgressSerializer(allow_null=True))
     def get_progress(self, project) -> dict | None:
@@ -82,6 +92,14 @@ class ProjectOutSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.BooleanField())
     def get_low_pay(self, project) -> bool:
         return bool(getattr(project, "below_pay_floor", False))
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_pending_hourly_cents(self, project) -> int | None:
+        return getattr(project, "pending_hourly_cents", None)
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_rate_hourly_cents(self, project) -> int | None:
+        return getattr(project, "rate_hourly_cents", None)
 
 
 class AgreementSerializer(serializers.Serializer):
@@ -104,7 +122,7 @@ class ProjectListView(ClientAPIView):
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(project_list(client=self.client), request, view=self)
-        page = projects_attach_hourly(page)  # one aggregate query for the page
+        page = projects_attach_hourly(page)  # two queries for the page (the sample, the ledger)
         return paginator.get_paginated_response(ProjectOutSerializer(page, many=True).data)
 
     @extend_schema(tags=["client: projects"], summary="Create a project", request=ProjectInSerializer,

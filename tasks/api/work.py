@@ -22,9 +22,17 @@ class WorkProjectSerializer(serializers.Serializer):
     reward_cents = serializers.IntegerField(help_text="Pay per judgment, in the currency's minor units.")
     currency = serializers.CharField()
     effective_hourly_cents = serializers.IntegerField(
-        allow_null=True, help_text="reward / median seconds of approved judgments * 3600; null until enough "
+        allow_null=True, help_text="What the project pays per hour now, counting cleared pay only: rate_hourly_cents "
+                                   "times the cleared share of the sampled judgments' credits; null until enough "
                                    "judgments (PAY_HOURLY_MIN_JUDGMENTS).")
-    below_pay_floor = serializers.BooleanField(help_text="effective_hourly_cents is under the platform's floor.")
+    below_pay_floor = serializers.BooleanField(
+        help_text="effective_hourly_cents (cleared pay) is under the platform's floor.")
+    pending_hourly_cents = serializers.IntegerField(
+        allow_null=True, help_text="The part of rate_hourly_cents still pending while workers' work is checked: "
+                                   "rate_hourly_cents - effective_hourly_cents; null when the rate is.")
+    rate_hourly_cents = serializers.IntegerField(
+        allow_null=True, help_text="reward / median seconds of the newest approved judgments (PAY_HOURLY_SAMPLE) "
+                                   "* 3600, cleared or not; null until enough judgments.")
     open_slots = serializers.IntegerField(
         help_text="Judgments the project's tasks still want, your own live and submitted work counted as still "
                   "open: it falls as other workers take slots, never with your own claims or submits.")

@@ -95,7 +95,8 @@ def _signed_in(user) -> Person:
 
 
 WORK_FIELDS = {"id", "name", "task_type", "label_schema", "instructions", "data_use_statement", "reward_cents",
-               "currency", "effective_hourly_cents", "below_pay_floor", "open_slots", "lease_seconds"}
+               "currency", "effective_hourly_cents", "below_pay_floor", "pending_hourly_cents", "rate_hourly_cents",
+               "open_slots", "lease_seconds"}
 
 
 def test_worker_listing_shows_only_claimable_projects_with_open_slots():

@@ -38,8 +38,10 @@ class Project(TypedDict):
     max_judgments_per_worker: int | None
     status: str
     progress: Progress | None
-    effective_hourly_cents: int | None
-    low_pay: bool
+    effective_hourly_cents: int | None  # cleared pay only (issue 20)
+    low_pay: bool  # on effective_hourly_cents
+    pending_hourly_cents: NotRequired[int | None]  # the part of the rate still pending (absent from older servers)
+    rate_hourly_cents: NotRequired[int | None]  # reward / median seconds * 3600, cleared or not
     created_at: str
     updated_at: str
     completed_at: str | None
