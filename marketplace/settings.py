@@ -586,8 +586,11 @@ CELERY_BEAT_SCHEDULE.update({
 PAY_CLEARANCE_MIN_GOLD = env_int("PAY_CLEARANCE_MIN_GOLD", 3)
 PAY_CLEARANCE_MIN_JUDGMENTS = env_int("PAY_CLEARANCE_MIN_JUDGMENTS", 15)
 PAY_CLEARANCE_Z = float(os.environ.get("PAY_CLEARANCE_Z", "0.5"))
-# Doubt, besides flags and adaptive gold's unsettled test: a median time per judgment under this share of
-# the project's workers' median (0: off).
+# Doubt, besides flags: the random-answering test's log likelihood ratio (random : honest) above this (0: the
+# answers so far are likelier random than honest; schemas without that test use adaptive gold's agreement
+# test instead) ...
+PAY_CLEARANCE_DOUBT_LOG_LR = float(os.environ.get("PAY_CLEARANCE_DOUBT_LOG_LR", "0.0"))
+# ... or a median time per judgment under this share of the project's workers' median (0: off).
 PAY_CLEARANCE_FAST_SHARE = float(os.environ.get("PAY_CLEARANCE_FAST_SHARE", "0.8"))
 PAY_CLEARANCE_FLOOR = float(os.environ["PAY_CLEARANCE_FLOOR"]) if os.environ.get("PAY_CLEARANCE_FLOOR") else None
 # The clock fallback: a pending credit this old clears when nothing is in doubt about the worker. 0: no

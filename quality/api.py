@@ -78,8 +78,10 @@ class WorkerStandingResponseSerializer(serializers.Serializer):
     email = serializers.EmailField()
     standing = serializers.JSONField(allow_null=True, help_text=(
         "status, reasons, n_judgments, gold_n, gold_correct, gold_accuracy, gold_lower, gold_upper, "
-        "loo_agreement, loo_n, pool_loo_agreement, median_seconds, top_answer_share, computed_at, and the same "
-        "per project under projects; null until the quality job has measured the worker."))
+        "loo_agreement, loo_n, pool_loo_agreement, median_seconds, top_answer_share, gold_share, random_log_lr "
+        "(the random-answering test's log likelihood ratio, random : honest; above 0 holds the worker's pending "
+        "pay, docs/payments.md), computed_at, and the same per project under projects; null until the quality job "
+        "has measured the worker."))
 
 
 @extend_schema(tags=["ops"], responses={200: WorkerStandingResponseSerializer})

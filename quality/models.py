@@ -128,6 +128,11 @@ class WorkerStanding(models.Model):
         null=True, blank=True,
         help_text="Share of this worker's claims in the project served as gold (adaptive gold, quality.gold): "
                   "the project's gold_share when there is no doubt about them, up to the cap. Ops only.")
+    random_log_lr = models.FloatField(
+        null=True, blank=True,
+        help_text="The random-answering test's log likelihood ratio (random : honest; quality.rules.rule_random) at "
+                  "the last full fit: above 0, the worker's answers so far are likelier random than honest. Empty "
+                  "where the schema has no such test or nothing was scored yet. Ops only.")
     computed_at = models.DateTimeField()
 
     class Meta:

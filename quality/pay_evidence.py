@@ -48,16 +48,24 @@ def worker_pay_verdicts(*, worker_ids) -> dict[int, str]:
                 .values_list("worker_id", flat=True))
     standings = list(WorkerStanding.objects.filter(worker_id__in=ids, project__isnull=False)
                      .values("worker_id", "project_id", "status", "gold_n", "gold_correct", "loo_n", "loo_agreement",
-                             "gold_share", "project__gold_share", "median_seconds", "pool_loo_agreement"))
+                             "gold_share", "project__gold_share", "median_seconds", "pool_loo_agreement",
+                             "random_log_lr"))
     projects = {s["project_id"] for s in standings}
     floors = _project_floors(projects)
     fast_share = settings.PAY_CLEARANCE_FAST_SHARE
     pace = _project_median_seconds(projects) if fast_share > 0 else {}
     passed = set()
     for s in standings:
-        # Adaptive gold's doubt (quality.gold): a share above the project's means quality's sequential test
-        # has not settled on this worker yet.
-        unsettled = s["gold_share"] is not None and s["gold_share"] > (s["project__gold_share"] or 0.0) + 1e-9
+        if s["random_log_lr"] is not None:
+            # The random-answering test leans to random: the worker's answers so far are likelier from a random
+            # answerer than from an honest one. A test still between that and settled-honest is not doubt (an
+            # honest average rater's ratio can take more than a day's work to fall past -0.5, the line where
+            # adaptive gold stops serving them extra): the evidence rule below decides for them.
+            unsettled = s["random_log_lr"] > settings.PAY_CLEARANCE_DOUBT_LOG_LR
+        else:
+            # No random test on this schema (ratings, flags, rankings): adaptive gold's own doubt, from the
+            # agreement test (quality.gold): a share above the project's means that test has not settled.
+            unsettled = s["gold_share"] is not None and s["gold_share"] > (s["project__gold_share"] or 0.0) + 1e-9
         # Far quicker than the project's workers: answers given faster than the others read (a "watch" of
         # the too-fast rule's kind, relative to the pool rather than an absolute floor).
         pool = pace.get(s["project_id"])

@@ -66,7 +66,7 @@ def _standings(*, worker_id: int, render) -> dict | None:
 
 _OPS_STANDING_FIELDS = ("status", "reasons", "n_judgments", "gold_n", "gold_correct", "gold_accuracy", "gold_lower",
                         "gold_upper", "loo_agreement", "loo_n", "pool_loo_agreement", "median_seconds",
-                        "top_answer_share", "gold_share", "computed_at")
+                        "top_answer_share", "gold_share", "random_log_lr", "computed_at")
 
 
 def worker_standing_for_ops(*, worker_id: int) -> dict | None:

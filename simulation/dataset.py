@@ -79,8 +79,9 @@ def load_pairs(path: Path = DATA_FILE) -> tuple[CodePair, ...]:
     return pairs
 
 
-def _planted(pair: CodePair, *, external_id: str, rng: random.Random, is_gold: bool) -> PlantedTask:
-    swap = rng.random() < 0.5
+def _planted(pair: CodePair, *, external_id: str, rng: random.Random | None, is_gold: bool,
+             swap: bool | None = None) -> PlantedTask:
+    swap = rng.random() < 0.5 if swap is None else swap
     a, b = pair.completions["a"], pair.completions["b"]
     truth = pair.correct
     if swap:
@@ -95,7 +96,10 @@ def build_tasks(*, n_tasks: int, n_gold: int, seed: int, prefix: str,
                 pairs: tuple[CodePair, ...] | None = None) -> tuple[list[PlantedTask], list[PlantedTask]]:
     """(regular tasks, gold tasks), deterministic for a seed. Items are cycled through in a shuffled order
     when more tasks than items are asked for (each reuse draws its own side order). Gold tasks are drawn
-    from a separate shuffle, so a gold task and a regular task may share an item but never an external_id."""
+    from a separate shuffle, so a gold task and a regular task may share an item but never an external_id;
+    while the items allow it, never the same data either (the item in the other side order, or the next item
+    of the shuffle): the simulated workers tell what they were served by its data (they are never told what
+    is gold), so a gold task identical to a regular one would be counted as gold wherever either was served."""
     if n_tasks < 1 or n_gold < 0:
         raise ValueError("need at least one task and a non-negative number of gold tasks")
     pairs = pairs or load_pairs()
@@ -106,9 +110,24 @@ def build_tasks(*, n_tasks: int, n_gold: int, seed: int, prefix: str,
                for i in range(n_tasks)]
     gold_order = list(pairs)
     rng.shuffle(gold_order)
-    gold = [_planted(gold_order[i % len(gold_order)], external_id=f"{prefix}-g{i:03d}", rng=rng, is_gold=True)
-            for i in range(n_gold)]
+    taken = {data_key(t.data) for t in regular}
+    gold = []
+    for i in range(n_gold):
+        external_id = f"{prefix}-g{i:03d}"
+        planted = _planted(gold_order[i % len(gold_order)], external_id=external_id, rng=rng, is_gold=True)
+        if data_key(planted.data) in taken:
+            start = i % len(gold_order)
+            variants = (_planted(pair, external_id=external_id, rng=None, is_gold=True, swap=swap)
+                        for pair in gold_order[start:] + gold_order[:start] for swap in (False, True))
+            planted = next((v for v in variants if data_key(v.data) not in taken), planted)
+        taken.add(data_key(planted.data))
+        gold.append(planted)
     return regular, gold
+
+
+def data_key(data: dict) -> tuple:
+    """What a worker sees of a pairwise task: two tasks with the same key cannot be told apart."""
+    return data.get("prompt"), data.get("response_a"), data.get("response_b")
 
 
 def quiz_questions(*, count: int, seed: int, pairs: tuple[CodePair, ...] | None = None) -> list[dict]:

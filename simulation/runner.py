@@ -26,10 +26,6 @@ class SimulationError(Exception):
     """A phase could not complete; the message says which and why."""
 
 
-def _data_key(data: dict) -> tuple:
-    return data.get("prompt"), data.get("response_a"), data.get("response_b")
-
-
 class Simulation:
     def __init__(self, config: SimulationConfig, console: Console | None = None):
         config.validate()
@@ -78,7 +74,7 @@ class Simulation:
                         console=self.console, transient=False)
 
     def truth_of(self, data: dict) -> tuple:
-        return self._truth.get(_data_key(data), (None, None, False, None))
+        return self._truth.get(dataset.data_key(data), (None, None, False, None))
 
     # --- the day ------------------------------------------------------------------------------------
     def run(self) -> dict:
@@ -167,7 +163,7 @@ class Simulation:
         self.regular, self.gold = dataset.build_tasks(n_tasks=cfg.tasks, n_gold=cfg.n_gold, seed=cfg.seed,
                                                       prefix=f"sim{self.run_id}")
         for t in self.regular + self.gold:
-            self._truth[_data_key(t.data)] = (t.truth, t.bug, t.is_gold, t.external_id)
+            self._truth[dataset.data_key(t.data)] = (t.truth, t.bug, t.is_gold, t.external_id)
         self.project = self.client.post("/api/v1/projects/", {
             "name": f"Code comparison {self.run_id}", "task_type": "pairwise",
             "label_schema": {"allow_tie": False, "require_reason": False},

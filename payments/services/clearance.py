@@ -9,10 +9,12 @@ Ledger movements (see payments.models.LedgerAccount, EarningsClearance):
   pending reversal       worker_pending   -> platform_funding (PAY_PENDING_ON_FLAG=reverse)
 
 A worker's verdict, from quality's standings and flags (quality.pay_evidence answers it through a hook):
-- doubt: an open or confirmed flag, a standing flagged or suspended in any project, an adaptive gold share above the
-  project's (quality.gold: the worker's sequential test is not settled), or a median time per judgment under
-  PAY_CLEARANCE_FAST_SHARE of the project's workers' median (a "watch" alone is not doubt: it still needs
-  the evidence below to clear);
+- doubt: an open or confirmed flag, a standing flagged or suspended in any project, a random-answering test that
+  leans to random (its log likelihood ratio, random : honest, above PAY_CLEARANCE_DOUBT_LOG_LR, 0: the answers
+  so far are likelier random than honest; where the schema has no such test, an adaptive gold share above the
+  project's: quality.gold's agreement test has not settled), or a median time per judgment under
+  PAY_CLEARANCE_FAST_SHARE of the project's workers' median (a "watch" alone is not doubt, nor a random test
+  still between that line and settled-honest: such a worker still needs the evidence below to clear);
 - evidence: in some project, at least PAY_CLEARANCE_MIN_GOLD gold answers and PAY_CLEARANCE_MIN_JUDGMENTS gold
   plus agreement-scored judgments in all, whose pooled share right (gold correct, matches with the others'
   consensus) has its Wilson lower bound (z = PAY_CLEARANCE_Z) above the project's floor (PAY_CLEARANCE_FLOOR,

@@ -215,7 +215,7 @@ def _standing_fields(stats: dict, reasons: list, pool_median, now) -> dict:
         "gold_accuracy": stats["gold_accuracy"], "gold_lower": stats["gold_lower"], "gold_upper": stats["gold_upper"],
         "loo_agreement": stats["loo_agreement"], "loo_n": stats["loo_n"], "pool_loo_agreement": pool_median,
         "median_seconds": stats["median_seconds"], "top_answer_share": stats["top_answer_share"],
-        "reasons": reasons, "computed_at": now,
+        "random_log_lr": _none_if_nan(stats.get("random_log_lr")), "reasons": reasons, "computed_at": now,
     }
 
 

@@ -63,6 +63,21 @@ def test_build_tasks_randomises_sides_keeps_truth_and_only_gold_carries_the_answ
     assert [t.truth for t in again] == [t.truth for t in regular]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_gold_task_never_looks_like_a_regular_one_while_the_items_allow(seed):
+    """The simulated workers know what they were served only by its data: a gold task with a regular task's
+    data would be counted as gold wherever either was served (the gold_share chart counted about 1.4 times
+    the gold the server had served)."""
+    n_variants = 2 * len(dataset.load_pairs())  # each item in either side order
+    regular, gold = dataset.build_tasks(n_tasks=100, n_gold=25, seed=seed, prefix="t")
+    assert 100 + 25 <= n_variants
+    seen = {dataset.data_key(t.data) for t in regular}
+    assert not [t.external_id for t in gold if dataset.data_key(t.data) in seen]
+    assert len({dataset.data_key(t.data) for t in gold}) == 25
+    pairs = {p.id: p for p in dataset.load_pairs()}
+    assert all(t.data["response_" + t.truth] == pairs[t.item_id].correct_code for t in gold)
+
+
 def test_assign_behaviours_honours_shares_and_keeps_small_groups():
     kinds = bh.assign_behaviours(n_workers=20, spammer_share=0.15, always_a_share=0.05, fast_share=0.05,
                                  rng=random.Random(1))

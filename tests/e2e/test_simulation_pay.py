@@ -47,6 +47,13 @@ def stack(request, live_server, settings, monkeypatch):
     stripe.stop()
 
 
+def _evidence(worker: dict) -> list[dict]:
+    """What the clearing verdict read of the worker, per project (ops' view of their standing)."""
+    projects = (worker.get("quality_standing") or {}).get("projects") or []
+    return [{k: p.get(k) for k in ("status", "gold_n", "gold_correct", "loo_n", "loo_agreement", "random_log_lr",
+                                   "median_seconds", "gold_share")} for p in projects]
+
+
 @pytest.mark.parametrize("seed", SEEDS or ["default"])
 def test_pay_follows_evidence_over_a_day(stack, seed):
     config = SimulationConfig(base_url=stack.url, progress=False, speed=SPEED,
@@ -59,9 +66,10 @@ def test_pay_follows_evidence_over_a_day(stack, seed):
         write_report_dir(report, str(Path(os.environ["PAY_SIM_REPORT_DIR"]) / f"seed-{seed}"))
     pay = report["money"]["pay_follows_evidence"]
     summary = json.dumps({"pay": pay, "errors": report["errors"], "groups": report["groups"],
-                          "workers": [{k: w[k] for k in ("behaviour", "earned_cents", "paid_lines_cents",
-                                                         "pending_clearance_cents", "held_cents", "clearance",
-                                                         "flagged")} for w in report["workers"]]}, default=str)
+                          "workers": [{**{k: w[k] for k in ("behaviour", "earned_cents", "paid_lines_cents",
+                                                            "pending_clearance_cents", "held_cents", "clearance",
+                                                            "flagged")}, "standing": _evidence(w)}
+                                      for w in report["workers"]]}, default=str)
     assert report["errors"] == {}, summary
     assert report["checks"]["ledger_sums_to_zero"] and report["checks"]["balances_match_entries"], summary
     assert pay["bad_raters_paid_under_quarter_of_honest_median"], summary

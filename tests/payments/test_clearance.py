@@ -36,14 +36,15 @@ def balance(worker, kind, currency="usd") -> int:
 
 
 def standing(worker, project, *, status="good", gold_n=10, gold_correct=10, loo_n=30, loo_agreement=0.9,
-             median_seconds=60.0, gold_share=None, pool_loo_agreement=None):
+             median_seconds=60.0, gold_share=None, pool_loo_agreement=None, random_log_lr=None):
     """The standing quality's recompute would store (quality.models.WorkerStanding)."""
     from quality.models import WorkerStanding
 
     WorkerStanding.objects.update_or_create(worker=worker, project=project, defaults={
         "status": status, "gold_n": gold_n, "gold_correct": gold_correct, "loo_n": loo_n,
         "loo_agreement": loo_agreement, "n_judgments": gold_n + loo_n, "median_seconds": median_seconds,
-        "gold_share": gold_share, "pool_loo_agreement": pool_loo_agreement, "computed_at": timezone.now()})
+        "gold_share": gold_share, "pool_loo_agreement": pool_loo_agreement, "random_log_lr": random_log_lr,
+        "computed_at": timezone.now()})
 
 
 def submit(worker, project, n=1) -> list[int]:
@@ -259,19 +260,32 @@ def test_agreement_is_held_to_the_floor_in_agreement_units_of_the_projects_own_c
     assert verdicts == {honest.pk: "evidence", spammer.pk: "unproven", lone.pk: "unproven"}
 
 
-def test_doubt_is_a_flag_an_unsettled_test_or_a_hurried_pace_and_a_watch_alone_is_not():
+def test_doubt_is_a_flag_a_test_leaning_random_or_a_hurried_pace_and_a_watch_alone_is_not():
     project = make_project()
     project.gold_share = 0.2
     project.save(update_fields=["gold_share"])
     peers = [make_user(f"peer{i}@example.com") for i in range(4)]
     for peer in peers:
-        standing(peer, project, median_seconds=60.0)
-    watched, unsettled, hurried = (make_user(f"{n}@example.com") for n in ("watched", "unsettled", "hurried"))
-    standing(watched, project, status="watch")
-    standing(unsettled, project, gold_share=0.35)
-    standing(hurried, project, median_seconds=30.0)  # half the project's pace
-    verdicts = worker_pay_verdicts(worker_ids=[watched.pk, unsettled.pk, hurried.pk, peers[0].pk])
-    assert verdicts == {watched.pk: "evidence", unsettled.pk: "doubt", hurried.pk: "doubt", peers[0].pk: "evidence"}
+        standing(peer, project, median_seconds=60.0, random_log_lr=-5.0)
+    watched, leaning, undecided, untested, hurried = (
+        make_user(f"{n}@example.com") for n in ("watched", "leaning", "undecided", "untested", "hurried"))
+    standing(watched, project, status="watch", random_log_lr=-5.0)
+    # Likelier random than honest so far (the share is adaptive gold's, not what decides here).
+    standing(leaning, project, random_log_lr=0.4, gold_share=0.2)
+    # Not settled honest yet (adaptive gold still serves extra), but leaning honest: the evidence decides.
+    standing(undecided, project, random_log_lr=-0.3, gold_share=0.35)
+    # A schema without the random test: adaptive gold's unsettled (agreement) test is the doubt.
+    standing(untested, project, random_log_lr=None, gold_share=0.35)
+    standing(hurried, project, median_seconds=30.0, random_log_lr=-5.0)  # half the project's pace
+    verdicts = worker_pay_verdicts(worker_ids=[watched.pk, leaning.pk, undecided.pk, untested.pk, hurried.pk,
+                                               peers[0].pk])
+    assert verdicts == {watched.pk: "evidence", leaning.pk: "doubt", undecided.pk: "evidence", untested.pk: "doubt",
+                        hurried.pk: "doubt", peers[0].pk: "evidence"}
+    # The line is a setting: at 1.0 (the random rule's watch level) the leaning worker is no longer in doubt.
+    from django.test import override_settings
+
+    with override_settings(PAY_CLEARANCE_DOUBT_LOG_LR=1.0):
+        assert worker_pay_verdicts(worker_ids=[leaning.pk]) == {leaning.pk: "evidence"}
     from quality.models import Flag
 
     Flag.objects.create(worker=watched, project=project, rule="random", status="confirmed", resolved_at=timezone.now())

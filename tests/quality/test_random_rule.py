@@ -327,6 +327,28 @@ def test_recompute_flags_a_clicker_and_tells_them_why():
 
 
 @pytest.mark.django_db
+def test_the_standing_keeps_the_tests_ratio_and_pay_reads_it(settings):
+    """A full fit stores each worker's log LR on their standing (ops see it); payments' verdict reads it: the
+    clicker's answers are likelier random (doubt), the honest raters' likelier honest."""
+    settings.PAY_CLEARANCE_FAST_SHARE = 0  # the pace is random here: the ratio alone decides
+    from quality.models import WorkerStanding
+    from quality.pay_evidence import worker_pay_verdicts
+    from quality.selectors import worker_standing_for_ops
+    from quality.services import project_quality_recompute
+
+    project, honest, clicker = _clicker_project(seed=8)
+    project_quality_recompute(project_id=project.pk)
+    ratio = dict(WorkerStanding.objects.filter(project=project).values_list("worker_id", "random_log_lr"))
+    flag_finding = next(r for r in WorkerStanding.objects.get(worker=clicker, project=project).reasons
+                        if r["rule"] == "random")
+    assert flag_finding and ratio[clicker.pk] >= CFG["log_lr"]
+    assert all(ratio[w.pk] < 0 for w in honest)
+    assert worker_standing_for_ops(worker_id=clicker.pk)["projects"][0]["random_log_lr"] == ratio[clicker.pk]
+    verdicts = worker_pay_verdicts(worker_ids=[clicker.pk, *[w.pk for w in honest]])
+    assert verdicts[clicker.pk] == "doubt" and "doubt" not in {verdicts[w.pk] for w in honest}
+
+
+@pytest.mark.django_db
 def test_a_project_policy_switches_it_off_and_a_schema_without_tie_counts_two_answers():
     from quality.models import Flag, ProjectQualityPolicy
     from quality.services import project_quality_recompute
