@@ -97,7 +97,28 @@ def test_times_are_shown_in_the_workers_timezone():
     expires = Assignment.objects.get(pk=int(url.split("/")[3])).expires_at.astimezone(ZoneInfo("Asia/Kolkata"))
     html = client.get(url).content.decode()
     assert f'data-expires-at="{expires.isoformat()}"' in html  # +05:30
-    assert f"This task is yours until {date_format(expires, settings.TIME_FORMAT)}." in html
+    assert f"This task is yours until {date_format(expires, settings.TIME_FORMAT).removesuffix('.')}." in html
+
+
+def test_a_time_that_ends_a_sentence_keeps_one_full_stop():
+    """English times end in "p.m.": the sentence's own full stop is the only one ("until 3:05 p.m.", never
+    "p.m..")."""
+    from datetime import UTC, datetime
+
+    from tasks.models import Assignment
+    from webapp.templatetags.webapp import before_full_stop
+
+    ada = worker()
+    WorkerProfile.objects.filter(user=ada).update(timezone="UTC")
+    project = typed_project("pairwise", lease_seconds=3600)
+    client = browser(ada)
+    url = task_url(client.post(f"/work/projects/{project.pk}/claim"))
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=15, minute=5, second=0, microsecond=0)
+    Assignment.objects.filter(pk=int(url.split("/")[3])).update(expires_at=tomorrow)
+    html = client.get(url).content.decode()
+    assert "This task is yours until 3:05 p.m." in html
+    assert "p.m.." not in html and "a.m.." not in html
+    assert before_full_stop("3:05 p.m.") == "3:05 p.m" and before_full_stop("15:05") == "15:05"
 
 
 # --- quizzes ---------------------------------------------------------------------------------------------

@@ -33,3 +33,11 @@ def duration(seconds) -> str:
         return _("%(n)d min") % {"n": minutes}
     hours, minutes = divmod(minutes, 60)
     return (_("%(h)d h %(m)d min") % {"h": hours, "m": minutes}) if minutes else _("%(h)d h") % {"h": hours}
+
+
+@register.filter
+def before_full_stop(text) -> str:
+    """A formatted date or time placed right before a sentence's own full stop, without its trailing period:
+    English times end in "a.m." or "p.m.", and "yours until 3:05 p.m.." reads as a typo."""
+    text = str(text)
+    return text[:-1] if text.endswith(".") else text
