@@ -586,10 +586,11 @@ CELERY_BEAT_SCHEDULE.update({
 PAY_CLEARANCE_MIN_GOLD = env_int("PAY_CLEARANCE_MIN_GOLD", 3)
 PAY_CLEARANCE_MIN_JUDGMENTS = env_int("PAY_CLEARANCE_MIN_JUDGMENTS", 15)
 PAY_CLEARANCE_Z = float(os.environ.get("PAY_CLEARANCE_Z", "0.5"))
-# Doubt, besides flags: the random-answering test's log likelihood ratio (random : honest) above this (0: the
-# answers so far are likelier random than honest; schemas without that test use adaptive gold's agreement
-# test instead) ...
-PAY_CLEARANCE_DOUBT_LOG_LR = float(os.environ.get("PAY_CLEARANCE_DOUBT_LOG_LR", "0.0"))
+# Doubt, besides flags: the random-answering test's log likelihood ratio (random : honest) above this (empty:
+# the project's quality rules random.watch_log_lr, 1.0 by default: quality watches the worker for random
+# answering; schemas without that test use adaptive gold's agreement test instead) ...
+PAY_CLEARANCE_DOUBT_LOG_LR = (float(os.environ["PAY_CLEARANCE_DOUBT_LOG_LR"])
+                              if os.environ.get("PAY_CLEARANCE_DOUBT_LOG_LR") else None)
 # ... or a median time per judgment under this share of the project's workers' median (0: off).
 PAY_CLEARANCE_FAST_SHARE = float(os.environ.get("PAY_CLEARANCE_FAST_SHARE", "0.8"))
 PAY_CLEARANCE_FLOOR = float(os.environ["PAY_CLEARANCE_FLOOR"]) if os.environ.get("PAY_CLEARANCE_FLOOR") else None

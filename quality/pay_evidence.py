@@ -15,18 +15,22 @@ from quality.models import Flag, ProjectQualityPolicy, WorkerStanding
 from quality.rules import merge_rules, rules_errors
 
 
-def _project_floors(project_ids) -> dict[int, float]:
-    if settings.PAY_CLEARANCE_FLOOR is not None:
-        return {pid: float(settings.PAY_CLEARANCE_FLOOR) for pid in project_ids}
+def _project_lines(project_ids) -> dict[int, tuple[float, float]]:
+    """{project_id: (evidence floor, doubt line of the random test's log LR)}: PAY_CLEARANCE_FLOOR and
+    PAY_CLEARANCE_DOUBT_LOG_LR when set, else the project's quality rules (gold.upper_below, random.watch_log_lr)."""
     policies = dict(ProjectQualityPolicy.objects.filter(project_id__in=list(project_ids))
                     .values_list("project_id", "rules"))
-    floors = {}
+    out = {}
     for pid in project_ids:
         overrides = policies.get(pid)
         if overrides and rules_errors(overrides):
             overrides = None
-        floors[pid] = float(merge_rules(getattr(settings, "QUALITY_RULES", None), overrides)["gold"]["upper_below"])
-    return floors
+        rules = merge_rules(getattr(settings, "QUALITY_RULES", None), overrides)
+        floor = settings.PAY_CLEARANCE_FLOOR if settings.PAY_CLEARANCE_FLOOR is not None else rules["gold"]["upper_below"]
+        line = (settings.PAY_CLEARANCE_DOUBT_LOG_LR if settings.PAY_CLEARANCE_DOUBT_LOG_LR is not None
+                else rules["random"]["watch_log_lr"])
+        out[pid] = (float(floor), float(line))
+    return out
 
 
 def _project_median_seconds(project_ids) -> dict[int, float]:
@@ -51,17 +55,18 @@ def worker_pay_verdicts(*, worker_ids) -> dict[int, str]:
                              "gold_share", "project__gold_share", "median_seconds", "pool_loo_agreement",
                              "random_log_lr"))
     projects = {s["project_id"] for s in standings}
-    floors = _project_floors(projects)
+    lines = _project_lines(projects)
     fast_share = settings.PAY_CLEARANCE_FAST_SHARE
     pace = _project_median_seconds(projects) if fast_share > 0 else {}
     passed = set()
     for s in standings:
+        floor, line = lines[s["project_id"]]
         if s["random_log_lr"] is not None:
-            # The random-answering test leans to random: the worker's answers so far are likelier from a random
-            # answerer than from an honest one. A test still between that and settled-honest is not doubt (an
-            # honest average rater's ratio can take more than a day's work to fall past -0.5, the line where
-            # adaptive gold stops serving them extra): the evidence rule below decides for them.
-            unsettled = s["random_log_lr"] > settings.PAY_CLEARANCE_DOUBT_LOG_LR
+            # Quality watches the worker for random answering: the test's ratio is past its watch level (e:1 for
+            # random by default). A test short of it is not doubt, though adaptive gold still serves more gold
+            # until it falls past -0.5: an honest average rater's ratio can take more than a day's work to get
+            # there, and the evidence rule below decides for them (docs/payments.md, the measured days).
+            unsettled = s["random_log_lr"] > line
         else:
             # No random test on this schema (ratings, flags, rankings): adaptive gold's own doubt, from the
             # agreement test (quality.gold): a share above the project's means that test has not settled.
@@ -73,7 +78,7 @@ def worker_pay_verdicts(*, worker_ids) -> dict[int, str]:
         if s["status"] in (WorkerStanding.Status.FLAGGED, WorkerStanding.Status.SUSPENDED) or unsettled or hurried:
             doubt.add(s["worker_id"])
         elif evidence_passes(gold_n=s["gold_n"], gold_correct=s["gold_correct"], loo_n=s["loo_n"],
-                             loo_agreement=s["loo_agreement"], floor=floors[s["project_id"]],
+                             loo_agreement=s["loo_agreement"], floor=floor,
                              pool_agreement=s["pool_loo_agreement"]):
             passed.add(s["worker_id"])
     return {w: DOUBT if w in doubt else EVIDENCE if w in passed else UNPROVEN for w in ids}

@@ -10,11 +10,11 @@ Ledger movements (see payments.models.LedgerAccount, EarningsClearance):
 
 A worker's verdict, from quality's standings and flags (quality.pay_evidence answers it through a hook):
 - doubt: an open or confirmed flag, a standing flagged or suspended in any project, a random-answering test that
-  leans to random (its log likelihood ratio, random : honest, above PAY_CLEARANCE_DOUBT_LOG_LR, 0: the answers
-  so far are likelier random than honest; where the schema has no such test, an adaptive gold share above the
+  quality watches (its log likelihood ratio, random : honest, above PAY_CLEARANCE_DOUBT_LOG_LR, by default the
+  project's random.watch_log_lr, 1.0; where the schema has no such test, an adaptive gold share above the
   project's: quality.gold's agreement test has not settled), or a median time per judgment under
-  PAY_CLEARANCE_FAST_SHARE of the project's workers' median (a "watch" alone is not doubt, nor a random test
-  still between that line and settled-honest: such a worker still needs the evidence below to clear);
+  PAY_CLEARANCE_FAST_SHARE of the project's workers' median (any other "watch" alone is not doubt, nor a random
+  test short of its watch level: such a worker still needs the evidence below to clear);
 - evidence: in some project, at least PAY_CLEARANCE_MIN_GOLD gold answers and PAY_CLEARANCE_MIN_JUDGMENTS gold
   plus agreement-scored judgments in all, whose pooled share right (gold correct, matches with the others'
   consensus) has its Wilson lower bound (z = PAY_CLEARANCE_Z) above the project's floor (PAY_CLEARANCE_FLOOR,

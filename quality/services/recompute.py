@@ -150,6 +150,9 @@ def project_quality_recompute(*, project_id: int, force: bool = False, wait: boo
         # standings just stored, in a job of its own once this commits (its row locks stay out of this run).
         if loaded.worker_ids:
             outbox_enqueue("payments.jobs.earnings_clearance_review", sorted(int(w) for w in loaded.worker_ids))
+        # The watermark covers what was loaded: a judgment committed after max_now was read but before the load
+        # is in these figures, and the next amortised run must not add it a second time.
+        max_now = max(max_now, loaded.max_judgment_id)
         state.watermark_judgment_id = max_now
         state.n_judgments_seen = n_now
         state.last_run_at = now

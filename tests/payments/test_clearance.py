@@ -260,7 +260,7 @@ def test_agreement_is_held_to_the_floor_in_agreement_units_of_the_projects_own_c
     assert verdicts == {honest.pk: "evidence", spammer.pk: "unproven", lone.pk: "unproven"}
 
 
-def test_doubt_is_a_flag_a_test_leaning_random_or_a_hurried_pace_and_a_watch_alone_is_not():
+def test_doubt_is_a_flag_a_watched_random_test_or_a_hurried_pace_and_other_watches_are_not():
     project = make_project()
     project.gold_share = 0.2
     project.save(update_fields=["gold_share"])
@@ -270,10 +270,11 @@ def test_doubt_is_a_flag_a_test_leaning_random_or_a_hurried_pace_and_a_watch_alo
     watched, leaning, undecided, untested, hurried = (
         make_user(f"{n}@example.com") for n in ("watched", "leaning", "undecided", "untested", "hurried"))
     standing(watched, project, status="watch", random_log_lr=-5.0)
-    # Likelier random than honest so far (the share is adaptive gold's, not what decides here).
-    standing(leaning, project, random_log_lr=0.4, gold_share=0.2)
-    # Not settled honest yet (adaptive gold still serves extra), but leaning honest: the evidence decides.
-    standing(undecided, project, random_log_lr=-0.3, gold_share=0.35)
+    # Quality watches them for random answering: past the rule's watch level (1.0; the share is adaptive
+    # gold's, not what decides here).
+    standing(leaning, project, random_log_lr=1.4, gold_share=0.2)
+    # Not settled honest (adaptive gold still serves extra), short of the watch level: the evidence decides.
+    standing(undecided, project, random_log_lr=0.6, gold_share=0.35)
     # A schema without the random test: adaptive gold's unsettled (agreement) test is the doubt.
     standing(untested, project, random_log_lr=None, gold_share=0.35)
     standing(hurried, project, median_seconds=30.0, random_log_lr=-5.0)  # half the project's pace
@@ -281,11 +282,17 @@ def test_doubt_is_a_flag_a_test_leaning_random_or_a_hurried_pace_and_a_watch_alo
                                                peers[0].pk])
     assert verdicts == {watched.pk: "evidence", leaning.pk: "doubt", undecided.pk: "evidence", untested.pk: "doubt",
                         hurried.pk: "doubt", peers[0].pk: "evidence"}
-    # The line is a setting: at 1.0 (the random rule's watch level) the leaning worker is no longer in doubt.
+    # The line follows the project's rules, or the setting.
     from django.test import override_settings
 
-    with override_settings(PAY_CLEARANCE_DOUBT_LOG_LR=1.0):
-        assert worker_pay_verdicts(worker_ids=[leaning.pk]) == {leaning.pk: "evidence"}
+    from quality.models import ProjectQualityPolicy
+
+    policy = ProjectQualityPolicy.objects.create(project=project, rules={"random": {"watch_log_lr": 2.0}})
+    assert worker_pay_verdicts(worker_ids=[leaning.pk]) == {leaning.pk: "evidence"}
+    policy.delete()
+    with override_settings(PAY_CLEARANCE_DOUBT_LOG_LR=0.0):
+        assert worker_pay_verdicts(worker_ids=[leaning.pk, undecided.pk]) == {leaning.pk: "doubt",
+                                                                              undecided.pk: "doubt"}
     from quality.models import Flag
 
     Flag.objects.create(worker=watched, project=project, rule="random", status="confirmed", resolved_at=timezone.now())

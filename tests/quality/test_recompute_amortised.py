@@ -43,6 +43,29 @@ def _figures(project):
                 "worker_id", "n_judgments", "gold_n", "gold_correct", "loo_n", "status")))
 
 
+def test_a_judgment_committed_during_a_full_fit_is_counted_once(monkeypatch):
+    """A submit that commits between the fit's read of the newest id and its load is in the fit's figures;
+    the watermark covers it, so the next amortised run does not add it again."""
+    project = f.project()
+    workers = [f.worker() for _ in range(3)]
+    _judged(project, workers, 20)
+    late = f.task(project)
+
+    def load_after_a_late_submit(*, project, task_ids=None):
+        if task_ids is None and not Judgment.objects.filter(task=late).exists():
+            f.judge_many([(late, workers[0], {"choice": "a"}, 20.0)])  # committed while the fit runs
+        return loading.project_data_load(project=project, task_ids=task_ids)
+
+    monkeypatch.setattr(recompute_module, "project_data_load", load_after_a_late_submit)
+    assert project_quality_recompute(project_id=project.pk)
+    assert WorkerStanding.objects.get(project=project, worker=workers[0]).n_judgments == 21
+    monkeypatch.undo()
+    _judged(project, [workers[1]], 1)  # something new: the next run is an amortised one
+    assert project_quality_recompute(project_id=project.pk)
+    assert WorkerStanding.objects.get(project=project, worker=workers[0]).n_judgments == 21
+    assert WorkerStanding.objects.get(project=project, worker=workers[1]).n_judgments == 21
+
+
 def test_an_incremental_run_loads_only_the_touched_tasks(loads):
     project = f.project()
     workers = [f.worker() for _ in range(3)]
