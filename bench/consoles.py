@@ -14,7 +14,7 @@ and judgments are the big tables.
 Measured: each console's GET through Django (the test client, a signed-in staff user; rendering included),
 --repeat times, median and worst; the baseline is the same figures computed the obvious way (COUNT over
 the tasks table per project, judgments of the last 24 h by created_at, the median over all of a project's
-judgments, as tasks.selectors.pay does).
+judgments, as tasks.selectors.pay did before it sampled PAY_HOURLY_SAMPLE).
 """
 
 from __future__ import annotations
@@ -131,18 +131,23 @@ def naive_ops():
     """The console's figures the obvious way: what the page would cost without its bounded queries."""
     from datetime import timedelta
 
+    from django.db import connection
     from django.db.models import Count
     from django.utils import timezone
 
     from tasks.models import Judgment, Project, Task
-    from tasks.selectors.pay import projects_effective_hourly
 
     projects = list(Project.objects.filter(status="active"))
     dict(Task.objects.filter(project__in=projects).values("project_id", "status").annotate(n=Count("id"))
          .values_list("project_id", "n"))
     dict(Judgment.objects.filter(created_at__gte=timezone.now() - timedelta(hours=24)).values("project_id")
          .annotate(n=Count("id")).values_list("project_id", "n"))
-    projects_effective_hourly(projects=projects)
+    # The median over all of each project's timed judgments (what tasks.selectors.pay did before its sample).
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT project_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds_spent) "
+                       "FROM tasks_judgment WHERE project_id = ANY(%s) AND status = 'approved' "
+                       "AND seconds_spent > 0 GROUP BY project_id", [[p.pk for p in projects]])
+        cursor.fetchall()
 
 
 def main() -> None:

@@ -53,11 +53,23 @@ def quality_recompute(project_id: int) -> str:
     return "project_quality_recompute"
 
 
-def quality_computed_at(project_id: int):
-    """When the project's agreement was last computed (None before the first run)."""
-    from quality.selectors import project_agreement_get
+def quality_run_mark(project_id: int) -> tuple:
+    """(last run, watermark) of the project's quality runs: changes with every run, amortised ones included
+    (the agreement's computed_at changes only with a full refit, docs/quality.md)."""
+    from quality.models import ProjectQualityState
 
-    return (project_agreement_get(project_id=project_id) or {}).get("computed_at")
+    state = ProjectQualityState.objects.filter(project_id=project_id).values_list("last_run_at",
+                                                                                 "watermark_judgment_id").first()
+    return tuple(state or (None, 0))
+
+
+def quality_caught_up(project_id: int) -> bool:
+    """The project's quality figures cover its newest judgment and no refit is pending (a requeue marks one)."""
+    from tasks.models import Judgment
+
+    last_run, watermark = quality_run_mark(project_id)
+    newest = Judgment.objects.filter(project_id=project_id).order_by("-id").values_list("id", flat=True).first()
+    return last_run is not None and (newest or 0) <= watermark
 
 
 def queue_state(project_id: int) -> dict:

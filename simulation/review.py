@@ -6,7 +6,6 @@ as false flags in the report, since the rules should not have raised them).
 """
 
 import time
-from datetime import UTC, datetime
 
 from simulation import inprocess
 from simulation.http import ApiError
@@ -17,10 +16,6 @@ def flag_worker_id(flag: dict) -> int | None:
     if isinstance(worker, dict):
         worker = worker.get("id")
     return int(worker) if isinstance(worker, int | str) and str(worker).isdigit() else None
-
-
-def _parse(ts: str | None) -> datetime | None:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
 
 
 class QualityReview:
@@ -48,22 +43,21 @@ class QualityReview:
         return [f for f in self.sim.ops.api.pages("/api/v1/flags/", label="ops_flags", params={"status": "open"})
                 if self._ours(f)]
 
-    def wait_for_scoring(self, since: datetime) -> dict | None:
+    def wait_for_scoring(self) -> dict | None:
+        """Until the round's run (amortised or a full refit) covers every judgment so far, then the
+        agreement as the client sees it (its figures change only with a full refit)."""
         deadline = time.monotonic() + self.sim.config.quality_timeout
         while time.monotonic() < deadline:
-            agreement = self._agreement()
-            computed = _parse((agreement or {}).get("computed_at"))
-            if computed and computed >= since:
-                return agreement
+            if inprocess.quality_caught_up(self.sim.project["id"]):  # a run with nothing new is a no-op
+                break
             time.sleep(0.5)
         return self._agreement()
 
     def run_round(self, round_no: int) -> bool:
         """Scores, reviews open flags; True when confirmed flags put judgments back in the queue."""
         sim = self.sim
-        since = datetime.now(UTC).replace(microsecond=0)
         job = inprocess.quality_recompute(sim.project["id"])
-        self.agreement = self.wait_for_scoring(since)
+        self.agreement = self.wait_for_scoring()
         # Flag rules may run in a job after the recompute: wait until two polls agree.
         seen, stable_since = None, time.monotonic()
         while time.monotonic() - stable_since < 2.0:

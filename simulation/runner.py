@@ -261,7 +261,7 @@ class Simulation:
                         break
                     if cfg.quality_every and now >= next_scoring and self._scoring_caught_up(now):
                         inprocess.quality_recompute(self.project["id"])
-                        self._nudged = (now, inprocess.quality_computed_at(self.project["id"]))
+                        self._nudged = (now, inprocess.quality_run_mark(self.project["id"]))
                         next_scoring = now + cfg.quality_every
                     time.sleep(0.5)
             finally:
@@ -275,8 +275,8 @@ class Simulation:
         """Only one nudge in flight: a slow broker (the embedded filesystem one) must not pile up jobs."""
         if self._nudged is None:
             return True
-        at, computed = self._nudged
-        return inprocess.quality_computed_at(self.project["id"]) != computed or now - at > 30
+        at, mark = self._nudged
+        return inprocess.quality_run_mark(self.project["id"]) != mark or now - at > 30
 
     def payouts(self) -> None:
         from simulation.money import run_payout
