@@ -31,6 +31,7 @@ from bench.throwaway_db import recreate_db
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "bench_consoles"
+CREDITED = 200_000  # the newest judgments that get a ledger credit (the hourly samples read them)
 
 
 def _recreate_db(server_url: str, drop_only: bool = False) -> None:
@@ -100,8 +101,27 @@ def seed(args) -> None:
                               '', now() FROM generate_series(0, 199) g""", [w0, p0, P])
         cur.execute("""INSERT INTO payments_ledgeraccount (kind, worker_id, currency, balance_cents, created_at)
                        SELECT kind, %s + g, 'usd', 100 + g, now() FROM generate_series(0, %s - 1) g,
-                       unnest(ARRAY['worker_payable', 'worker_held', 'payouts_in_transit', 'paid_out']) kind""",
+                       unnest(ARRAY['worker_payable', 'worker_pending', 'worker_held', 'payouts_in_transit',
+                                    'paid_out']) kind""",
                     [w0, W])
+        # The newest judgments' credits (every project's hourly sample reads them, tasks.selectors.pay): half
+        # of them still pending, half payable, each balanced against the platform's funding account.
+        cur.execute("""INSERT INTO payments_ledgeraccount (kind, worker_id, currency, balance_cents, created_at)
+                       VALUES ('platform_funding', NULL, 'usd', 0, now()) RETURNING id""")
+        funding = cur.fetchone()[0]
+        cur.execute("""INSERT INTO payments_ledgertransaction (kind, source_ref, currency, memo, created_at)
+                       SELECT 'judgment_credit', 'judgment:' || id, 'usd', '', created_at FROM tasks_judgment
+                       ORDER BY id DESC LIMIT %s""", [min(J, CREDITED)])
+        cur.execute("""INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_cents, created_at)
+                       SELECT t.id, a.id, 25, t.created_at FROM payments_ledgertransaction t
+                       JOIN tasks_judgment j ON j.id = substr(t.source_ref, 10)::bigint
+                       JOIN payments_ledgeraccount a ON a.worker_id = j.worker_id AND a.currency = 'usd'
+                        AND a.kind = CASE WHEN j.id %% 2 = 0 THEN 'worker_pending' ELSE 'worker_payable' END
+                       WHERE t.kind = 'judgment_credit'
+                       UNION ALL
+                       SELECT t.id, %s, -25, t.created_at FROM payments_ledgertransaction t
+                       WHERE t.kind = 'judgment_credit'""", [funding])
+        print(f"  {min(J, CREDITED)} judgment credits: {time.perf_counter() - t0:.0f}s", flush=True)
         cur.execute("SET session_replication_role = origin")
         # What autovacuum would have done by now on a live database: statistics and the visibility map.
         cur.execute("VACUUM ANALYZE")

@@ -213,10 +213,14 @@ def judgment_credits_cleared_by_project(*, judgment_ids_by_project: dict[int, li
     if connection.vendor == "postgresql":
         entry, txn, account = LedgerEntry._meta.db_table, LedgerTransaction._meta.db_table, LedgerAccount._meta.db_table
         clearance = EarningsClearance._meta.db_table
+        # Each ref is looked up on the unique (kind, source_ref) index and its entries on their transaction's:
+        # as LATERAL subqueries with LIMIT, which the planner cannot flatten into a hash join over the whole
+        # ledger (it did at 200k transactions: a sequential scan of every transaction and entry per page).
         sql = (f"SELECT s.project_id, a.kind = %s AND e.id > COALESCE(c.drained_through_entry_id, 0), "  # noqa: S608 - constant fragments only
                f"SUM(e.amount_cents) FROM unnest(%s::text[], %s::bigint[]) AS s(ref, project_id) "
-               f"JOIN {txn} t ON t.kind = %s AND t.source_ref = s.ref "
-               f"JOIN {entry} e ON e.transaction_id = t.id AND e.amount_cents > 0 "
+               f"CROSS JOIN LATERAL (SELECT t.id FROM {txn} t WHERE t.kind = %s AND t.source_ref = s.ref LIMIT 1) t "
+               f"CROSS JOIN LATERAL (SELECT e.id, e.account_id, e.amount_cents FROM {entry} e "
+               f"WHERE e.transaction_id = t.id AND e.amount_cents > 0 LIMIT 8) e "
                f"JOIN {account} a ON a.id = e.account_id "
                f"LEFT JOIN {clearance} c ON c.worker_id = a.worker_id GROUP BY 1, 2")
         with connection.cursor() as cursor:
