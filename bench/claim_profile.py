@@ -13,10 +13,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+
+from bench.throwaway_db import claim_load_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-not-secret-1"
@@ -24,36 +24,11 @@ PASSWORD = "bench-password-not-secret-1"
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    import psycopg
-
-    server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    dbname = f"bench_claim_profile_{os.getpid()}"
-    var = tempfile.mkdtemp(prefix="bench-claim-profile-")
-    for sub in ("broker/out", "broker/processed", "mail", "static"):
-        Path(var, sub).mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, DATABASE_URL=urlparse(server)._replace(path=f"/{dbname}").geturl(),
-               DJANGO_SETTINGS_MODULE="bench.claim_load_settings", DEBUG="0", VAR_DIR=var, PYTHONPATH=str(ROOT),
-               SECRET_KEY="bench-secret-key-0123456789-abcdefghijklmnop", ALLOWED_HOSTS="testserver",
-               QUEUE_MAX_LIVE_CLAIMS="100000000", LOG_LEVEL="WARNING", ACCOUNT_RATE_LIMITS_OFF="1",
-               # Production settings (DEBUG=0) over plain http on loopback: a secret of its own, no https redirect.
-               STRIPE_WEBHOOK_SECRET=f"whsec_{os.urandom(16).hex()}", SECURE_SSL_REDIRECT="0")
-    env.pop("REDIS_URL", None)
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-    try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    with claim_load_database("claim_profile") as env:
         out = subprocess.run([sys.executable, "-m", "bench.claim_load", "--seed", "8", "5000"], cwd=ROOT, env=env,
                              check=True, capture_output=True, text=True).stdout
         project = json.loads(out.strip().splitlines()[-1])["project"]
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
         _measure(n, project)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
 def _measure(n: int, project: int) -> None:

@@ -31,14 +31,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
-from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.throwaway_db import claim_load_database
+
 PROJECTS = (1, 10, 100)
 DATA = json.dumps({"prompt": "Reverse a list", "language": "python", "response_a": "x[::-1]",
                    "response_b": "x.reverse()"})
@@ -62,33 +58,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="turns the cells take (pairs are split over them)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    import psycopg
-
-    server = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    dbname = f"bench_claim_scale_{os.getpid()}"
-    var = tempfile.mkdtemp(prefix="bench-claim-scale-")
-    for sub in ("broker/out", "broker/processed", "mail", "static"):
-        Path(var, sub).mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, DATABASE_URL=urlparse(server)._replace(path=f"/{dbname}").geturl(),
-               DJANGO_SETTINGS_MODULE="bench.claim_load_settings", DEBUG="0", VAR_DIR=var, PYTHONPATH=str(ROOT),
-               SECRET_KEY="bench-secret-key-0123456789-abcdefghijklmnop", ALLOWED_HOSTS="testserver",
-               QUEUE_MAX_LIVE_CLAIMS="100000000", LOG_LEVEL="WARNING", ACCOUNT_RATE_LIMITS_OFF="1",
-               STRIPE_WEBHOOK_SECRET=f"whsec_{os.urandom(16).hex()}", SECURE_SSL_REDIRECT="0")
-    env.pop("REDIS_URL", None)
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
     started = time.perf_counter()
-    try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-        os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
+    with claim_load_database("claim_scale"):
         _run(sizes, args.pairs, args.rounds)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
     print(f"total run time {time.perf_counter() - started:.0f} s; load average (1 min) {os.getloadavg()[0]:.1f}")
 
 
