@@ -10,7 +10,6 @@ to zero and every worker got, exactly once, what the ledger says they were paid.
 import io
 import json
 from collections import Counter
-from types import SimpleNamespace
 
 import pytest
 import requests
@@ -19,6 +18,7 @@ from rich.console import Console
 from simulation.charts import write_report_dir
 from simulation.config import SimulationConfig
 from simulation.runner import Simulation
+from tests.e2e.sim_stack import simulation_stack
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -39,24 +39,11 @@ SMALL_CROWD_RULES = {
 @pytest.fixture
 def stack(request, live_server, settings, monkeypatch):
     """Live server + fake Stripe (webhooks to the live server) + a Celery worker that knows both."""
-    from payments.fakestripe import FakeStripeServer
-
-    stripe = FakeStripeServer(config={"webhook_url": f"{live_server.url}/webhooks/stripe/",
-                                      "webhook_secret": settings.STRIPE_WEBHOOK_SECRET,
-                                      "available": 100_000_000}).start()
-    settings.STRIPE_API_BASE = stripe.url
-    settings.QUALITY_RULES = SMALL_CROWD_RULES
-    settings.QUEUE_TIME_SCALE = SPEED  # the server measures time spent: on the simulation's clock
-    # Pay follows evidence, with the evidence counts scaled to the small day like the rules' minimum counts.
-    settings.PAY_CLEARANCE_MIN_JUDGMENTS, settings.PAY_CLEARANCE_MIN_GOLD = 6, 2
-    monkeypatch.setenv("PAY_CLEARANCE_MIN_JUDGMENTS", "6")
-    monkeypatch.setenv("PAY_CLEARANCE_MIN_GOLD", "2")
-    # The Celery worker is a subprocess: it reads these from its environment, copied when it starts.
-    monkeypatch.setenv("STRIPE_API_BASE", stripe.url)
-    monkeypatch.setenv("QUALITY_RULES", json.dumps(SMALL_CROWD_RULES))
-    worker = request.getfixturevalue("celery_worker")
-    yield SimpleNamespace(url=live_server.url, stripe=stripe, worker=worker)
-    stripe.stop()
+    # The server measures time spent: on the simulation's clock (QUEUE_TIME_SCALE). Pay follows evidence,
+    # with the evidence counts scaled to the small day like the rules' minimum counts.
+    with simulation_stack(request, live_server, settings, monkeypatch, QUALITY_RULES=SMALL_CROWD_RULES,
+                          QUEUE_TIME_SCALE=SPEED, PAY_CLEARANCE_MIN_JUDGMENTS=6, PAY_CLEARANCE_MIN_GOLD=2) as stack:
+        yield stack
 
 
 def test_a_day_in_the_marketplace(stack, tmp_path):

@@ -15,7 +15,6 @@ import io
 import json
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
@@ -24,6 +23,7 @@ from simulation.charts import write_report_dir
 from simulation.config import SimulationConfig
 from simulation.report import render
 from simulation.runner import Simulation
+from tests.e2e.sim_stack import simulation_stack
 
 SEEDS = [s.strip() for s in os.environ.get("PAY_SIM_SEEDS", "").split(",") if s.strip()]
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow,
@@ -33,18 +33,8 @@ SPEED = 300.0  # the command's default
 
 @pytest.fixture
 def stack(request, live_server, settings, monkeypatch):
-    from payments.fakestripe import FakeStripeServer
-
-    stripe = FakeStripeServer(config={"webhook_url": f"{live_server.url}/webhooks/stripe/",
-                                      "webhook_secret": settings.STRIPE_WEBHOOK_SECRET,
-                                      "available": 100_000_000}).start()
-    settings.STRIPE_API_BASE = stripe.url
-    settings.QUEUE_TIME_SCALE = SPEED
-    monkeypatch.setenv("STRIPE_API_BASE", stripe.url)
-    monkeypatch.setenv("QUEUE_TIME_SCALE", str(SPEED))
-    worker = request.getfixturevalue("celery_worker")
-    yield SimpleNamespace(url=live_server.url, stripe=stripe, worker=worker)
-    stripe.stop()
+    with simulation_stack(request, live_server, settings, monkeypatch, QUEUE_TIME_SCALE=SPEED) as stack:
+        yield stack
 
 
 def _evidence(worker: dict) -> list[dict]:
