@@ -62,6 +62,10 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG e
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Links in mails and Stripe's return links. `make run` sets it from PORT (var/local.env).
 PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+# The name mails greet and sign with (allauth would otherwise use the request's host, "127.0.0.1:8600").
+SITE_NAME = os.environ.get("SITE_NAME", "Labeling Marketplace")
+# How long the one-click unsubscribe link in a notification mail stays good (workers.services.unsubscribe).
+UNSUBSCRIBE_TOKEN_MAX_AGE_SECONDS = env_int("UNSUBSCRIBE_TOKEN_MAX_AGE_SECONDS", 90 * 24 * 3600)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from webapp.views import money, onboarding, profile, quizzes, work
+from webapp.views import money, onboarding, profile, quizzes, unsubscribe, work
 
 app_name = "webapp"
 
@@ -23,4 +23,5 @@ urlpatterns = [
     path("work/tasks/<int:pk>/", work.task, name="task"),
     path("work/tasks/<int:pk>/submit", work.submit, name="submit"),
     path("work/tasks/<int:pk>/skip", work.skip, name="skip"),
+    path("unsubscribe/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),
 ]

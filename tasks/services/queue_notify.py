@@ -18,10 +18,12 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from tasks.models import Assignment, Project, Task, WorkNotification
 from tasks.selectors.queue import COUNTED, project_share_cap, untouched_by
+from workers.services.unsubscribe import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +51,23 @@ def _candidates(*, project: Project, now):
             .filter(held__lt=cap))
 
 
-def _message(project: Project, email: str) -> EmailMessage:
-    body = (f"There is work for you in \"{project.name}\" ({project.task_type}, "
+def _message(project: Project, user_id: int, email: str) -> EmailMessage:
+    # Web links only (a freelancer reads this in a mail client, not a terminal), absolute from
+    # PUBLIC_BASE_URL, and an unsubscribe link that works without signing in (RFC 8058 one-click, too).
+    base = settings.PUBLIC_BASE_URL
+    unsubscribe = unsubscribe_url(user_id=user_id)
+    body = (f"Hello from {settings.SITE_NAME}!\n\n"
+            f"There is work for you in \"{project.name}\" ({project.task_type}, "
             f"{project.reward_cents / 100:.2f} {project.currency.upper()} per judgment).\n\n"
-            f"Claim it with POST {settings.PUBLIC_BASE_URL}/api/v1/assignments/claim/ "
-            f"{{\"project\": {project.pk}}}.\n\n"
-            "You get at most one of these mails per hour; switch them off with "
-            "PATCH /api/v1/me/ {\"notify_new_work\": false}.\n")
+            f"Read the brief and start: {base}{reverse('webapp:project', args=[project.pk])}\n\n"
+            "You get at most one of these mails per hour. To stop them, open this link (no sign-in needed):\n"
+            f"{unsubscribe}\n"
+            f"or switch them off on your profile page: {base}{reverse('webapp:profile')}\n\n"
+            f"{settings.SITE_NAME}\n{base}/\n")
     return EmailMessage(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}New work: {project.name}", body,
-                        settings.DEFAULT_FROM_EMAIL, [email])
+                        settings.DEFAULT_FROM_EMAIL, [email],
+                        headers={"List-Unsubscribe": f"<{unsubscribe}>",
+                                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
 
 
 def work_available_notify(*, project_id: int) -> int:
@@ -85,7 +95,7 @@ def work_available_notify(*, project_id: int) -> int:
             WorkNotification.objects.bulk_create(
                 [WorkNotification(worker_id=pk, project=project, sent_at=now) for pk, _ in due])
         if due:
-            messages = [_message(project, email) for _, email in due]
+            messages = [_message(project, pk, email) for pk, email in due]
             try:
                 get_connection().send_messages(messages)
             except Exception:  # a mail server outage must not fail the job for the next batch

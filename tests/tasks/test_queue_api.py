@@ -360,7 +360,7 @@ def test_notify_work_available_mails_only_who_could_claim_once_per_interval(work
 
     assert notify_work_available(project.pk) == 1
     assert [m.to for m in mail.outbox] == [[idle.user.email]]
-    assert f'"project": {project.pk}' in mail.outbox[0].body
+    assert f"/work/projects/{project.pk}/" in mail.outbox[0].body
     assert notify_work_available(project.pk) == 0  # rate limit: once per interval
     assert WorkNotification.objects.count() == 1
 
