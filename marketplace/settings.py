@@ -301,7 +301,8 @@ HEADLESS_FRONTEND_URLS = {
     "account_confirm_email": f"{PUBLIC_BASE_URL}/account/verify-email/{{key}}",
     "account_reset_password": f"{PUBLIC_BASE_URL}/account/reset-password",
     "account_reset_password_from_key": f"{PUBLIC_BASE_URL}/account/reset-password/{{key}}",
-    "account_signup": f"{PUBLIC_BASE_URL}/api/docs/",
+    # The "no account for this address" and "already signed up" mails link the web app's sign-up page.
+    "account_signup": f"{PUBLIC_BASE_URL}/accounts/signup/",
 }
 # The admin and the workers' web app sign in through allauth's pages (marketplace/urls.py, accounts/...), with
 # its rate limits and MFA. After sign-in staff land in the admin, everyone else on the web app's start page

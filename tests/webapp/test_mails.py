@@ -132,3 +132,17 @@ def test_password_reset_mail_names_the_site_and_links_the_web():
     (message,) = mail.outbox
     assert f"{settings.PUBLIC_BASE_URL}/account/reset-password/" in message.body
     assert_reads_as_a_web_mail(message)
+
+
+def test_mails_to_unknown_or_taken_addresses_link_the_web_pages():
+    make_user("taken@example.com")
+    mail.outbox.clear()
+    Client().post("/_allauth/app/v1/auth/password/request", {"email": "nobody@example.com"},
+                  content_type="application/json")
+    Client().post("/accounts/signup/", {"email": "taken@example.com", "password1": PASSWORD})
+    unknown, exists = mail.outbox
+    assert f"{settings.PUBLIC_BASE_URL}/accounts/signup/" in unknown.body  # was /api/docs/
+    assert f"{settings.PUBLIC_BASE_URL}/account/reset-password" in exists.body
+    for message in mail.outbox:
+        assert_reads_as_a_web_mail(message)
+        assert "/api/" not in message.body
