@@ -143,6 +143,11 @@ def test_a_quiz_from_the_list_to_the_result_with_highlighted_code_and_a_retry_ti
     assert 'data-passed="no"' in html and "You can try again from" in html
     listing = client.get("/quizzes/").content.decode()
     assert "You can try again from" in listing and "Start the quiz" not in listing
+    # One sentence, the time in words (not ISO), scores as percentages (issue 30 item 5).
+    assert "Your score: 0%." in html and "pass mark " in listing and "%." in listing
+    refused = client.post("/quizzes/python/start", follow=True).content.decode()  # during the cooldown
+    for text in (html, listing, refused):
+        assert text.count("try again") == 1 and "+00:00" not in text and "try again after" not in text
 
 
 def test_passing_a_quiz_qualifies_the_worker():

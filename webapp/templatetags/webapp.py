@@ -17,6 +17,14 @@ def money(cents, currency: str = "usd") -> str:
     return f"{sign}{units:,}.{rest:02d} {str(currency).upper()}"
 
 
+@register.filter
+def percent(share) -> str:
+    """A share from 0 to 1 (a quiz score, a pass mark) as people read it: 0.75 -> "75%"."""
+    if share is None:
+        return "—"
+    return f"{round(float(share) * 100)}%"
+
+
 @register.simple_tag
 def code(text, language=None, numbered=False):
     return code_html(text, language, numbered=bool(numbered))

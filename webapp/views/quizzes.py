@@ -31,7 +31,8 @@ def quiz_start(request, slug: str):
         open_id = exc.extra.get("attempt") if isinstance(exc.extra, dict) else None
         if open_id:
             return redirect("webapp:quiz-attempt", pk=open_id)
-        messages.error(request, exc.message)
+        if exc.code != "cooldown":  # the list words the cooldown itself, in the reader's timezone
+            messages.error(request, exc.message)
         return redirect("webapp:quizzes")
     return redirect("webapp:quiz-attempt", pk=attempt.pk)
 
