@@ -1,9 +1,9 @@
 """The payout batch CSV, shared by the finance API (export.csv) and the admin's export link, so both
 always give finance the same columns."""
 
-import csv
 import io
 
+from marketplace.csv_safe import csv_writer
 from payments.models import PayoutBatch
 from payments.selectors import payout_lines
 
@@ -14,7 +14,7 @@ PAYOUT_CSV_COLUMNS = ["batch", "line", "worker_id", "worker_email", "destination
 def payout_batch_csv(*, batch: PayoutBatch) -> str:
     """Every line of the batch, in line order, one CSV row each (header first). Two queries."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)  # emails, destinations and errors are text others wrote
     writer.writerow(PAYOUT_CSV_COLUMNS)
     for line in payout_lines(batch_id=batch.pk):
         writer.writerow([batch.pk, line.pk, line.worker_id, line.worker.email, line.destination, line.amount_cents,

@@ -1,6 +1,5 @@
 """Client API: results (paginated JSON or streamed JSONL), preference export, CSV export."""
 
-import csv
 import io
 import json
 
@@ -14,6 +13,7 @@ from rest_framework.response import Response
 
 from marketplace.api.pagination import Pagination
 from marketplace.api.renderers import JSONRenderer
+from marketplace.csv_safe import csv_writer
 from marketplace.errors import ValidationFailed
 from marketplace.safe_output import json_line, utf8_chunks
 from tasks.api.base import ClientAPIView
@@ -288,12 +288,6 @@ CSV_COLUMNS = ["external_id", "status", "is_gold", "completed_at", "n_judgments"
                "consensus_confidence", "judgments_json"]
 
 
-def _cell(value) -> str:
-    """Neutralise spreadsheet formulas in text that came from workers or clients."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _label(answer) -> str:
     if not isinstance(answer, dict):
         return ""
@@ -309,15 +303,15 @@ def _label(answer) -> str:
 
 def _csv_rows(rows):
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)  # neutralises formulas in every text cell
     writer.writerow(CSV_COLUMNS)
     for r in rows:
         c = r["consensus"]
-        writer.writerow([_cell(r["external_id"]), r["status"], r["is_gold"],
+        writer.writerow([r["external_id"], r["status"], r["is_gold"],
                          r["completed_at"].isoformat() if r["completed_at"] else "", len(r["judgments"]),
-                         _cell(";".join(_label(j["answer"]) for j in r["judgments"])),
-                         _cell(_label(c["answer"])) if c else "", c["confidence"] if c else "",
-                         _cell(json.dumps(r["judgments"], ensure_ascii=False))])
+                         ";".join(_label(j["answer"]) for j in r["judgments"]),
+                         _label(c["answer"]) if c else "", c["confidence"] if c else "",
+                         json.dumps(r["judgments"], ensure_ascii=False)])
         if buffer.tell() > 1 << 16:
             yield buffer.getvalue()
             buffer.seek(0)
