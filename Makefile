@@ -21,7 +21,8 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 # Embedded default: SQLite under var/, the filesystem Celery broker, mail as files in var/mail/.
 # With no real Stripe key configured, the fake Stripe server starts beside the web server and the app
 # talks to it, so the embedded default pays workers too. The first start writes var/local.env (a generated
-# SECRET_KEY, DEBUG=1, the ports; marketplace/localenv.py): every later manage.py command reads it.
+# SECRET_KEY, DEBUG=1, the ports; marketplace/localenv.py) and exports MARKETPLACE_DEV=1, the switch under
+# which settings read it; a later shell's manage.py commands read it after `export MARKETPLACE_DEV=1`.
 # PORT and STRIPE_FAKE_PORT: given on the command line (make run PORT=8100), else var/local.env's, else
 # 8000 and 12111.
 run: $(VENV)/.runtime-installed

@@ -9,7 +9,8 @@ environment always win over its lines. Lines you add are kept.
     python -m marketplace.localenv prepare-run [--host H] [--port P] [--stripe-fake-port S]
 
 writes the file and var/Procfile, and prints the `export ...` lines `make run` evaluates.
-Production never has this file: it lives under VAR_DIR, which .dockerignore keeps out of images.
+Settings read the file only when MARKETPLACE_DEV=1 is set (`make run` exports it; export it in a later
+shell), never because it exists: a production start ignores it, and refuses without real secrets.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ HEADER = ("# Written by `make run` on its first start; the ports and addresses a
 DEFAULT_PORT = 8000
 DEFAULT_STRIPE_FAKE_PORT = 12111
 FAKE_STRIPE_KEY = "sk_test_fake"
+
+
+DEV_SWITCH = "MARKETPLACE_DEV"
+
+
+def dev_switch_on() -> bool:
+    """The explicit development switch: settings read the local file only when it is on (`make run` sets it)."""
+    return os.environ.get(DEV_SWITCH, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def var_dir() -> Path:
@@ -108,7 +117,7 @@ def prepare_run(*, host: str, port: str | None, stripe_fake_port: str | None) ->
         "HOST": host, "PORT": str(web_port), "WEB_PORT": str(web_port), "STRIPE_FAKE_PORT": str(fake_port),
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or values["STRIPE_WEBHOOK_SECRET"],
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or values["PUBLIC_BASE_URL"],
-        "LOCAL_ENV_FILE": str(path), "PROCFILE": str(procfile),
+        "LOCAL_ENV_FILE": str(path), "PROCFILE": str(procfile), DEV_SWITCH: "1",
     }
     if fake_stripe:
         exports["STRIPE_API_BASE"] = os.environ.get("STRIPE_API_BASE") or values["STRIPE_API_BASE"]

@@ -21,10 +21,17 @@ VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
 # --- The local settings file (var/local.env, written by `make run`) ------------------------------------
 # A generated SECRET_KEY, DEBUG=1, the ports and addresses of the running stack, so every manage.py command
 # in a new shell sees what `make run` uses. The environment wins over its lines. LOCAL_ENV_FILE="" reads
-# none (tests); production has no such file. See marketplace/localenv.py.
+# none (tests). Read only under the explicit development switch MARKETPLACE_DEV=1 (`make run` exports it),
+# never because the file happens to exist: a checkout that once ran `make run` and is then started for
+# production must not pick up DEBUG=1 or the public fake webhook secret. See marketplace/localenv.py.
 LOCAL_ENV_FILE = localenv.local_env_path()
-if LOCAL_ENV_FILE is not None and LOCAL_ENV_FILE.is_file():
+LOCAL_ENV_READ = localenv.dev_switch_on() and LOCAL_ENV_FILE is not None and LOCAL_ENV_FILE.is_file()
+if LOCAL_ENV_READ:
     environ.Env.read_env(LOCAL_ENV_FILE, overwrite=False)
+# Named in production's refusals, so an operator sees why the file's values did not count.
+_LOCAL_ENV_IGNORED = (
+    f" ({LOCAL_ENV_FILE} exists but is not read: it is read only with {localenv.DEV_SWITCH}=1, for development)"
+    if not LOCAL_ENV_READ and LOCAL_ENV_FILE is not None and LOCAL_ENV_FILE.is_file() else "")
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -52,7 +59,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set SECRET_KEY to a long random value, or run `make run` once: it writes "
-            f"{VAR_DIR / 'local.env'} with a generated key and DEBUG=1 for local development."
+            f"{VAR_DIR / 'local.env'} with a generated key and DEBUG=1 for local development (read with "
+            f"{localenv.DEV_SWITCH}=1).{_LOCAL_ENV_IGNORED}"
         )
     SECRET_KEY = _INSECURE_KEY
 elif not DEBUG and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
@@ -388,7 +396,7 @@ if not DEBUG:
     if not STRIPE_WEBHOOK_SECRET:
         raise ImproperlyConfigured(
             "STRIPE_WEBHOOK_SECRET is not set. Set it to your Stripe webhook endpoint's signing secret "
-            "(whsec_..., from the Stripe dashboard), or DEBUG=1 for local development.")
+            f"(whsec_..., from the Stripe dashboard), or DEBUG=1 for local development.{_LOCAL_ENV_IGNORED}")
     # A public or short secret is tolerated only against a fake Stripe (STRIPE_API_BASE set, as in
     # docker compose): no real money can move there. Against Stripe itself it never starts.
     if (STRIPE_WEBHOOK_SECRET in PUBLIC_STRIPE_WEBHOOK_SECRETS or len(STRIPE_WEBHOOK_SECRET) < 24) \

@@ -69,7 +69,8 @@ def live_stack(tmp_path_factory):
     _copy_repository(root)
     port, stripe_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in _NOT_FOR_THE_STACK}
-    env.update({"HEARTBEAT_SECONDS": "5", "WEBHOOKS_BACKOFF_SECONDS": "1"})
+    # MARKETPLACE_DEV=1: manage() is a later shell beside `make run`, reading its var/local.env (README).
+    env.update({"HEARTBEAT_SECONDS": "5", "WEBHOOKS_BACKOFF_SECONDS": "1", "MARKETPLACE_DEV": "1"})
     log = root / "make-run.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(["make", "run", f"PORT={port}", f"STRIPE_FAKE_PORT={stripe_port}"], cwd=root,

@@ -91,7 +91,8 @@ def _free_port() -> int:
 def _clean_env(**extra) -> dict:
     drop = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_QUEUE", "LOCAL_ENV_FILE", "VAR_DIR", "DEBUG",
             "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "PUBLIC_BASE_URL", "STRIPE_API_BASE", "STRIPE_SECRET_KEY",
-            "STRIPE_WEBHOOK_SECRET", "PORT", "STRIPE_FAKE_PORT", "HOST", "MARKETPLACE_TEST_DB_NAME", "PYTHONPATH"}
+            "STRIPE_WEBHOOK_SECRET", "PORT", "STRIPE_FAKE_PORT", "HOST", "MARKETPLACE_TEST_DB_NAME", "PYTHONPATH",
+            "MARKETPLACE_DEV"}
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith(("PYTEST", "TEST_"))}
     env.update(extra)
     return env

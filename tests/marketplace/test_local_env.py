@@ -10,7 +10,8 @@ from tests.conftest import ROOT
 def _env(var_dir, **extra):
     env = {k: v for k, v in os.environ.items()
            if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "LOCAL_ENV_FILE", "PUBLIC_BASE_URL",
-                        "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "PORT", "STRIPE_FAKE_PORT"}}
+                        "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "PORT", "STRIPE_FAKE_PORT", "MARKETPLACE_DEV",
+                        "STRIPE_WEBHOOK_SECRET"}}
     env.update({"VAR_DIR": str(var_dir), **extra})
     return env
 
@@ -58,13 +59,15 @@ def test_a_new_shell_reads_the_file_and_the_environment_wins(tmp_path):
     result = _settings(tmp_path, "s.DEBUG")
     assert result.returncode != 0 and "make run" in result.stderr
     _prepare_run(tmp_path, "--port", "8100")
-    result = _settings(tmp_path, "s.DEBUG, s.PUBLIC_BASE_URL, s.STRIPE_API_BASE, s.QUEUE_MAX_LIVE_CLAIMS")
+    result = _settings(tmp_path, "s.DEBUG, s.PUBLIC_BASE_URL, s.STRIPE_API_BASE, s.QUEUE_MAX_LIVE_CLAIMS",
+                       MARKETPLACE_DEV="1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "(True, 'http://127.0.0.1:8100', 'http://127.0.0.1:12111', 3)"
-    result = _settings(tmp_path, "s.DEBUG, s.PUBLIC_BASE_URL", DEBUG="0", PUBLIC_BASE_URL="https://m.example.com")
+    result = _settings(tmp_path, "s.DEBUG, s.PUBLIC_BASE_URL", DEBUG="0", PUBLIC_BASE_URL="https://m.example.com",
+                       MARKETPLACE_DEV="1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "(False, 'https://m.example.com')"
-    result = _settings(tmp_path, "s.DEBUG", LOCAL_ENV_FILE="")  # none read: production rules again
+    result = _settings(tmp_path, "s.DEBUG", LOCAL_ENV_FILE="", MARKETPLACE_DEV="1")  # none read: production
     assert result.returncode != 0
 
 
@@ -76,7 +79,40 @@ def test_a_real_stripe_key_runs_without_the_fake_server(tmp_path):
 
 def test_simulate_finds_the_running_stack_without_flags(tmp_path):
     _prepare_run(tmp_path, "--port", "8100", "--stripe-fake-port", "12200")
-    result = subprocess.run([sys.executable, "manage.py", "simulate", "--help"], cwd=ROOT, env=_env(tmp_path),
+    result = subprocess.run([sys.executable, "manage.py", "simulate", "--help"], cwd=ROOT,
+                            env=_env(tmp_path, MARKETPLACE_DEV="1"),
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "http://127.0.0.1:8100" in " ".join(result.stdout.split())
+
+
+def test_make_run_exports_the_development_switch(tmp_path):
+    assert "export MARKETPLACE_DEV=1" in _prepare_run(tmp_path).splitlines()
+
+
+def test_without_the_development_switch_the_file_is_not_read(tmp_path):
+    # A checkout that once ran `make run`: the file is there, with DEBUG=1 and a port of its own.
+    _prepare_run(tmp_path, "--port", "8100")
+    result = _settings(tmp_path, "s.DEBUG, s.PUBLIC_BASE_URL, s.STRIPE_API_BASE, s.LOCAL_ENV_READ",
+                       SECRET_KEY="p" * 50, STRIPE_WEBHOOK_SECRET="whsec_" + "r" * 30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(False, 'http://127.0.0.1:8000', '', False)"
+    for off in ("0", "", "no"):
+        result = _settings(tmp_path, "s.DEBUG", MARKETPLACE_DEV=off, SECRET_KEY="p" * 50,
+                           STRIPE_WEBHOOK_SECRET="whsec_" + "r" * 30)
+        assert result.stdout.strip() == "(False,)", (off, result.stderr)
+
+
+def test_a_production_start_with_the_file_and_no_secret_refuses_and_says_why(tmp_path):
+    _prepare_run(tmp_path)
+    local = str(tmp_path / "local.env")
+    # No webhook secret: the file's public whsec_fake (and its fake STRIPE_API_BASE) must not count.
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                            env=_env(tmp_path, DEBUG="0", SECRET_KEY="p" * 50), timeout=120)
+    assert result.returncode != 0
+    assert "STRIPE_WEBHOOK_SECRET is not set" in result.stderr
+    assert f"{local} exists but is not read" in result.stderr and "MARKETPLACE_DEV=1" in result.stderr
+    # No SECRET_KEY and no DEBUG: the file's generated key and DEBUG=1 must not count either.
+    result = _settings(tmp_path, "s.DEBUG", STRIPE_WEBHOOK_SECRET="whsec_" + "r" * 30)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr and f"{local} exists but is not read" in result.stderr
