@@ -15,10 +15,11 @@ def server_clock_problem(speed: float) -> str | None:
     """Why the server this command shares settings with (var/local.env, the environment) cannot run the day.
 
     The server measures time spent itself, claim to submit, times QUEUE_TIME_SCALE: on a server at scale 1
-    an honest judgment compressed by --speed 300 lasts a fraction of a second, every honest rater trips the
-    `fast` rule, ops dismiss those flags and the next rounds stall. allauth's per-IP limits (sign-up, failed
-    logins) throttle twenty sign-ups from one address. Both are settings of the server, so they are named
-    here before anything is created, instead of a failed day minutes later."""
+    an honest judgment compressed by --speed 300 lasts a fraction of a second, so every honest rater trips the
+    `fast` rule at its suspending level (median under 2 s), nobody is left to work the requeued judgments and
+    round 2 stalls. allauth's per-IP limits (sign-up, failed logins, one address for the whole crowd) are
+    the other server setting the day needs off. Both are named here before anything is created, instead of
+    a failed day minutes later."""
     if settings.QUEUE_TIME_SCALE == speed and settings.ACCOUNT_RATE_LIMITS is False:
         return None
     env = f"ACCOUNT_RATE_LIMITS_OFF=1 QUEUE_TIME_SCALE={speed:g}"
