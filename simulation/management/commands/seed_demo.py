@@ -32,6 +32,9 @@ class Command(BaseCommand):
         self.stdout.write(f"  Mail outbox   {settings.EMAIL_FILE_PATH}/ (verification links for new sign-ups)")
         for line in lines:
             self.stdout.write(f"  {line}")
-        self.stdout.write("  Simulate a day (in another terminal, while this runs):")
-        self.stdout.write("      .venv/bin/python manage.py simulate --report-dir var/sim")
+        # The day needs the server on its compressed clock with allauth's limits off (simulate refuses otherwise).
+        self.stdout.write("  Simulate a day: start this stack with ACCOUNT_RATE_LIMITS_OFF=1 QUEUE_TIME_SCALE=300 make run,")
+        self.stdout.write("  then in another terminal, while it runs:")
+        self.stdout.write("      MARKETPLACE_DEV=1 ACCOUNT_RATE_LIMITS_OFF=1 QUEUE_TIME_SCALE=300 .venv/bin/python manage.py simulate "
+                          "--report-dir var/sim")
         self.stdout.write("")

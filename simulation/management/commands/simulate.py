@@ -11,6 +11,25 @@ from simulation.http import ApiError
 from simulation.runner import Simulation, SimulationError
 
 
+def server_clock_problem(speed: float) -> str | None:
+    """Why the server this command shares settings with (var/local.env, the environment) cannot run the day.
+
+    The server measures time spent itself, claim to submit, times QUEUE_TIME_SCALE: on a server at scale 1
+    an honest judgment compressed by --speed 300 lasts a fraction of a second, so every honest rater trips the
+    `fast` rule at its suspending level (median under 2 s), nobody is left to work the requeued judgments and
+    round 2 stalls. allauth's per-IP limits (sign-up, failed logins, one address for the whole crowd) are
+    the other server setting the day needs off. Both are named here before anything is created, instead of
+    a failed day minutes later."""
+    if settings.QUEUE_TIME_SCALE == speed and settings.ACCOUNT_RATE_LIMITS is False:
+        return None
+    env = f"ACCOUNT_RATE_LIMITS_OFF=1 QUEUE_TIME_SCALE={speed:g}"
+    limits = "on" if settings.ACCOUNT_RATE_LIMITS is not False else "off"
+    return (f"refusing to start: the server must measure time on the day's clock and let the sign-ups through "
+            f"(--speed {speed:g}; here QUEUE_TIME_SCALE={settings.QUEUE_TIME_SCALE:g}, allauth rate limits "
+            f"{limits}): start it with `{env} make run` and run `{env} .venv/bin/python manage.py simulate ...` "
+            f"(this command reads the server's settings from var/local.env and the environment)")
+
+
 class Command(BaseCommand):
     help = ("Simulate a client, freelancers (careful, average, spammers, always-A, too fast), ops and finance "
             "against a running marketplace, then report what the marketplace concluded against the planted truth.")
@@ -50,6 +69,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
 
     def handle(self, *args, **o):
+        problem = server_clock_problem(o["speed"])
+        if problem:
+            raise CommandError(problem)
         config = SimulationConfig(
             base_url=o["base_url"], workers=o["workers"], tasks=o["tasks"], gold=o["gold"], overlap=o["overlap"],
             spammer_share=o["spammer_share"], always_a_share=o["always_a_share"], fast_share=o["fast_share"],
