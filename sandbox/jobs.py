@@ -1,6 +1,7 @@
 """The sandbox's Celery job, on its own queue (settings.SANDBOX_QUEUE) so it runs on machines of its own."""
 
 from celery import shared_task
+
 from sandbox.runner import Limits, SandboxInputError, run
 
 

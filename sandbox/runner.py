@@ -2,7 +2,7 @@
 
 A run is one bwrap process: no network, pid, ipc, uts, cgroup and user namespaces of its own, a
 read-only /usr (the interpreters and their libraries) and nothing else of the host's filesystem, a fresh
-tmpfs as /tmp (the working directory), an empty environment, all capabilities dropped. Before bwrap
+tmpfs as /tmp (the working directory; the root itself is remounted read-only), an empty environment, all capabilities dropped. Before bwrap
 starts, the child sets its resource limits (CPU seconds, address space, processes, file size, no core)
 and drops to an unprivileged uid when we run as root: root ignores RLIMIT_NPROC, so without the drop a
 fork bomb would be bounded only by the wall-clock kill. The parent reads at most `output_bytes` of each
@@ -30,6 +30,8 @@ LANGUAGES = {
 }
 STATUSES = ("passed", "failed", "error", "timeout", "killed")
 NOBODY = 65534
+# The sandbox's own /tmp: a fresh tmpfs per run, not the host's shared one.
+BOX_TMP = "/tmp"  # noqa: S108
 
 
 class SandboxUnavailable(RuntimeError):
@@ -104,11 +106,13 @@ def _command(language: str, box: str):
     return [
         bwrap_path(),
         "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv",
-        "--setenv", "PATH", "/usr/bin", "--setenv", "HOME", "/tmp", "--hostname", "sandbox",
+        "--setenv", "PATH", "/usr/bin", "--setenv", "HOME", BOX_TMP, "--hostname", "sandbox",
         "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-        "--ro-bind", box, "/box", "--chdir", "/tmp",
+        "--proc", "/proc", "--dev", "/dev", "--tmpfs", BOX_TMP,
+        "--ro-bind", box, "/box",
+        # bwrap builds the root on a writable tmpfs of its own; make it read-only too (not /tmp, a mount of its own).
+        "--remount-ro", "/", "--chdir", BOX_TMP,
         *interpreter, f"/box/{filename}",
     ]
 
@@ -207,7 +211,7 @@ def run(language: str, code: str, test: str | None = None, cases: list | None = 
         with open(path, "w", encoding="utf-8") as f:
             f.write(program)
         # The sandbox runs as nobody: it must be able to read its program, and nothing else in here.
-        os.chmod(box, 0o755)
+        os.chmod(box, 0o755)  # noqa: S103 (read-only to others, and holds only the program)
         os.chmod(path, 0o644)
         if test is not None:
             exit_code, out, err, seconds, hit = _run_once(_command(language, box), b"", limits)
