@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "tasks",
     "quality",
     "payments",
+    "sandbox",  # runs untrusted code under bubblewrap, on the sandbox queue
     "simulation",  # manage.py simulate: a day in the marketplace through the real API
     "django_htmx",
 ]
@@ -238,6 +239,17 @@ CELERY_TASK_ROUTES = {
     "quality.jobs.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}-quality"},
     "tasks.jobs.clients.*": {"queue": f"{CELERY_TASK_DEFAULT_QUEUE}-webhooks"},
 } if CELERY_SPLIT_QUEUES else {}
+# Untrusted code runs only on the sandbox queue, always split off: its workers belong on isolated machines
+# with bubblewrap (docs/sandbox.md), never on the web hosts.
+SANDBOX_QUEUE = os.environ.get("SANDBOX_QUEUE", "sandbox")
+CELERY_TASK_ROUTES["sandbox.jobs.*"] = {"queue": SANDBOX_QUEUE}
+SANDBOX_BWRAP = os.environ.get("SANDBOX_BWRAP", "bwrap")
+SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 5)
+SANDBOX_WALL_SECONDS = float(os.environ.get("SANDBOX_WALL_SECONDS", "10"))
+SANDBOX_MEMORY_BYTES = env_int("SANDBOX_MEMORY_MB", 1024) * 1024 ** 2
+SANDBOX_PROCESSES = env_int("SANDBOX_PROCESSES", 64)
+SANDBOX_OUTPUT_BYTES = env_int("SANDBOX_OUTPUT_KB", 64) * 1024
+SANDBOX_FILE_BYTES = env_int("SANDBOX_FILE_MB", 16) * 1024 ** 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 30)

@@ -1,5 +1,5 @@
 """CELERY_SPLIT_QUEUES: payouts, quality and client webhooks each on a queue of their own; off (the default),
-every job on CELERY_QUEUE. Routed by Celery itself (the app's router), in a fresh process per setting."""
+every job on CELERY_QUEUE. The sandbox's jobs (untrusted code) are on SANDBOX_QUEUE either way. Routed by Celery itself (the app's router), in a fresh process per setting."""
 
 import json
 import os
@@ -28,7 +28,7 @@ def _routes(**env) -> dict[str, str]:
 
 
 def _expected(name: str) -> str:
-    for prefix, queue in (("payments.jobs.", "mq-payouts"), ("quality.jobs.", "mq-quality"),
+    for prefix, queue in (("sandbox.jobs.", "sandbox"), ("payments.jobs.", "mq-payouts"), ("quality.jobs.", "mq-quality"),
                           ("tasks.jobs.clients.", "mq-webhooks")):
         if name.startswith(prefix):
             return queue
@@ -37,12 +37,15 @@ def _expected(name: str) -> str:
 
 def test_split_queues_route_payouts_quality_and_webhooks_apart():
     routes = _routes(CELERY_SPLIT_QUEUES="1")
-    assert {routes[n] for n in routes} == {"mq", "mq-payouts", "mq-quality", "mq-webhooks"}
+    assert {routes[n] for n in routes} == {"mq", "mq-payouts", "mq-quality", "mq-webhooks", "sandbox"}
     assert routes == {name: _expected(name) for name in routes}
     assert routes["tasks.jobs.clients.webhook_deliver"] == "mq-webhooks"
     assert routes["quality.jobs.project_quality_recompute"] == "mq-quality"
     assert routes["tasks.jobs.queue.notify_work_available"] == "mq"
 
 
-def test_by_default_every_job_is_on_the_one_queue():
-    assert set(_routes().values()) == {"mq"}
+def test_by_default_every_job_is_on_the_one_queue_but_the_sandbox():
+    routes = _routes()
+    assert {name for name, queue in routes.items() if queue != "mq"} == {"sandbox.jobs.run_code"}
+    assert routes["sandbox.jobs.run_code"] == "sandbox"
+    assert _routes(SANDBOX_QUEUE="isolated")["sandbox.jobs.run_code"] == "isolated"
