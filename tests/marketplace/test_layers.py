@@ -22,8 +22,8 @@ def test_the_import_contracts_hold():
 def test_the_design_doc_states_the_order_the_contract_holds():
     pyproject = (ROOT / "pyproject.toml").read_text()
     design = (ROOT / "docs" / "design.md").read_text()
-    assert 'layers = ["simulation | webapp", "quality", "payments", "tasks", "workers", "marketplace"]' in pyproject
-    assert "marketplace < workers < tasks < payments < quality < simulation | webapp" in design
+    assert 'layers = ["simulation | webapp", "quality", "payments", "tasks", "workers", "marketplace", "sandbox"]' in pyproject
+    assert "sandbox < marketplace < workers < tasks < payments < quality < simulation | webapp" in design
 
 
 @pytest.mark.parametrize("hook", events.ALL, ids=lambda h: h.name)
