@@ -243,6 +243,7 @@ CELERY_TASK_ROUTES = {
 # with bubblewrap (docs/sandbox.md), never on the web hosts.
 SANDBOX_QUEUE = os.environ.get("SANDBOX_QUEUE", "sandbox")
 CELERY_TASK_ROUTES["sandbox.jobs.*"] = {"queue": SANDBOX_QUEUE}
+CELERY_TASK_ROUTES["tasks.jobs.execution.*"] = {"queue": SANDBOX_QUEUE}  # runs task tests: sandbox machines
 SANDBOX_BWRAP = os.environ.get("SANDBOX_BWRAP", "bwrap")
 SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 5)
 SANDBOX_WALL_SECONDS = float(os.environ.get("SANDBOX_WALL_SECONDS", "10"))

@@ -28,6 +28,9 @@ LANGUAGES = {
     "python": (["/usr/bin/python3", "-I", "-B"], "main.py"),
     "javascript": (["/usr/bin/node"], "main.js"),
 }
+# Stored beside each result (tasks.CompletionRun.runner_version): bump it when a change to the runner or its
+# limits can change a verdict, so stored results say which runner gave them.
+RUNNER_VERSION = "bwrap-1"
 STATUSES = ("passed", "failed", "error", "timeout", "killed")
 NOBODY = 65534
 # The sandbox's own /tmp: a fresh tmpfs per run, not the host's shared one.

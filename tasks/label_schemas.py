@@ -204,6 +204,38 @@ def _language(errors: _Errors, data: dict, *, required: bool, prefix: str = "dat
         errors.add(f"{prefix}.language", "must be a lowercase slug such as python or javascript")
 
 
+EXECUTABLE_LANGUAGES = ("python", "javascript")  # what the sandbox runs (sandbox.runner.LANGUAGES)
+MAX_CASES = 100
+
+
+def _tests(errors: _Errors, data: dict, *, prefix: str) -> None:
+    """data.tests: {"test": source} (asserts or a test function and its call, appended to the code) or
+    {"cases": [{"stdin", "stdout"}, ...]}; the task's language must be one the sandbox runs."""
+    p = f"{prefix}.tests"
+    tests = data["tests"]
+    if data.get("language") not in EXECUTABLE_LANGUAGES:
+        errors.add(f"{prefix}.language", f"must be one of {', '.join(EXECUTABLE_LANGUAGES)} for a task with tests")
+    if not isinstance(tests, dict) or len(tests) != 1 or not tests.keys() <= {"test", "cases"}:
+        errors.add(p, 'must be {"test": "<source>"} or {"cases": [{"stdin": "...", "stdout": "..."}]}')
+        return
+    if "test" in tests:
+        _text(errors, tests, "test", prefix=p)
+        return
+    cases = tests["cases"]
+    if not isinstance(cases, list) or not 1 <= len(cases) <= MAX_CASES:
+        errors.add(f"{p}.cases", f"must be a list of 1 to {MAX_CASES} cases")
+        return
+    for i, case in enumerate(cases):
+        if not isinstance(case, dict) or set(case) != {"stdin", "stdout"}:
+            errors.add(f"{p}.cases.{i}", 'must be {"stdin": "...", "stdout": "..."}')
+            continue
+        for key in ("stdin", "stdout"):
+            if not isinstance(case[key], str):
+                errors.add(f"{p}.cases.{i}.{key}", "must be a string")
+            elif len(case[key]) > MAX_TEXT or _unstorable(case[key]):
+                errors.add(f"{p}.cases.{i}.{key}", f"at most {MAX_TEXT} characters, no NUL")
+
+
 def validate_task_data(task_type: str, data, *, prefix: str = "data") -> None:
     """Check one task's data for the task type. Extra keys are allowed and kept."""
     _check_type(task_type)
@@ -215,6 +247,8 @@ def validate_task_data(task_type: str, data, *, prefix: str = "data") -> None:
         _language(errors, data, required=True, prefix=prefix)
         _text(errors, data, "response_a", prefix=prefix)
         _text(errors, data, "response_b", prefix=prefix)
+        if "tests" in data:
+            _tests(errors, data, prefix=prefix)
     elif task_type == "ranking":
         _text(errors, data, "prompt", prefix=prefix)
         _language(errors, data, required=True, prefix=prefix)

@@ -120,6 +120,9 @@ class Task(models.Model):
     data = models.JSONField()
     gold = models.JSONField(null=True, blank=True, help_text="Known answer; never shown to workers.")
     is_gold = models.BooleanField(default=False)
+    # Who knows the gold answer: "" for gold given at upload (the client or ops), "execution" for gold the
+    # sandbox proved (exactly one side of a pairwise task passes the task's tests; tasks.services.execution).
+    gold_source = models.CharField(max_length=16, blank=True, default="")
     overlap = models.PositiveSmallIntegerField(help_text="Judgments wanted (grows with dynamic overlap).")
     # Live + submitted assignments that count toward overlap (kept by the queue services).
     n_active = models.PositiveSmallIntegerField(default=0)
@@ -254,6 +257,41 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"judgment {self.pk} on {self.task_id}"
+
+
+class CompletionRun(models.Model):
+    """One completion of a pairwise task (side a or b) run against the task's tests in the sandbox.
+
+    Unique per (task, side): the job that writes it (tasks.jobs.execution) is safe to run twice, and a
+    rerun with a newer runner replaces the row (update_or_create)."""
+
+    class Status(models.TextChoices):
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed (an assertion or a case)"
+        ERROR = "error", "Error (syntax, exception)"
+        TIMEOUT = "timeout", "Timed out (CPU or wall limit)"
+        KILLED = "killed", "Killed (output limit)"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="completion_runs")
+    side = models.CharField(max_length=1)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    passed = models.BooleanField()
+    failures = models.TextField(blank=True, help_text="Why it did not pass: the limit, the case, stderr's tail.")
+    duration = models.FloatField(default=0.0, help_text="Wall seconds of the sandboxed run(s).")
+    runner_version = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task", "side"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "side"], name="one_completion_run_per_task_side"),
+            models.CheckConstraint(condition=Q(side__in=["a", "b"]), name="completion_run_side_a_b"),
+            models.CheckConstraint(condition=Q(passed=True, status="passed") | (Q(passed=False) & ~Q(status="passed")),
+                                   name="completion_run_passed_iff_status_passed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run of {self.task_id}:{self.side} ({self.status})"
 
 
 class WebhookDelivery(models.Model):

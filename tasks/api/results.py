@@ -65,13 +65,30 @@ class ConsensusOutSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
 
 
+class CompletionRunOutSerializer(serializers.Serializer):
+    passed = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=["passed", "failed", "error", "timeout", "killed"])
+    failures = serializers.CharField(help_text="Why it did not pass (the limit, the case, stderr's tail); empty if it passed.")
+    duration = serializers.FloatField(help_text="Wall seconds in the sandbox.")
+    runner_version = serializers.CharField()
+
+
+class ExecutionOutSerializer(serializers.Serializer):
+    a = CompletionRunOutSerializer(required=False, help_text="response_a against the task's tests.")
+    b = CompletionRunOutSerializer(required=False, help_text="response_b against the task's tests.")
+
+
 class ResultSerializer(serializers.Serializer):
     external_id = serializers.CharField()
     status = serializers.ChoiceField(choices=["open", "complete"])
-    is_gold = serializers.BooleanField(help_text="A gold task you uploaded with a known answer.")
+    is_gold = serializers.BooleanField(help_text="A gold task: uploaded with a known answer, or proven by execution.")
+    gold_source = serializers.ChoiceField(choices=["", "execution"],
+                                          help_text="execution: gold because exactly one side passed the tests.")
     completed_at = serializers.DateTimeField(allow_null=True)
     judgments = JudgmentOutSerializer(many=True)
     consensus = ConsensusOutSerializer(allow_null=True, help_text="Null until quality computed it.")
+    execution = ExecutionOutSerializer(allow_null=True,
+                                       help_text="Per completion, its run against the task's tests; null without tests.")
 
 
 class PreferenceSerializer(serializers.Serializer):
@@ -82,6 +99,10 @@ class PreferenceSerializer(serializers.Serializer):
     n_raters = serializers.IntegerField(help_text="Approved judgments the consensus was computed from.")
     external_id = serializers.CharField(help_text="Your task's id (a ranking task yields several pairs).")
     language = serializers.CharField(help_text="The task's language slug.")
+    chosen_execution = serializers.CharField(
+        allow_blank=True, help_text="The chosen response's run against the task's tests: passed, failed, error, "
+                                    "timeout or killed; empty without tests (and for ranking).")
+    rejected_execution = serializers.CharField(allow_blank=True, help_text="The same for the rejected response.")
 
 
 class UserMessageSerializer(serializers.Serializer):
@@ -102,6 +123,8 @@ class ConversationalPreferenceSerializer(serializers.Serializer):
     n_raters = serializers.IntegerField()
     external_id = serializers.CharField()
     language = serializers.CharField()
+    chosen_execution = serializers.CharField(allow_blank=True)
+    rejected_execution = serializers.CharField(allow_blank=True)
 
 
 class PreferenceFiltersOutSerializer(serializers.Serializer):

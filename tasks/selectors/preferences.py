@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, IntegerField, Q, QuerySet, Sum
 
-from tasks.models import Project, Task
+from tasks.models import CompletionRun, Project, Task
 from tasks.selectors.results import keyset_chunks
 
 logger = logging.getLogger(__name__)
@@ -139,13 +139,14 @@ def preferences_iter(*, project: Project, filters: PreferenceFilters = Preferenc
 
     standard: {prompt, chosen, rejected} as strings; conversational: prompt a list of {role: "user",
     content} messages, chosen and rejected lists of one {role: "assistant", content} message. Both keep
-    confidence (float), n_raters (int), external_id and language (strings): every row has the same keys
+    confidence (float), n_raters (int), external_id, language, chosen_execution and rejected_execution
+    (strings: the sandbox run's status of each response, "" without tests): every row has the same keys
     and types, so Arrow infers one schema for the whole file. Per CHUNK complete tasks (a keyset range of the
 (project, id) index), one query for their records: constant memory without a server-side cursor."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}")
-    for task_id, external_id, data, answer, confidence, n_raters in itertools.chain.from_iterable(
-            _exported_rows(project, filters, [row[0] for row in chunk])
+    for task_id, external_id, data, answer, confidence, n_raters, runs in itertools.chain.from_iterable(
+            _with_runs(_exported_rows(project, filters, [row[0] for row in chunk]))
             for chunk in keyset_chunks(_complete_tasks(project).values_list("id"), CHUNK)):
         pairs = _pairs(project.task_type, data, answer)
         prompt = data.get("prompt") if isinstance(data, dict) else None
@@ -156,6 +157,12 @@ def preferences_iter(*, project: Project, filters: PreferenceFilters = Preferenc
         language = data.get("language")
         extra = {"confidence": float(confidence), "n_raters": int(n_raters), "external_id": external_id,
                  "language": language if isinstance(language, str) else ""}
+        # Execution results per completion: the sandbox run's status ("passed", "failed", "error", "timeout",
+        # "killed"), "" when the task has no tests or was not run (ranking: always ""). Strings, never null,
+        # so every row keeps one Arrow schema.
+        chosen_side = answer.get("choice") if project.task_type == "pairwise" else None
+        extra["chosen_execution"] = runs.get(chosen_side, "")
+        extra["rejected_execution"] = runs.get({"a": "b", "b": "a"}.get(chosen_side), "")
         for chosen, rejected in pairs:
             if style == "conversational":
                 yield {"prompt": [{"role": "user", "content": prompt}],
@@ -173,6 +180,15 @@ def _exported_rows(project: Project, filters: PreferenceFilters, task_ids: list[
                 .filter(_passes(filters) & _not_tie(project)).order_by("id")
                 .values_list("id", "external_id", "data", "consensus__answer", "consensus__confidence",
                              "consensus__n_judgments"))
+
+
+def _with_runs(rows: list[tuple]) -> list[tuple]:
+    """The rows, each with {side: status} of its sandbox runs (one query per chunk)."""
+    runs: dict[int, dict] = {}
+    for task_id, side, status in CompletionRun.objects.filter(task_id__in=[r[0] for r in rows]).values_list(
+            "task_id", "side", "status"):
+        runs.setdefault(task_id, {})[side] = status
+    return [(*row, runs.get(row[0], {})) for row in rows]
 
 
 def _pairs(task_type: str, data, answer) -> list[tuple[str, str]] | None:

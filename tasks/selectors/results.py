@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 
 from marketplace import events
-from tasks.models import Client, Judgment, Project, Task
+from tasks.models import Client, CompletionRun, Judgment, Project, Task
 
 CHUNK = 500
 
@@ -35,7 +35,7 @@ def result_tasks(*, project: Project, status: str | None = None, is_gold: bool |
         qs = qs.filter(status=status)
     if is_gold is not None:
         qs = qs.filter(is_gold=is_gold)
-    return qs.only("id", "external_id", "status", "is_gold", "completed_at", "data")
+    return qs.only("id", "external_id", "status", "is_gold", "gold_source", "completed_at", "data")
 
 
 def results_for_tasks(*, client: Client, tasks: list[Task]) -> list[dict]:
@@ -52,6 +52,7 @@ def results_for_tasks(*, client: Client, tasks: list[Task]) -> list[dict]:
             name = names[worker_id] = worker_pseudonym(client=client, worker_id=worker_id)
         by_task[task_id].append({"worker": name, "answer": answer, "seconds": seconds})
     consensus = events.task_consensus.ask(task_ids=ids) if ids else {}
+    execution = execution_for_tasks(ids)
     out = []
     for task in tasks:
         c = consensus.get(task.pk)
@@ -59,12 +60,28 @@ def results_for_tasks(*, client: Client, tasks: list[Task]) -> list[dict]:
             "external_id": task.external_id,
             "status": task.status,
             "is_gold": task.is_gold,
+            "gold_source": task.gold_source,
             "completed_at": task.completed_at,
             "judgments": by_task.get(task.pk, []),
             # quality may store "no consensus" (answer null): that is not a consensus for the client.
             "consensus": ({"answer": c["answer"], "confidence": c["confidence"]}
                           if c and c.get("answer") is not None else None),
+            "execution": execution.get(task.pk),
         })
+    return out
+
+
+def execution_for_tasks(task_ids: list[int]) -> dict[int, dict]:
+    """Per task with sandbox runs: {side: {passed, status, failures, duration, runner_version}}; one query.
+    Tasks without tests (or not run yet) are absent."""
+    out: dict[int, dict] = defaultdict(dict)
+    if not task_ids:
+        return out
+    rows = (CompletionRun.objects.filter(task_id__in=task_ids)
+            .values_list("task_id", "side", "passed", "status", "failures", "duration", "runner_version"))
+    for task_id, side, passed, status, failures, duration, version in rows:
+        out[task_id][side] = {"passed": passed, "status": status, "failures": failures,
+                              "duration": round(duration, 4), "runner_version": version}
     return out
 
 

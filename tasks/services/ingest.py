@@ -37,6 +37,7 @@ class IngestReport:
     errors: list[dict] = field(default_factory=list)
     invalid: int = 0
     stopped_early: bool = False  # reading stopped at TASKS_INGEST_MAX_ERRORS: more lines may be invalid
+    with_tests: int = 0  # valid rows whose data carries tests (data.tests): the sandbox runs them after commit
 
 
 def row_check(task_type: str, schema: dict, obj) -> tuple[str, dict, dict | None, int]:
@@ -111,6 +112,11 @@ def tasks_ingest(*, project_id: int, items: Iterable[tuple[int, object]],
 
             project_reopen_if_completed(project_id=project.pk)
             _notify_work_available(project.pk)  # in this transaction (the outbox)
+            if report.with_tests:
+                from marketplace.outbox import outbox_enqueue
+
+                # On the sandbox queue (CELERY_TASK_ROUTES): runs each completion against its task's tests.
+                outbox_enqueue("tasks.jobs.execution.run_project_tests", project.pk)
             if report.created >= _setting("TASKS_INGEST_ANALYZE_ROWS", 10_000):
                 from marketplace.outbox import outbox_enqueue
 
@@ -146,6 +152,7 @@ def _read(report: IngestReport, items, inserter, task_type: str, schema: dict, m
                     report.errors.append(entry)
             else:
                 if not report.invalid:
+                    report.with_tests += "tests" in row[1]
                     try:
                         inserter.add(row)
                     except ValidationFailed as exc:  # text the database cannot store

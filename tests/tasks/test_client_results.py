@@ -135,7 +135,8 @@ def test_preferences_export_holds_records_only_and_counts_in_headers(lab, projec
     pair_ = lines[0]
     data = Task.objects.get(project=project, external_id="ex-0").data
     assert pair_ == {"prompt": data["prompt"], "chosen": data["response_a"], "rejected": data["response_b"],
-                     "confidence": 0.8, "n_raters": 3, "external_id": "ex-0", "language": "python"}
+                     "confidence": 0.8, "n_raters": 3, "external_id": "ex-0", "language": "python",
+                     "chosen_execution": "", "rejected_execution": ""}
     headers = {h: response[h] for h in ("X-Export-Pairs", "X-Export-Tasks", "X-Export-Ties", "X-Export-Unresolved",
                                         "X-Export-Filtered-Out", "X-Export-Open-Tasks")}
     assert headers == {"X-Export-Pairs": "1", "X-Export-Tasks": "1", "X-Export-Ties": "1", "X-Export-Unresolved": "1",
@@ -158,7 +159,8 @@ def test_preferences_conversational_style(lab, project):
     assert lines == [{"prompt": [{"role": "user", "content": data["prompt"]}],
                       "chosen": [{"role": "assistant", "content": data["response_a"]}],
                       "rejected": [{"role": "assistant", "content": data["response_b"]}],
-                      "confidence": 0.8, "n_raters": 3, "external_id": "ex-0", "language": "python"}]
+                      "confidence": 0.8, "n_raters": 3, "external_id": "ex-0", "language": "python",
+                      "chosen_execution": "", "rejected_execution": ""}]
     assert "conversational" in response["Content-Disposition"]
 
 

@@ -32,16 +32,16 @@ Value, List, Json, Features = datasets.Value, datasets.List, datasets.Json, data
 
 STRING, FLOAT, INT = Value("string"), Value("float64"), Value("int64")
 STANDARD = {"prompt": STRING, "chosen": STRING, "rejected": STRING, "confidence": FLOAT, "n_raters": INT,
-            "external_id": STRING, "language": STRING}
+            "external_id": STRING, "language": STRING, "chosen_execution": STRING, "rejected_execution": STRING}
 USER = List({"role": STRING, "content": STRING})
 CONVERSATIONAL = dict(STANDARD, prompt=USER, chosen=USER, rejected=USER)
 # What docs/tasks.md tells clients to pass for results.jsonl: answers differ by task type and by row
 # (optional keys), consensus is null until computed, so those two are JSON values; every chunk then fits.
 RESULTS_FEATURES = Features({
-    "external_id": STRING, "status": STRING, "is_gold": Value("bool"),
+    "external_id": STRING, "status": STRING, "is_gold": Value("bool"), "gold_source": STRING,
     "completed_at": Value("timestamp[ms, tz=UTC]"),
     "judgments": List({"worker": STRING, "answer": Json(), "seconds": FLOAT}),
-    "consensus": Json(),
+    "consensus": Json(), "execution": Json(),
 })
 
 
@@ -182,7 +182,8 @@ def test_results_jsonl_loads_with_datasets(lab, pairwise, tmp_path):
     _, file = download(lab, f"/api/v1/projects/{pairwise.pk}/results/?format=jsonl", tmp_path, "results.jsonl")
     ds = load(file, tmp_path)
     assert ds.num_rows == 10
-    assert ds.column_names == ["external_id", "status", "is_gold", "completed_at", "judgments", "consensus"]
+    assert ds.column_names == ["external_id", "status", "is_gold", "gold_source", "completed_at", "judgments", "consensus",
+                               "execution"]
     assert ds.features["external_id"] == STRING and ds.features["is_gold"] == Value("bool")
     by_id = {row["external_id"]: row for row in ds}
     assert by_id["ex-1"]["consensus"]["answer"] == {"choice": "b"} and by_id["ex-7"]["consensus"] is None

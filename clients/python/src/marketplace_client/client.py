@@ -206,7 +206,8 @@ class MarketplaceClient:
     def iter_preferences(self, project_id: int, *, style: Style = "standard", min_confidence: float | None = None,
                          min_raters: int | None = None) -> PreferenceStream:
         """The preference records of a pairwise or ranking project, streamed: standard
-        {prompt, chosen, rejected, confidence, n_raters, external_id, language} (strings), or with
+        {prompt, chosen, rejected, confidence, n_raters, external_id, language, chosen_execution,
+        rejected_execution} (strings; the two last the sandbox run's status of each response, "" without tests), or with
         `style="conversational"` prompt, chosen and rejected as [{role, content}] messages. Only tasks whose
         consensus has at least `min_confidence` and `min_raters` approved judgments. The stream's `counts`
         are known at once."""
@@ -251,7 +252,8 @@ class MarketplaceClient:
         else:
             text = {"prompt": ds.Value("string"), "chosen": ds.Value("string"), "rejected": ds.Value("string")}
         features = ds.Features({**text, "confidence": ds.Value("float64"), "n_raters": ds.Value("int64"),
-                                "external_id": ds.Value("string"), "language": ds.Value("string")})
+                                "external_id": ds.Value("string"), "language": ds.Value("string"),
+                                "chosen_execution": ds.Value("string"), "rejected_execution": ds.Value("string")})
         return _dataset(ds, lambda: self.iter_preferences(project_id, style=style, min_confidence=min_confidence,
                                                           min_raters=min_raters), features, cache_dir)
 
@@ -263,9 +265,9 @@ class MarketplaceClient:
         ds = _datasets()
         features = ds.Features({
             "external_id": ds.Value("string"), "status": ds.Value("string"), "is_gold": ds.Value("bool"),
-            "completed_at": ds.Value("string"),
+            "gold_source": ds.Value("string"), "completed_at": ds.Value("string"),
             "judgments": ds.List({"worker": ds.Value("string"), "answer": ds.Json(), "seconds": ds.Value("float64")}),
-            "consensus": ds.Json(),
+            "consensus": ds.Json(), "execution": ds.Json(),
         })
         return _dataset(ds, lambda: self.iter_results(project_id, status=status, gold=gold), features, cache_dir)
 
