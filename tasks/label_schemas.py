@@ -14,6 +14,7 @@ Shapes (docs/api.md "Task data and answers by task type"):
 | flags     | code, language, context?                | taxonomy [slugs] (required)                       | flags: subset of taxonomy, no duplicates |
 | rating    | content, language?                      | min, max (required), labels? {score: text}        | score: int in [min, max] |
 | text      | code, language, question?               | min_length (1), max_length (5000)                 | text |
+| fix       | code, language (python/javascript), tests, question? | {}                                 | code: the edited code, checked by the tests in the sandbox |
 
 Extra keys in task data are kept (clients carry their own metadata); extra keys in a schema or an
 answer are refused, because a typo there would silently change what is asked or recorded.
@@ -26,7 +27,7 @@ import re
 from marketplace.errors import ValidationFailed
 from marketplace.json_limits import has_lone_surrogate
 
-TASK_TYPES = ("pairwise", "ranking", "flags", "rating", "text")
+TASK_TYPES = ("pairwise", "ranking", "flags", "rating", "text", "fix")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_+#.-]{0,49}$")
 MAX_TEXT = 100_000  # characters in one data field: a long source file, not a data dump
 MAX_RESPONSES = 20
@@ -161,6 +162,9 @@ def validate_label_schema(task_type: str, schema) -> dict:
                     else:
                         norm[str(score)] = text.strip()
                 out["labels"] = norm
+    elif task_type == "fix":
+        _unknown_keys(errors, p, schema, ())
+        out = {}
     else:  # text
         _unknown_keys(errors, p, schema, ("min_length", "max_length"))
         out = {"min_length": 1, "max_length": 5000}
@@ -272,6 +276,14 @@ def validate_task_data(task_type: str, data, *, prefix: str = "data") -> None:
     elif task_type == "rating":
         _text(errors, data, "content", prefix=prefix)
         _language(errors, data, required=False, prefix=prefix)
+    elif task_type == "fix":
+        _text(errors, data, "code", prefix=prefix)
+        _language(errors, data, required=True, prefix=prefix)
+        _text(errors, data, "question", required=False, prefix=prefix)
+        if "tests" not in data:
+            errors.add(f"{prefix}.tests", 'is required: {"test": "<source>"} or {"cases": [...]}')
+        else:
+            _tests(errors, data, prefix=prefix)
     else:
         _text(errors, data, "code", prefix=prefix)
         _language(errors, data, required=True, prefix=prefix)
@@ -363,6 +375,17 @@ def validate_answer(task_type: str, schema: dict, answer, *, data: dict | None =
             errors.add(f"{prefix}.score", f"must be from {lo} to {hi}")
         else:
             out["score"] = score
+    elif task_type == "fix":
+        _unknown_keys(errors, prefix, answer, ("code",))
+        code = answer.get("code")
+        if not isinstance(code, str) or not code.strip():
+            errors.add(f"{prefix}.code", "is required: the edited code, a non-blank string")
+        elif len(code) > MAX_TEXT:
+            errors.add(f"{prefix}.code", f"at most {MAX_TEXT} characters")
+        elif _unstorable(code):
+            errors.add(f"{prefix}.code", NUL_MESSAGE)
+        else:
+            out["code"] = code  # kept as written: whitespace is code
     else:
         _unknown_keys(errors, prefix, answer, ("text",))
         text = answer.get("text")
@@ -398,6 +421,8 @@ def answers_equal(task_type: str, a: dict, b: dict) -> bool:
         return isinstance(fa, list) and isinstance(fb, list) and set(fa) == set(fb)
     if task_type == "rating":
         return _is_int(a.get("score")) and a.get("score") == b.get("score")
+    if task_type == "fix":
+        return isinstance(a.get("code"), str) and a.get("code") == b.get("code")
     ta, tb = a.get("text"), b.get("text")
     if not isinstance(ta, str) or not isinstance(tb, str):
         return False

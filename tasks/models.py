@@ -23,6 +23,7 @@ class TaskType(models.TextChoices):
     FLAGS = "flags", "Flag bugs from a taxonomy"
     RATING = "rating", "Rate on a scale"
     TEXT = "text", "Explain in text"
+    FIX = "fix", "Fix or speed up code (checked by its tests)"
 
 
 class Client(models.Model):
@@ -292,6 +293,31 @@ class CompletionRun(models.Model):
 
     def __str__(self) -> str:
         return f"run of {self.task_id}:{self.side} ({self.status})"
+
+
+class FixRun(models.Model):
+    """A fix task's answer (the worker's edited code) run against the task's tests in the sandbox.
+
+    One per judgment (the job that writes it, tasks.jobs.execution.run_fix, is safe to run twice). Its
+    verdict is also written to the judgment's gold_correct, the field quality reads as graded evidence."""
+
+    judgment = models.OneToOneField(Judgment, on_delete=models.CASCADE, related_name="fix_run")
+    status = models.CharField(max_length=16, choices=CompletionRun.Status.choices)
+    passed = models.BooleanField()
+    failures = models.TextField(blank=True)
+    duration = models.FloatField(default=0.0)
+    runner_version = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["judgment"]
+        constraints = [
+            models.CheckConstraint(condition=Q(passed=True, status="passed") | (Q(passed=False) & ~Q(status="passed")),
+                                   name="fix_run_passed_iff_status_passed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"fix run of judgment {self.judgment_id} ({self.status})"
 
 
 class WebhookDelivery(models.Model):

@@ -32,6 +32,8 @@ def answer_from_post(task_type: str, post: QueryDict) -> dict:
         return {"flags": post.getlist("flags")}
     if task_type == "rating":
         return {"score": _int_or_raw(post.get("score"))}
+    if task_type == "fix":
+        return {"code": post.get("code", "")}
     return {"text": post.get("text", "")}
 
 

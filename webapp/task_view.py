@@ -89,6 +89,11 @@ def _text(data: dict, schema: dict, posted) -> dict:
             "max_length": schema.get("max_length", 5000), "text": posted.get("text", "")}
 
 
+def _fix(data: dict, posted) -> dict:
+    return {"code_html": code_html(data.get("code", ""), data.get("language"), numbered=True),
+            "question": data.get("question") or "", "code": posted.get("code", data.get("code", ""))}
+
+
 def task_context(assignment: Assignment, *, notice: str | None = None, errors: dict | None = None,
                  posted=None, error_message: str | None = None) -> dict:
     project, data = assignment.project, assignment.task.data or {}
@@ -98,7 +103,7 @@ def task_context(assignment: Assignment, *, notice: str | None = None, errors: d
     kind = project.task_type
     body = {"pairwise": lambda: _pairwise(data, schema, posted), "ranking": lambda: _ranking(data, posted),
             "flags": lambda: _flags(data, schema, posted), "rating": lambda: _rating(data, schema, posted),
-            "text": lambda: _text(data, schema, posted)}[kind]()
+            "text": lambda: _text(data, schema, posted), "fix": lambda: _fix(data, posted)}[kind]()
     return {
         "assignment": assignment, "project": project, "task_type": kind, "body": body,
         "closed": closed_message is not None, "closed_message": closed_message,

@@ -4,6 +4,7 @@ Nothing here ever renders a task's gold answer, whether a task is gold, gold_cor
 worker's answer (docs/design.md invariant 5): the serializers below name every field that leaves.
 """
 
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -71,12 +72,37 @@ class SubmitRequestSerializer(serializers.Serializer):
                   "the server, from your claim to this submit.")
 
 
+class FixRunSerializer(serializers.Serializer):
+    passed = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=["passed", "failed", "error", "timeout", "killed"])
+    failures = serializers.CharField(help_text="Why it did not pass; empty if it passed.")
+    duration = serializers.FloatField()
+
+
+def fix_run_body(judgment, project) -> dict | None:
+    """A fix task's answer checked by its tests (tasks.FixRun), or None: not a fix task, or not run yet.
+    Read only for fix projects, so other submits pay no query for it."""
+    if project.task_type != "fix":
+        return None
+    try:
+        run = judgment.fix_run
+    except ObjectDoesNotExist:
+        return None
+    return {"passed": run.passed, "status": run.status, "failures": run.failures, "duration": round(run.duration, 4)}
+
+
 class OwnJudgmentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     answer = serializers.JSONField()
     seconds_spent = serializers.FloatField(allow_null=True, help_text="Measured by the server: claim to submit.")
     reported_seconds = serializers.FloatField(allow_null=True, help_text="What you reported (not used).")
     submitted_at = serializers.DateTimeField(source="created_at")
+    execution = serializers.SerializerMethodField()
+
+    @extend_schema_field(FixRunSerializer(allow_null=True))
+    def get_execution(self, obj) -> dict | None:
+        """Fix tasks: your code's run against the task's tests (null until the sandbox ran it)."""
+        return fix_run_body(obj, obj.assignment.project)
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
@@ -140,7 +166,8 @@ def assignment_body(assignment) -> dict:
             "id": judgment.id, "answer": judgment.answer,
             "seconds_spent": None if judgment.seconds_spent is None else float(judgment.seconds_spent),
             "reported_seconds": None if judgment.reported_seconds is None else float(judgment.reported_seconds),
-            "submitted_at": _datetime(judgment.created_at)},
+            "submitted_at": _datetime(judgment.created_at),
+            "execution": fix_run_body(judgment, assignment.project)},
     }
 
 

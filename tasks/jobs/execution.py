@@ -3,9 +3,9 @@ only the sandbox machines' workers (`celery -A marketplace worker -Q sandbox`) r
 
 from celery import shared_task
 
-from tasks.services.execution import completion_runs_execute, tasks_with_tests_pending
+from tasks.services.execution import completion_runs_execute, fix_run_execute, tasks_with_tests_pending
 
-__all__ = ["run_project_tests"]
+__all__ = ["run_project_tests", "run_fix"]
 
 
 @shared_task(name="tasks.jobs.execution.run_project_tests")
@@ -15,3 +15,10 @@ def run_project_tests(project_id: int) -> int:
     for task_id in ids:
         completion_runs_execute(task_id=task_id)
     return len(ids)
+
+
+@shared_task(name="tasks.jobs.execution.run_fix")
+def run_fix(judgment_id: int) -> bool | None:
+    """Runs a fix task's submitted code against the task's tests (recorded by the submit); returns passed."""
+    fix_run = fix_run_execute(judgment_id=judgment_id)
+    return None if fix_run is None else fix_run.passed

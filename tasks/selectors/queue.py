@@ -193,7 +193,7 @@ def project_claim_refusal(*, user, project_id: int) -> dict | None:
 def worker_assignments_list(*, user, status: str | None = None) -> QuerySet[Assignment]:
     """The worker's own assignments, newest first, with their task, project and own judgment. Only the
     worker's own answer is ever attached: never a gold answer, gold_correct, or another worker's answer."""
-    qs = Assignment.objects.filter(worker=user).select_related("task", "project", "judgment").defer(
+    qs = Assignment.objects.filter(worker=user).select_related("task", "project", "judgment", "judgment__fix_run").defer(
         "task__gold", "task__is_gold", "task__n_active", "task__n_submitted", "task__overlap",
         "judgment__gold_correct", "judgment__is_gold")
     if status:

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from sandbox.runner import RUNNER_VERSION, Limits, SandboxInputError, run
-from tasks.models import CompletionRun, Task
+from tasks.models import CompletionRun, FixRun, Judgment, Task
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +94,39 @@ def task_auto_gold(*, task_id: int) -> bool:
         task.save(update_fields=["gold", "is_gold", "gold_source", "overlap"])
     logger.info("task %s is gold by execution: %s", task_id, answer)
     return True
+
+
+def fix_run_execute(*, judgment_id: int) -> FixRun | None:
+    """Run a fix task's answer (the worker's edited code) against the task's tests and store the verdict:
+    a FixRun, and the judgment's gold_correct (True when it passes), the graded evidence quality reads for
+    the worker's accuracy and pay clearance. A fix that does not pass asks the task for one more fixer
+    (project_overlap_extend, up to the project's max_overlap; none without one). Safe to run twice: a
+    judgment already run by this runner is not run again. None for an unknown or non-fix judgment."""
+    from tasks.services.queue_requeue import project_overlap_extend
+
+    judgment = Judgment.objects.select_related("task", "project").filter(pk=judgment_id).first()
+    if judgment is None or judgment.project.task_type != "fix":
+        return None
+    done = FixRun.objects.filter(judgment=judgment, runner_version=RUNNER_VERSION).first()
+    if done is not None:
+        return done
+    data = judgment.task.data if isinstance(judgment.task.data, dict) else {}
+    tests = data.get("tests") if isinstance(data.get("tests"), dict) else {}
+    code = (judgment.answer or {}).get("code") if isinstance(judgment.answer, dict) else None
+    try:
+        result = run(data.get("language"), code or "", test=tests.get("test"), cases=tests.get("cases"),
+                     limits=Limits.from_settings())
+    except SandboxInputError as exc:  # only data edited outside the API's validation gets here
+        status, failures, duration = "error", str(exc)[:FAILURES_MAX], 0.0
+    else:
+        status, failures, duration = result.status, _failures(result), result.duration
+    passed = status == "passed"
+    with transaction.atomic():
+        fix_run, created = FixRun.objects.update_or_create(
+            judgment=judgment, defaults={"status": status, "passed": passed, "failures": failures,
+                                         "duration": duration, "runner_version": RUNNER_VERSION})
+        Judgment.objects.filter(pk=judgment.pk).update(gold_correct=passed)
+        project = judgment.project
+        if created and not passed and not judgment.task.is_gold and project.max_overlap:
+            project_overlap_extend(task_id=judgment.task_id, max_overlap=project.max_overlap)
+    return fix_run

@@ -215,6 +215,11 @@ def _assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float
                                     gold_correct=gold_correct, now=now)
         completed = _count_submission(task_id=task.pk, now=now)
         _credit(judgment)
+        if project.task_type == "fix":
+            from marketplace.outbox import outbox_enqueue
+
+            # The edited code runs against the task's tests on the sandbox queue, never here (docs/sandbox.md).
+            outbox_enqueue("tasks.jobs.execution.run_fix", judgment.pk)
         if completed:
             from tasks.services.completion import task_completed
 

@@ -325,7 +325,7 @@ def test_gold_is_mixed_in_and_never_distinguishable(worker):
     assert all(b["expires_at"] for b in seen_gold)
     listed = workers[0].get("/api/v1/assignments/").json()["results"]
     assert all(set(a) == set(listed[0]) for a in listed)
-    assert all(set(a["judgment"]) == {"id", "answer", "seconds_spent", "reported_seconds", "submitted_at"}
+    assert all(set(a["judgment"]) == {"id", "answer", "seconds_spent", "reported_seconds", "submitted_at", "execution"}
                for a in listed)
     assert "gold" not in workers[0].get("/api/v1/assignments/").content.decode()
     graded = Judgment.objects.filter(is_gold=True)
