@@ -26,7 +26,7 @@ def seed_staff() -> list[str]:
         # Without a verified primary address allauth would ask staff to verify before logging in.
         EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
         for name in groups:
-            user.groups.add(Group.objects.get(name=name))
+            user.groups.add(Group.objects.get_or_create(name=name)[0])
         role = "superuser" if superuser else ", ".join(groups)
         lines.append(f"Login ({role:<9}) {email} / {DEMO_PASSWORD}")
     return lines

@@ -1,5 +1,7 @@
 """Demo data for the workers app: skills, the Python and JavaScript quizzes, and a "Python raters" pool.
-Idempotent: questions are matched on (quiz, prompt, code), so running it again changes nothing."""
+Idempotent: questions are matched on (quiz, prompt, code), so running it again changes nothing. It tolerates
+what users added: a copy of a demo question (docs/workers.md's authoring example makes one) is left alone,
+and the oldest match is the one refreshed (no MultipleObjectsReturned, issue 32 item 1)."""
 
 from django.db import transaction
 
@@ -14,9 +16,13 @@ def _quiz(skill: Skill, title: str, description: str, bank) -> Quiz:
     quiz, _ = Quiz.objects.get_or_create(slug=skill.slug, defaults={
         "skill": skill, "title": title, "description": description, **QUIZ_SETTINGS})
     for kind, prompt, code, options, correct, weight in bank:
-        Question.objects.update_or_create(quiz=quiz, prompt=prompt, code=code, defaults={
-            "kind": kind, "weight": weight, "correct": sorted(correct),
-            "options": [{"key": key, "text": text, "code": snippet} for key, text, snippet in options]})
+        fields = {"kind": kind, "weight": weight, "correct": sorted(correct),
+                  "options": [{"key": key, "text": text, "code": snippet} for key, text, snippet in options]}
+        existing = Question.objects.filter(quiz=quiz, prompt=prompt, code=code).order_by("pk").first()
+        if existing is None:
+            Question.objects.create(quiz=quiz, prompt=prompt, code=code, **fields)
+        else:
+            Question.objects.filter(pk=existing.pk).update(**fields)
     return quiz
 
 

@@ -100,3 +100,25 @@ def test_admin_quiz_page_with_question_inline_renders_and_refuses_a_bad_key(admi
         "is_active": "on", "options": '[{"key": "a", "text": "x"}, {"key": "b", "text": "y"}]', "correct": '["c"]'})
     assert response.status_code == 200 and b"correct" in response.content  # form redisplayed with the error
     assert Question.objects.count() == before
+
+
+def test_demo_seed_tolerates_a_users_copy_of_a_demo_question():
+    """docs/workers.md's authoring example adds a copy of a demo question; seed_demo must still run (issue 32)."""
+    demo.seed()
+    original = Question.objects.filter(quiz__slug="python").order_by("pk").first()
+    copy = Question.objects.create(quiz=original.quiz, prompt=original.prompt, code=original.code, kind=original.kind,
+                                   weight=original.weight, options=original.options, correct=original.correct)
+    count = Question.objects.count()
+    demo.seed()
+    assert Question.objects.count() == count
+    assert Question.objects.filter(pk=copy.pk).exists()
+
+
+def test_staff_seed_tolerates_a_deleted_group():
+    from django.contrib.auth.models import Group
+
+    from marketplace import demo as marketplace_demo
+
+    Group.objects.filter(name="finance").delete()
+    marketplace_demo.seed_staff()
+    assert Group.objects.filter(name="finance").exists()
