@@ -596,6 +596,8 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "PayoutBatchStatusEnum": "payments.models.PayoutBatch.Status",
     "PayoutLineStatusEnum": "payments.models.PayoutLine.Status",
     "LedgerAdjustmentStatusEnum": "payments.models.LedgerAdjustment.Status",
+    # A completion's or a fix's run in the sandbox (tasks.CompletionRun, tasks.FixRun share these).
+    "ExecutionStatusEnum": "tasks.models.CompletionRun.Status",
 })
 CELERY_BEAT_SCHEDULE.update({
     "payments-resume-payout-lines": {"task": "payments.jobs.payout_lines_resume",

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from marketplace.api.permissions import IsWorker
 from marketplace.errors import ValidationFailed
 from marketplace.observability.instruments import TimedClaim, TimedSubmit
-from tasks.models import Assignment
+from tasks.models import Assignment, CompletionRun
 from tasks.selectors.queue import worker_assignments_list
 from tasks.services.queue import assignment_claim, assignment_release, assignment_submit
 
@@ -74,7 +74,7 @@ class SubmitRequestSerializer(serializers.Serializer):
 
 class FixRunSerializer(serializers.Serializer):
     passed = serializers.BooleanField()
-    status = serializers.ChoiceField(choices=["passed", "failed", "error", "timeout", "killed"])
+    status = serializers.ChoiceField(choices=CompletionRun.Status.choices)
     failures = serializers.CharField(help_text="Why it did not pass; empty if it passed.")
     duration = serializers.FloatField()
 

@@ -18,6 +18,7 @@ from marketplace.errors import ValidationFailed
 from marketplace.safe_output import json_line, utf8_chunks
 from tasks.api.base import ClientAPIView
 from tasks.api.projects import ErrorSerializer
+from tasks.models import CompletionRun
 from tasks.selectors.preferences import (
     PREFERENCE_TASK_TYPES,
     STYLES,
@@ -67,7 +68,7 @@ class ConsensusOutSerializer(serializers.Serializer):
 
 class CompletionRunOutSerializer(serializers.Serializer):
     passed = serializers.BooleanField()
-    status = serializers.ChoiceField(choices=["passed", "failed", "error", "timeout", "killed"])
+    status = serializers.ChoiceField(choices=CompletionRun.Status.choices)
     failures = serializers.CharField(help_text="Why it did not pass (the limit, the case, stderr's tail); empty if it passed.")
     duration = serializers.FloatField(help_text="Wall seconds in the sandbox.")
     runner_version = serializers.CharField()
