@@ -1,5 +1,5 @@
 """CELERY_SPLIT_QUEUES: payouts, quality and client webhooks each on a queue of their own; off (the default),
-every job on CELERY_QUEUE. The sandbox's jobs (untrusted code) are on SANDBOX_QUEUE either way. Routed by Celery itself (the app's router), in a fresh process per setting."""
+every job on CELERY_QUEUE. The sandbox's jobs (untrusted code) and tasks' execution jobs (which run task tests through it) are on SANDBOX_QUEUE either way. Routed by Celery itself (the app's router), in a fresh process per setting."""
 
 import json
 import os
@@ -28,7 +28,7 @@ def _routes(**env) -> dict[str, str]:
 
 
 def _expected(name: str) -> str:
-    for prefix, queue in (("sandbox.jobs.", "sandbox"), ("payments.jobs.", "mq-payouts"), ("quality.jobs.", "mq-quality"),
+    for prefix, queue in (("sandbox.jobs.", "sandbox"), ("tasks.jobs.execution.", "sandbox"), ("payments.jobs.", "mq-payouts"), ("quality.jobs.", "mq-quality"),
                           ("tasks.jobs.clients.", "mq-webhooks")):
         if name.startswith(prefix):
             return queue
@@ -46,6 +46,9 @@ def test_split_queues_route_payouts_quality_and_webhooks_apart():
 
 def test_by_default_every_job_is_on_the_one_queue_but_the_sandbox():
     routes = _routes()
-    assert {name for name, queue in routes.items() if queue != "mq"} == {"sandbox.jobs.run_code"}
-    assert routes["sandbox.jobs.run_code"] == "sandbox"
-    assert _routes(SANDBOX_QUEUE="isolated")["sandbox.jobs.run_code"] == "isolated"
+    off_main = {name for name, queue in routes.items() if queue != "mq"}
+    assert "sandbox.jobs.run_code" in off_main and "tasks.jobs.execution.run_fix" in off_main
+    assert off_main == {name for name in routes if name.startswith(("sandbox.jobs.", "tasks.jobs.execution."))}
+    assert {routes[name] for name in off_main} == {"sandbox"}
+    isolated = _routes(SANDBOX_QUEUE="isolated")
+    assert {isolated[name] for name in off_main} == {"isolated"}
