@@ -123,7 +123,7 @@ class Task(models.Model):
     is_gold = models.BooleanField(default=False)
     # Who knows the gold answer: "" for gold given at upload (the client or ops), "execution" for gold the
     # sandbox proved (exactly one side of a pairwise task passes the task's tests; tasks.services.execution).
-    gold_source = models.CharField(max_length=16, blank=True, default="")
+    gold_source = models.CharField(max_length=16, blank=True, default="", db_default="")  # raw bulk inserts too
     overlap = models.PositiveSmallIntegerField(help_text="Judgments wanted (grows with dynamic overlap).")
     # Live + submitted assignments that count toward overlap (kept by the queue services).
     n_active = models.PositiveSmallIntegerField(default=0)

@@ -83,7 +83,10 @@ def test_node_process_bomb_is_contained():
 
 @needs_bwrap
 def test_infinite_loop_hits_the_cpu_limit():
-    result = py("while True:\n    pass")
+    # A wall limit far above the CPU one: on a loaded machine the loop gets a share of a core, and 2 CPU
+    # seconds could take longer than 5 wall seconds.
+    result = run("python", "while True:\n    pass", test="",
+                 limits=Limits(cpu_seconds=1, wall_seconds=60, memory_bytes=LIMITS.memory_bytes))
     assert result.status == "timeout" and result.detail == "CPU time limit"
 
 
