@@ -7,7 +7,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap node
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
-RUN useradd --create-home app && mkdir -p /app/var && chown -R app /app/var
+# The folders the app writes (settings' VAR_DIR: mail files, static), owned by the user it runs as: a named
+# volume mounted on one (compose's mail) starts with this owner, else root's and unwritable.
+RUN useradd --create-home app && mkdir -p /app/var/mail /app/var/static && chown -R app /app/var
 USER app
 # collectstatic needs settings, not production secrets: it runs with the development settings (DEBUG=1
 # only for this command; the image runs with the environment compose or the deployment gives it).

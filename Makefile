@@ -6,17 +6,24 @@ HOST ?= 127.0.0.1
 
 .PHONY: run test lint bench clean migrate demo fakestripe
 
+# One line per install step (pip itself stays quiet): the first start takes minutes (README, "The two commands").
 $(BIN)/python:
+	@echo "make: [1/3] creating $(VENV) with $(PYTHON) (once)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "make: [2/3] upgrading pip in $(VENV)"
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	@echo "make: [3/3] installing requirements.txt into $(VENV) (first time: about 50 MB of wheels, a few minutes)"
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
+	@echo "make: requirements installed"
 
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	@echo "make: [3/3] installing requirements-dev.txt (the runtime and test tools) into $(VENV) (first time: several minutes)"
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
+	@echo "make: requirements and test tools installed"
 
 # Embedded default: SQLite under var/, the filesystem Celery broker, mail as files in var/mail/.
 # With no real Stripe key configured, the fake Stripe server starts beside the web server and the app

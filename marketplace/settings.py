@@ -63,8 +63,25 @@ if not SECRET_KEY:
             f"{localenv.DEV_SWITCH}=1).{_LOCAL_ENV_IGNORED}"
         )
     SECRET_KEY = _INSECURE_KEY
-elif not DEBUG and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
-    raise ImproperlyConfigured("SECRET_KEY is too weak for production: use at least 32 random characters.")
+elif not DEBUG and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32 or len(set(SECRET_KEY)) < 5
+                   or SECRET_KEY.startswith("django-insecure-")):
+    raise ImproperlyConfigured("SECRET_KEY is too weak for production: use at least 32 random characters "
+                               "(not a few repeated ones).")
+
+
+# Template values (.env.example's `change-me-...`, `whsec_...`, `sk_live_...`) copied without an edit.
+_PLACEHOLDER_MARKS = ("change-me", "changeme", "change_me", "replace-me", "replace_me", "your-", "your_", "<your",
+                      "...")
+
+
+def _refuse_placeholder(name: str, value: str, how: str) -> None:
+    """Production (DEBUG off) never starts on a template value: it is as public as the template."""
+    if not DEBUG and any(mark in value.lower() for mark in _PLACEHOLDER_MARKS):
+        raise ImproperlyConfigured(f"{name} is a placeholder ({value!r}, as in .env.example): {how}.")
+
+
+_refuse_placeholder("SECRET_KEY", SECRET_KEY, "set a long random value of your own, e.g. the output of "
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -405,6 +422,9 @@ STORAGES = {
 # the repository could sign Stripe events with them (account.updated switching a worker's payouts off).
 PUBLIC_STRIPE_WEBHOOK_SECRETS = frozenset({
     "whsec_fake", "whsec_test", "whsec_...", "whsec_compose_local_only_not_a_secret_0123456789"})
+_refuse_placeholder("STRIPE_SECRET_KEY", STRIPE_SECRET_KEY, "set your secret key from the Stripe dashboard")
+_refuse_placeholder("STRIPE_WEBHOOK_SECRET", STRIPE_WEBHOOK_SECRET,
+                    "set your webhook endpoint's signing secret from the Stripe dashboard")
 if not DEBUG:
     if not STRIPE_WEBHOOK_SECRET:
         raise ImproperlyConfigured(

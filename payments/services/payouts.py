@@ -29,8 +29,10 @@ def _batch_get_locked(batch_id: int) -> PayoutBatch:
 
 
 def _nothing_to_pay(*, currency: str, minimum_cents: int, cutoff: datetime) -> Conflict:
-    return Conflict(f"No worker with payouts enabled is owed at least {minimum_cents} {currency} in earnings credited "
-                    f"up to {cutoff.isoformat()}; nothing to pay.", code="nothing_to_pay",
+    # minimum_cents is in cents: 1000 is 10.00 USD, never "1000 usd".
+    amount = f"{minimum_cents // 100}.{minimum_cents % 100:02d} {currency.upper()}"
+    return Conflict(f"No worker with payouts enabled is owed at least {amount} (minimum_cents={minimum_cents}) in "
+                    f"earnings credited up to {cutoff.isoformat()}; nothing to pay.", code="nothing_to_pay",
                     extra={"currency": currency, "minimum_cents": minimum_cents, "cutoff": cutoff.isoformat()})
 
 

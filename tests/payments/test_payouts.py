@@ -399,4 +399,7 @@ def test_cutoff_defaults_to_now_and_nothing_to_pay_names_what_it_used(finance, w
     assert nothing.status_code == 409
     error = nothing.json()["error"]
     assert error["code"] == "nothing_to_pay" and error["minimum_cents"] == 1 and error["currency"] == "usd"
-    assert error["cutoff"] and "1 usd" in error["message"]
+    assert error["cutoff"] and "owed at least 0.01 USD (minimum_cents=1)" in error["message"]
+    # In cents, said as money: 1000 is 10.00 USD, not "1000 usd" (issue 32).
+    thousand = finance.post("/api/v1/payout-batches/", {"minimum_cents": 1000}).json()["error"]["message"]
+    assert "owed at least 10.00 USD (minimum_cents=1000)" in thousand and "1000 usd" not in thousand.lower()

@@ -1,5 +1,7 @@
 """The admin (worker list filters, pool actions, question validation) and the demo seed."""
 
+import io
+
 import pytest
 from django.test import Client
 
@@ -122,3 +124,30 @@ def test_staff_seed_tolerates_a_deleted_group():
     Group.objects.filter(name="finance").delete()
     marketplace_demo.seed_staff()
     assert Group.objects.filter(name="finance").exists()
+
+
+def test_seed_demo_refuses_production_unless_allowed(settings):
+    """The demo logins have public passwords (admin@example.com is a superuser): a DEBUG=0 stack (docker
+    compose) never gets them unless asked explicitly (SEED_DEMO=1 -> --allow-production). Issue 32."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import CommandError, call_command
+
+    users = get_user_model().objects
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="refuses to run with DEBUG=0.*--allow-production"):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert not users.filter(email="admin@example.com").exists() and not Quiz.objects.exists()
+
+    call_command("seed_demo", "--allow-production", stdout=io.StringIO())
+    assert users.get(email="admin@example.com").is_superuser
+
+
+def test_seed_demo_runs_under_debug(settings):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "embedded demo ready" in out.getvalue()
+    assert get_user_model().objects.filter(email="ops@example.com").exists()

@@ -3,7 +3,7 @@ app's own demo data (<app>/demo.py, seed() -> lines to print). It lives in simul
 every app, because it reaches into all of them."""
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from marketplace import demo as marketplace_demo
 from payments import demo as payments_demo
@@ -21,7 +21,16 @@ def seed() -> list[str]:
 class Command(BaseCommand):
     help = "Create (or refresh) demo accounts and data; safe to run any number of times."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--allow-production", action="store_true",
+                            help="seed even with DEBUG=0 (docker compose with SEED_DEMO=1): a stack nobody else reaches")
+
     def handle(self, *args, **options):
+        # The demo logins have public passwords (admin@example.com is a superuser): never in production by accident.
+        if not settings.DEBUG and not options["allow_production"]:
+            raise CommandError("seed_demo refuses to run with DEBUG=0: it creates admin@example.com and other logins "
+                               "whose password is public. For a local stack nobody else can reach, pass "
+                               "--allow-production (docker compose: SEED_DEMO=1 in .env).")
         lines = seed()
         base = settings.PUBLIC_BASE_URL  # follows PORT under `make run` (var/local.env)
         self.stdout.write(self.style.SUCCESS("\nLabeling marketplace: embedded demo ready"))
