@@ -325,6 +325,21 @@ def _port(name: str, given: str | None, path: Path, stored: str | None, default:
     return port
 
 
+def _binds(host: str, web_port: int, fake_port: int | None, values: dict[str, str]) -> list[tuple[str, str, int]]:
+    """Every (variable, host, port) the run's processes bind: the web server, the fake Stripe server, and the
+    Celery worker's metrics endpoint when it serves one (CELERY_METRICS_PORT with PROMETHEUS_MULTIPROC_DIR)."""
+    def setting(name: str) -> str:
+        return os.environ[name] if name in os.environ else values.get(name, "")
+
+    binds = [("PORT", host.strip("[]"), web_port)]
+    if fake_port is not None:
+        binds.append(("STRIPE_FAKE_PORT", "127.0.0.1", fake_port))
+    metrics = setting("CELERY_METRICS_PORT").strip()
+    if metrics.isdigit() and 0 < int(metrics) < 65536 and setting("PROMETHEUS_MULTIPROC_DIR"):
+        binds.append(("CELERY_METRICS_PORT", setting("CELERY_METRICS_ADDR") or "127.0.0.1", int(metrics)))
+    return binds  # a bad CELERY_METRICS_PORT is the settings' to refuse, naming its line
+
+
 def prepare_run(*, host: str, port: str | None, stripe_fake_port: str | None) -> dict[str, str]:
     """Creates or updates the local file for a `make run` on host:port and returns what the run exports.
     Refuses (Refusal, SettingError) before it writes anything when a port is bad or taken, or when a stack
@@ -340,7 +355,7 @@ def prepare_run(*, host: str, port: str | None, stripe_fake_port: str | None) ->
     if running:
         raise Refusal(f"a stack of this checkout is already running as {running}, recorded in "
                       f"{var_dir() / RUN_PID_FILE}: stop it (Ctrl-C in its terminal) first")
-    check_ports([("PORT", host, web_port)] + ([("STRIPE_FAKE_PORT", "127.0.0.1", fake_port)] if fake_stripe else []))
+    check_ports(_binds(host, web_port, fake_port if fake_stripe else None, values))
 
     for sub in ("mail", "broker/out", "broker/processed"):
         (var_dir() / sub).mkdir(parents=True, exist_ok=True)

@@ -198,6 +198,19 @@ def test_the_fake_stripe_port_is_checked_only_when_the_fake_server_runs(tmp_path
         listener.close()
 
 
+def test_the_worker_metrics_port_is_checked_when_the_worker_serves_one(tmp_path):
+    listener = _listening()
+    taken = str(listener.getsockname()[1])
+    ports = ("--port", str(_free_port()), "--stripe-fake-port", str(_free_port()))
+    try:
+        result = _prepare_run(tmp_path, *ports, CELERY_METRICS_PORT=taken, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+        assert result.returncode != 0 and f"port {taken} (CELERY_METRICS_PORT)" in result.stderr
+        # Without PROMETHEUS_MULTIPROC_DIR the worker serves nothing (marketplace/observability/celery_signals.py).
+        assert _prepare_run(tmp_path, *ports, CELERY_METRICS_PORT=taken).returncode == 0
+    finally:
+        listener.close()
+
+
 def test_the_web_port_and_the_fake_stripe_port_must_differ(tmp_path):
     port = str(_free_port())
     result = _prepare_run(tmp_path, "--port", port, "--stripe-fake-port", port)
