@@ -31,10 +31,12 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 # SECRET_KEY, DEBUG=1, the ports; marketplace/localenv.py) and exports MARKETPLACE_DEV=1, the switch under
 # which settings read it; a later shell's manage.py commands read it after `export MARKETPLACE_DEV=1`.
 # PORT and STRIPE_FAKE_PORT: given on the command line (make run PORT=8100), else var/local.env's, else
-# 8000 and 12111.
+# 8000 and 12111. prepare-run refuses, in one line and before anything is migrated, seeded or written, when
+# a port is taken or a stack of this checkout is running; it records this shell ($$, which execs honcho) in
+# var/make-run.pid, and stops at a bad setting (naming its file and line) before migrate.
 run: $(VENV)/.runtime-installed
 	@exports="$$($(BIN)/python -m marketplace.localenv prepare-run --host '$(HOST)' --port '$(PORT)' \
-	             --stripe-fake-port '$(STRIPE_FAKE_PORT)')" && eval "$$exports" && \
+	             --stripe-fake-port '$(STRIPE_FAKE_PORT)' --run-pid "$$$$")" && eval "$$exports" && \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py seed_demo && \
 	exec $(BIN)/honcho -d . -f "$$PROCFILE" start

@@ -5,6 +5,10 @@ With nothing set this is the embedded default: SQLite under var/, a Celery broke
 DATABASE_URL and REDIS_URL for PostgreSQL and Redis. Every setting is listed in README.md and .env.example.
 """
 
+import difflib
+import json
+import logging
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -26,35 +30,103 @@ VAR_DIR = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")
 # production must not pick up DEBUG=1 or the public fake webhook secret. See marketplace/localenv.py.
 LOCAL_ENV_FILE = localenv.local_env_path()
 LOCAL_ENV_READ = localenv.dev_switch_on() and LOCAL_ENV_FILE is not None and LOCAL_ENV_FILE.is_file()
+# Where each value comes from (the environment, or a line of the file), taken before the file is loaded.
+_ENV_SOURCES = localenv.Sources(LOCAL_ENV_FILE if LOCAL_ENV_READ else None)
 if LOCAL_ENV_READ:
+    # Its "Invalid line" warnings are make run's to give, with the line number (localenv.warnings_for).
+    _environ_logger = logging.getLogger("environ.environ")
+    _environ_logger.disabled, _was_disabled = True, _environ_logger.disabled
     environ.Env.read_env(LOCAL_ENV_FILE, overwrite=False)
+    _environ_logger.disabled = _was_disabled
 # Named in production's refusals, so an operator sees why the file's values did not count.
 _LOCAL_ENV_IGNORED = (
     f" ({LOCAL_ENV_FILE} exists but is not read: it is read only with {localenv.DEV_SWITCH}=1, for development)"
     if not LOCAL_ENV_READ and LOCAL_ENV_FILE is not None and LOCAL_ENV_FILE.is_file() else "")
 
 
-def env_bool(name: str, default: bool = False) -> bool:
+# --- Reading the environment ----------------------------------------------------------------------------
+# Every setting is read through these helpers: a bad value stops the start with one ImproperlyConfigured
+# line naming the setting, its source (a line of var/local.env, or the environment) and what is expected
+# (localenv.SettingError), and `make run` reports the names of var/local.env that none of them read (typos).
+_ENV_NAMES_READ: set[str] = set()
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _env_value(name: str) -> str | None:
+    """The variable, None when unset or empty (the setting's default)."""
+    _ENV_NAMES_READ.add(name)
     value = os.environ.get(name)
-    if value is None or value == "":
+    return None if value is None or value == "" else value
+
+
+def env_invalid(name: str, expected: str, *, secret: bool = False) -> localenv.SettingError:
+    """The error for a setting whose value is not `expected` (its value left out when secret)."""
+    return localenv.SettingError(name, _ENV_SOURCES.of(name), expected, None if secret else os.environ.get(name))
+
+
+def env_str(name: str, default: str = "") -> str:
+    _ENV_NAMES_READ.add(name)
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = _env_value(name)
+    if value is None:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise env_invalid(name, "1, true, yes or on, or 0, false, no or off")
 
 
 def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    value = _env_value(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise env_invalid(name, "a whole number, like 10") from None
+
+
+def env_float(name: str, default: float | None) -> float | None:
+    value = _env_value(name)
+    if value is None:
+        return None if default is None else float(default)
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise env_invalid(name, "a number, like 0.5 or 300")
+    return number
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (_env_value(name) or default).strip().lower()
+    if value not in choices:
+        raise env_invalid(name, " or ".join(choices))
+    return value
+
+
+def env_json(name: str, default):
+    value = _env_value(name)
+    if value is None:
+        return default
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise env_invalid(name, f"JSON, like {{\"key\": 1}} ({exc})") from None
 
 
 def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG", default=False)
 # The embedded default (`make run`) sets DEBUG=1; anything else is treated as production and needs a
 # real secret. A known-insecure key is only ever used when DEBUG is on.
 _INSECURE_KEY = "insecure-dev-key-do-not-use-in-production"
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -86,9 +158,9 @@ _refuse_placeholder("SECRET_KEY", SECRET_KEY, "set a long random value of your o
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Links in mails and Stripe's return links. `make run` sets it from PORT (var/local.env).
-PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+PUBLIC_BASE_URL = (env_str("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
 # The name mails greet and sign with (allauth would otherwise use the request's host, "127.0.0.1:8600").
-SITE_NAME = os.environ.get("SITE_NAME", "Labeling Marketplace")
+SITE_NAME = env_str("SITE_NAME", "Labeling Marketplace")
 # How long the one-click unsubscribe link in a notification mail stays good (workers.services.unsubscribe).
 UNSUBSCRIBE_TOKEN_MAX_AGE_SECONDS = env_int("UNSUBSCRIBE_TOKEN_MAX_AGE_SECONDS", 90 * 24 * 3600)
 
@@ -172,8 +244,24 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'marketplace.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'marketplace.sqlite3'}"
+# Read whatever the engine, so a line of var/local.env naming one is never taken for a typo.
+_DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60)
+_DB_SERVER_SIDE_BINDING = env_bool("DB_SERVER_SIDE_BINDING", True)
+_DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 5)
+_DB_JIT = env_bool("DB_JIT", False)
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=_DB_CONN_MAX_AGE)}
+except ValueError as _exc:  # the URL holds a password: the message names its scheme only
+    _scheme = DATABASE_URL.partition("://")[0] if "://" in DATABASE_URL else ""
+    if isinstance(_exc, dj_database_url.UnknownSchemeError):
+        _close = difflib.get_close_matches(_scheme.lower(), ["postgres", "postgresql", "sqlite"], n=1)
+        _problem = (f"the scheme {_scheme!r} is unknown" if _scheme else "there is no scheme") + (
+            f" (did you mean {_close[0]}?)" if _close else "")
+    else:
+        _problem = "it is not a valid URL (%-quote a / @ : or % in the password)"
+    raise env_invalid("DATABASE_URL", "postgres://USER:PASSWORD@HOST:5432/NAME or sqlite:///PATH; "
+                                      f"{_problem}", secret=True) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server, the Celery worker and beat share one SQLite file; IMMEDIATE
     # transactions take the write lock up front so writers queue instead of failing mid-transaction.
@@ -184,14 +272,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
-    if env_bool("DB_SERVER_SIDE_BINDING", True):
+    if _DB_SERVER_SIDE_BINDING:
         DATABASES["default"]["OPTIONS"] = {"server_side_binding": True,
-                                           "prepare_threshold": env_int("DB_PREPARE_THRESHOLD", 5) or None}
+                                           "prepare_threshold": _DB_PREPARE_THRESHOLD or None}
     # PostgreSQL's JIT compiles any query the planner costs high, before running it: 2 s of compiling for a
     # 60 ms notification batch (a LIMITed index walk the planner costs as a full scan), at every batch.
     # Off by default (as most OLTP deployments do); behind PgBouncer, which refuses the startup option,
     # set DB_JIT=1 and `ALTER DATABASE ... SET jit = off` instead (docs/scaling.md).
-    if not env_bool("DB_JIT", False):
+    if not _DB_JIT:
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # Query counts and latencies for /metrics: django-prometheus's wrappers of the same backends.
 if env_bool("METRICS_DB_INSTRUMENTATION", True):
@@ -202,7 +290,7 @@ if env_bool("METRICS_DB_INSTRUMENTATION", True):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, broker --------------------------------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     # Django's Redis cache, failing soft while Redis is down (marketplace.cache): rate limits fail open.
     CACHES = {"default": {"BACKEND": "marketplace.cache.ResilientRedisCache", "LOCATION": REDIS_URL,
@@ -215,8 +303,10 @@ else:
         }
     }
 
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 CELERY_BROKER_DIR = VAR_DIR / "broker"
+_CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+_CELERY_UNACKED_RESTORE_SECONDS = env_int("CELERY_UNACKED_RESTORE_SECONDS", 10)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "out"),
@@ -232,8 +322,8 @@ else:
     # A job taken by a worker that died (SIGKILL, OOM, lost machine) goes back to the queue once it has
     # been unacknowledged for CELERY_VISIBILITY_TIMEOUT seconds; workers look for such jobs every
     # CELERY_UNACKED_RESTORE_SECONDS (kombu's default scan is only every ~100 s).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
-                                       "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 10),
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _CELERY_VISIBILITY_TIMEOUT,
+                                       "unacked_restore_interval": _CELERY_UNACKED_RESTORE_SECONDS,
                                        "unacked_restore_throttle": 1}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -245,7 +335,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "marketplace")
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "marketplace")
 # CELERY_SPLIT_QUEUES=1: payouts, quality and client webhooks each on a queue of their own
 # (<CELERY_QUEUE>-payouts, -quality, -webhooks), so a worker pool per kind can be sized and restarted
 # alone: a long quality recompute or a client's slow endpoint then never delays a payout. Every queue
@@ -258,12 +348,12 @@ CELERY_TASK_ROUTES = {
 } if CELERY_SPLIT_QUEUES else {}
 # Untrusted code runs only on the sandbox queue, always split off: its workers belong on isolated machines
 # with bubblewrap (docs/sandbox.md), never on the web hosts.
-SANDBOX_QUEUE = os.environ.get("SANDBOX_QUEUE", "sandbox")
+SANDBOX_QUEUE = env_str("SANDBOX_QUEUE", "sandbox")
 CELERY_TASK_ROUTES["sandbox.jobs.*"] = {"queue": SANDBOX_QUEUE}
 CELERY_TASK_ROUTES["tasks.jobs.execution.*"] = {"queue": SANDBOX_QUEUE}  # runs task tests: sandbox machines
-SANDBOX_BWRAP = os.environ.get("SANDBOX_BWRAP", "bwrap")
+SANDBOX_BWRAP = env_str("SANDBOX_BWRAP", "bwrap")
 SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 5)
-SANDBOX_WALL_SECONDS = float(os.environ.get("SANDBOX_WALL_SECONDS", "10"))
+SANDBOX_WALL_SECONDS = env_float("SANDBOX_WALL_SECONDS", 10)
 SANDBOX_MEMORY_BYTES = env_int("SANDBOX_MEMORY_MB", 1024) * 1024 ** 2
 SANDBOX_PROCESSES = env_int("SANDBOX_PROCESSES", 64)
 SANDBOX_OUTPUT_BYTES = env_int("SANDBOX_OUTPUT_KB", 64) * 1024
@@ -275,7 +365,7 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "marketplace.jobs.heartbeat", "schedule": timedelta(seconds=HEARTBEAT_SECONDS)},
 }
 # A publish that cannot reach the broker fails fast (the outbox relay retries), instead of hanging a process.
-CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "2"))
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2)
 if not CELERY_BROKER_URL.startswith(("filesystem://", "memory://")):
     CELERY_BROKER_TRANSPORT_OPTIONS.update({"socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
                                             "socket_timeout": 10})
@@ -284,9 +374,9 @@ if not CELERY_BROKER_URL.startswith(("filesystem://", "memory://")):
 # The outbox relay (manage.py outbox_relay): seconds between scans when no commit wakes it (PostgreSQL
 # wakes it at each commit with NOTIFY), events per publish batch, the longest pause between retries while
 # the broker or the database is down, and how long sent events are kept before they are pruned.
-OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", "0.5"))
+OUTBOX_POLL_SECONDS = env_float("OUTBOX_POLL_SECONDS", 0.5)
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500)
-OUTBOX_RETRY_MAX_SECONDS = float(os.environ.get("OUTBOX_RETRY_MAX_SECONDS", "2"))
+OUTBOX_RETRY_MAX_SECONDS = env_float("OUTBOX_RETRY_MAX_SECONDS", 2)
 OUTBOX_KEEP_SECONDS = env_int("OUTBOX_KEEP_SECONDS", 24 * 3600)
 # A job published but not finished after this long is published again (lost by the broker or with a killed
 # worker), at most OUTBOX_MAX_PUBLISHES times in all. Longer than the longest job plus its first countdown.
@@ -349,17 +439,17 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
-MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "Labeling Marketplace")
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "Labeling Marketplace")
 
 # --- Mail -----------------------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "marketplace@localhost")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "marketplace@localhost")
 
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -394,12 +484,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Stripe ---------------------------------------------------------------------------------------
-STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_fake")
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_fake")
 # Unset means Stripe itself. `make run` and the tests point it at payments.fakestripe.
-STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")
 # No production default: the security section below refuses to start without a secret of your own.
-STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "") or ("whsec_fake" if DEBUG else "")
-STRIPE_CURRENCY = os.environ.get("STRIPE_CURRENCY", "usd")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "") or ("whsec_fake" if DEBUG else "")
+STRIPE_CURRENCY = env_str("STRIPE_CURRENCY", "usd")
 
 # --- Outgoing webhooks to clients -----------------------------------------------------------------
 # Callback URLs that resolve to loopback, link-local or private ranges are refused unless this is on.
@@ -444,7 +534,7 @@ if not DEBUG:
 # SECURE_SSL_REDIRECT=0; the health check answers over plain http for load balancers.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-_proxy_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if not DEBUG else "").strip()
+_proxy_header = env_str("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if not DEBUG else "").strip()
 SECURE_PROXY_SSL_HEADER = (f"HTTP_{_proxy_header.upper().replace('-', '_')}", "https") if _proxy_header else None
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
@@ -488,9 +578,7 @@ CONTENT_SECURITY_POLICY = {
 # --- Logs and metrics (docs/operations.md) ---------------------------------------------------------
 # LOG_FORMAT=json: one JSON object per line (python-json-logger), for a log shipper; human (default): plain
 # lines for `make run`. Both carry the request id (X-Request-ID), in web requests and the jobs they enqueue.
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "human").strip().lower()
-if LOG_FORMAT not in {"json", "human"}:
-    raise ImproperlyConfigured(f"LOG_FORMAT must be json or human, not {LOG_FORMAT!r}.")
+LOG_FORMAT = env_choice("LOG_FORMAT", "human", ("json", "human"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -502,7 +590,7 @@ LOGGING = {
                  "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 # Celery workers keep this LOGGING instead of installing their own handlers.
@@ -515,8 +603,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # PROMETHEUS_MULTIPROC_DIR set in the worker's environment). Not behind METRICS_TOKEN: bind it to a
 # private network only (CELERY_METRICS_ADDR), as docker compose does by not publishing the port.
 CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0)
-CELERY_METRICS_ADDR = os.environ.get("CELERY_METRICS_ADDR", "127.0.0.1")
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+CELERY_METRICS_ADDR = env_str("CELERY_METRICS_ADDR", "127.0.0.1")
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128" if DEBUG else "")
 # How often beat refreshes the per-project task counts /metrics and the ops console read.
 METRICS_PROJECT_REFRESH_SECONDS = env_int("METRICS_PROJECT_REFRESH_SECONDS", 60)
@@ -527,9 +615,9 @@ CELERY_BEAT_SCHEDULE.update({
 
 # --- workers ---
 # The terms of service version a worker must accept (PATCH /api/v1/me/ accepted_terms_version) to claim work.
-TERMS_VERSION = os.environ.get("TERMS_VERSION", "2026-11")
+TERMS_VERSION = env_str("TERMS_VERSION", "2026-11")
 # Seconds after a quiz attempt's deadline during which a submit is still accepted (network latency).
-WORKERS_QUIZ_SUBMIT_GRACE_SECONDS = int(os.environ.get("WORKERS_QUIZ_SUBMIT_GRACE_SECONDS", "5"))
+WORKERS_QUIZ_SUBMIT_GRACE_SECONDS = env_int("WORKERS_QUIZ_SUBMIT_GRACE_SECONDS", 5)
 
 # --- tasks (queue) ---
 # Most live (leased, unexpired) assignments one worker may hold at once; a claim beyond it is 403.
@@ -542,9 +630,9 @@ QUEUE_DEFAULT_SHARE_MIN = env_int("QUEUE_DEFAULT_SHARE_MIN", 10)
 QUEUE_CLAIM_RAW_SQL = env_bool("QUEUE_CLAIM_RAW_SQL", default=True)
 # Time spent on a task is measured by the server (claim to submit) and multiplied by this. Always 1 in
 # production; a compressed-clock simulation (manage.py simulate --speed N) runs its server with N.
-QUEUE_TIME_SCALE = float(os.environ.get("QUEUE_TIME_SCALE", "1"))
+QUEUE_TIME_SCALE = env_float("QUEUE_TIME_SCALE", 1)
 if QUEUE_TIME_SCALE <= 0:
-    raise ImproperlyConfigured("QUEUE_TIME_SCALE must be above 0.")
+    raise env_invalid("QUEUE_TIME_SCALE", "a number above 0, like 1 or 300")
 # Beat: return expired leases to the queue, age open tasks, and how aging raises priority.
 QUEUE_EXPIRE_EVERY_SECONDS = env_int("QUEUE_EXPIRE_EVERY_SECONDS", 30)
 QUEUE_AGING_EVERY_SECONDS = env_int("QUEUE_AGING_EVERY_SECONDS", 600)
@@ -578,21 +666,19 @@ CELERY_BEAT_SCHEDULE.update({
 })
 
 # --- quality ---
-import json as _json  # noqa: E402 - this block is appended by the quality app
-
 # Beat: how often projects whose judgments changed get their agreement, consensus and standings recomputed.
 QUALITY_RECOMPUTE_SECONDS = env_int("QUALITY_RECOMPUTE_SECONDS", 300)
 # Amortised recompute: while a project's approved judgments grew by less than this fraction since its last
 # full Dawid-Skene fit, a beat run scores only the tasks the new judgments touched (quality.services.incremental).
-QUALITY_REFIT_FRACTION = float(os.environ.get("QUALITY_REFIT_FRACTION", "0.25"))
+QUALITY_REFIT_FRACTION = env_float("QUALITY_REFIT_FRACTION", 0.25)
 # Overrides of quality.rules.DEFAULT_RULES, as JSON, e.g. {"fast": {"median_seconds_below": 3}}.
 # Per project, ProjectQualityPolicy.rules overrides these in turn.
-QUALITY_RULES = _json.loads(os.environ.get("QUALITY_RULES", "") or "{}")
+QUALITY_RULES = env_json("QUALITY_RULES", {})
 # What a flag does at each severity: any of "suspend", "requeue", "hold".
-QUALITY_ACTIONS = _json.loads(os.environ.get("QUALITY_ACTIONS", "") or "{}") or {
+QUALITY_ACTIONS = env_json("QUALITY_ACTIONS", {}) or {
     "review": ["hold"], "suspend": ["suspend", "requeue", "hold"]}
 # "pool": suspend from the project's pool (platform-wide when the project has none); "worker": platform-wide.
-QUALITY_SUSPEND_SCOPE = os.environ.get("QUALITY_SUSPEND_SCOPE", "pool")
+QUALITY_SUSPEND_SCOPE = env_choice("QUALITY_SUSPEND_SCOPE", "pool", ("pool", "worker"))
 CELERY_BEAT_SCHEDULE.update({
     "quality-recompute": {"task": "quality.jobs.recompute_quality",
                           "schedule": timedelta(seconds=QUALITY_RECOMPUTE_SECONDS)},
@@ -601,17 +687,17 @@ CELERY_BEAT_SCHEDULE.update({
 # --- payments ---
 # Stripe requests per second this deployment sends (shared through the cache: Redis across all workers).
 # Stripe's live limit is 100/s; a 429 that still happens is retried with backoff.
-PAYMENTS_STRIPE_RATE_LIMIT = float(os.environ.get("PAYMENTS_STRIPE_RATE_LIMIT", "100"))
-PAYMENTS_STRIPE_TIMEOUT = float(os.environ.get("PAYMENTS_STRIPE_TIMEOUT", "20"))  # seconds per Stripe request
+PAYMENTS_STRIPE_RATE_LIMIT = env_float("PAYMENTS_STRIPE_RATE_LIMIT", 100)
+PAYMENTS_STRIPE_TIMEOUT = env_float("PAYMENTS_STRIPE_TIMEOUT", 20)  # seconds per Stripe request
 # Where Stripe sends the worker after onboarding (default: the payout-account endpoint of this server).
-PAYMENTS_ONBOARDING_RETURN_URL = os.environ.get("PAYMENTS_ONBOARDING_RETURN_URL", "")
-PAYMENTS_ONBOARDING_REFRESH_URL = os.environ.get("PAYMENTS_ONBOARDING_REFRESH_URL", "")
+PAYMENTS_ONBOARDING_RETURN_URL = env_str("PAYMENTS_ONBOARDING_RETURN_URL", "")
+PAYMENTS_ONBOARDING_REFRESH_URL = env_str("PAYMENTS_ONBOARDING_REFRESH_URL", "")
 # Finance bonuses and adjustments: the hard maximum of one (either sign; never above 10^12, the ledger's
 # bound), and the size above which a second finance user must approve it before it is posted (four eyes).
 PAYMENTS_ADJUSTMENT_MAX_CENTS = env_int("PAYMENTS_ADJUSTMENT_MAX_CENTS", 1_000_000)
 PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS = env_int("PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS", 10_000)
 # Beat re-enqueues payout lines of executing batches left open this long (lost jobs, outages).
-PAYMENTS_RESUME_SECONDS = int(os.environ.get("PAYMENTS_RESUME_SECONDS", "300"))
+PAYMENTS_RESUME_SECONDS = env_int("PAYMENTS_RESUME_SECONDS", 300)
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "PayoutBatchStatusEnum": "payments.models.PayoutBatch.Status",
     "PayoutLineStatusEnum": "payments.models.PayoutLine.Status",
@@ -633,23 +719,20 @@ CELERY_BEAT_SCHEDULE.update({
 # judgments are held to its agreement equivalent against the project's consensus, docs/payments.md).
 PAY_CLEARANCE_MIN_GOLD = env_int("PAY_CLEARANCE_MIN_GOLD", 3)
 PAY_CLEARANCE_MIN_JUDGMENTS = env_int("PAY_CLEARANCE_MIN_JUDGMENTS", 15)
-PAY_CLEARANCE_Z = float(os.environ.get("PAY_CLEARANCE_Z", "0.5"))
+PAY_CLEARANCE_Z = env_float("PAY_CLEARANCE_Z", 0.5)
 # Doubt, besides flags: the random-answering test's log likelihood ratio (random : honest) above this (empty:
 # the project's quality rules random.watch_log_lr, 1.0 by default: quality watches the worker for random
 # answering; schemas without that test use adaptive gold's agreement test instead) ...
-PAY_CLEARANCE_DOUBT_LOG_LR = (float(os.environ["PAY_CLEARANCE_DOUBT_LOG_LR"])
-                              if os.environ.get("PAY_CLEARANCE_DOUBT_LOG_LR") else None)
+PAY_CLEARANCE_DOUBT_LOG_LR = env_float("PAY_CLEARANCE_DOUBT_LOG_LR", None)
 # ... or a median time per judgment under this share of the project's workers' median (0: off).
-PAY_CLEARANCE_FAST_SHARE = float(os.environ.get("PAY_CLEARANCE_FAST_SHARE", "0.8"))
-PAY_CLEARANCE_FLOOR = float(os.environ["PAY_CLEARANCE_FLOOR"]) if os.environ.get("PAY_CLEARANCE_FLOOR") else None
+PAY_CLEARANCE_FAST_SHARE = env_float("PAY_CLEARANCE_FAST_SHARE", 0.8)
+PAY_CLEARANCE_FLOOR = env_float("PAY_CLEARANCE_FLOOR", None)
 # The clock fallback: a pending credit this old clears when nothing is in doubt about the worker. 0: no
 # holding period (credits are payable at once unless a quality flag holds the worker).
 PAY_CLEARANCE_WAIT_SECONDS = env_int("PAY_CLEARANCE_WAIT_SECONDS", 3 * 24 * 3600)
 # What a quality flag's hold does to pending credits: "hold" (to held, released or forfeited with the flag)
 # or "reverse" (back to the platform at once).
-PAY_PENDING_ON_FLAG = os.environ.get("PAY_PENDING_ON_FLAG", "hold")
-if PAY_PENDING_ON_FLAG not in ("hold", "reverse"):
-    raise ImproperlyConfigured("PAY_PENDING_ON_FLAG must be hold or reverse")
+PAY_PENDING_ON_FLAG = env_choice("PAY_PENDING_ON_FLAG", "hold", ("hold", "reverse"))
 # Beat: how often the clock fallback looks at workers holding pending money.
 PAY_CLEARANCE_SWEEP_SECONDS = env_int("PAY_CLEARANCE_SWEEP_SECONDS", 600)
 CELERY_BEAT_SCHEDULE["payments-clearance-due"] = {"task": "payments.jobs.earnings_clearance_due",
@@ -659,11 +742,11 @@ CELERY_BEAT_SCHEDULE["payments-clearance-due"] = {"task": "payments.jobs.earning
 # Effective hourly pay = reward per judgment / median seconds per approved judgment * 3600, in the
 # project's minor units, times the cleared share of those judgments' credits (pending pay is shown apart).
 # Below this floor a project is flagged (admin warning, low_pay / below_pay_floor), on the cleared figure.
-PAY_FLOOR_HOURLY_CENTS = int(os.environ.get("PAY_FLOOR_HOURLY_CENTS", "1500"))
+PAY_FLOOR_HOURLY_CENTS = env_int("PAY_FLOOR_HOURLY_CENTS", 1500)
 # Fewer timed approved judgments than this: the figure is null (a median of 2 is noise).
-PAY_HOURLY_MIN_JUDGMENTS = int(os.environ.get("PAY_HOURLY_MIN_JUDGMENTS", "5"))
+PAY_HOURLY_MIN_JUDGMENTS = env_int("PAY_HOURLY_MIN_JUDGMENTS", 5)
 # The sample behind the figure: each project's newest this many approved, timed judgments (read newest first
 # on the (project, id) index), so its cost is bounded per project however many judgments it has.
 PAY_HOURLY_SAMPLE = env_int("PAY_HOURLY_SAMPLE", 500)
 if PAY_HOURLY_SAMPLE < 1:
-    raise ImproperlyConfigured("PAY_HOURLY_SAMPLE must be at least 1")
+    raise env_invalid("PAY_HOURLY_SAMPLE", "a whole number of at least 1")
