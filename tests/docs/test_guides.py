@@ -65,7 +65,8 @@ def test_every_guide_with_commands_is_run():
 @pytest.mark.parametrize("name", sorted(GUIDES))
 def test_guide_blocks_follow_the_conventions(name):
     text = (ROOT / "docs" / name).read_text()
-    assert "README section 0" in text.split("```", 1)[0], f"docs/{name}: say before its first block what it assumes"
+    before = " ".join(text.split("```", 1)[0].split())
+    assert "README section 0" in before, f"docs/{name}: say before its first block what it assumes"
     for line, body in _guide_blocks(name):
         where = f"docs/{name} line {line}"
         code = "\n".join(re.sub(r"(^|\s)#.*", "", row) for row in body.splitlines())  # comments may say anything
