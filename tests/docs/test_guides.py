@@ -33,6 +33,7 @@ class Guide:
 # on what another guide did (each signs up its own workers and makes its own projects).
 GUIDES = {
     "admin.md": Guide([], ['"blocker":null', '"open_slots":36', '"low_pay":']),
+    "operations.md": Guide([], ["marketplace_", "X-Request-ID: trace-4f2a9c"]),
     "payments.md": Guide([(r"/api/v1/ledger-adjustments/[0-9]+/approve/$", 409)],
                          ['"payouts_enabled":true', '"status":"completed"', '"ok":true', '"paid_cents":1500',
                           '"code":"adjustment_not_pending"']),
