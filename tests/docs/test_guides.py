@@ -44,7 +44,7 @@ GUIDES = {
 }
 
 # Guides with ```sh blocks not yet made runnable (issue 32): not run until they are moved to GUIDES.
-PENDING = {"simulation.md", "benchmarks.md"}
+PENDING: set[str] = set()
 
 
 def _guide_blocks(name: str) -> list[tuple[int, str]]:
@@ -62,6 +62,13 @@ def test_every_guide_with_commands_is_run():
     assert with_blocks - GUIDES.keys() - PENDING == set(), "a guide with ```sh blocks that this test skips"
     assert GUIDES.keys() & PENDING == set()
     assert GUIDES.keys() - with_blocks == set(), "a guide listed here has no ```sh block left"
+
+
+def test_shell_blocks_say_whether_they_run():
+    """`sh` runs, `console` does not: a ```bash (or ```shell) block would leave a reader guessing."""
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        fences = re.findall(r"^```(bash|shell|zsh)\s*$", path.read_text(), re.M)
+        assert fences == [], f"{path.name}: use ```sh (run by the docs tests) or ```console (not run)"
 
 
 @pytest.mark.parametrize("name", sorted(GUIDES))
