@@ -9,7 +9,7 @@
 set -euo pipefail
 email=${1:?usage: examples/new_worker.sh EMAIL PASSWORD}; password=${2:?usage: examples/new_worker.sh EMAIL PASSWORD}
 B=$(sed -n 's/^PUBLIC_BASE_URL=//p' var/local.env)
-json() { curl -sf "$@" -H 'Content-Type: application/json'; }
+json() { curl -sS --fail-with-body "$@" -H 'Content-Type: application/json'; }
 pick() { python3 -c 'import json, sys
 v = json.load(sys.stdin)
 for k in sys.argv[1].split("."): v = v[int(k)] if k.isdigit() else v[k]
@@ -25,15 +25,18 @@ if [ -z "$mail" ]; then
   echo "new_worker.sh: no verification mail for $email (an account with that address exists?)" >&2; exit 1
 fi
 # The key in the link is URL-encoded (':' is %3A).
-key=$(grep -ho '/account/verify-email/[^ ]*' "$mail" | tail -1 | sed 's|.*/||' |
-      python3 -c 'import sys, urllib.parse; print(urllib.parse.unquote(sys.stdin.read().strip()))')
+link=$(grep -ho '/account/verify-email/[^ ]*' "$mail" | tail -1 || true)
+if [ -z "$link" ]; then
+  echo "new_worker.sh: the mail to $email has no verification link (an account with that address exists?)" >&2; exit 1
+fi
+key=$(echo "${link##*/}" | python3 -c 'import sys, urllib.parse; print(urllib.parse.unquote(sys.stdin.read().strip()))')
 curl -s -o /dev/null -X POST "$B/_allauth/app/v1/auth/email/verify" -H 'Content-Type: application/json' \
      -d "{\"key\": \"$key\"}"                                            # 401: verified, not signed in
 token=$(login "$email" "$password")
 json -o /dev/null -X PATCH "$B/api/v1/me/" -H "X-Session-Token: $token" -d '{"display_name": "'"${email%%@*}"'",
   "country": "DE", "timezone": "Europe/Berlin", "skills": ["python"], "accepted_terms_version": "2026-11"}'
 attempt=$(json -X POST "$B/api/v1/quizzes/python/attempts/" -H "X-Session-Token: $token")
-answer_key=$(curl -sf "$B/api/v1/quizzes/python/questions/?page_size=100" \
+answer_key=$(curl -sS --fail-with-body "$B/api/v1/quizzes/python/questions/?page_size=100" \
              -H "X-Session-Token: $(login ops@example.com demo-password-123)")
 json -o /dev/null -X POST "$B/api/v1/quiz-attempts/$(echo "$attempt" | pick id)/submit/" -H "X-Session-Token: $token" \
      -d "$(python3 examples/quiz_answers.py "$attempt" "$answer_key")"
