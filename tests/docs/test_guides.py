@@ -45,6 +45,9 @@ GUIDES = {
     "admin.md": Guide([], ['"blocker":null', '"open_slots":36', '"low_pay":']),
     "operations.md": Guide([], ["marketplace_", "X-Request-ID: trace-4f2a9c"]),
     "webapp.md": Guide([], ["Location: /\n", "data-step=", "data-figure=\"balance\">"]),
+    "api.md": Guide([(r"/api/v1/no-such-endpoint/$", 404), (r"/api/v1/projects/$", 401),
+                     (r"/api/v1/projects/$", 400), (r"/api/v1/projects/$", 415)],
+                    ['"not_found"', '"code":"authentication_failed"', '"task_type":[']),
     "sandbox.md": Guide([], ["passed\nfailed\nerror\n"], needs=("bwrap", "node")),
 }
 
