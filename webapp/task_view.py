@@ -17,14 +17,14 @@ from webapp.highlight import code_html, diff_html
 _DIGITS = [str(i) for i in range(1, 10)]
 
 
-def _closed_message(assignment: Assignment, now) -> str | None:
+def closed_message(assignment: Assignment, now) -> str | None:
     status = assignment.status
     if status == Assignment.Status.LIVE and assignment.expires_at > now:
         return None
     if status == Assignment.Status.SUBMITTED:
         return _("You already submitted this task (in this tab or another one). It counted once.")
     if status == Assignment.Status.RELEASED:
-        return _("This task went back to the queue (you skipped it, or it was taken back). Nothing was saved.")
+        return _("This task went back to the queue (you skipped or returned it, or it was taken back). Nothing was saved.")
     if status == Assignment.Status.REQUEUED:
         return _("Quality review set this judgment aside; the task went back to the queue.")
     at = formats.date_format(timezone.localtime(assignment.expires_at), "TIME_FORMAT")
@@ -99,14 +99,14 @@ def task_context(assignment: Assignment, *, notice: str | None = None, errors: d
     project, data = assignment.project, assignment.task.data or {}
     schema, posted = project.label_schema or {}, posted if posted is not None else {}
     now = timezone.now()
-    closed_message = _closed_message(assignment, now)
+    closed_text = closed_message(assignment, now)
     kind = project.task_type
     body = {"pairwise": lambda: _pairwise(data, schema, posted), "ranking": lambda: _ranking(data, posted),
             "flags": lambda: _flags(data, schema, posted), "rating": lambda: _rating(data, schema, posted),
             "text": lambda: _text(data, schema, posted), "fix": lambda: _fix(data, posted)}[kind]()
     return {
         "assignment": assignment, "project": project, "task_type": kind, "body": body,
-        "closed": closed_message is not None, "closed_message": closed_message,
+        "closed": closed_text is not None, "closed_message": closed_text,
         # Rounded up: the page's countdown never reaches zero while the server would still take the answer.
         "seconds_left": max(0, math.ceil((assignment.expires_at - now).total_seconds())),
         "notice": notice, "errors": errors or {}, "error_message": error_message,

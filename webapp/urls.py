@@ -23,5 +23,6 @@ urlpatterns = [
     path("work/tasks/<int:pk>/", work.task, name="task"),
     path("work/tasks/<int:pk>/submit", work.submit, name="submit"),
     path("work/tasks/<int:pk>/skip", work.skip, name="skip"),
+    path("work/tasks/<int:pk>/return", work.give_back, name="return"),
     path("unsubscribe/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),
 ]

@@ -109,12 +109,27 @@ def test_skip_releases_the_task_and_serves_the_next():
     assert second != first and _judgments(assignment_id(first)) == 0
 
 
+def test_return_releases_the_task_claims_no_other_and_a_get_changes_nothing():
+    ada = worker()
+    project = typed_project("text")
+    client = browser(ada)
+    first = task_url(client.post(f"/work/projects/{project.pk}/claim"))
+    assert client.get(f"{first}return").status_code == 405
+    assert Assignment.objects.get(pk=assignment_id(first)).status == "live"
+    response = client.post(f"{first}return")
+    assert response.status_code == 302 and response["Location"] == "/work/"
+    assert Assignment.objects.get(pk=assignment_id(first)).status == "released"
+    assert Assignment.objects.filter(worker=ada).count() == 1, "a return claims nothing"
+    again = client.post(f"{first}return", HTTP_HX_REQUEST="true")  # twice: the page says it is closed
+    assert again.status_code == 409 and "went back to the queue" in again.content.decode()
+
+
 def test_another_workers_assignment_is_a_404_everywhere_and_nothing_changes():
     ada, bob = worker("ada@example.com"), worker("bob@example.com")
     project = typed_project("pairwise")
     url = task_url(browser(ada).post(f"/work/projects/{project.pk}/claim"))
     for method, path, data in (("get", url, None), ("post", f"{url}submit", {"choice": "a"}),
-                               ("post", f"{url}skip", None)):
+                               ("post", f"{url}skip", None), ("post", f"{url}return", None)):
         response = getattr(browser(bob), method)(path, data)
         assert response.status_code == 404, (path, response.status_code)
         assert "There is nothing here for you." in response.content.decode()
@@ -187,7 +202,7 @@ def test_an_unqualified_or_unverified_person_gets_a_plain_message_not_an_error()
 
 
 @pytest.mark.parametrize("path,data", [
-    ("claim", None), ("submit", {"choice": "a"}), ("skip", None),
+    ("claim", None), ("submit", {"choice": "a"}), ("skip", None), ("return", None),
 ])
 def test_every_work_form_refuses_a_post_without_the_csrf_token(path, data):
     ada = worker()

@@ -101,9 +101,18 @@
     // The server's count of seconds left, not the two clocks' difference: a phone's clock may be off.
     var ends = Date.now() + Number(lease.getAttribute("data-seconds-left")) * 1000;
     var out = lease.querySelector(".countdown");
+    // A minute before the end, once: an alert with what to do (submit, or return the task).
+    var warning = root.querySelector("#lease-warning") || document.getElementById("lease-warning");
+    var warnAt = warning ? Number(warning.getAttribute("data-warn-seconds")) : 0;
     var tick = function () {
       var left = Math.max(0, Math.round((ends - Date.now()) / 1000));
+      if (warning && left > 0 && left <= warnAt && warning.hidden) {
+        lease.classList.add("ending");
+        warning.hidden = false;
+        warning.textContent = warning.getAttribute("data-text");
+      }
       if (left === 0) {
+        if (warning) { warning.hidden = true; }
         clearInterval(timer);
         lease.classList.add("expired");
         lease.setAttribute("role", "alert");
