@@ -10,11 +10,22 @@ import math
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from tasks.label_schemas import NO_PROBLEM_FLAG  # refused beside another flag; the page unticks one for the other
 from tasks.models import Assignment
 from webapp.highlight import code_html, diff_html
 
-# Keys 1-9 pick the first nine choices of a rating scale or a flag list; pairwise uses 1/2/3 for a/b/tie.
+# Keys 1-9 pick the first nine choices of a rating scale or a flag list; pairwise uses 1/2/3 for a/b/tie,
+# and the row of letters under them (q w e ...) for how sure the worker is (up to MAX_STRENGTH_SCALE, 10).
 _DIGITS = [str(i) for i in range(1, 10)]
+_STRENGTH_KEYS = "qwertyuiop"
+
+
+def _strength_label(i: int, n: int) -> str:
+    if i == 0:
+        return _("not sure")
+    if i == n - 1:
+        return _("very sure")
+    return _("fairly sure") if n == 3 else ""
 
 
 def closed_message(assignment: Assignment, now) -> str | None:
@@ -35,6 +46,7 @@ def closed_message(assignment: Assignment, now) -> str | None:
 def _pairwise(data: dict, schema: dict, posted) -> dict:
     language = data.get("language")
     allow_tie = schema.get("allow_tie", True)
+    scale = min(int(schema.get("strength_scale", 3)), len(_STRENGTH_KEYS))
     choices = [("a", _("A is better"), "1"), ("b", _("B is better"), "2")]
     if allow_tie:
         choices.append(("tie", _("About the same"), "3"))
@@ -45,8 +57,9 @@ def _pairwise(data: dict, schema: dict, posted) -> dict:
         "diff_html": diff_html(data.get("response_a", ""), data.get("response_b", "")),
         "choices": [{"value": v, "label": label, "key": key, "checked": posted.get("choice") == v}
                     for v, label, key in choices],
-        "strengths": [{"value": str(i), "checked": posted.get("strength") == str(i)}
-                      for i in range(1, schema.get("strength_scale", 3) + 1)],
+        "strengths": [{"value": str(i + 1), "label": _strength_label(i, scale), "key": _STRENGTH_KEYS[i],
+                       "checked": posted.get("strength") == str(i + 1)} for i in range(scale)],
+        "strength_keys": " ".join(_STRENGTH_KEYS[:scale].upper()),
         "require_reason": bool(schema.get("require_reason")),
         "reason": posted.get("reason", ""),
     }
@@ -65,11 +78,13 @@ def _ranking(data: dict, posted) -> dict:
 
 def _flags(data: dict, schema: dict, posted) -> dict:
     chosen = set(posted.getlist("flags")) if hasattr(posted, "getlist") else set()
+    taxonomy = schema.get("taxonomy") or []
     return {
+        "has_none": NO_PROBLEM_FLAG in taxonomy, "none": NO_PROBLEM_FLAG,
         "code_html": code_html(data.get("code", ""), data.get("language"), numbered=True),
         "context": data.get("context") or "",
         "flags": [{"value": slug, "label": slug.replace("_", " "), "key": _DIGITS[i] if i < 9 else "",
-                   "checked": slug in chosen} for i, slug in enumerate(schema.get("taxonomy") or [])],
+                   "checked": slug in chosen} for i, slug in enumerate(taxonomy)],
     }
 
 

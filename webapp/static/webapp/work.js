@@ -15,7 +15,7 @@
     if (!section || event.altKey || event.metaKey) return;
     var answer = section.querySelector("form#answer");
     if (!answer) return;
-    if (event.key === "Enter" && event.ctrlKey) { event.preventDefault(); answer.requestSubmit(); return; }
+    if (event.key === "Enter" && event.ctrlKey) { event.preventDefault(); submitByKey(section, answer); return; }
     if (event.ctrlKey || typing(event.target)) return;
     var item = event.target.closest && event.target.closest(".ranking li");
     if (item && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
@@ -26,7 +26,7 @@
     if (event.key === "Enter") {
       if (event.target.tagName === "BUTTON" || event.target.tagName === "A" || event.target.tagName === "SUMMARY") return;
       event.preventDefault();
-      answer.requestSubmit();
+      submitByKey(section, answer);
       return;
     }
     if (event.key === "s" || event.key === "S") {
@@ -39,13 +39,54 @@
       if (diff) { event.preventDefault(); diff.open = !diff.open; }
       return;
     }
-    var choice = section.querySelector('input[data-key="' + event.key + '"]');
+    var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    var choice = section.querySelector('input[data-key="' + key + '"]');
     if (choice) {
       event.preventDefault();
-      if (choice.type === "checkbox") { choice.checked = !choice.checked; } else { choice.checked = true; }
+      if (choice.type === "checkbox") { choice.checked = !choice.checked; noneStandsAlone(choice); } else { choice.checked = true; }
       choice.focus();
     }
   });
+
+  // A key press sends the answer, except a flags task with nothing ticked: an Enter pressed by habit must not
+  // send "no problem". The page says what to do (tick "none", or press the Submit button itself).
+  function submitByKey(section, answer) {
+    var boxes = section.querySelectorAll("input[name=flags]");
+    if (boxes.length && !section.querySelector("input[name=flags]:checked")) {
+      var hint = section.querySelector("#flags-hint");
+      if (hint) { hint.hidden = false; hint.textContent = hint.getAttribute("data-text"); }
+      return;
+    }
+    answer.requestSubmit();
+  }
+
+  // A taxonomy's "none" (no problem) and a problem exclude each other: ticking one unticks the other (the
+  // server refuses both together, tasks.label_schemas).
+  function noneStandsAlone(box) {
+    if (box.name !== "flags" || !box.checked) return;
+    var fieldset = box.closest("fieldset[data-none]");
+    if (!fieldset) return;
+    var none = fieldset.getAttribute("data-none");
+    fieldset.querySelectorAll("input[name=flags]:checked").forEach(function (other) {
+      if (other !== box && (box.value === none || other.value === none)) { other.checked = false; }
+    });
+    var hint = fieldset.querySelector("#flags-hint");
+    if (hint) { hint.hidden = true; }
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target && event.target.name === "flags") { noneStandsAlone(event.target); }
+  });
+
+  // Where the focus goes when a task arrives (first page or an htmx swap): the text box on text and fix
+  // tasks; otherwise the task's heading, never a text box: htmx keeps the focus on an element of the same
+  // id, so after Ctrl+Enter in the reason box the next task's reason box would take the keys 1 2 3.
+  function focusTask(root) {
+    var section = root.id === "task" ? root : root.querySelector && root.querySelector("#task");
+    if (!section || !section.querySelector("form#answer")) return;
+    var first = section.querySelector("[data-first-focus]") || section.querySelector("#task-title");
+    if (first) { first.focus({preventScroll: root === document}); }
+  }
 
   function move(item, step) {
     var list = item.parentNode;
@@ -132,6 +173,7 @@
     setUpRanking(root);
     setUpCounters(root);
     setUpLease(root);
+    focusTask(root);
   }
 
   document.addEventListener("DOMContentLoaded", function () { setUp(document); });
