@@ -52,8 +52,8 @@ def _pairwise(data: dict, schema: dict, posted) -> dict:
         choices.append(("tie", _("About the same"), "3"))
     return {
         "prompt": data.get("prompt", ""),
-        "a_html": code_html(data.get("response_a", ""), language),
-        "b_html": code_html(data.get("response_b", ""), language),
+        "a_html": code_html(data.get("response_a", ""), language, numbered=True),
+        "b_html": code_html(data.get("response_b", ""), language, numbered=True),
         "diff_html": diff_html(data.get("response_a", ""), data.get("response_b", "")),
         "choices": [{"value": v, "label": label, "key": key, "checked": posted.get("choice") == v}
                     for v, label, key in choices],
