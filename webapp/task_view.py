@@ -73,7 +73,13 @@ def _ranking(data: dict, posted) -> dict:
         order = [int(i) for i in wanted]
     language = data.get("language")
     return {"prompt": data.get("prompt", ""),
-            "items": [{"index": i, "html": code_html(responses[i], language)} for i in order]}
+            # Each response keeps its letter wherever it moves (its screen-reader name); the position is the
+            # list's order, numbered on the page (work.js renumbers it after each move).
+            "items": [{"index": i, "letter": _letter(i), "html": code_html(responses[i], language)} for i in order]}
+
+
+def _letter(i: int) -> str:
+    return chr(ord("A") + i) if i < 26 else str(i + 1)
 
 
 def _flags(data: dict, schema: dict, posted) -> dict:

@@ -8,6 +8,7 @@ app_name = "webapp"
 
 urlpatterns = [
     path("", onboarding.home, name="home"),
+    path("favicon.ico", onboarding.favicon, name="favicon"),
     path("start/", onboarding.onboarding, name="onboarding"),
     path("profile/", profile.profile, name="profile"),
     path("quizzes/", quizzes.quiz_list, name="quizzes"),

@@ -90,9 +90,35 @@
 
   function move(item, step) {
     var list = item.parentNode;
-    if (step < 0 && item.previousElementSibling) { list.insertBefore(item, item.previousElementSibling); }
-    else if (step > 0 && item.nextElementSibling) { list.insertBefore(item.nextElementSibling, item); }
+    var moved = false;
+    if (step < 0 && item.previousElementSibling) { list.insertBefore(item, item.previousElementSibling); moved = true; }
+    else if (step > 0 && item.nextElementSibling) { list.insertBefore(item.nextElementSibling, item); moved = true; }
+    renumber(list, moved ? item : null);
     item.focus();
+  }
+
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (all, name) { return name in values ? values[name] : all; });
+  }
+
+  // The order is the answer: each item shows its position, its label says position and name (the name
+  // stays with the response), the first cannot move up nor the last down, and a move is announced.
+  function renumber(list, moved) {
+    var items = list.querySelectorAll(":scope > li");
+    var total = items.length;
+    items.forEach(function (li, i) {
+      var values = {n: i + 1, total: total, name: li.getAttribute("data-name")};
+      li.setAttribute("aria-label", fill(list.getAttribute("data-label"), values));
+      var pos = li.querySelector(".rank-pos");
+      if (pos) { pos.textContent = String(i + 1); }
+      var up = li.querySelector("button[data-move=up]"), down = li.querySelector("button[data-move=down]");
+      if (up) { up.disabled = i === 0; }
+      if (down) { down.disabled = i === total - 1; }
+      if (li === moved) {
+        var status = document.getElementById("ranking-status");
+        if (status) { status.textContent = fill(list.getAttribute("data-moved"), values); }
+      }
+    });
   }
 
   function setUpRanking(root) {
@@ -107,7 +133,10 @@
         dragged = event.target.closest("li");
         if (dragged) { dragged.classList.add("dragging"); event.dataTransfer.effectAllowed = "move"; }
       });
-      list.addEventListener("dragend", function () { if (dragged) { dragged.classList.remove("dragging"); } dragged = null; });
+      list.addEventListener("dragend", function () {
+        if (dragged) { dragged.classList.remove("dragging"); renumber(list, dragged); }
+        dragged = null;
+      });
       list.addEventListener("dragover", function (event) {
         var over = event.target.closest("li");
         if (!dragged || !over || over === dragged) return;
