@@ -6,7 +6,7 @@ and markup in a prompt shows as text."""
 import pytest
 
 from tasks.models import Task
-from tests.webapp.browser.pages import DESKTOP, PHONE, _metrics
+from tests.webapp.browser.pages import DESKTOP, PHONE, Browser, _metrics
 from tests.webapp.browser.test_task_edges import claim_in_browser
 from tests.webapp.browser.world import python_quiz, typed_projects
 from tests.workers.factories import ready_worker
@@ -59,6 +59,7 @@ def test_pairwise_code_keeps_its_lines_on_a_phone_has_line_numbers_and_the_promp
     assert "`" not in prompt.text and "<b>this</b>" in prompt.text
     assert not prompt.find_elements("css selector", "b")
     web.check_page("task-pairwise-long-line")  # and the page itself never scrolls sideways on a phone
+    no_serious_violations("task-pairwise-long-line")  # a box that scrolls takes the keyboard's focus
 
 
 def test_quiz_code_keeps_its_lines_on_a_phone(web):
@@ -72,3 +73,9 @@ def test_quiz_code_keeps_its_lines_on_a_phone(web):
     long_code = [m for m in measured_on_a_phone(web, "fieldset pre") if m["scrolls"]]
     assert long_code == [{"lines": LINES, "scrolls": True}], measured_on_a_phone(web, "fieldset pre")
     web.check_page("quiz-attempt-long-line")
+    no_serious_violations("quiz-attempt-long-line")
+
+
+def no_serious_violations(page: str):
+    serious = [v for v in Browser.violations[page] if v["impact"] in ("serious", "critical")]
+    assert not serious, serious

@@ -198,7 +198,22 @@
     timer = setInterval(tick, 1000);
   }
 
+  // Code wider than its box scrolls inside it: such a box (only such a box, not to add Tab stops) can take
+  // the focus, so the keyboard can scroll it too (arrow keys).
+  function setUpScrollers(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll(".hl").forEach(function (box) {
+      if (box.scrollWidth > box.clientWidth + 1) { box.setAttribute("tabindex", "0"); }
+      else if (box.getAttribute("tabindex") === "0") { box.removeAttribute("tabindex"); }
+    });
+  }
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () { setUpScrollers(document); }, 150);
+  });
+
   function setUp(root) {
+    setUpScrollers(root);
     setUpRanking(root);
     setUpCounters(root);
     setUpLease(root);
