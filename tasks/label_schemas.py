@@ -11,7 +11,7 @@ Shapes (docs/api.md "Task data and answers by task type"):
 |-----------|----------------------------------------|---------------------------------------------------|--------|
 | pairwise  | prompt, language, response_a, response_b | allow_tie (True), strength_scale (3), require_reason (False) | choice a/b/tie, strength?, reason? |
 | ranking   | prompt, language, responses [2..20]     | {}                                                | order: permutation of response indexes, best first |
-| flags     | code, language, context?                | taxonomy [slugs] (required)                       | flags: subset of taxonomy, no duplicates |
+| flags     | code, language, context?                | taxonomy [slugs] (required)                       | flags: subset of taxonomy, no duplicates, "none" alone |
 | rating    | content, language?                      | min, max (required), labels? {score: text}        | score: int in [min, max] |
 | text      | code, language, question?               | min_length (1), max_length (5000)                 | text |
 | fix       | code, language (python/javascript), tests, question? | {}                                 | code: the edited code, checked by the tests in the sandbox |
@@ -33,6 +33,7 @@ MAX_TEXT = 100_000  # characters in one data field: a long source file, not a da
 MAX_RESPONSES = 20
 MAX_TAXONOMY = 100
 MAX_STRENGTH_SCALE = 10
+NO_PROBLEM_FLAG = "none"  # a flags taxonomy's slug for "no problem": never together with another flag
 TEXT_MAX_LENGTH_CEILING = 20_000
 # PostgreSQL text and jsonb cannot hold NUL, and a lone UTF-16 surrogate cannot be encoded as UTF-8 (stored
 # on SQLite, it breaks every later rendering of the row): refusing both here turns a 500 into a 400 for
@@ -363,6 +364,11 @@ def validate_answer(task_type: str, schema: dict, answer, *, data: dict | None =
                     errors.add(f"{prefix}.flags.{i}", f"duplicate flag {flag!r}")
                 else:
                     seen.add(flag)
+            # A taxonomy's "none" says the code has no problem: with a problem beside it the answer says
+            # two opposite things (and would be scored as a third category). Refused, not quietly fixed.
+            if NO_PROBLEM_FLAG in seen and len(seen) > 1:
+                errors.add(f"{prefix}.flags", f"{NO_PROBLEM_FLAG!r} (no problem) cannot be given together with "
+                                              "other flags")
             # Taxonomy order, so equal answers are equal JSON.
             out["flags"] = [flag for flag in taxonomy if flag in seen]
     elif task_type == "rating":

@@ -8,6 +8,7 @@ app_name = "webapp"
 
 urlpatterns = [
     path("", onboarding.home, name="home"),
+    path("favicon.ico", onboarding.favicon, name="favicon"),
     path("start/", onboarding.onboarding, name="onboarding"),
     path("profile/", profile.profile, name="profile"),
     path("quizzes/", quizzes.quiz_list, name="quizzes"),
@@ -23,5 +24,6 @@ urlpatterns = [
     path("work/tasks/<int:pk>/", work.task, name="task"),
     path("work/tasks/<int:pk>/submit", work.submit, name="submit"),
     path("work/tasks/<int:pk>/skip", work.skip, name="skip"),
+    path("work/tasks/<int:pk>/return", work.give_back, name="return"),
     path("unsubscribe/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),
 ]

@@ -126,6 +126,16 @@ def test_flags_answers():
     fails(validate_answer, "flags", schema, {"flags": "style"}, path="answer.flags")
 
 
+def test_flags_none_stands_alone():
+    """A taxonomy's "none" (no problem) with a problem beside it says two opposite things: refused, the
+    field named (issue 30). Alone it is an answer like any other."""
+    schema = validate_label_schema("flags", {"taxonomy": ["off_by_one", "style", "none"]})
+    assert validate_answer("flags", schema, {"flags": ["none"]}) == {"flags": ["none"]}
+    error = fails(validate_answer, "flags", schema, {"flags": ["none", "off_by_one"]}, path="answer.flags")
+    assert "none" in " ".join(error.fields["answer.flags"])
+    fails(validate_answer, "flags", schema, {"flags": ["style", "off_by_one", "none"]}, path="answer.flags")
+
+
 def test_rating_answers():
     schema = validate_label_schema("rating", {"min": 1, "max": 5})
     assert validate_answer("rating", schema, {"score": 5}) == {"score": 5}

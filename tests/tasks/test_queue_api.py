@@ -145,6 +145,23 @@ def test_submit_validates_answer_and_refuses_twice(worker):
 
 
 @pytest.mark.django_db
+def test_a_flags_answer_with_none_beside_a_problem_is_a_400_naming_the_field(worker):
+    """Issue 30: "none" (no problem) ticked together with a bug is refused by the service, for the API and
+    the web app alike; nothing is stored and the lease stays live for a corrected answer."""
+    project = make_project(overlap=1, task_type="flags")
+    project.label_schema = {"taxonomy": ["off_by_one", "style", "none"]}
+    project.save(update_fields=["label_schema"])
+    make_tasks(project, 1)
+    alice = worker()
+    aid = alice.post(CLAIM, {}).json()["id"]
+    bad = submit(alice, aid, {"flags": ["off_by_one", "none"]})
+    assert bad.status_code == 400, bad.content
+    assert "answer.flags" in bad.json()["error"]["fields"]
+    assert Assignment.objects.get(pk=aid).status == "live" and not Judgment.objects.exists()
+    assert submit(alice, aid, {"flags": ["none"]}).status_code == 200
+
+
+@pytest.mark.django_db
 def test_a_repeated_submit_gets_the_first_answer_again(worker, person):
     """A retry after a lost response (same assignment, same answer) is answered like the first submit,
     not 409; it writes nothing and credits nothing twice. Another worker repeating it is still 404."""

@@ -49,7 +49,19 @@ def test_staff_land_in_the_admin_and_workers_on_the_start_page():
 def test_anonymous_visitors_are_sent_to_sign_in_and_back():
     response = Client().get("/start/")
     assert response.status_code == 302 and response["Location"] == "/accounts/login/?next=/start/"
-    assert Client().get("/")["Location"] == "/accounts/login/"
+
+
+
+def test_the_front_page_says_what_this_is_and_offers_sign_up_and_sign_in_and_the_icon_is_served():
+    page = Client().get("/")
+    html = page.content.decode()
+    assert page.status_code == 200, page.status_code
+    assert 'href="/accounts/signup/"' in html and 'href="/accounts/login/"' in html and "Paid work" in html
+    assert 'rel="icon"' in html
+    sign_in = Client().get("/accounts/login/").content.decode()
+    assert "_allauth" not in sign_in and "POST " not in sign_in  # people get a form, not an API's address
+    icon = Client().get("/favicon.ico")
+    assert icon.status_code == 302 and icon["Location"].endswith("webapp/favicon.svg"), icon
 
 
 @pytest.mark.parametrize("path,data", [

@@ -86,6 +86,37 @@ def test_an_invalid_answer_is_shown_again_with_the_field_at_fault_and_nothing_is
     assert Assignment.objects.get(pk=assignment_id(url)).status == "live"
 
 
+def test_a_flags_form_with_none_and_a_problem_is_refused_by_the_service_with_the_field_named():
+    """The page unticks one for the other, but a post that sends both anyway meets the service's rule
+    (tasks.label_schemas): 400, the message under the flags, nothing stored (issue 30)."""
+    ada = worker()
+    project = typed_project("flags")
+    project.label_schema = {"taxonomy": ["off_by_one", "style", "none"]}
+    project.save(update_fields=["label_schema"])
+    client = browser(ada)
+    url = task_url(client.post(f"/work/projects/{project.pk}/claim"))
+    page = client.get(url).content.decode()
+    assert 'data-none="none"' in page and "Tick “none” if it has none." in page
+    response = client.post(f"{url}submit", {"flags": ["off_by_one", "none"]})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert re.search(r'<p class="errors" role="alert">[^<]*none[^<]*cannot be given together', html), html
+    assert _judgments(assignment_id(url)) == 0
+    assert Assignment.objects.get(pk=assignment_id(url)).status == "live"
+
+
+def test_how_sure_has_words_and_keys_and_the_legend_says_ctrl_enter():
+    ada = worker()
+    project = typed_project("pairwise")
+    project.label_schema = {"strength_scale": 5}
+    project.save(update_fields=["label_schema"])
+    client = browser(ada)
+    html = client.get(task_url(client.post(f"/work/projects/{project.pk}/claim"))).content.decode()
+    assert all(f'name="strength" value="{i + 1}" data-key="{k}"' in html for i, k in enumerate("qwert"))
+    assert "not sure" in html and "very sure" in html
+    assert "Q W E R T = how sure" in html and "Ctrl+Enter in the reason box" in html
+
+
 def test_htmx_submit_swaps_the_next_task_in_and_pushes_its_url():
     ada = worker()
     project = typed_project("pairwise")
@@ -109,12 +140,27 @@ def test_skip_releases_the_task_and_serves_the_next():
     assert second != first and _judgments(assignment_id(first)) == 0
 
 
+def test_return_releases_the_task_claims_no_other_and_a_get_changes_nothing():
+    ada = worker()
+    project = typed_project("text")
+    client = browser(ada)
+    first = task_url(client.post(f"/work/projects/{project.pk}/claim"))
+    assert client.get(f"{first}return").status_code == 405
+    assert Assignment.objects.get(pk=assignment_id(first)).status == "live"
+    response = client.post(f"{first}return")
+    assert response.status_code == 302 and response["Location"] == "/work/"
+    assert Assignment.objects.get(pk=assignment_id(first)).status == "released"
+    assert Assignment.objects.filter(worker=ada).count() == 1, "a return claims nothing"
+    again = client.post(f"{first}return", HTTP_HX_REQUEST="true")  # twice: the page says it is closed
+    assert again.status_code == 409 and "went back to the queue" in again.content.decode()
+
+
 def test_another_workers_assignment_is_a_404_everywhere_and_nothing_changes():
     ada, bob = worker("ada@example.com"), worker("bob@example.com")
     project = typed_project("pairwise")
     url = task_url(browser(ada).post(f"/work/projects/{project.pk}/claim"))
     for method, path, data in (("get", url, None), ("post", f"{url}submit", {"choice": "a"}),
-                               ("post", f"{url}skip", None)):
+                               ("post", f"{url}skip", None), ("post", f"{url}return", None)):
         response = getattr(browser(bob), method)(path, data)
         assert response.status_code == 404, (path, response.status_code)
         assert "There is nothing here for you." in response.content.decode()
@@ -187,7 +233,7 @@ def test_an_unqualified_or_unverified_person_gets_a_plain_message_not_an_error()
 
 
 @pytest.mark.parametrize("path,data", [
-    ("claim", None), ("submit", {"choice": "a"}), ("skip", None),
+    ("claim", None), ("submit", {"choice": "a"}), ("skip", None), ("return", None),
 ])
 def test_every_work_form_refuses_a_post_without_the_csrf_token(path, data):
     ada = worker()

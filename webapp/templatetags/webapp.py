@@ -1,4 +1,9 @@
+import re
+
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import normalize_newlines
 from django.utils.translation import gettext as _
 
 from webapp.highlight import code_html
@@ -23,6 +28,20 @@ def percent(share) -> str:
     if share is None:
         return "—"
     return f"{round(float(share) * 100)}%"
+
+
+_INLINE_CODE = re.compile(r"`([^`\n]+)`")
+
+
+@register.filter(is_safe=False)
+def prose(text) -> SafeString:
+    """Text a client, ops or a quiz author wrote (a prompt, a question), as people read it: escaped first,
+    always (even text already marked safe), then `code` between backticks as <code>, then line breaks as
+    <br>. Those two are the only markup: the code's content is the escaped text, so it cannot open a tag
+    or an attribute. Replaces |linebreaksbr on such text; never |safe on it."""
+    escaped = escape(normalize_newlines(str(text if text is not None else "")))
+    with_code = _INLINE_CODE.sub(lambda m: f"<code>{m.group(1)}</code>", escaped)
+    return mark_safe(with_code.replace("\n", "<br>"))  # noqa: S308 - built from escaped text only
 
 
 @register.simple_tag

@@ -1,6 +1,7 @@
 """The start page: what is missing before the worker can earn, from the same selector as /api/v1/me/."""
 
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -28,10 +29,16 @@ STATES = {
 
 
 def home(request):
-    """/ : the start page for a signed-in person, the sign-in page for anyone else."""
+    """/ : the start page for a signed-in person; for anyone else a page saying what this is, with the ways
+    to sign up and to sign in (not straight to a sign-in form)."""
     if not request.user.is_authenticated:
-        return redirect("account_login")
+        return render(request, "webapp/landing.html")
     return redirect("webapp:onboarding")
+
+
+def favicon(request):
+    """/favicon.ico, which browsers ask for on pages without an icon link (the admin's): the site's icon."""
+    return redirect(static("webapp/favicon.svg"), permanent=False)
 
 
 @worker_page

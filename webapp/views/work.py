@@ -6,7 +6,9 @@ the worker's own assignment (tasks.selectors.queue.worker_assignments_list: the 
 the lease) and nothing else, so a gold task renders exactly as a real one.
 
 After a submit or a skip the next task of the same project is claimed at once: an htmx request gets the new
-task in place (and its URL pushed), a plain form post is redirected to it.
+task in place (and its URL pushed), a plain form post is redirected to it. Return (give back) releases the
+task through the same assignment_release as a skip and claims nothing: the worker lands on the work page,
+one live assignment fewer against the queue's limit (QUEUE_MAX_LIVE_CLAIMS).
 """
 
 from django.contrib import messages
@@ -24,7 +26,7 @@ from tasks.selectors.projects import worker_projects_available
 from tasks.selectors.queue import worker_assignments_list
 from tasks.services.queue import assignment_claim, assignment_release, assignment_submit
 from webapp.answers import answer_from_post, errors_by_field
-from webapp.task_view import task_context
+from webapp.task_view import closed_message, task_context
 from webapp.views.base import PageNotFound, worker_page
 from workers.models import WorkerProfile
 from workers.selectors import worker_claim_blockers
@@ -174,3 +176,22 @@ def skip(request, pk: int):
         return _render_task(request, _own_assignment(request, pk), status=409)
     return _claim_next(request, project_id=assignment.project_id, done_message=_("Skipped."),
                        empty_message=_("There is no other task for you in this project right now."))
+
+
+@require_POST
+@worker_page
+def give_back(request, pk: int):
+    """Return: the lease is released (assignment_release, as the API's release) and nothing else is claimed.
+    From the task page (htmx: the task area) or from the work page's list of open tasks (a plain post)."""
+    _own_assignment(request, pk)  # another person's assignment, or none: the 404 page, as everywhere here
+    try:
+        assignment_release(user=request.user, assignment_id=pk)
+    except Conflict:
+        # Submitted in another tab, already returned, or the lease ran out: the task page says which.
+        if _partial(request):
+            return _render_task(request, _own_assignment(request, pk), status=409)
+        return _work_message(request, closed_message(_own_assignment(request, pk), timezone.now()) or "",
+                             status=409, level=messages.ERROR)
+    return _work_message(request, _("You returned the task: it went back to the queue and nothing was saved. "
+                                    "It no longer counts against your open tasks."), status=200,
+                         level=messages.SUCCESS)

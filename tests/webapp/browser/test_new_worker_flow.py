@@ -87,8 +87,10 @@ def test_a_new_worker_signs_up_verifies_qualifies_works_every_type_by_keyboard_a
     quiz = python_quiz()
 
     # Sign up, and the mail arrives as a file under var/mail/.
-    web.open("/")
-    assert web.path.startswith("/accounts/login/")
+    web.open("/")  # a page saying what this is, with the ways in (issue 30)
+    assert web.path == "/" and web.find_all("main a[href='/accounts/login/']")
+    web.check_page("landing")
+    web.click_and_wait(web.find("main a[href='/accounts/login/']"))
     web.check_page("login")
     web.click_and_wait(web.find("main a[href='/accounts/signup/']"))
     web.check_page("signup")
@@ -167,9 +169,9 @@ def test_a_new_worker_signs_up_verifies_qualifies_works_every_type_by_keyboard_a
         assert stored.answer == TYPES[task_type].answer, stored.answer
 
         # S skips: the next task comes, or the project has nothing more for this worker.
-        if task_type == "text":
-            web.find("h1").click()  # out of the text box: there S is a letter, not "skip"
         for _ in range(3):
+            if task_type == "text":  # each text task opens in its text box: there S is a letter, not "skip"
+                web.find("h1").click()
             task, shown = web.find("#task"), web.path
             web.press("s")
             web.wait_swap(task, f"what follows a skip in the {task_type} project")
