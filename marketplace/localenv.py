@@ -50,6 +50,7 @@ NAMES_READ_ELSEWHERE = frozenset({
     "PROMETHEUS_MULTIPROC_DIR", "FAKESTRIPE_HOST", "FAKESTRIPE_PORT", "FAKESTRIPE_WEBHOOK_URL",
     "FAKESTRIPE_RATE_LIMIT", "FAKESTRIPE_PUBLIC_URL", "TEST_DATABASE_URL", "TEST_DB_NAME", "REQUIRE_SERVICES",
     "TEST_SERVICES",
+    "COMPOSE_PROFILES", "SEED_DEMO",  # docker compose's, read by docker-compose.yml (a .env may hold them)
 })
 # The lines django-environ's read_env loads (the rest it skips): NAME=value, optionally after `export `.
 _LINE = re.compile(r"\A(?:export )?([A-Za-z_0-9]+)=(.*)\Z")
