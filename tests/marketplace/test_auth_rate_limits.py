@@ -165,3 +165,17 @@ def test_reset_requests_from_one_address_are_429_after_twenty(last):
         assert _reset(("api", "web")[n % 2], f"someone{n}@example.com", ip=_ip(9)) == 200, n
     assert _reset(last, "one-more@example.com", ip=_ip(9)) == 429
     assert _reset(last, "one-more@example.com", ip=_ip(10)) == 200
+
+
+def test_with_the_cache_down_the_limits_fail_open_and_sign_in_still_works():
+    """The cache (Redis) is down: allauth's counters cannot be read or written. As README and docs/design.md
+    say, the limits then fail open; before, allauth could not take its counting lock and answered every
+    sign-in, sign-up and reset with a 429 for the whole outage."""
+    dead = {"default": {"BACKEND": "marketplace.cache.ResilientRedisCache", "LOCATION": "redis://127.0.0.1:1/0",
+                        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+    make_user(EMAIL)
+    with override_settings(CACHES=dead):
+        assert _login("api", EMAIL, PASSWORD, ip=_ip(1)) == (200, True)
+        assert _login("web", EMAIL, WRONG, ip=_ip(1))[0] == 200  # the form again, with its error
+        assert _reset("api", EMAIL, ip=_ip(1)) == 200
+        assert _signup("api", "outage@example.com", ip=_ip(1)) == 401
