@@ -1,6 +1,6 @@
 """allauth's hooks for this project: who may sign up, what mails say, and the sign-in guards of issue 31
 (rate limits that answer 429, one count per account whatever the entry point, no account enumeration by
-timing, redirects only to paths on this site). docs/security.md, "Sign-in, sign-up and password reset"."""
+timing, redirects only to paths on this site). docs/security.md, "Sign-in, sign-up, verification and password reset"."""
 
 import secrets
 from types import SimpleNamespace
