@@ -52,7 +52,10 @@ class ResilientRedisCache(RedisCache):
             return super().add(key, value, timeout, version)
         except UNAVAILABLE as exc:
             _warn("add", exc)
-            return False
+            # True, as if added: allauth takes a lock with add() before counting, and a lock it cannot take
+            # counts as over the limit, so False made every sign-in, sign-up and reset a 429 for the outage
+            # (after a second of retries per limit) instead of failing open (issue 31).
+            return True
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         try:

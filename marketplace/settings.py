@@ -414,12 +414,18 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_ADAPTER = "marketplace.adapters.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Marketplace] "
-# False (not {}) switches allauth's limits off; {} would mean "the defaults".
-ACCOUNT_RATE_LIMITS = False if env_bool("ACCOUNT_RATE_LIMITS_OFF") else {
+# False (not {}) switches allauth's limits off; {} would mean "the defaults". "key" counts per address (case
+# and spaces folded), shared by the API, the web app and the admin; past a limit the answer is 429
+# (marketplace.adapters, marketplace.signup_guard; docs/security.md). Others: allauth's defaults.
+_ACCOUNT_RATE_LIMITS_ON = {  # also what tests/marketplace/test_auth_rate_limits.py runs with
     "login_failed": "10/m/ip,5/5m/key",
     "signup": "60/m/ip",
+    "signup_email": "3/10m/key",
+    "reset_password": "20/m/ip,3/10m/key",
     "confirm_email": "1/10s/key",
 }
+ACCOUNT_RATE_LIMITS = False if env_bool("ACCOUNT_RATE_LIMITS_OFF") else _ACCOUNT_RATE_LIMITS_ON
+ACCOUNT_SIGNUP_FORM_CLASS = "marketplace.signup_guard.SignupGuard"
 HEADLESS_ONLY = True
 HEADLESS_CLIENTS = ("app",)
 HEADLESS_TOKEN_STRATEGY = "marketplace.api.tokens.SessionTokenStrategy"
