@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 _NOT_FOR_THE_STACK = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "TEST_DATABASE_URL", "TEST_DB_NAME", "REDIS_URL",
                       "CELERY_BROKER_URL", "VAR_DIR", "PORT", "WEB_PORT", "HOST", "STRIPE_FAKE_PORT",
                       "STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "REQUIRE_SERVICES",
-                      "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST", "LOCAL_ENV_FILE")
+                      "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST", "LOCAL_ENV_FILE",
+                      "DEBUG", "SECRET_KEY")  # tests/settings.py sets these for itself; the stack is make run's
 STARTUP_SECONDS = 180
 
 
