@@ -101,24 +101,23 @@ def line_overlap(items, spans, *, n_categories: int) -> dict:
 
 
 def _line_codes(spans, n_lines: int, label_codes: dict) -> np.ndarray:
-    """Per line of the task (0-based), the code of the set of categories the judgment's spans put there."""
-    codes = np.zeros(n_lines, dtype=np.int64)  # 0: the empty set, "no flag"
+    """Per line of the task (0-based), the code of the set of categories the judgment's spans put there.
+    A line's set is a bitmask over the judgment's own categories (at most MAX_SPANS, 50: fits an int64)."""
     categories = sorted({c for _, _, c in spans})
     if not categories:
-        return codes
-    cover = np.zeros((len(categories), n_lines + 1), dtype=np.int64)
-    for start, end, c in spans:
-        row = categories.index(c)
-        cover[row, start - 1] += 1
-        cover[row, end] -= 1
-    covered = np.cumsum(cover, axis=1)[:, :n_lines] > 0
-    patterns, inverse = np.unique(covered, axis=1, return_inverse=True)
-    inverse = np.asarray(inverse).ravel()
-    lookup = np.zeros(patterns.shape[1], dtype=np.int64)
-    for k in range(patterns.shape[1]):
-        label = frozenset(categories[r] for r in np.flatnonzero(patterns[:, k]))
-        lookup[k] = label_codes.setdefault(label, len(label_codes))
-    return lookup[inverse]
+        return np.zeros(n_lines, dtype=np.int64)  # 0: the empty set, "no flag"
+    mask = np.zeros(n_lines, dtype=np.int64)
+    for bit, c in enumerate(categories):
+        cover = np.zeros(n_lines + 1, dtype=np.int64)
+        for start, end, code in spans:
+            if code == c:
+                cover[start - 1] += 1
+                cover[end] -= 1
+        mask |= (np.cumsum(cover)[:n_lines] > 0).astype(np.int64) << bit
+    masks, inverse = np.unique(mask, return_inverse=True)
+    lookup = np.array([label_codes.setdefault(frozenset(c for bit, c in enumerate(categories) if int(m) >> bit & 1),
+                                              len(label_codes)) for m in masks.tolist()], dtype=np.int64)
+    return lookup[np.asarray(inverse).ravel()]
 
 
 def line_alpha(items, spans, n_lines) -> tuple[float, int, int]:
@@ -127,15 +126,17 @@ def line_alpha(items, spans, n_lines) -> tuple[float, int, int]:
     line rated twice).
 
     items: item index per judgment; spans: per judgment a list of (start, end, code) or None; n_lines: the
-    line count per item (0 when unknown: the last line any span names)."""
+    line count per item (0 when unknown: the last line any span names). Vectorised: every line starts as
+    "no flag" in one array; only the lines a judgment's spans cover are written, by slices (a judgment with
+    spans of two or more categories has its label sets computed per line, by _line_codes)."""
     items = np.asarray(items, dtype=np.int64)
     by_item: dict[int, list] = {}
     for item, s in zip(items.tolist(), spans, strict=True):
         if s is not None:
             by_item.setdefault(item, []).append(s)
     label_codes: dict[frozenset, int] = {frozenset(): 0}
-    units, values = [], []
-    offset = n_units = n_tasks = 0
+    unit_start, lengths, judged_spans = [], [], []
+    offset = n_tasks = 0
     for item, judged in sorted(by_item.items()):
         if len(judged) < 2:
             continue
@@ -143,15 +144,30 @@ def line_alpha(items, spans, n_lines) -> tuple[float, int, int]:
         if length == 0:
             continue
         for s in judged:
-            units.append(np.arange(offset, offset + length))
-            values.append(_line_codes(s, length, label_codes))
+            unit_start.append(offset)
+            lengths.append(length)
+            judged_spans.append(s)
         offset += length
-        n_units += length
         n_tasks += 1
-    if not units:
+    if not lengths:
         return float("nan"), 0, 0
-    alpha = krippendorff_alpha_long(np.concatenate(units), np.concatenate(values), level="nominal")
-    return alpha, n_units, n_tasks
+    lengths_arr = np.asarray(lengths, dtype=np.int64)
+    row_start = np.cumsum(lengths_arr) - lengths_arr  # where each judgment's lines begin in the long arrays
+    total = int(lengths_arr.sum())
+    units = np.repeat(np.asarray(unit_start, dtype=np.int64) - row_start, lengths_arr) + np.arange(total)
+    values = np.zeros(total, dtype=np.int64)  # 0: "no flag"
+    for row, s in enumerate(judged_spans):
+        if not s:
+            continue
+        base = int(row_start[row])
+        if len({c for _, _, c in s}) == 1:
+            code = label_codes.setdefault(frozenset((s[0][2],)), len(label_codes))
+            for start, end, _c in s:
+                values[base + start - 1: base + end] = code
+        else:
+            values[base: base + lengths[row]] = _line_codes(s, lengths[row], label_codes)
+    alpha = krippendorff_alpha_long(units, values, level="nominal")
+    return alpha, offset, n_tasks
 
 
 def span_consensus(spans_list: list, n_lines: int = 0) -> list[tuple[int, int, int, float]]:
