@@ -222,3 +222,10 @@ def test_code_line_count_matches_the_numbered_page():
 
     assert code_line_count("a\nb\n") == 2 and code_line_count("a\nb") == 2 and code_line_count("a\r\nb\r\n") == 2
     assert code_line_count("a\n\n") == 2 and code_line_count("") == 0 and code_line_count(None) == 0
+
+
+def test_a_gold_answer_with_spans_is_checked_against_its_rows_code():
+    schema = validate_label_schema("flags", {"taxonomy": ["off_by_one", "none"]})
+    fails(validate_answer, "flags", schema, {"flags": [], "spans": [
+        {"start_line": 2, "end_line": 9, "category": "off_by_one"}]}, data=FLAGS_CODE, prefix="gold",
+        path="gold.spans.0.end_line")
