@@ -51,6 +51,9 @@ class ProjectAgreement(models.Model):
     fleiss_kappa = models.FloatField(null=True, blank=True)
     n_tasks = models.PositiveIntegerField(default=0)
     n_judgments = models.PositiveIntegerField(default=0)
+    # Flags projects whose answers point at lines: line-level agreement (quality.scoring.span_agreement_figures:
+    # alpha over per-line labels, F1 and Jaccard of line sets per category). Empty for other projects.
+    spans = models.JSONField(null=True, blank=True)
     computed_at = models.DateTimeField()
 
     def __str__(self) -> str:

@@ -13,10 +13,13 @@ from quality.metrics import (
     fleiss_kappa_long,
     group_median,
     krippendorff_alpha_long,
+    line_alpha,
+    line_overlap,
     loo_agreement,
     loo_plurality_scores,
     random_answer_log_lr,
     random_answer_mixture_log_lr,
+    span_consensus,
     top_label_share,
     wilson_interval,
 )
@@ -43,6 +46,10 @@ class ProjectData:
     gold_correct: np.ndarray | None = None  # per judgment: 1/0 on gold items, NaN elsewhere (overrides gold)
     n_options: np.ndarray | None = None  # ranking: responses per item
     answer_options: int | None = None  # categorical: answers a worker can give (pairwise without tie: 2); None: all
+    # flags: per judgment its spans [(start_line, end_line, flag code)], or None when it does not localise
+    # (quality.metrics.spans); per item the code's line count (0 when unknown). None: no span data at all.
+    spans: list | None = None
+    n_lines: np.ndarray | None = None
 
 
 @dataclass
@@ -58,6 +65,9 @@ class ProjectScore:
     workers: list[dict]  # per worker index: figures + "findings"
     pool: dict
     model: dict | None = None  # fitted Dawid-Skene parameters (categorical) for per-task updates
+    # flags: per item its consensus spans [(start, end, flag code, support)], None where no judgment localises
+    span_answers: list | None = None
+    span_agreement: dict | None = None  # flags with spans: line alpha and line overlap (span_agreement_figures)
 
 
 def _gold_correct(data: ProjectData) -> np.ndarray:
@@ -83,6 +93,38 @@ def _expand_flags(data: ProjectData):
     return data.items[rows] * n_flags + flag, data.workers[rows], present.ravel()
 
 
+def span_answers_of(data: ProjectData) -> list | None:
+    """Per item: the consensus spans of its localising judgments; None where no judgment of the item gives
+    a span (a project that never used spans keeps the consensus shape it had)."""
+    if data.spans is None:
+        return None
+    by_item: dict[int, list] = {}
+    for item, spans in zip(np.asarray(data.items).tolist(), data.spans, strict=True):
+        if spans is not None:
+            by_item.setdefault(int(item), []).append(spans)
+    n_lines = data.n_lines if data.n_lines is not None else np.zeros(data.n_items, dtype=np.int64)
+    return [span_consensus(by_item[i], int(n_lines[i])) if any(by_item.get(i, ())) else None
+            for i in range(data.n_items)]
+
+
+def span_agreement_figures(data: ProjectData, real: np.ndarray) -> dict | None:
+    """Line-level agreement of the spans on real (non-gold) items: {alpha, level, n_tasks, n_lines,
+    n_judgments, f1, jaccard, pairs, categories: {slug: {f1, jaccard, pairs}}}; None without span data."""
+    if data.spans is None:
+        return None
+    keep = [row for row in range(len(data.items)) if real[row] and data.spans[row] is not None]
+    items = np.asarray(data.items, dtype=np.int64)[keep]
+    spans = [data.spans[row] for row in keep]
+    if not any(spans):
+        return None  # nobody pointed at a line: "no flag" everywhere says nothing about localising
+    alpha, n_units, n_tasks = line_alpha(items, spans, data.n_lines)
+    overlap = line_overlap(items, spans, n_categories=len(data.classes))
+    return {"alpha": None if not np.isfinite(alpha) else float(alpha), "level": "nominal",
+            "n_tasks": n_tasks, "n_lines": n_units, "n_judgments": len(keep),
+            "f1": overlap["f1"], "jaccard": overlap["jaccard"], "pairs": overlap["pairs"],
+            "categories": {data.classes[c]: figures for c, figures in overlap["categories"].items()}}
+
+
 def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectScore:
     items = np.asarray(data.items, dtype=np.int64)
     workers = np.asarray(data.workers, dtype=np.int64)
@@ -101,6 +143,7 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
     gold_correct = _gold_correct(data)
     alpha = kappa = float("nan")
     level = data.level
+    span_answers = span_agreement = None
 
     if data.kind == CATEGORICAL and n_j:
         labels = np.asarray(data.labels, dtype=np.int64)
@@ -159,6 +202,8 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
         credit, ok = loo_plurality_scores(e_items, e_labels, n_classes=2)
         loo_sd = float(credit[ok].std()) if ok.any() else None
         loo_n = loo_n // max(n_flags, 1)  # report judgments, not (judgment, flag) pairs
+        span_answers = span_answers_of(data)
+        span_agreement = span_agreement_figures(data, real)
     elif data.kind == RANKING and n_j:
         answers, confidence, _ = bradley_terry_rankings(items, data.labels, n_items=data.n_items,
                                                         n_options=data.n_options)
@@ -231,4 +276,5 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
     return ProjectScore(answers=answers, confidence=np.asarray(confidence, dtype=np.float64), method=method,
                         alpha=alpha if np.isfinite(alpha) else nan_to_none, level=level,
                         fleiss_kappa=kappa if np.isfinite(kappa) else nan_to_none, n_tasks=int(real_items.size),
-                        n_judgments=int(real.sum()), workers=stats, pool=pool, model=model)
+                        n_judgments=int(real.sum()), workers=stats, pool=pool, model=model,
+                        span_answers=span_answers, span_agreement=span_agreement)

@@ -97,9 +97,10 @@ def worker_gold_shares(*, worker_id: int, project_ids: list[int]) -> dict[int, f
 
 
 def project_agreement_get(*, project_id: int) -> dict | None:
-    """{alpha, level, fleiss_kappa, n_tasks, n_judgments, computed_at} or None before the first run."""
+    """{alpha, level, fleiss_kappa, n_tasks, n_judgments, spans, computed_at} or None before the first run.
+    spans: line-level agreement of a flags project's spans (ProjectAgreement.spans), null otherwise."""
     row = (ProjectAgreement.objects.filter(project_id=project_id)
-           .values("alpha", "level", "fleiss_kappa", "n_tasks", "n_judgments", "computed_at").first())
+           .values("alpha", "level", "fleiss_kappa", "n_tasks", "n_judgments", "spans", "computed_at").first())
     return row
 
 

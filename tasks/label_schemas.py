@@ -11,7 +11,7 @@ Shapes (docs/api.md "Task data and answers by task type"):
 |-----------|----------------------------------------|---------------------------------------------------|--------|
 | pairwise  | prompt, language, response_a, response_b | allow_tie (True), strength_scale (3), require_reason (False) | choice a/b/tie, strength?, reason? |
 | ranking   | prompt, language, responses [2..20]     | {}                                                | order: permutation of response indexes, best first |
-| flags     | code, language, context?                | taxonomy [slugs] (required)                       | flags: subset of taxonomy, no duplicates, "none" alone |
+| flags     | code, language, context?                | taxonomy [slugs] (required)                       | flags: subset of taxonomy, no duplicates, "none" alone; spans? [{start_line, end_line, category, comment?}] |
 | rating    | content, language?                      | min, max (required), labels? {score: text}        | score: int in [min, max] |
 | text      | code, language, question?               | min_length (1), max_length (5000)                 | text |
 | fix       | code, language (python/javascript), tests, question? | {}                                 | code: the edited code, checked by the tests in the sandbox |
@@ -35,6 +35,8 @@ MAX_TAXONOMY = 100
 MAX_STRENGTH_SCALE = 10
 NO_PROBLEM_FLAG = "none"  # a flags taxonomy's slug for "no problem": never together with another flag
 TEXT_MAX_LENGTH_CEILING = 20_000
+MAX_SPANS = 50  # line-anchored flags in one answer: more is a dump, not a judgment
+MAX_SPAN_COMMENT = 500
 # PostgreSQL text and jsonb cannot hold NUL, and a lone UTF-16 surrogate cannot be encoded as UTF-8 (stored
 # on SQLite, it breaks every later rendering of the row): refusing both here turns a 500 into a 400 for
 # callers that do not come through the API's parser (which refuses them already).
@@ -294,6 +296,78 @@ def validate_task_data(task_type: str, data, *, prefix: str = "data") -> None:
 
 # --- answers -------------------------------------------------------------------------------------
 
+def code_line_count(code) -> int:
+    """How many lines the code has, as the task page numbers them: a final newline ends the last line
+    rather than starting an empty one. 0 for anything that is not a non-empty string."""
+    if not isinstance(code, str) or not code:
+        return 0
+    return code.count("\n") + (0 if code.endswith("\n") else 1)
+
+
+def _spans(errors: _Errors, prefix: str, spans, taxonomy: list, n_lines: int | None) -> list[dict]:
+    """answer.spans: line-anchored flags, each {start_line, end_line, category, comment?}. Lines are 1-based
+    and inclusive, within the task's code (n_lines; unknown without the task's data: only >= 1 is checked).
+    Returned sorted (start, end, category) so equal answers are equal JSON; comments stripped, blank dropped."""
+    p = f"{prefix}.spans"
+    if not isinstance(spans, list):
+        errors.add(p, "must be a list of {start_line, end_line, category, comment?}")
+        return []
+    if len(spans) > MAX_SPANS:
+        errors.add(p, f"at most {MAX_SPANS} spans")
+        return []
+    categories = [slug for slug in taxonomy if slug != NO_PROBLEM_FLAG]
+    out, seen = [], set()
+    for i, span in enumerate(spans):
+        sp = f"{p}.{i}"
+        if not isinstance(span, dict):
+            errors.add(sp, "must be an object {start_line, end_line, category, comment?}")
+            continue
+        _unknown_keys(errors, sp, span, ("start_line", "end_line", "category", "comment"))
+        ok = True
+        lines = {}
+        for key in ("start_line", "end_line"):
+            value = span.get(key)
+            if not _is_int(value):
+                errors.add(f"{sp}.{key}", "is required: a line number (1 is the first line)")
+                ok = False
+            elif value < 1 or (n_lines is not None and value > n_lines):
+                where = f"1 to {n_lines}" if n_lines is not None else "at least 1"
+                errors.add(f"{sp}.{key}", f"must be a line of the code: {where} (got {value})")
+                ok = False
+            lines[key] = value
+        if ok and lines["start_line"] > lines["end_line"]:
+            errors.add(f"{sp}.end_line", f"must be at least start_line ({lines['start_line']})")
+            ok = False
+        category = span.get("category")
+        if not isinstance(category, str) or category not in categories:
+            errors.add(f"{sp}.category", f"must be one of {', '.join(categories)}")
+            ok = False
+        comment = span.get("comment")
+        if comment is not None:
+            if not isinstance(comment, str):
+                errors.add(f"{sp}.comment", "must be a string")
+                ok = False
+            elif len(comment) > MAX_SPAN_COMMENT:
+                errors.add(f"{sp}.comment", f"at most {MAX_SPAN_COMMENT} characters")
+                ok = False
+            elif _unstorable(comment):
+                errors.add(f"{sp}.comment", NUL_MESSAGE)
+                ok = False
+        if not ok:
+            continue
+        key = (lines["start_line"], lines["end_line"], category)
+        if key in seen:
+            errors.add(sp, f"duplicate span: lines {key[0]}-{key[1]} as {category!r} are given twice")
+            continue
+        seen.add(key)
+        item = {"start_line": key[0], "end_line": key[1], "category": category}
+        if comment is not None and comment.strip():
+            item["comment"] = comment.strip()
+        out.append(item)
+    out.sort(key=lambda s: (s["start_line"], s["end_line"], categories.index(s["category"])))
+    return out
+
+
 def validate_answer(task_type: str, schema: dict, answer, *, data: dict | None = None, prefix: str = "answer") -> dict:
     """Check a worker's (or a gold) answer against the project's normalised label schema; return it normalised.
 
@@ -350,9 +424,13 @@ def validate_answer(task_type: str, schema: dict, answer, *, data: dict | None =
             else:
                 out["order"] = list(order)
     elif task_type == "flags":
-        _unknown_keys(errors, prefix, answer, ("flags",))
+        _unknown_keys(errors, prefix, answer, ("flags", "spans"))
         flags = answer.get("flags")
         taxonomy = schema.get("taxonomy") or []
+        spans = []
+        if answer.get("spans") is not None:
+            n_lines = code_line_count(data.get("code")) if isinstance(data, dict) else None
+            spans = _spans(errors, prefix, answer["spans"], taxonomy, n_lines or None)
         if not isinstance(flags, list):
             errors.add(f"{prefix}.flags", "is required: a list of flag slugs (empty = no bug)")
         else:
@@ -369,8 +447,16 @@ def validate_answer(task_type: str, schema: dict, answer, *, data: dict | None =
             if NO_PROBLEM_FLAG in seen and len(seen) > 1:
                 errors.add(f"{prefix}.flags", f"{NO_PROBLEM_FLAG!r} (no problem) cannot be given together with "
                                               "other flags")
+            elif NO_PROBLEM_FLAG in seen and spans:
+                errors.add(f"{prefix}.spans", f"{NO_PROBLEM_FLAG!r} (no problem) cannot be given with spans that "
+                                              "point at problems")
+            # A span's category is a flag of the answer: flags holds every category the spans name (a span
+            # says "this problem is here", which says "this problem is in the code").
+            seen.update(span["category"] for span in spans)
             # Taxonomy order, so equal answers are equal JSON.
             out["flags"] = [flag for flag in taxonomy if flag in seen]
+            if spans:
+                out["spans"] = spans
     elif task_type == "rating":
         _unknown_keys(errors, prefix, answer, ("score",))
         score = answer.get("score")
@@ -414,7 +500,7 @@ def answers_equal(task_type: str, a: dict, b: dict) -> bool:
     """Do two (normalised) answers say the same thing? Used for gold checks and agreement.
 
     pairwise compares the choice only (strength and reason are nuance, not the label); ranking the full
-    order; flags the set; rating the score; text the whitespace- and case-insensitive text."""
+    order; flags the set (spans are where, not what: quality measures their agreement line by line); rating the score; text the whitespace- and case-insensitive text."""
     _check_type(task_type)
     if not isinstance(a, dict) or not isinstance(b, dict):
         return False

@@ -25,8 +25,13 @@ def _lexer(language: str | None):
         return _TEXT
 
 
-def code_html(text: str, language: str | None = None, *, numbered: bool = False) -> SafeString:
-    return mark_safe(highlight(text or "", _lexer(language), _NUMBERED if numbered else _FORMATTER))  # noqa: S308
+_LINES = HtmlFormatter(cssclass="hl", linenos="inline", linespans="code-line")
+
+
+def code_html(text: str, language: str | None = None, *, numbered: bool = False, line_ids: bool = False) -> SafeString:
+    """line_ids: numbered, each line in its own <span id="code-line-N"> (the flags page's spans, spans.js)."""
+    formatter = _LINES if line_ids else _NUMBERED if numbered else _FORMATTER
+    return mark_safe(highlight(text or "", _lexer(language), formatter))  # noqa: S308
 
 
 def diff_html(a: str, b: str, *, a_name: str = "A", b_name: str = "B") -> SafeString:

@@ -10,8 +10,10 @@ import math
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from tasks.label_schemas import NO_PROBLEM_FLAG  # refused beside another flag; the page unticks one for the other
+# NO_PROBLEM_FLAG: refused beside another flag; the page unticks one for the other
+from tasks.label_schemas import MAX_SPAN_COMMENT, NO_PROBLEM_FLAG, code_line_count
 from tasks.models import Assignment
+from webapp.answers import posted_spans
 from webapp.highlight import code_html, diff_html
 
 # Keys 1-9 pick the first nine choices of a rating scale or a flag list; pairwise uses 1/2/3 for a/b/tie,
@@ -85,12 +87,19 @@ def _letter(i: int) -> str:
 def _flags(data: dict, schema: dict, posted) -> dict:
     chosen = set(posted.getlist("flags")) if hasattr(posted, "getlist") else set()
     taxonomy = schema.get("taxonomy") or []
+    flags = [{"value": slug, "label": slug.replace("_", " "), "key": _DIGITS[i] if i < 9 else "",
+              "checked": slug in chosen} for i, slug in enumerate(taxonomy)]
+    code = data.get("code", "")
     return {
         "has_none": NO_PROBLEM_FLAG in taxonomy, "none": NO_PROBLEM_FLAG,
-        "code_html": code_html(data.get("code", ""), data.get("language"), numbered=True),
+        # Each line its own element (spans.js selects lines); the server checks every span (label_schemas).
+        "code_html": code_html(code, data.get("language"), line_ids=True),
+        "n_lines": code_line_count(code),
         "context": data.get("context") or "",
-        "flags": [{"value": slug, "label": slug.replace("_", " "), "key": _DIGITS[i] if i < 9 else "",
-                   "checked": slug in chosen} for i, slug in enumerate(taxonomy)],
+        "flags": flags,
+        "categories": [f for f in flags if f["value"] != NO_PROBLEM_FLAG],
+        "spans": posted_spans(posted),  # kept after an error, as the ticked flags are
+        "max_comment": MAX_SPAN_COMMENT,
     }
 
 

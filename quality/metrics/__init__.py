@@ -12,6 +12,7 @@ from quality.metrics.raters import (
     top_label_share,
     wilson_interval,
 )
+from quality.metrics.spans import line_alpha, line_overlap, span_consensus
 
 __all__ = [
     "binomial_sf",
@@ -21,10 +22,13 @@ __all__ = [
     "group_median",
     "krippendorff_alpha",
     "krippendorff_alpha_long",
+    "line_alpha",
+    "line_overlap",
     "loo_agreement",
     "loo_plurality_scores",
     "random_answer_log_lr",
     "random_answer_mixture_log_lr",
+    "span_consensus",
     "top_label_share",
     "wilson_interval",
 ]

@@ -12,7 +12,7 @@ from django.utils import timezone
 from quality.actions import lever
 from quality.consensus import bradley_terry_rankings, dawid_skene_posterior, majority_vote
 from quality.models import ProjectQualityState, QualityAuditEvent, TaskConsensus
-from quality.scoring import CATEGORICAL, FLAGS, RANKING
+from quality.scoring import CATEGORICAL, FLAGS, RANKING, span_answers_of
 from quality.services.loading import decode, project_data_load
 from tasks.models import Task
 
@@ -68,7 +68,10 @@ def task_consensus_compute(*, task_id: int) -> dict | None:
         label, confidence, method = orders[0], float(conf[0]), TaskConsensus.Method.BRADLEY_TERRY
     else:
         return None
-    answer = decode(project.task_type, label, loaded.data.classes)
+    spans = None
+    if loaded.data.kind == FLAGS:
+        spans = (span_answers_of(loaded.data) or [None])[0]  # the task's consensus spans, if any judgment has some
+    answer = decode(project.task_type, label, loaded.data.classes, spans)
     confidence = min(1.0, max(0.0, confidence))
     with transaction.atomic():
         TaskConsensus.objects.update_or_create(task=task, defaults={

@@ -13,6 +13,7 @@ from django.conf import settings
 from quality.models import ProjectQualityPolicy
 from quality.rules import merge_rules, rules_errors
 from quality.scoring import CATEGORICAL, FLAGS, RANKING, TEXT, ProjectData
+from tasks.label_schemas import NO_PROBLEM_FLAG, code_line_count
 from tasks.models import Judgment, Project, Task
 
 logger = logging.getLogger(__name__)
@@ -74,10 +75,28 @@ def encode(task_type: str, answer, classes: list):
     return None
 
 
-def decode(task_type: str, label, classes: list):
-    """scoring's answer back into the answer shape of docs/api.md."""
+def encode_spans(answer, classes: list) -> list | None:
+    """A flags answer's spans as [(start_line, end_line, flag code)]; [] when it says the code has no problem
+    (every line "no flag"); None when it names problems without pointing at lines, or does not fit."""
+    try:
+        spans = answer.get("spans")
+        if spans:
+            return [(int(s["start_line"]), int(s["end_line"]), classes.index(s["category"])) for s in spans]
+        flags = answer["flags"]
+        return [] if list(flags) in ([], [NO_PROBLEM_FLAG]) else None
+    except (AttributeError, KeyError, ValueError, TypeError):
+        return None
+
+
+def decode(task_type: str, label, classes: list, spans: list | None = None):
+    """scoring's answer back into the answer shape of docs/api.md. flags: with `spans` (consensus spans,
+    quality.metrics.spans.span_consensus), the answer carries them with their support."""
     if label is None:
         return None
+    if task_type == "flags" and spans is not None:
+        return {"flags": [classes[c] for c in label],
+                "spans": [{"start_line": a, "end_line": b, "category": classes[c], "support": round(support, 4)}
+                          for a, b, c, support in spans]}
     if task_type == "pairwise":
         return {"choice": classes[label]}
     if task_type == "rating":
@@ -107,10 +126,13 @@ def project_data_load(*, project: Project, task_ids: list[int] | None = None) ->
                                                         "gold_correct") if r[1] in index]
     worker_index: dict[int, int] = {}
     items, workers, labels, seconds, gold_correct, judgment_ids = [], [], [], [], [], []
+    spans = [] if kind == FLAGS else None
     for jid, task_id, worker_id, answer, secs, correct in rows:
         label = encode(project.task_type, answer, classes) if kind != TEXT else 0
         if label is None:
             continue
+        if spans is not None:
+            spans.append(encode_spans(answer, classes))
         items.append(index[task_id])
         workers.append(worker_index.setdefault(worker_id, len(worker_index)))
         labels.append(label)
@@ -134,6 +156,10 @@ def project_data_load(*, project: Project, task_ids: list[int] | None = None) ->
     answer_options = None
     if project.task_type == "pairwise" and not (project.label_schema or {}).get("allow_tie", True):
         answer_options = 2  # a worker can only answer a or b: random answering is a coin flip
+    n_lines = None
+    if kind == FLAGS:
+        n_lines = np.array([code_line_count((t[3] or {}).get("code")) if isinstance(t[3], dict) else 0
+                            for t in task_rows], dtype=np.int64)
     n_options = None
     if kind == RANKING:
         n_options = np.array([len((t[3] or {}).get("responses", [])) or 1 for t in task_rows], dtype=np.int64)
@@ -141,7 +167,8 @@ def project_data_load(*, project: Project, task_ids: list[int] | None = None) ->
                        labels=np.array(labels, dtype=np.int64) if kind == CATEGORICAL else labels,
                        seconds=np.array(seconds, dtype=np.float64), n_items=len(task_rows),
                        n_workers=len(worker_index), classes=classes, level=level, values=values, gold=gold,
-                       gold_correct=gc, n_options=n_options, answer_options=answer_options)
+                       gold_correct=gc, n_options=n_options, answer_options=answer_options, spans=spans,
+                       n_lines=n_lines)
     return Loaded(data=data, task_ids=[t[0] for t in task_rows], worker_ids=list(worker_index),
                   judgment_ids=np.array(judgment_ids, dtype=np.int64),
                   max_judgment_id=max((r[0] for r in rows), default=0))

@@ -138,7 +138,7 @@ def project_quality_recompute(*, project_id: int, force: bool = False, wait: boo
             ProjectAgreement.objects.update_or_create(project=project, defaults={
                 "alpha": _none_if_nan(score.alpha), "level": score.level,
                 "fleiss_kappa": _none_if_nan(score.fleiss_kappa), "n_tasks": score.n_tasks,
-                "n_judgments": score.n_judgments, "computed_at": now})
+                "n_judgments": score.n_judgments, "spans": score.span_agreement, "computed_at": now})
             shares = (worker_gold_shares(score.workers, floor=project.gold_share, rules=rules,
                                          cfg=rules.get("adaptive_gold")) if project.gold_share > 0 else None)
             _store_standings(project, loaded, score, now, shares)
@@ -204,8 +204,9 @@ def _store_consensus(project, loaded, score, now) -> None:
             continue
         method = "gold" if i in gold_items else score.method
         confidence = 1.0 if i in gold_items else _none_if_nan(score.confidence[i])
+        spans = score.span_answers[i] if score.span_answers is not None else None
         rows.append(TaskConsensus(task_id=task_id, project=project, method=method, n_judgments=int(counts[i]),
-                                  answer=decode(project.task_type, score.answers[i], loaded.data.classes),
+                                  answer=decode(project.task_type, score.answers[i], loaded.data.classes, spans),
                                   confidence=None if confidence is None else min(1.0, max(0.0, confidence)),
                                   computed_at=now))
     TaskConsensus.objects.bulk_create(rows, batch_size=1000, update_conflicts=True, unique_fields=["task"],

@@ -102,12 +102,34 @@ class ProjectOutSerializer(serializers.ModelSerializer):
         return getattr(project, "rate_hourly_cents", None)
 
 
+class SpanCategoryAgreementSerializer(serializers.Serializer):
+    f1 = serializers.FloatField(allow_null=True, help_text="Pooled F1 (Dice) of the lines two raters put in it.")
+    jaccard = serializers.FloatField(allow_null=True)
+    pairs = serializers.IntegerField(help_text="Rater pairs where at least one of the two used the category.")
+
+
+class SpanAgreementSerializer(serializers.Serializer):
+    alpha = serializers.FloatField(allow_null=True, help_text="Krippendorff's alpha over per-line nominal labels "
+                                                              "(the set of categories on a line; no flag is a value).")
+    level = serializers.CharField()
+    n_tasks = serializers.IntegerField(help_text="Tasks with two or more raters who pointed at lines.")
+    n_lines = serializers.IntegerField(help_text="Lines (units) rated by two or more of them.")
+    n_judgments = serializers.IntegerField()
+    f1 = serializers.FloatField(allow_null=True, help_text="Pooled over every category (micro).")
+    jaccard = serializers.FloatField(allow_null=True)
+    pairs = serializers.IntegerField()
+    categories = serializers.DictField(child=SpanCategoryAgreementSerializer(), help_text="Per taxonomy slug.")
+
+
 class AgreementSerializer(serializers.Serializer):
     alpha = serializers.FloatField(allow_null=True)
     level = serializers.CharField()
     fleiss_kappa = serializers.FloatField(allow_null=True)
     n_tasks = serializers.IntegerField()
     n_judgments = serializers.IntegerField()
+    spans = SpanAgreementSerializer(allow_null=True, required=False,
+                                    help_text="Flags projects whose answers point at lines: line-level agreement. "
+                                              "Null otherwise.")
     computed_at = serializers.DateTimeField()
 
 

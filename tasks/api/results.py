@@ -62,7 +62,10 @@ class JudgmentOutSerializer(serializers.Serializer):
 
 
 class ConsensusOutSerializer(serializers.Serializer):
-    answer = serializers.JSONField()
+    answer = serializers.JSONField(help_text="The answer's shape; a flags consensus of answers with spans also "
+                                             "has spans [{start_line, end_line, category, support}]: lines more "
+                                             "than half the raters who pointed at lines put in the category, support "
+                                             "the smallest share of them behind any line of the span.")
     confidence = serializers.FloatField()
 
 
@@ -309,7 +312,16 @@ class PreferencesSummaryView(ClientAPIView):
 
 
 CSV_COLUMNS = ["external_id", "status", "is_gold", "completed_at", "n_judgments", "answers", "consensus_answer",
-               "consensus_confidence", "judgments_json"]
+               "consensus_confidence", "judgments_json", "consensus_spans"]
+
+
+def _spans_label(answer) -> str:
+    """A flags consensus's spans as `3-5:off_by_one@0.67|9-9:wrong_variable@1.0`; empty without spans."""
+    spans = answer.get("spans") if isinstance(answer, dict) else None
+    if not isinstance(spans, list):
+        return ""
+    return "|".join(f"{s.get('start_line')}-{s.get('end_line')}:{s.get('category')}@{s.get('support')}"
+                    for s in spans if isinstance(s, dict))
 
 
 def _label(answer) -> str:
@@ -335,7 +347,8 @@ def _csv_rows(rows):
                          r["completed_at"].isoformat() if r["completed_at"] else "", len(r["judgments"]),
                          ";".join(_label(j["answer"]) for j in r["judgments"]),
                          _label(c["answer"]) if c else "", c["confidence"] if c else "",
-                         json.dumps(r["judgments"], ensure_ascii=False)])
+                         json.dumps(r["judgments"], ensure_ascii=False),
+                         _spans_label(c["answer"]) if c else ""])
         if buffer.tell() > 1 << 16:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -349,7 +362,9 @@ class ResultsCSVExportView(ClientAPIView):
     @extend_schema(
         tags=["client: results"], summary="Results as CSV (one row per task)", parameters=_FILTERS,
         description=f"Columns: {', '.join(CSV_COLUMNS)}. `answers` holds each judgment's label "
-                    "(choice, score, order as 2>0>1, flags as a|b), `judgments_json` the full judgments.",
+                    "(choice, score, order as 2>0>1, flags as a|b), `judgments_json` the full judgments (a flags "
+                    "judgment's spans included), `consensus_spans` a flags consensus's spans as "
+                    "start-end:category@support joined by |.",
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="A header row, then one row "
                                                                                 "per task (RFC 4180, UTF-8)."),
                    400: ErrorSerializer, 404: ErrorSerializer},

@@ -36,7 +36,8 @@ def test_stored_figures_are_returned_in_the_documented_shape():
     assert task_consensus_get(task_ids=[task.id, other.id]) == {
         task.id: {"answer": {"choice": "a"}, "confidence": 0.9, "method": "dawid_skene"}}
     assert project_agreement_get(project_id=project.id) == {
-        "alpha": 0.5, "level": "nominal", "fleiss_kappa": 0.4, "n_tasks": 1, "n_judgments": 3, "computed_at": now}
+        "alpha": 0.5, "level": "nominal", "fleiss_kappa": 0.4, "n_tasks": 1, "n_judgments": 3, "spans": None,
+        "computed_at": now}
     standing = worker_standing_get(user=worker)
     assert standing["status"] == "watch" and standing["reasons"][0]["rule"] == "fast"
     assert [p["project_id"] for p in standing["projects"]] == [project.id]

@@ -173,3 +173,59 @@ def test_nul_characters_are_refused_where_postgresql_would_fail():
     fails(validate_answer, "pairwise", {}, {"choice": "a", "reason": "\x00"}, path="answer.reason")
     fails(validate_answer, "text", {}, {"text": "ok\x00ok"}, path="answer.text")
     fails(validate_label_schema, "rating", {"min": 1, "max": 3, "labels": {"1": "bad\x00"}}, path="label_schema.labels.1")
+
+
+FLAGS_CODE = {"code": "def f(xs):\n    i = len(xs)\n    return xs[i]\n", "language": "python"}  # 3 lines
+
+
+def test_flags_spans_are_checked_against_the_code_and_the_taxonomy():
+    """Issue 29: spans point at lines of the task's code; each fault names its path."""
+    schema = validate_label_schema("flags", {"taxonomy": ["off_by_one", "style", "none"]})
+    answer = {"flags": ["off_by_one"], "spans": [
+        {"start_line": 3, "end_line": 3, "category": "style", "comment": "  xs[i] past the end  "},
+        {"start_line": 2, "end_line": 3, "category": "off_by_one"}]}
+    # Sorted by line, comments stripped; a span's category is a flag of the answer.
+    assert validate_answer("flags", schema, answer, data=FLAGS_CODE) == {"flags": ["off_by_one", "style"], "spans": [
+        {"start_line": 2, "end_line": 3, "category": "off_by_one"},
+        {"start_line": 3, "end_line": 3, "category": "style", "comment": "xs[i] past the end"}]}
+    # Old answers (slugs only) are unchanged; an empty list of spans is no spans.
+    assert validate_answer("flags", schema, {"flags": ["style"]}, data=FLAGS_CODE) == {"flags": ["style"]}
+    assert validate_answer("flags", schema, {"flags": [], "spans": []}, data=FLAGS_CODE) == {"flags": []}
+
+    def span(**kw):
+        return {"flags": [], "spans": [{"start_line": 1, "end_line": 1, "category": "style"},
+                                       {"start_line": 1, "end_line": 2, "category": "style", **kw}]}
+
+    fails(validate_answer, "flags", schema, span(end_line=4), data=FLAGS_CODE, path="answer.spans.1.end_line")
+    fails(validate_answer, "flags", schema, span(start_line=0), data=FLAGS_CODE, path="answer.spans.1.start_line")
+    fails(validate_answer, "flags", schema, span(start_line=3), data=FLAGS_CODE, path="answer.spans.1.end_line")
+    fails(validate_answer, "flags", schema, span(end_line="2"), data=FLAGS_CODE, path="answer.spans.1.end_line")
+    fails(validate_answer, "flags", schema, span(end_line=True), data=FLAGS_CODE, path="answer.spans.1.end_line")
+    fails(validate_answer, "flags", schema, span(category="typo"), data=FLAGS_CODE, path="answer.spans.1.category")
+    fails(validate_answer, "flags", schema, span(category="none"), data=FLAGS_CODE, path="answer.spans.1.category")
+    fails(validate_answer, "flags", schema, span(comment=5), data=FLAGS_CODE, path="answer.spans.1.comment")
+    fails(validate_answer, "flags", schema, span(comment="x" * 501), data=FLAGS_CODE, path="answer.spans.1.comment")
+    fails(validate_answer, "flags", schema, span(comment="a\x00b"), data=FLAGS_CODE, path="answer.spans.1.comment")
+    fails(validate_answer, "flags", schema, span(line=2), data=FLAGS_CODE, path="answer.spans.1.line")
+    fails(validate_answer, "flags", schema, span(end_line=1), data=FLAGS_CODE, path="answer.spans.1")  # duplicate
+    fails(validate_answer, "flags", schema, {"flags": [], "spans": "1-2"}, data=FLAGS_CODE, path="answer.spans")
+    fails(validate_answer, "flags", schema, {"flags": [], "spans": ["1-2"]}, data=FLAGS_CODE, path="answer.spans.0")
+    many = [{"start_line": 1, "end_line": 1, "category": "style", "comment": str(i)} for i in range(51)]
+    fails(validate_answer, "flags", schema, {"flags": [], "spans": many}, data=FLAGS_CODE, path="answer.spans")
+    # "none" says there is no problem: spans pointing at problems beside it are refused.
+    fails(validate_answer, "flags", schema, {"flags": ["none"], "spans": [
+        {"start_line": 1, "end_line": 1, "category": "style"}]}, data=FLAGS_CODE, path="answer.spans")
+
+
+def test_code_line_count_matches_the_numbered_page():
+    from tasks.label_schemas import code_line_count
+
+    assert code_line_count("a\nb\n") == 2 and code_line_count("a\nb") == 2 and code_line_count("a\r\nb\r\n") == 2
+    assert code_line_count("a\n\n") == 2 and code_line_count("") == 0 and code_line_count(None) == 0
+
+
+def test_a_gold_answer_with_spans_is_checked_against_its_rows_code():
+    schema = validate_label_schema("flags", {"taxonomy": ["off_by_one", "none"]})
+    fails(validate_answer, "flags", schema, {"flags": [], "spans": [
+        {"start_line": 2, "end_line": 9, "category": "off_by_one"}]}, data=FLAGS_CODE, prefix="gold",
+        path="gold.spans.0.end_line")

@@ -525,3 +525,27 @@ def test_a_prepared_submit_survives_a_column_added_by_a_migration(worker):
     finally:
         migrate("ALTER TABLE tasks_assignment DROP COLUMN added_later; "
                 "ALTER TABLE payments_ledgeraccount DROP COLUMN added_later")
+
+
+@pytest.mark.django_db
+def test_a_flags_answer_with_a_span_past_the_code_is_a_400_naming_the_span(worker):
+    """Issue 29: a span's lines are checked against the task's code at submit (the API and the web app
+    alike): past the last line, the 400 names answer.spans.<i>.end_line and nothing is stored."""
+    project = make_project(overlap=1, task_type="flags")
+    project.label_schema = {"taxonomy": ["off_by_one", "style", "none"]}
+    project.save(update_fields=["label_schema"])
+    task = make_tasks(project, 1)[0]
+    Task.objects.filter(pk=task.pk).update(data={"code": "x = 1\ny = x[2]\n", "language": "python"})
+    alice = worker()
+    aid = alice.post(CLAIM, {}).json()["id"]
+    spans = [{"start_line": 1, "end_line": 1, "category": "style"},
+             {"start_line": 2, "end_line": 3, "category": "off_by_one"}]
+    bad = submit(alice, aid, {"flags": [], "spans": spans})
+    assert bad.status_code == 400, bad.content
+    assert "answer.spans.1.end_line" in bad.json()["error"]["fields"]
+    assert Assignment.objects.get(pk=aid).status == "live" and not Judgment.objects.exists()
+    spans[1]["end_line"] = 2
+    assert submit(alice, aid, {"flags": [], "spans": spans}).status_code == 200
+    assert Judgment.objects.get().answer == {"flags": ["off_by_one", "style"], "spans": [
+        {"start_line": 1, "end_line": 1, "category": "style"},
+        {"start_line": 2, "end_line": 2, "category": "off_by_one"}]}

@@ -47,13 +47,57 @@ class Project(TypedDict):
     completed_at: str | None
 
 
+class SpanCategoryAgreement(TypedDict):
+    f1: float | None  # pooled F1 (Dice) of the lines two raters put in the category
+    jaccard: float | None
+    pairs: int
+
+
+class SpanAgreement(TypedDict):
+    """Line-level agreement of a flags project's spans (docs/tasks.md "Flags with lines")."""
+
+    alpha: float | None  # Krippendorff's alpha over per-line labels ("no flag" is a value)
+    level: str
+    n_tasks: int
+    n_lines: int
+    n_judgments: int
+    f1: float | None
+    jaccard: float | None
+    pairs: int
+    categories: dict[str, SpanCategoryAgreement]
+
+
 class Agreement(TypedDict):
     alpha: float | None
     level: str
     fleiss_kappa: float | None
     n_tasks: int
     n_judgments: int
+    spans: NotRequired[SpanAgreement | None]  # flags projects with spans; absent from older servers
     computed_at: str
+
+
+class FlagSpan(TypedDict):
+    """One line-anchored flag of a flags answer (a gold answer too): lines 1-based and inclusive."""
+
+    start_line: int
+    end_line: int
+    category: str  # a slug of the project's taxonomy, not "none"
+    comment: NotRequired[str]  # at most 500 characters
+
+
+class FlagsAnswer(TypedDict):
+    flags: list[str]
+    spans: NotRequired[list[FlagSpan]]
+
+
+class ConsensusSpan(TypedDict):
+    """A span of a flags consensus: lines more than half the raters who pointed at lines put in `category`."""
+
+    start_line: int
+    end_line: int
+    category: str
+    support: float  # the smallest share of those raters behind any line of the span
 
 
 class Judgment(TypedDict):
