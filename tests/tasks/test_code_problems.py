@@ -230,3 +230,33 @@ def test_the_command_refuses_a_missing_project_a_non_pairwise_one_and_bad_option
                           data_use_statement="d", reward_cents=1)
     with pytest.raises(CommandError, match="must be a pairwise project"):
         call_command("import_code_problems", str(path), "--project", str(text.pk))
+
+
+# --- the simulator's dataset (simulate --dataset humaneval) ------------------------------------------
+
+@needs_bwrap
+def test_the_simulators_humaneval_items_plant_truth_and_only_gold_uploads_the_tests():
+    from simulation import dataset
+
+    pairs = dataset.pairs_for(dataset="humaneval", problems=2, seed=7)
+    assert {p.bug for p in pairs} <= set(OPERATORS) and len(pairs) >= 2
+    assert all(p.correct == "a" and p.tests and p.completions["a"] != p.completions["b"] for p in pairs)
+    regular, gold = dataset.build_tasks(n_tasks=6, n_gold=3, seed=7, prefix="he", pairs=pairs)
+    by_id = {p.id: p for p in pairs}
+    for task in regular + gold:
+        pair = by_id[task.item_id]
+        assert task.data[f"response_{task.truth}"] == pair.correct_code
+        assert ("tests" in task.data) == task.is_gold
+    assert {t.truth for t in regular} == {"a", "b"}
+
+
+def test_the_default_day_keeps_the_bundled_items_and_unknown_datasets_are_refused():
+    from simulation import dataset
+    from simulation.config import SimulationConfig
+
+    assert dataset.pairs_for(dataset="bundled", problems=1, seed=7) == dataset.load_pairs()
+    assert SimulationConfig().dataset == "bundled"
+    with pytest.raises(ValueError, match="--dataset must be one of bundled, humaneval"):
+        SimulationConfig(dataset="mbpp").validate()
+    regular, gold = dataset.build_tasks(n_tasks=5, n_gold=2, seed=7, prefix="b")
+    assert not any("tests" in t.data for t in regular + gold)
