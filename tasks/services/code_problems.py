@@ -241,7 +241,7 @@ def code_pair_rows(pairs: list[CodePair], *, seed: int, tested_share: float) -> 
     """Upload rows for pairs, with the side holding the canonical solution: balanced (half on a, the odd
     one drawn) and shuffled with the seed; round(tested_share * n) of them, drawn too, carry data.tests."""
     rng = random.Random(seed)
-    sides = ["a" if i % 2 == 0 else "b" for i in range(len(pairs))]
+    sides = ["a", "b"] * (len(pairs) // 2) + ([rng.choice("ab")] if len(pairs) % 2 else [])
     rng.shuffle(sides)
     tested = set(rng.sample(range(len(pairs)), round(tested_share * len(pairs))))
     rows = []

@@ -98,6 +98,30 @@ def test_each_operator_yields_a_pair_the_sandbox_shows_to_fail_while_the_canonic
 
 
 @needs_bwrap
+def test_a_mutant_that_still_passes_the_tests_is_dropped_not_paired():
+    # The only off-by-one site: x >= 0 -> x > 0, the same function (abs(0) is 0 either way).
+    absolute = cp.CodeProblem(task_id="abs/0", prompt="def absolute(x):\n", canonical_solution="    return x if x >= 0 else -x\n",
+                              test="def check(f):\n    assert f(-2) == 2 and f(0) == 0 and f(3) == 3\n",
+                              entry_point="absolute")
+    outcome = cp.code_pairs_build(problem=absolute, tries=4)
+    assert outcome.equivalent >= 1
+    assert "off_by_one" not in {p.operator for p in outcome.pairs}
+    assert {p.operator for p in outcome.pairs} >= {"flipped_condition", "missing_return"}
+
+
+@needs_bwrap
+def test_an_infinite_loop_pair_needs_a_mutant_that_runs_out_of_time_not_one_that_crashes():
+    # for k in d -> while i < len(d): k = d[i] raises KeyError at once: wrong, but not an infinite loop.
+    values = cp.CodeProblem(task_id="dict/0", prompt="def total(d):\n",
+                            canonical_solution="    s = 0\n    for k in d:\n        s += d[k]\n    return s\n",
+                            test="def check(f):\n    assert f({'a': 1, 'b': 2}) == 3\n", entry_point="total")
+    assert any("while" in m.source for m in mutants(values.program, operator="infinite_loop"))
+    outcome = cp.code_pairs_build(problem=values)
+    assert "infinite_loop" not in {p.operator for p in outcome.pairs}
+    assert outcome.pairs  # the other operators still plant their mistakes
+
+
+@needs_bwrap
 def test_a_problem_whose_canonical_solution_fails_is_skipped_and_reported(pairwise):
     broken = cp.CodeProblem(task_id="broken/1", prompt=PROMPT, canonical_solution=SOLUTION.replace("n += 1", "n += 2"),
                             test=TEST, entry_point="count_below", line=2)
