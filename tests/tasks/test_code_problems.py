@@ -80,6 +80,9 @@ def test_operators_edit_only_the_site_not_the_layout():
     assert bare.source == "def f(a, b):\n    # keep me\n    (a  <  b)\n"
     with pytest.raises(KeyError):
         list(mutants(program, operator="no_such_operator"))
+    # ast columns are UTF-8 bytes: a site after non-ASCII text on its line is still cut at the right place
+    wide = 'def f(s):\n    t = "héllo→"; return s < t\n'
+    assert [m.source for m in mutants(wide, operator="off_by_one")] == ['def f(s):\n    t = "héllo→"; return s <= t\n']
 
 
 @needs_bwrap
