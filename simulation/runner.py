@@ -44,6 +44,7 @@ class Simulation:
         self.quiz_slug = ""
         self._quiz_restore: dict | None = None
         self.regular, self.gold = [], []
+        self.pairs: tuple = ()
         self._truth: dict[tuple, tuple] = {}
         self.timeline: list[dict] = []
         self.phases: dict[str, float] = {}
@@ -81,6 +82,7 @@ class Simulation:
         from simulation.report import build_report
 
         try:
+            self._phase("dataset", self.load_dataset)
             self._phase("setup", self.setup)
             self._phase("quiz", self.prepare_quiz)
             self._phase("project", self.create_project)
@@ -103,6 +105,17 @@ class Simulation:
             return build_report(self)
         finally:
             self.cleanup()
+
+    def load_dataset(self) -> None:
+        """The items of the day, before anything is created on the server (humaneval runs the sandbox here)."""
+        from sandbox.runner import SandboxUnavailable
+
+        cfg = self.config
+        try:
+            self.pairs = dataset.pairs_for(dataset=cfg.dataset, problems=cfg.problems, seed=cfg.seed)
+        except SandboxUnavailable as exc:
+            raise SimulationError(f"--dataset {cfg.dataset}: {exc}") from exc
+        self.log(f"dataset {cfg.dataset}: {len(self.pairs)} items")
 
     def setup(self) -> None:
         cfg = self.config
@@ -161,7 +174,7 @@ class Simulation:
     def create_project(self) -> None:
         cfg = self.config
         self.regular, self.gold = dataset.build_tasks(n_tasks=cfg.tasks, n_gold=cfg.n_gold, seed=cfg.seed,
-                                                      prefix=f"sim{self.run_id}")
+                                                      prefix=f"sim{self.run_id}", pairs=self.pairs)
         for t in self.regular + self.gold:
             self._truth[dataset.data_key(t.data)] = (t.truth, t.bug, t.is_gold, t.external_id)
         self.project = self.client.post("/api/v1/projects/", {

@@ -42,6 +42,11 @@ class Command(BaseCommand):
                             help="the running marketplace (default PUBLIC_BASE_URL: %(default)s)")
         parser.add_argument("--workers", type=int, default=d.workers, help="simulated freelancers")
         parser.add_argument("--tasks", type=int, default=d.tasks, help="regular (non-gold) tasks")
+        parser.add_argument("--dataset", choices=("bundled", "humaneval"), default=d.dataset,
+                            help="the bundled code pairs (default), or HumanEval problems against sandbox-verified "
+                                 "mutants (needs bwrap on this machine)")
+        parser.add_argument("--problems", type=int, default=d.problems,
+                            help="--dataset humaneval: the first N problems (default %(default)s)")
         parser.add_argument("--gold", type=int, default=None, help="gold tasks (default: a quarter of --tasks, at least 10)")
         parser.add_argument("--overlap", type=int, default=d.overlap, help="judgments per task")
         parser.add_argument("--spammer-share", type=float, default=d.spammer_share, help="share answering at random")
@@ -74,6 +79,7 @@ class Command(BaseCommand):
             raise CommandError(problem)
         config = SimulationConfig(
             base_url=o["base_url"], workers=o["workers"], tasks=o["tasks"], gold=o["gold"], overlap=o["overlap"],
+            dataset=o["dataset"], problems=o["problems"],
             spammer_share=o["spammer_share"], always_a_share=o["always_a_share"], fast_share=o["fast_share"],
             quiz_fail_share=o["quiz_fail_share"], quiz_cooldown=o["quiz_cooldown"], seed=o["seed"], speed=o["speed"],
             gold_share=o["gold_share"], reward_cents=o["reward_cents"], skill=o["skill"], api_key=o["api_key"],
