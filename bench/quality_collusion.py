@@ -40,6 +40,7 @@ from quality_efficacy import _arrays, project_data, simulate  # noqa: E402
 
 from quality.consensus import dawid_skene  # noqa: E402
 from quality.gold import worker_gold_shares  # noqa: E402
+from quality.metrics import cusum_log_lr  # noqa: E402
 from quality.rules import merge_rules  # noqa: E402
 from quality.scoring import score_project  # noqa: E402
 
@@ -51,8 +52,8 @@ SLEEPER_HONEST = 15
 SLEEPER_WINDOW = 20
 WITHIN = 30
 # The rules as they were before issue 28 (each new check switched off), for the baseline column.
-BASELINE_RULES = {"change": {"enabled": False}, "gold_sprt": {"enabled": False}, "agreement_random": {"enabled": False},
-                  "collusion": {"enabled": False}, "adaptive_gold": {"split_signals": 0}}
+BASELINE_RULES = {"change": {"enabled": False}, "gold_record": {"enabled": False}, "collusion": {"enabled": False},
+                  "random": {"real_only_log_lr": 0}, "adaptive_gold": {"split_signals": 0}}
 
 
 def crowd(*, n_workers: int, rounds: int, seed: int, gold_share: float):
@@ -151,10 +152,15 @@ def run(args, seed: int, rules: dict) -> dict:
     shares, score = None, None
     first_flag = np.full(n_workers, -1)
     flag_rules: list[tuple] = [()] * n_workers
+    trace: list[dict] = []
     for r in range(args.rounds):
         play_round(sim, r, shares)
         score = score_project(project_data(sim, r), rules)
         shares = worker_gold_shares(score.workers, floor=args.gold_share, rules=rules)
+        if args.dump:
+            trace.append({key: np.array([np.nan if st.get(key) is None else st[key] for st in score.workers])
+                          for key in TRACE_KEYS})
+            trace[-1]["old_flag"] = np.array([_old_flag(st, rules) for st in score.workers])
         for w, stats in enumerate(score.workers):
             actionable = sorted({f["rule"] for f in stats["findings"] if f["level"] in ("review", "suspend")})
             if first_flag[w] < 0 and actionable:
@@ -183,13 +189,44 @@ def run(args, seed: int, rules: dict) -> dict:
               "honest_ok": int(correct[honest_only].sum()), "honest_n": int(honest_only.sum()),
               "touched_clean_ok": int((clean.answers[:n_real] == truth[:n_real])[touched].sum()),
               "touched_no_honest": int((touched & ~honest_any[:n_real]).sum()),
-              "by_behaviour_touched": {}}
+              "by_behaviour_touched": {}, "trace": trace}
+    # The truth-known bound for sleepers (the change rule's CUSUM with every judgment graded against the truth):
+    # each sleeper's highest CUSUM from their 16th to their 35th judgment, each honest worker's over the run.
+    right = (sim["labels"] == truth[items]).astype(np.float64)
+    rank = np.zeros(items.size, dtype=np.int64)
+    for w in range(n_workers):
+        rows = np.flatnonzero(workers == w)
+        rank[rows] = np.arange(rows.size)
+    accuracy = float(rules["change"]["accuracy"])
+    honest_rows = kinds[workers] == HONEST
+    best, _, _, _ = cusum_log_lr(right[honest_rows], workers[honest_rows], n_workers=n_workers, n_options=3,
+                                 accuracy=accuracy, min_n=int(rules["change"]["min_n"]))
+    sleeper_rows = (kinds[workers] == "sleeper") & (rank < SLEEPER_HONEST + SLEEPER_WINDOW)
+    s_best, _, _, _ = cusum_log_lr(right[sleeper_rows], workers[sleeper_rows], n_workers=n_workers, n_options=3,
+                                   accuracy=accuracy, min_n=SLEEPER_HONEST + 1)
+    result["bound_cusum"] = (best[kinds == HONEST], s_best[kinds == "sleeper"])
     for b in BEHAVIOURS:
         t = np.zeros(n_items, dtype=bool)
         t[items[kinds[workers] == b]] = True
         t = t[:n_real] & judged
         result["by_behaviour_touched"][b] = (int(correct[t].sum()), int(t.sum()))
     return result
+
+
+TRACE_KEYS = ("n_judgments", "change_log_lr", "change_length", "gold_log_lr", "gold_n", "real_log_lr", "real_n")
+
+
+def _old_flag(stats: dict, rules: dict) -> bool:
+    """Flagged by the rules as they were before issue 28 (for tuning the new thresholds offline: --dump)."""
+    for f in stats["findings"]:
+        if f["level"] not in ("review", "suspend") or f["rule"] in ("change", "gold_record"):
+            continue
+        if f["rule"] != "random":
+            return True
+        e = f["evidence"]
+        if e["random_n"] >= rules["random"]["min_n"] and e["log_lr"] >= rules["random"]["log_lr"]:
+            return True
+    return False
 
 
 def caught(kind: str, first_flag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,6 +263,14 @@ def summarise(results: list[dict]) -> dict:
     out["false_flags"] = (int((first[honest] > 0).sum()), int(honest.sum()))
     out["false_flag_rules"] = sorted("+".join(rules_by[w]) for w in np.flatnonzero(honest & (first > 0)))
     out["gold_share"] = sum(r["n_gold"] for r in results) / sum(r["n_judgments"] for r in results)
+    honest_best = np.concatenate([r["bound_cusum"][0] for r in results])
+    sleeper_best = np.concatenate([r["bound_cusum"][1] for r in results])
+    out["sleeper_bound"] = {}
+    for ff in (0.0025, 0.005, 0.01):
+        allowed = int(np.floor(ff * honest_best.size))
+        threshold = np.nextafter(np.sort(np.nan_to_num(honest_best, nan=-np.inf))[::-1][allowed], np.inf)
+        out["sleeper_bound"][ff] = (float(threshold), float((np.nan_to_num(sleeper_best, nan=-np.inf) >= threshold)
+                                                            .mean()))
     s = {key: sum(r[key] for r in results) for key in ("touched_ok", "touched_n", "honest_ok", "honest_n",
                                                          "touched_clean_ok", "touched_no_honest")}
     out["accuracy_touched"] = s["touched_ok"] / s["touched_n"]
@@ -252,6 +297,10 @@ def report(summary: dict, label: str) -> None:
     print(f"consensus accuracy: tasks a cheater touched {summary['accuracy_touched']:.4f}, honest-only tasks "
           f"{summary['accuracy_honest_only']:.4f}; touched, by behaviour "
           f"{ {b: round(a, 3) for b, a in summary['accuracy_touched_by'].items()} }")
+    print("truth-known bound for sleepers (the change rule's CUSUM, every judgment graded against the truth, "
+          "threshold chosen in hindsight): " + "; ".join(
+              f"{ff:.2%} honest flagged: {caught:.1%} of sleepers within {SLEEPER_WINDOW} of turning (log LR "
+              f"{threshold:.2f})" for ff, (threshold, caught) in summary["sleeper_bound"].items()))
     print(f"  bound for touched tasks: Dawid-Skene without the cheaters' judgments (who cheats known) "
           f"{summary['accuracy_touched_without_cheaters']:.4f}; touched tasks with no honest rater "
           f"{summary['touched_no_honest_share']:.1%}")
@@ -267,6 +316,8 @@ def main():
     parser.add_argument("--baseline", action="store_true", help="the rules before issue 28 (new checks off)")
     parser.add_argument("--rules", default="", help="JSON overrides, as QUALITY_RULES")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
+    parser.add_argument("--dump", default="", help="write each round's per-worker test figures to this .npz "
+                        "(to choose thresholds offline)")
     args = parser.parse_args()
     layers = [BASELINE_RULES if args.baseline else None, json.loads(args.rules) if args.rules else None]
     rules = merge_rules(*layers)
@@ -278,6 +329,10 @@ def main():
         print(f"seed {seed}: caught {({b: round(v['caught'], 2) for b, v in one['behaviours'].items()})}; "
               f"false flags {one['false_flags'][0]}; gold {one['gold_share']:.3f}; accuracy touched "
               f"{one['accuracy_touched']:.3f} / honest-only {one['accuracy_honest_only']:.3f}", flush=True)
+    if args.dump:
+        np.savez_compressed(args.dump, **{f"{r['seed']}_{key}": np.stack([t[key] for t in r["trace"]])
+                                          for r in results for key in (*TRACE_KEYS, "old_flag")},
+                            **{f"{r['seed']}_kinds": r["kinds"].astype(str) for r in results})
     summary = summarise(results)
     report(summary, f"seeds {seeds.start}-{seeds.stop - 1}, {'baseline rules' if args.baseline else 'rules'} "
            f"{args.rules or 'default'}")

@@ -10,6 +10,7 @@ import numpy as np
 
 from quality.consensus import bradley_terry_rankings, dawid_skene, flags_dawid_skene, loo_agreement_scores
 from quality.metrics import (
+    cusum_log_lr,
     fleiss_kappa_long,
     group_median,
     krippendorff_alpha_long,
@@ -20,6 +21,7 @@ from quality.metrics import (
     top_label_share,
     wilson_interval,
 )
+from quality.metrics.collusion import collusion_groups
 from quality.rules import evaluate_worker
 
 CATEGORICAL, FLAGS, RANKING, TEXT = "categorical", "flags", "ranking", "text"
@@ -83,6 +85,18 @@ def _expand_flags(data: ProjectData):
     return data.items[rows] * n_flags + flag, data.workers[rows], present.ravel()
 
 
+def _collusion_for(group: dict | None, w: int) -> dict | None:
+    """What rules.rule_collusion reads about worker w's group (indexes: quality.services maps them to ids)."""
+    if group is None:
+        return None
+    pairs = [p for p in group["pairs"] if w in (p["a"], p["b"])]
+    shared = sum(p["shared"] for p in pairs)
+    return {"workers": list(group["workers"]), "items": list(group["items"]),
+            "pairs": [{**p, "partner": p["b"] if p["a"] == w else p["a"]} for p in pairs],
+            "shared": shared, "agreed": sum(p["agreed"] for p in pairs),
+            "agree_rest": max((p["agree_rest"] for p in pairs), default=None)}
+
+
 def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectScore:
     items = np.asarray(data.items, dtype=np.int64)
     workers = np.asarray(data.workers, dtype=np.int64)
@@ -98,6 +112,12 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
     random_floor_llr = np.full(data.n_workers, np.nan)
     random_n = np.zeros(data.n_workers, dtype=np.int64)
     random_options = None
+    # Issue 28: the random test on real tasks alone and on gold alone, and its CUSUM (change over time).
+    real_llr, real_n = np.full(data.n_workers, np.nan), np.zeros(data.n_workers, dtype=np.int64)
+    gold_llr, gold_test_n = np.full(data.n_workers, np.nan), np.zeros(data.n_workers, dtype=np.int64)
+    cusum = (np.full(data.n_workers, np.nan), np.full(data.n_workers, np.nan),
+             np.zeros(data.n_workers, dtype=np.int64), np.zeros(data.n_workers, dtype=np.int64))
+    collusion: dict[int, dict] = {}
     gold_correct = _gold_correct(data)
     alpha = kappa = float("nan")
     level = data.level
@@ -105,8 +125,26 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
     if data.kind == CATEGORICAL and n_j:
         labels = np.asarray(data.labels, dtype=np.int64)
         k = len(data.classes)
-        fit = dawid_skene(items, workers, labels, n_items=data.n_items, n_workers=data.n_workers, n_classes=k,
-                          gold=data.gold, seed=seed)
+        # Collusion (rules.rule_collusion): groups of raters who agree with each other far more than with the
+        # rest, or keep landing on the same tasks, found on real tasks; the consensus counts each group as one
+        # voice per task (its first judgment there) until ops decide.
+        voice = np.ones(n_j, dtype=bool)
+        ccfg = rules.get("collusion") or {}
+        if ccfg.get("enabled") and real.any():
+            groups = collusion_groups(items[real], workers[real], labels[real], n_workers=data.n_workers,
+                                      min_shared=int(ccfg["min_shared"]), cooccur_p=float(ccfg["cooccur_p"]),
+                                      agree_p=float(ccfg["agree_p"]), margin=float(ccfg["margin"]))
+            for group in groups:
+                for member in group["workers"]:
+                    collusion[member] = group
+                if ccfg.get("one_voice"):
+                    in_group = np.isin(workers, group["workers"]) & real
+                    rows = np.flatnonzero(in_group)
+                    _, first = np.unique(items[rows], return_index=True)
+                    voice[rows] = False
+                    voice[rows[first]] = True
+        fit = dawid_skene(items[voice], workers[voice], labels[voice], n_items=data.n_items,
+                          n_workers=data.n_workers, n_classes=k, gold=data.gold, seed=seed)
         answers = [int(a) if a >= 0 else None for a in fit.answers]
         confidence, method = fit.confidence, "dawid_skene"
         model = {"classes": list(data.classes), "priors": fit.priors.tolist(), "confusions": fit.confusions}
@@ -139,6 +177,20 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
                                              accuracy_floor=float(cfg["accuracy_floor"]))
             usable = ~np.isnan(floor_llr)
             random_floor_llr = np.bincount(workers[usable], weights=floor_llr[usable], minlength=data.n_workers)
+            # Gold apart from agreement (rules.rule_gold_record, rules.rule_random's real_only): the same test on
+            # gold answers alone (the one reference a ring cannot write) and on real tasks alone (gold answered
+            # well cannot clear random answers elsewhere).
+            on_gold = ~np.isnan(gold_correct)
+            mix = {"n_workers": data.n_workers, "n_options": random_options,
+                   "accuracy_floor": float(cfg["accuracy_floor"]), "accuracy_ceiling": float(cfg["accuracy_ceiling"])}
+            if on_gold.any():
+                gold_llr, gold_test_n = random_answer_mixture_log_lr(gold_correct[on_gold], workers[on_gold], **mix)
+            if (~on_gold).any():
+                real_llr, real_n = random_answer_mixture_log_lr(reference[~on_gold], workers[~on_gold], **mix)
+            change = rules.get("change") or {}
+            if change.get("enabled", True):
+                cusum = cusum_log_lr(reference, workers, n_workers=data.n_workers, n_options=random_options,
+                                     accuracy=float(change.get("accuracy", 0.75)), min_n=int(change.get("min_n", 20)))
         loo_n = np.bincount(workers[scored], minlength=data.n_workers)
         with np.errstate(divide="ignore", invalid="ignore"):
             loo_mean = np.bincount(workers[scored], weights=scores[scored], minlength=data.n_workers) / loo_n
@@ -218,6 +270,12 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
             "random_log_lr": float(random_llr[w]) if random_n[w] else None, "random_n": int(random_n[w]),
             "random_floor_log_lr": float(random_floor_llr[w]) if random_n[w] else None,
             "random_options": random_options,
+            "real_log_lr": float(real_llr[w]) if real_n[w] else None, "real_n": int(real_n[w]),
+            "gold_log_lr": float(gold_llr[w]) if gold_test_n[w] else None,
+            "change_log_lr": None if np.isnan(cusum[0][w]) else float(cusum[0][w]),
+            "change_log_lr_now": None if np.isnan(cusum[1][w]) else float(cusum[1][w]),
+            "change_start": int(cusum[2][w]), "change_length": int(cusum[3][w]),
+            "collusion_group": _collusion_for(collusion.get(w), w),
         }
         s["top_answer_share"] = s["top_count"] / s["top_n"] if s["top_n"] else None
         others = n_j - s["top_n"]

@@ -19,6 +19,11 @@ _ANSWER_RULE_MESSAGES = {
                  "ops will review your work.",
     "random": "Your answers match the other raters' no better than random answers would; ops will review "
               "your work.",
+    "change": "Your recent answers match the other raters' no better than random answers would; ops will review "
+              "your work.",
+    "gold_record": "Your answers on quality-control tasks fall below the project's bar; ops will review your work.",
+    "collusion": "Your answers follow a small group of raters' far more closely than the rest of the project's; "
+                 "ops will review your work.",
 }
 
 
