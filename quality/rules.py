@@ -40,7 +40,7 @@ DEFAULT_RULES: dict[str, dict] = {
     # below log_lr), so a rater who answers gold well when they can tell it apart cannot clear random answers on
     # the rest with it.
     "random": {"enabled": True, "min_n": 20, "accuracy_floor": 0.65, "accuracy_ceiling": 1.0, "watch_log_lr": 1.0,
-               "log_lr": 3.7, "suspend_log_lr": 6.9, "floor_log_lr": 0.0, "real_only_log_lr": 5.0},
+               "log_lr": 3.7, "suspend_log_lr": 6.9, "floor_log_lr": 0.0, "real_only_log_lr": 0.0},
     # Change over time (issue 28): a CUSUM of the random test's per-judgment log LR against an honest rater at
     # `accuracy`, in time order. It forgets what came before the worker's last low point, so 15 good answers
     # bank nothing a rater who then turns random can spend. Flags at log_lr (from the worker's min_n-th

@@ -45,6 +45,7 @@ class ProjectData:
     gold_correct: np.ndarray | None = None  # per judgment: 1/0 on gold items, NaN elsewhere (overrides gold)
     n_options: np.ndarray | None = None  # ranking: responses per item
     answer_options: int | None = None  # categorical: answers a worker can give (pairwise without tie: 2); None: all
+    collusion_cleared: set = field(default_factory=set)  # workers whose collusion flag ops dismissed: full votes
 
 
 @dataclass
@@ -135,6 +136,11 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
                                       min_shared=int(ccfg["min_shared"]), cooccur_p=float(ccfg["cooccur_p"]),
                                       agree_p=float(ccfg["agree_p"]), margin=float(ccfg["margin"]))
             for group in groups:
+                group["pairs"] = [p for p in group["pairs"]
+                                  if p["a"] not in data.collusion_cleared and p["b"] not in data.collusion_cleared]
+                group["workers"] = sorted({w for p in group["pairs"] for w in (p["a"], p["b"])})
+                if len(group["workers"]) < 2:
+                    continue
                 for member in group["workers"]:
                     collusion[member] = group
                 if ccfg.get("one_voice"):

@@ -121,8 +121,10 @@ def test_a_poor_gold_record_is_doubted_whatever_the_agreement():
 
 
 def test_gold_answered_well_does_not_clear_random_answers_on_real_tasks():
-    """A gold-detector: the combined ratio is cleared by their good gold, the real-tasks-only ratio is not."""
-    cfg = RULES["random"]
+    """A gold-detector: the combined ratio is cleared by their good gold, the real-tasks-only ratio is not (opt-in:
+    off by default, docs/quality.md)."""
+    assert RULES["random"]["real_only_log_lr"] == 0
+    cfg = merge_rules({"random": {"real_only_log_lr": 5.0}})["random"]
     stats = {"random_n": 30, "random_log_lr": 1.5, "real_n": 24, "real_log_lr": cfg["real_only_log_lr"] + 0.5,
              "random_options": 3}
     finding = rule_random(stats, cfg)
