@@ -57,6 +57,11 @@ DEFAULT_RULES: dict[str, dict] = {
     # when they agree at least as often as the project's co-raters do). Linked pairs form a group; each member
     # gets a review finding naming the group and the tasks shared; one_voice = 1: consensus counts the group as
     # one voice per task (its first judgment there) until ops decide.
+    # Copying (issue 28): a worker who agrees with the co-raters who answered a task before them far more often
+    # than with those who answered after them (one-sided two-proportion z-test at p_value, with at least
+    # min_pairs earlier and later co-raters each) gives what others gave rather than their own judgment.
+    # drop_votes = 1: while flagged by this test, their votes leave the consensus (they add nothing).
+    "copying": {"enabled": True, "min_pairs": 10, "p_value": 1e-4, "suspend_p_value": 1e-7, "drop_votes": 1},
     "collusion": {"enabled": True, "min_shared": 6, "agree_p": 1e-4, "cooccur_p": 0.01, "margin": 0.15,
                   "one_voice": 1},
     # Adaptive gold (quality.gold): not a rule that flags, but driven by the rules' tests. A worker's gold share
@@ -232,6 +237,30 @@ def rule_gold_record(stats: dict, cfg: dict) -> dict | None:
                     f"random answers{tail}.", **evidence)
 
 
+def rule_copying(stats: dict, cfg: dict) -> dict | None:
+    """Agreement with earlier co-raters against agreement with later ones (quality.metrics.collusion.order_agreement)."""
+    e, ne, lat, nl = (stats.get(k) for k in ("earlier_agreed", "earlier_n", "later_agreed", "later_n"))
+    if not ne or not nl:
+        return None
+    pe, pl = e / ne, lat / nl
+    if pe <= pl:
+        return None
+    pooled = (e + lat) / (ne + nl)
+    if pooled <= 0 or pooled >= 1:
+        return None
+    z = (pe - pl) / math.sqrt(pooled * (1 - pooled) * (1 / ne + 1 / nl))
+    p = _normal_cdf(-z)
+    evidence = {"earlier_agreement": round(pe, 4), "earlier_n": ne, "later_agreement": round(pl, 4), "later_n": nl,
+                "p_value": p}
+    if min(ne, nl) < cfg["min_pairs"] or p >= cfg["p_value"]:
+        return _finding("copying", "watch", "Answers follow the earlier raters of a task more than the later ones.",
+                        **evidence) if p < 0.05 else None
+    level = "suspend" if p < cfg["suspend_p_value"] else "review"
+    return _finding("copying", level, f"Agrees with the raters who answered a task before them {pe:.0%} of the "
+                    f"time ({ne} pairs) but with those who answered after them only {pl:.0%} ({nl} pairs): the "
+                    "answers follow what others gave rather than the task.", **evidence)
+
+
 def rule_collusion(stats: dict, cfg: dict) -> dict | None:
     """A member of a group of raters who agree with each other far more than with the rest, or keep landing on
     the same tasks (scoring finds the groups: quality.metrics.collusion.collusion_groups)."""
@@ -273,6 +302,8 @@ def evaluate_worker(stats: dict, pool: dict, rules: dict) -> list[dict]:
         findings.append(rule_gold_record(stats, rules["gold_record"]))
     if rules["collusion"]["enabled"]:
         findings.append(rule_collusion(stats, rules["collusion"]))
+    if rules["copying"]["enabled"]:
+        findings.append(rule_copying(stats, rules["copying"]))
     found = [f for f in findings if f is not None]
     return sorted(found, key=lambda f: -SEVERITY_ORDER[f["level"]])
 

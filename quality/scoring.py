@@ -21,8 +21,8 @@ from quality.metrics import (
     top_label_share,
     wilson_interval,
 )
-from quality.metrics.collusion import collusion_groups
-from quality.rules import evaluate_worker
+from quality.metrics.collusion import collusion_groups, order_agreement
+from quality.rules import evaluate_worker, rule_copying
 
 CATEGORICAL, FLAGS, RANKING, TEXT = "categorical", "flags", "ranking", "text"
 
@@ -119,6 +119,7 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
     cusum = (np.full(data.n_workers, np.nan), np.full(data.n_workers, np.nan),
              np.zeros(data.n_workers, dtype=np.int64), np.zeros(data.n_workers, dtype=np.int64))
     collusion: dict[int, dict] = {}
+    order_stats = None
     gold_correct = _gold_correct(data)
     alpha = kappa = float("nan")
     level = data.level
@@ -149,6 +150,16 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
                     _, first = np.unique(items[rows], return_index=True)
                     voice[rows] = False
                     voice[rows[first]] = True
+        if (rules.get("copying") or {}).get("enabled") and real.any():
+            order_stats = order_agreement(items[real], workers[real], labels[real], n_workers=data.n_workers)
+            if rules["copying"].get("drop_votes"):
+                # A copier adds nothing the raters they copy did not give: their votes leave the consensus while
+                # the test says so (their own figures are still measured against everyone).
+                copiers = [w for w in range(data.n_workers) if (f := rule_copying(
+                    {"earlier_agreed": order_stats[0][w], "earlier_n": int(order_stats[1][w]),
+                     "later_agreed": order_stats[2][w], "later_n": int(order_stats[3][w])}, rules["copying"]))
+                    and f["level"] in ("review", "suspend")]
+                voice &= ~(np.isin(workers, copiers) & real)
         fit = dawid_skene(items[voice], workers[voice], labels[voice], n_items=data.n_items,
                           n_workers=data.n_workers, n_classes=k, gold=data.gold, seed=seed)
         answers = [int(a) if a >= 0 else None for a in fit.answers]
@@ -282,6 +293,10 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
             "change_log_lr_now": None if np.isnan(cusum[1][w]) else float(cusum[1][w]),
             "change_start": int(cusum[2][w]), "change_length": int(cusum[3][w]),
             "collusion_group": _collusion_for(collusion.get(w), w),
+            "earlier_agreed": None if order_stats is None else int(order_stats[0][w]),
+            "earlier_n": None if order_stats is None else int(order_stats[1][w]),
+            "later_agreed": None if order_stats is None else int(order_stats[2][w]),
+            "later_n": None if order_stats is None else int(order_stats[3][w]),
         }
         s["top_answer_share"] = s["top_count"] / s["top_n"] if s["top_n"] else None
         others = n_j - s["top_n"]

@@ -22,6 +22,8 @@ _ANSWER_RULE_MESSAGES = {
     "change": "Your recent answers match the other raters' no better than random answers would; ops will review "
               "your work.",
     "gold_record": "Your answers on quality-control tasks fall below the project's bar; ops will review your work.",
+    "copying": "Your answers follow the other raters' far more closely than the tasks explain; ops will review "
+               "your work.",
     "collusion": "Your answers follow a small group of raters' far more closely than the rest of the project's; "
                  "ops will review your work.",
 }

@@ -127,3 +127,33 @@ def collusion_groups(items, workers, labels, *, n_workers: int, min_shared: int,
         shared_items = sorted(int(i) for i in np.unique(it[mask]))
         out.append({"workers": members, "pairs": group["pairs"], "items": shared_items})
     return sorted(out, key=lambda g: -len(g["workers"]))
+
+
+def order_agreement(items, workers, labels, *, n_workers: int):
+    """Per worker, how often their answer matches co-raters who answered the same item *before* them and *after*
+    them: (agreed with earlier, earlier co-raters, agreed with later, later co-raters). Judgments must be in
+    the order they were given (the loader reads them by id). An honest rater's answer does not depend on who
+    answered first, so both rates estimate the same thing; a rater who copies what the earlier raters gave
+    agrees with them far more often than with the raters who come after (rules.rule_copying)."""
+    items = np.asarray(items, dtype=np.int64)
+    workers = np.asarray(workers, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    zeros = np.zeros(n_workers)
+    if items.size < 2:
+        return zeros, zeros.copy(), zeros.copy(), zeros.copy()
+    order = np.argsort(items, kind="stable")  # by item, in time order within each item
+    items, workers, labels = items[order], workers[order], labels[order]
+    e_agree, e_n, l_agree, l_n = zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy()
+    for d in range(1, items.size):
+        same = np.flatnonzero(items[d:] == items[:-d])
+        if same.size == 0:
+            break
+        early, late = same, same + d
+        keep = workers[early] != workers[late]
+        early, late = early[keep], late[keep]
+        agree = (labels[early] == labels[late]).astype(np.float64)
+        e_agree += np.bincount(workers[late], weights=agree, minlength=n_workers)
+        e_n += np.bincount(workers[late], minlength=n_workers)
+        l_agree += np.bincount(workers[early], weights=agree, minlength=n_workers)
+        l_n += np.bincount(workers[early], minlength=n_workers)
+    return e_agree, e_n, l_agree, l_n

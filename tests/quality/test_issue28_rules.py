@@ -306,3 +306,79 @@ def test_evaluate_worker_runs_every_new_rule():
     assert {"change", "gold_record"} <= rules
     off = merge_rules({"change": {"enabled": False}, "gold_record": {"enabled": False}})
     assert not {"change", "gold_record"} & {f["rule"] for f in evaluate_worker(stats, {}, off)}
+
+
+# --- copying ----------------------------------------------------------------------------------------------------
+
+def test_order_agreement_worked_values():
+    """Item 0: w0 'a', w1 'a', w2 'b' (in that order); item 1: w2 'b', w0 'b'."""
+    from quality.metrics.collusion import order_agreement
+
+    e, ne, lat, nl = order_agreement(np.array([0, 0, 0, 1, 1]), np.array([0, 1, 2, 2, 0]),
+                                     np.array([0, 0, 1, 1, 1]), n_workers=3)
+    assert ne.tolist() == [1, 1, 2] and e.tolist() == [1, 1, 0]  # w0 after w2 on item 1 agreed
+    assert nl.tolist() == [2, 1, 1] and lat.tolist() == [1, 0, 1]
+
+
+def crowd_with_copier(seed: int, *, copier_last: bool = False, n_honest: int = 30, n_items: int = 400):
+    """Honest raters (0.65-0.95) at overlap 3 and one copier on 60 tasks who gives the plurality of the task's
+    earlier raters (random when first). copier_last: the copier only ever takes a task's last slot."""
+    rng = np.random.default_rng(seed)
+    copier = n_honest
+    accuracy = rng.uniform(0.65, 0.95, n_honest)
+    truth = rng.choice(3, n_items, p=[0.45, 0.45, 0.10])
+    joins = set(rng.choice(n_items, 60, replace=False).tolist())
+    items, workers, labels = [], [], []
+    for i in range(n_items):
+        raters = [int(w) for w in rng.choice(n_honest, 2 if i in joins else 3, replace=False)]
+        if i in joins:
+            raters.insert(len(raters) if copier_last else int(rng.integers(0, 3)), copier)
+        given = []
+        for w in raters:
+            if w == copier:
+                counts = np.bincount(given, minlength=3) if given else None
+                label = int(rng.integers(0, 3)) if counts is None else int(rng.choice(np.flatnonzero(counts == counts.max())))
+            else:
+                t = truth[i]
+                label = int(t if rng.random() < accuracy[w] else (t + rng.integers(1, 3)) % 3)
+            given.append(label)
+            items.append(i)
+            workers.append(w)
+            labels.append(label)
+    return ProjectData(kind=CATEGORICAL, items=np.array(items), workers=np.array(workers), labels=np.array(labels),
+                       seconds=np.full(len(items), 30.0), n_items=n_items, n_workers=n_honest + 1,
+                       classes=["a", "b", "tie"]), copier
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_copier_is_caught_and_honest_raters_are_not(seed):
+    data, copier = crowd_with_copier(seed)
+    score = score_project(data, RULES)
+    assert level(score.workers[copier], "copying") in ACTIONABLE
+    assert all(level(s, "copying") not in ACTIONABLE for w, s in enumerate(score.workers) if w != copier)
+    # The broken variant (earlier and later swapped, or the rule off) misses them.
+    assert level(score_project(data, merge_rules({"copying": {"enabled": False}})).workers[copier], "copying") is None
+
+
+def test_a_copier_who_always_answers_last_is_not_tested_and_that_is_the_price():
+    """What beats the copying test: answering only where everyone else has answered (no later co-raters to
+    compare with). The cost: the worker must pick their place in each task, which the queue decides (closest to
+    completion first, so last slots are common; dynamic overlap adds raters after them)."""
+    data, copier = crowd_with_copier(1, copier_last=True)
+    score = score_project(data, RULES)
+    assert score.workers[copier]["later_n"] == 0
+    assert level(score.workers[copier], "copying") is None
+
+
+def test_a_flagged_copiers_votes_leave_the_consensus():
+    data, copier = crowd_with_copier(2)
+    on = score_project(data, RULES)
+    off = score_project(data, merge_rules({"copying": {"drop_votes": 0}}))
+    # The same fit as without the copier's judgments on real tasks.
+    keep = data.workers != copier
+    without = score_project(ProjectData(kind=CATEGORICAL, items=data.items[keep], workers=data.workers[keep],
+                                        labels=data.labels[keep], seconds=data.seconds[keep], n_items=data.n_items,
+                                        n_workers=data.n_workers, classes=data.classes), RULES)
+    assert on.answers == without.answers
+    assert np.allclose(on.confidence, without.confidence, equal_nan=True)
+    assert not np.allclose(off.confidence, without.confidence, equal_nan=True)
