@@ -45,8 +45,11 @@ DEFAULT_RULES: dict[str, dict] = {
     # `accuracy`, in time order. It forgets what came before the worker's last low point, so 15 good answers
     # bank nothing a rater who then turns random can spend. Flags at log_lr (from the worker's min_n-th
     # judgment on, on a stretch of at least min_length judgments), suspends at suspend_log_lr.
+    # A CUSUM has no Ville bound: an honest rater's chance of crossing grows about linearly with their number of
+    # judgments, so past `horizon` judgments both thresholds rise by log(n / horizon) (the same chance per
+    # worker however long they work).
     "change": {"enabled": True, "min_n": 20, "accuracy": 0.7, "log_lr": 7.0, "suspend_log_lr": 10.0,
-               "min_length": 8},
+               "min_length": 8, "horizon": 60},
     # Gold record apart from agreement (issue 28): the random test on gold answers alone (random_answer_mixture
     # with the random rule's floor and ceiling, the truth as reference), whatever the worker's agreement with
     # other raters. Flags at log_lr from min_n gold answers on, suspends at suspend_log_lr.
@@ -205,15 +208,18 @@ def rule_change(stats: dict, cfg: dict) -> dict | None:
     recent stretch, however good the worker was before it."""
     llr, n = stats.get("change_log_lr"), stats.get("n_judgments") or 0
     length, start = stats.get("change_length") or 0, stats.get("change_start") or 0
-    if llr is None or math.isnan(llr) or llr < cfg["log_lr"] / 2:
+    # Past the horizon, the thresholds rise with log(n / horizon): the CUSUM has more chances to cross.
+    extra = math.log(n / cfg["horizon"]) if cfg.get("horizon") and n > cfg["horizon"] else 0.0
+    threshold, suspend = cfg["log_lr"] + extra, cfg["suspend_log_lr"] + extra
+    if llr is None or math.isnan(llr) or llr < threshold / 2:
         return None
-    evidence = {"log_lr": round(llr, 3), "threshold": cfg["log_lr"], "suspend_threshold": cfg["suspend_log_lr"],
+    evidence = {"log_lr": round(llr, 3), "threshold": round(threshold, 3), "suspend_threshold": round(suspend, 3),
                 "from_judgment": start, "to_judgment": start + length - 1, "stretch": length,
                 "accuracy": cfg["accuracy"]}
-    if n < cfg["min_n"] or llr < cfg["log_lr"] or length < cfg["min_length"]:
+    if n < cfg["min_n"] or llr < threshold or length < cfg["min_length"]:
         return _finding("change", "watch", "Recent answers match the other raters' less often than before.",
                         **evidence)
-    level = "suspend" if llr >= cfg["suspend_log_lr"] else "review"
+    level = "suspend" if llr >= suspend else "review"
     return _finding("change", level, f"From judgment {start} to {start + length - 1} ({length} judgments) the "
                     "answers match the other raters and gold no better than random answers would, though earlier "
                     "ones did.", **evidence)

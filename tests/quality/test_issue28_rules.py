@@ -96,6 +96,25 @@ def test_honest_raters_rarely_trip_the_change_rule():
     assert flagged <= 10
 
 
+def _change_level_cfg(reference: np.ndarray, cfg: dict) -> str | None:
+    best, _, start, length = cusum_log_lr(reference, np.zeros(reference.size, dtype=int), n_workers=1,
+                                          n_options=3, accuracy=cfg["accuracy"], min_n=cfg["min_n"])
+    finding = rule_change({"n_judgments": reference.size, "change_log_lr": float(best[0]),
+                           "change_start": int(start[0]), "change_length": int(length[0])}, cfg)
+    return None if finding is None else finding["level"]
+
+
+def test_long_careers_do_not_pile_up_false_flags():
+    """Honest raters over 600 judgments (against the truth): the thresholds rise with log(n / horizon), so the
+    share flagged stays under 1%; the broken variant (no horizon) flags more of them."""
+    rng = np.random.default_rng(17)
+    streams = [_stream(rng, 600, [rng.uniform(0.65, 0.95)] * 600) for _ in range(300)]
+    cfg = RULES["change"]
+    flagged = sum(_change_level_cfg(s, cfg) in ACTIONABLE for s in streams)
+    unscaled = sum(_change_level_cfg(s, {**cfg, "horizon": 0}) in ACTIONABLE for s in streams)
+    assert flagged <= 3 and unscaled > flagged
+
+
 def test_a_sleeper_who_keeps_doing_half_the_work_is_not_caught_and_that_is_the_price():
     """What beats the change rule: turning bad only halfway (right 60% of the time after the turn, above the
     accuracy the rule tests against). The cheat then still does most of the work: this is the cost."""
