@@ -306,6 +306,25 @@ def report(summary: dict, label: str) -> None:
           f"{summary['touched_no_honest_share']:.1%}")
 
 
+def sleeper_bound_draw(*, n: int, accuracy: float, min_n: int, seed: int = 1) -> None:
+    """The sleeper bound on a large draw, without the crowd: n honest raters (accuracy 0.65-0.95, 60 judgments)
+    and n sleepers (15 honest, 20 random), every answer graded against the truth; the change rule's CUSUM at the
+    lowest threshold that flags at most 0.25% / 0.5% / 1% of the honest ones (chosen in hindsight)."""
+    rng = np.random.default_rng(seed)
+    acc = rng.uniform(0.65, 0.95, n)
+    honest = (rng.random((n, 60)) < acc[:, None]).astype(np.float64)
+    sleepers = np.concatenate([rng.random((n, SLEEPER_HONEST)) < acc[:, None],
+                               rng.random((n, SLEEPER_WINDOW)) < 1 / 3], axis=1).astype(np.float64)
+    ids = np.repeat(np.arange(n), 60)
+    h, _, _, _ = cusum_log_lr(honest.ravel(), ids, n_workers=n, n_options=3, accuracy=accuracy, min_n=min_n)
+    s, _, _, _ = cusum_log_lr(sleepers.ravel(), np.repeat(np.arange(n), SLEEPER_HONEST + SLEEPER_WINDOW),
+                              n_workers=n, n_options=3, accuracy=accuracy, min_n=SLEEPER_HONEST + 1)
+    for ff in (0.0025, 0.005, 0.01):
+        threshold = np.quantile(h, 1 - ff)
+        print(f"sleeper bound draw ({n} each): at {ff:.2%} honest flagged (log LR {threshold:.2f}) "
+              f"{(s >= threshold).mean():.1%} of sleepers within {SLEEPER_WINDOW} of turning")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=300)
@@ -318,9 +337,16 @@ def main():
     parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
     parser.add_argument("--dump", default="", help="write each round's per-worker test figures to this .npz "
                         "(to choose thresholds offline)")
+    parser.add_argument("--bound-draw", type=int, default=0,
+                        help="also the sleeper bound on a large draw of truth-graded raters (e.g. 20000)")
     args = parser.parse_args()
     layers = [BASELINE_RULES if args.baseline else None, json.loads(args.rules) if args.rules else None]
     rules = merge_rules(*layers)
+    if args.bound_draw:
+        sleeper_bound_draw(n=args.bound_draw, accuracy=float(rules["change"]["accuracy"]),
+                           min_n=int(rules["change"]["min_n"]))
+        if not args.seeds:
+            return
     seeds = range(args.seed_offset, args.seed_offset + args.seeds)
     results = []
     for seed in seeds:
