@@ -45,7 +45,8 @@ class FlagAdmin(admin.ModelAdmin):
     search_fields = ["worker__email", "project__name"]
     list_select_related = ["worker", "project", "resolved_by"]
     actions = [confirm_flags, dismiss_flags]
-    readonly_fields = ["worker", "project", "rule", "severity", "evidence_pretty", "actions_pretty", "standing",
+    readonly_fields = ["worker", "project", "rule", "severity", "collusion_group", "evidence_pretty", "actions_pretty",
+                       "standing",
                        "recent_judgments", "status", "resolved_by", "resolved_at", "note", "created_at"]
     exclude = ["evidence", "actions"]
 
@@ -67,6 +68,22 @@ class FlagAdmin(admin.ModelAdmin):
                                         "status")[:20])
         return format_html("<pre>{}</pre>", "\n".join(json.dumps(r, sort_keys=True, default=str) for r in rows)
                            or "none")
+
+    @admin.display(description="group (collusion)")
+    def collusion_group(self, obj):
+        """Plain words for ops: who the worker agrees with, on which tasks, and what stands on each flag."""
+        from quality.selectors import collusion_groups_list
+
+        mine = [g for g in collusion_groups_list(project_id=obj.project_id)
+                if any(w["id"] == obj.worker_id for w in g["workers"])]
+        if not mine:
+            return "none"
+        g = mine[0]
+        members = ", ".join(f"{w['email'] or w['id']} (flag {w['flag_id'] or '-'})" for w in g["workers"])
+        tasks = ", ".join(str(t) for t in g["shared_tasks"][:50]) + (" ..." if len(g["shared_tasks"]) > 50 else "")
+        return (f"A group of {len(g['workers'])} raters who agree with each other far more than with the rest: "
+                f"{members}. Tasks they shared ({len(g['shared_tasks'])}): {tasks}. Consensus counts them as one "
+                "voice until their flags are decided.")
 
     @admin.display(description="evidence")
     def evidence_pretty(self, obj):

@@ -24,7 +24,8 @@ import math
 
 import numpy as np
 
-DEFAULTS = {"enabled": True, "cap": 0.8, "budget": 0.03, "honest_log_lr": 0.5, "power": 2.0, "skip_flagged": 1}
+DEFAULTS = {"enabled": True, "cap": 0.8, "budget": 0.03, "honest_log_lr": 0.5, "power": 2.0, "skip_flagged": 1,
+            "split_signals": 0}
 
 
 def doubt_from_log_lr(log_lr, *, flag_log_lr: float, honest_log_lr: float) -> np.ndarray:
@@ -78,8 +79,10 @@ def worker_gold_shares(workers: list[dict], *, floor: float, rules: dict, cfg: d
         return [floor] * len(workers)
     llr = np.array([math.nan if w.get("random_log_lr") is None else w["random_log_lr"] for w in workers])
     if (~np.isnan(llr)).any() and rules["random"]["enabled"]:
-        doubt = doubt_from_log_lr(llr, flag_log_lr=float(rules["random"]["log_lr"]),
-                                  honest_log_lr=float(cfg["honest_log_lr"]))
+        honest = float(cfg["honest_log_lr"])
+        doubt = doubt_from_log_lr(llr, flag_log_lr=float(rules["random"]["log_lr"]), honest_log_lr=honest)
+        if cfg.get("split_signals"):
+            doubt = np.maximum(doubt, _split_doubt(workers, rules, honest))
     else:
         p = [next((f["evidence"].get("p_value") for f in w.get("findings", []) if f["rule"] == "agreement"), None)
              for w in workers]
@@ -91,3 +94,31 @@ def worker_gold_shares(workers: list[dict], *, floor: float, rules: dict, cfg: d
     weights = np.array([w.get("n_judgments") or 0 for w in workers], dtype=np.float64)
     return gold_shares(doubt, weights, floor=floor, cap=max(float(cfg["cap"]), floor),
                        budget=float(cfg["budget"])).tolist()
+
+
+def _split_doubt(workers: list[dict], rules: dict, honest: float) -> np.ndarray:
+    """Doubt from the tests that look at one kind of evidence (issue 28), each resolved as the combined one is:
+    - gold alone (rules.rule_gold_record): a poor gold record raises doubt whatever the agreement, so a ring
+      whose members agree with each other (the combined ratio reads honest) is served gold once its gold slips;
+      a worker without gold answers yet adds nothing here;
+    - real tasks alone (rule_random's real_only_log_lr): good gold does not hide random answers elsewhere;
+    - the CUSUM (rules.rule_change), by its value now over its threshold: a rater who has just turned.
+    The largest of them counts."""
+
+    def column(key):
+        return np.array([math.nan if w.get(key) is None else w[key] for w in workers], dtype=np.float64)
+
+    doubt = np.zeros(len(workers))
+    gold_cfg, change_cfg, random_cfg = rules.get("gold_record"), rules.get("change"), rules["random"]
+    if gold_cfg and gold_cfg.get("enabled"):
+        gold = column("gold_log_lr")
+        d = doubt_from_log_lr(gold, flag_log_lr=float(gold_cfg["log_lr"]), honest_log_lr=honest)
+        doubt = np.maximum(doubt, np.where(np.isnan(gold), 0.0, d))
+    if random_cfg.get("real_only_log_lr"):
+        real = column("real_log_lr")
+        d = doubt_from_log_lr(real, flag_log_lr=float(random_cfg["real_only_log_lr"]), honest_log_lr=honest)
+        doubt = np.maximum(doubt, np.where(np.isnan(real), 0.0, d))
+    if change_cfg and change_cfg.get("enabled"):
+        now = np.nan_to_num(column("change_log_lr_now"), nan=0.0)
+        doubt = np.maximum(doubt, np.clip(now / float(change_cfg["log_lr"]), 0.0, 1.0))
+    return doubt

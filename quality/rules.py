@@ -36,14 +36,43 @@ DEFAULT_RULES: dict[str, dict] = {
     # floor alone at that level, so a rater exactly at the floor keeps a bound of their own (e^-floor_log_lr);
     # off by default (it cost the targets on seeds 20-39), advised for schemas without a tie (docs/quality.md).
     # 3.7 and 20: issue 19's targets, docs/benchmarks.md "Issue 19, fourth pass".
+    # real_only_log_lr > 0 (issue 28): the same test on real (non-gold) tasks alone also flags at this level (never
+    # below log_lr), so a rater who answers gold well when they can tell it apart cannot clear random answers on
+    # the rest with it.
     "random": {"enabled": True, "min_n": 20, "accuracy_floor": 0.65, "accuracy_ceiling": 1.0, "watch_log_lr": 1.0,
-               "log_lr": 3.7, "suspend_log_lr": 6.9, "floor_log_lr": 0.0},
+               "log_lr": 3.7, "suspend_log_lr": 6.9, "floor_log_lr": 0.0, "real_only_log_lr": 0.0},
+    # Change over time (issue 28): a CUSUM of the random test's per-judgment log LR against an honest rater at
+    # `accuracy`, in time order. It forgets what came before the worker's last low point, so 15 good answers
+    # bank nothing a rater who then turns random can spend. Flags at log_lr (from the worker's min_n-th
+    # judgment on, on a stretch of at least min_length judgments), suspends at suspend_log_lr.
+    # A CUSUM has no Ville bound: an honest rater's chance of crossing grows about linearly with their number of
+    # judgments, so past `horizon` judgments both thresholds rise by log(n / horizon) (the same chance per
+    # worker however long they work).
+    "change": {"enabled": True, "min_n": 20, "accuracy": 0.7, "log_lr": 7.0, "suspend_log_lr": 10.0,
+               "min_length": 8, "horizon": 60},
+    # Gold record apart from agreement (issue 28): the random test on gold answers alone (random_answer_mixture
+    # with the random rule's floor and ceiling, the truth as reference), whatever the worker's agreement with
+    # other raters. Flags at log_lr from min_n gold answers on, suspends at suspend_log_lr.
+    "gold_record": {"enabled": True, "min_n": 5, "log_lr": 5.0, "suspend_log_lr": 6.9},
+    # Collusion (issue 28, quality.metrics.collusion): pairs who shared at least min_shared real tasks and agreed
+    # on them more often than either agrees with their other co-raters plus margin (binomial p < agree_p), or
+    # who shared far more tasks than independent workers would (Poisson p < cooccur_p / number of worker pairs,
+    # when they agree at least as often as the project's co-raters do). Linked pairs form a group; each member
+    # gets a review finding naming the group and the tasks shared; one_voice = 1: consensus counts the group as
+    # one voice per task (its first judgment there) until ops decide.
+    # Copying (issue 28): a worker who agrees with the co-raters who answered a task before them far more often
+    # than with those who answered after them (one-sided two-proportion z-test at p_value, with at least
+    # min_pairs earlier and later co-raters each) gives what others gave rather than their own judgment.
+    # drop_votes = 1: while flagged by this test, their votes leave the consensus (they add nothing).
+    "copying": {"enabled": True, "min_pairs": 10, "p_value": 1e-4, "suspend_p_value": 1e-7, "drop_votes": 1},
+    "collusion": {"enabled": True, "min_shared": 6, "agree_p": 1e-4, "cooccur_p": 0.01, "margin": 0.15,
+                  "one_voice": 1},
     # Adaptive gold (quality.gold): not a rule that flags, but driven by the rules' tests. A worker's gold share
     # rises with the doubt about them (their random log LR between -honest_log_lr and the review threshold,
     # raised to `power`), from the project's gold_share up to `cap`; the project's mean stays within its
     # gold_share + `budget`.
     "adaptive_gold": {"enabled": True, "cap": 0.8, "budget": 0.03, "honest_log_lr": 0.5, "power": 2.0,
-                      "skip_flagged": 1},
+                      "skip_flagged": 1, "split_signals": 0},
 }
 SEVERITY_ORDER = {None: 0, "watch": 1, "review": 2, "suspend": 3}
 
@@ -143,7 +172,12 @@ def rule_random(stats: dict, cfg: dict) -> dict | None:
     drawn from the prior ever reaches log_lr. It acts from min_n judgments on: early streaks of bad luck, which
     an honest rater's figure mostly walks back, never flag (docs/quality.md)."""
     n, llr = stats.get("random_n") or 0, stats.get("random_log_lr")
-    if not n or llr is None or math.isnan(llr) or llr < cfg["watch_log_lr"]:
+    real_llr, real_n = stats.get("real_log_lr"), stats.get("real_n") or 0
+    # Real tasks alone (real_only_log_lr > 0): gold answered well when the worker can tell it apart does not
+    # clear random answers on the real tasks.
+    real_hit = bool(cfg.get("real_only_log_lr")) and real_llr is not None and not math.isnan(real_llr) \
+        and real_n >= cfg["min_n"] and real_llr >= max(cfg["real_only_log_lr"], cfg["log_lr"])
+    if not real_hit and (not n or llr is None or math.isnan(llr) or llr < cfg["watch_log_lr"]):
         return None
     floor_llr = stats.get("random_floor_log_lr")
     # Review and suspend also need the ratio against the floor alone at floor_log_lr: a rater right at the floor
@@ -154,12 +188,100 @@ def rule_random(stats: dict, cfg: dict) -> dict | None:
                 "accuracy_ceiling": max(cfg["accuracy_ceiling"], cfg["accuracy_floor"]),
                 "floor_log_lr": None if floor_llr is None else round(floor_llr, 3),
                 "floor_threshold": cfg.get("floor_log_lr", 0.0), "options": stats.get("random_options")}
+    if real_llr is not None and not math.isnan(real_llr):  # the test on real tasks alone, when it ran
+        evidence.update(real_n=real_n, real_log_lr=round(real_llr, 3),
+                        real_only_threshold=cfg.get("real_only_log_lr", 0.0))
+    if real_hit and not (n >= cfg["min_n"] and llr >= cfg["log_lr"] and floor_ok):
+        level = "suspend" if real_llr >= cfg["suspend_log_lr"] else "review"
+        return _finding("random", level, f"Over {real_n} judgments of real tasks (gold left out) the answers match "
+                        "the other raters' no better than random answers would.", **evidence)
     if n < cfg["min_n"] or llr < cfg["log_lr"] or not floor_ok:
         return _finding("random", "watch", "Your answers match the other raters' less often than expected so far.",
                         **evidence)
     level = "suspend" if llr >= cfg["suspend_log_lr"] else "review"
     return _finding("random", level, f"Over {n} judgments your answers match the other raters' no better than "
                     "random answers would.", **evidence)
+
+
+def rule_change(stats: dict, cfg: dict) -> dict | None:
+    """The CUSUM of the random test (quality.metrics.cusum_log_lr): answers likelier random than honest over a
+    recent stretch, however good the worker was before it."""
+    llr, n = stats.get("change_log_lr"), stats.get("n_judgments") or 0
+    length, start = stats.get("change_length") or 0, stats.get("change_start") or 0
+    # Past the horizon, the thresholds rise with log(n / horizon): the CUSUM has more chances to cross.
+    extra = math.log(n / cfg["horizon"]) if cfg.get("horizon") and n > cfg["horizon"] else 0.0
+    threshold, suspend = cfg["log_lr"] + extra, cfg["suspend_log_lr"] + extra
+    if llr is None or math.isnan(llr) or llr < threshold / 2:
+        return None
+    evidence = {"log_lr": round(llr, 3), "threshold": round(threshold, 3), "suspend_threshold": round(suspend, 3),
+                "from_judgment": start, "to_judgment": start + length - 1, "stretch": length,
+                "accuracy": cfg["accuracy"]}
+    if n < cfg["min_n"] or llr < threshold or length < cfg["min_length"]:
+        return _finding("change", "watch", "Recent answers match the other raters' less often than before.",
+                        **evidence)
+    level = "suspend" if llr >= suspend else "review"
+    return _finding("change", level, f"From judgment {start} to {start + length - 1} ({length} judgments) the "
+                    "answers match the other raters and gold no better than random answers would, though earlier "
+                    "ones did.", **evidence)
+
+
+def rule_gold_record(stats: dict, cfg: dict) -> dict | None:
+    """The random test on gold answers alone: a poor gold record is doubted whatever the agreement."""
+    llr, n = stats.get("gold_log_lr"), stats.get("gold_n") or 0
+    if llr is None or math.isnan(llr) or llr < cfg["log_lr"] / 2:
+        return None
+    evidence = {"log_lr": round(llr, 3), "threshold": cfg["log_lr"], "suspend_threshold": cfg["suspend_log_lr"],
+                "gold_n": n, "gold_correct": stats.get("gold_correct"),
+                "loo_agreement": None if stats.get("loo_agreement") is None else round(stats["loo_agreement"], 4),
+                "real_log_lr": None if stats.get("real_log_lr") is None else round(stats["real_log_lr"], 3)}
+    if n < cfg["min_n"] or llr < cfg["log_lr"]:
+        return _finding("gold_record", "watch", "Gold answers are poor so far.", **evidence)
+    level = "suspend" if llr >= cfg["suspend_log_lr"] else "review"
+    agreement = stats.get("loo_agreement")
+    tail = "" if agreement is None else f", though agreement with other raters is {agreement:.0%}"
+    return _finding("gold_record", level, f"{stats.get('gold_correct')} of {n} gold answers right: no better than "
+                    f"random answers{tail}.", **evidence)
+
+
+def rule_copying(stats: dict, cfg: dict) -> dict | None:
+    """Agreement with earlier co-raters against agreement with later ones (quality.metrics.collusion.order_agreement)."""
+    e, ne, lat, nl = (stats.get(k) for k in ("earlier_agreed", "earlier_n", "later_agreed", "later_n"))
+    if not ne or not nl:
+        return None
+    pe, pl = e / ne, lat / nl
+    if pe <= pl:
+        return None
+    pooled = (e + lat) / (ne + nl)
+    if pooled <= 0 or pooled >= 1:
+        return None
+    z = (pe - pl) / math.sqrt(pooled * (1 - pooled) * (1 / ne + 1 / nl))
+    p = _normal_cdf(-z)
+    evidence = {"earlier_agreement": round(pe, 4), "earlier_n": ne, "later_agreement": round(pl, 4), "later_n": nl,
+                "p_value": p}
+    if min(ne, nl) < cfg["min_pairs"] or p >= cfg["p_value"]:
+        return _finding("copying", "watch", "Answers follow the earlier raters of a task more than the later ones.",
+                        **evidence) if p < 0.05 else None
+    level = "suspend" if p < cfg["suspend_p_value"] else "review"
+    return _finding("copying", level, f"Agrees with the raters who answered a task before them {pe:.0%} of the "
+                    f"time ({ne} pairs) but with those who answered after them only {pl:.0%} ({nl} pairs): the "
+                    "answers follow what others gave rather than the task.", **evidence)
+
+
+def rule_collusion(stats: dict, cfg: dict) -> dict | None:
+    """A member of a group of raters who agree with each other far more than with the rest, or keep landing on
+    the same tasks (scoring finds the groups: quality.metrics.collusion.collusion_groups)."""
+    group = stats.get("collusion_group")
+    if not group:
+        return None
+    shared, agreed, rest = group["shared"], group["agreed"], group["agree_rest"]
+    evidence = {"group_workers": group["workers"], "shared_tasks": group["items"],
+                "pairs": [{k: p[k] for k in ("partner", "shared", "agreed", "expected_shared", "agree_rest",
+                                             "p_agree", "p_cooccur")} for p in group["pairs"]],
+                "shared": shared, "agreed": agreed, "agree_rest": rest}
+    rest_words = "" if rest is None else f", against {rest:.0%} with the other raters of their tasks"
+    return _finding("collusion", "review", f"One of a group of {len(group['workers'])} raters: shared {shared} tasks "
+                    f"with the others of the group and gave the same answer on {agreed} of them{rest_words}. "
+                    "Consensus counts the group as one voice until ops decide.", **evidence)
 
 
 def evaluate_worker(stats: dict, pool: dict, rules: dict) -> list[dict]:
@@ -180,6 +302,14 @@ def evaluate_worker(stats: dict, pool: dict, rules: dict) -> list[dict]:
         findings.append(rule_same_answer(stats, pool, rules["same_answer"]))
     if rules["random"]["enabled"]:
         findings.append(rule_random(stats, rules["random"]))
+    if rules["change"]["enabled"]:
+        findings.append(rule_change(stats, rules["change"]))
+    if rules["gold_record"]["enabled"]:
+        findings.append(rule_gold_record(stats, rules["gold_record"]))
+    if rules["collusion"]["enabled"]:
+        findings.append(rule_collusion(stats, rules["collusion"]))
+    if rules["copying"]["enabled"]:
+        findings.append(rule_copying(stats, rules["copying"]))
     found = [f for f in findings if f is not None]
     return sorted(found, key=lambda f: -SEVERITY_ORDER[f["level"]])
 
@@ -206,6 +336,8 @@ def rules_errors(overrides) -> dict[str, list[str]]:
                 errors[f"{rule}.{key}"] = ["must be a number >= 0"]
             elif key == "accuracy_floor" and not 0.5 < value < 1:
                 # Above chance for every schema the rule applies to (two answers: 0.5), else it tests nothing.
+                errors[f"{rule}.{key}"] = ["must be above 0.5 and below 1"]
+            elif key == "accuracy" and not 0.5 < value < 1:
                 errors[f"{rule}.{key}"] = ["must be above 0.5 and below 1"]
             elif key == "accuracy_ceiling" and not 0.5 < value <= 1:
                 # At or below the floor it is the floor: the honest hypothesis is then the floor alone.

@@ -10,6 +10,7 @@ import numpy as np
 
 from quality.consensus import bradley_terry_rankings, dawid_skene, flags_dawid_skene, loo_agreement_scores
 from quality.metrics import (
+    cusum_log_lr,
     fleiss_kappa_long,
     group_median,
     krippendorff_alpha_long,
@@ -23,7 +24,8 @@ from quality.metrics import (
     top_label_share,
     wilson_interval,
 )
-from quality.rules import evaluate_worker
+from quality.metrics.collusion import collusion_groups, order_agreement
+from quality.rules import evaluate_worker, rule_copying
 
 CATEGORICAL, FLAGS, RANKING, TEXT = "categorical", "flags", "ranking", "text"
 
@@ -50,6 +52,7 @@ class ProjectData:
     # (quality.metrics.spans); per item the code's line count (0 when unknown). None: no span data at all.
     spans: list | None = None
     n_lines: np.ndarray | None = None
+    collusion_cleared: set = field(default_factory=set)  # workers whose collusion flag ops dismissed: full votes
 
 
 @dataclass
@@ -125,6 +128,18 @@ def span_agreement_figures(data: ProjectData, real: np.ndarray) -> dict | None:
             "categories": {data.classes[c]: figures for c, figures in overlap["categories"].items()}}
 
 
+def _collusion_for(group: dict | None, w: int) -> dict | None:
+    """What rules.rule_collusion reads about worker w's group (indexes: quality.services maps them to ids)."""
+    if group is None:
+        return None
+    pairs = [p for p in group["pairs"] if w in (p["a"], p["b"])]
+    shared = sum(p["shared"] for p in pairs)
+    return {"workers": list(group["workers"]), "items": list(group["items"]),
+            "pairs": [{**p, "partner": p["b"] if p["a"] == w else p["a"]} for p in pairs],
+            "shared": shared, "agreed": sum(p["agreed"] for p in pairs),
+            "agree_rest": max((p["agree_rest"] for p in pairs), default=None)}
+
+
 def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectScore:
     items = np.asarray(data.items, dtype=np.int64)
     workers = np.asarray(data.workers, dtype=np.int64)
@@ -140,6 +155,13 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
     random_floor_llr = np.full(data.n_workers, np.nan)
     random_n = np.zeros(data.n_workers, dtype=np.int64)
     random_options = None
+    # Issue 28: the random test on real tasks alone and on gold alone, and its CUSUM (change over time).
+    real_llr, real_n = np.full(data.n_workers, np.nan), np.zeros(data.n_workers, dtype=np.int64)
+    gold_llr, gold_test_n = np.full(data.n_workers, np.nan), np.zeros(data.n_workers, dtype=np.int64)
+    cusum = (np.full(data.n_workers, np.nan), np.full(data.n_workers, np.nan),
+             np.zeros(data.n_workers, dtype=np.int64), np.zeros(data.n_workers, dtype=np.int64))
+    collusion: dict[int, dict] = {}
+    order_stats = None
     gold_correct = _gold_correct(data)
     alpha = kappa = float("nan")
     level = data.level
@@ -148,8 +170,41 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
     if data.kind == CATEGORICAL and n_j:
         labels = np.asarray(data.labels, dtype=np.int64)
         k = len(data.classes)
-        fit = dawid_skene(items, workers, labels, n_items=data.n_items, n_workers=data.n_workers, n_classes=k,
-                          gold=data.gold, seed=seed)
+        # Collusion (rules.rule_collusion): groups of raters who agree with each other far more than with the
+        # rest, or keep landing on the same tasks, found on real tasks; the consensus counts each group as one
+        # voice per task (its first judgment there) until ops decide.
+        voice = np.ones(n_j, dtype=bool)
+        ccfg = rules.get("collusion") or {}
+        if ccfg.get("enabled") and real.any():
+            groups = collusion_groups(items[real], workers[real], labels[real], n_workers=data.n_workers,
+                                      min_shared=int(ccfg["min_shared"]), cooccur_p=float(ccfg["cooccur_p"]),
+                                      agree_p=float(ccfg["agree_p"]), margin=float(ccfg["margin"]))
+            for group in groups:
+                group["pairs"] = [p for p in group["pairs"]
+                                  if p["a"] not in data.collusion_cleared and p["b"] not in data.collusion_cleared]
+                group["workers"] = sorted({w for p in group["pairs"] for w in (p["a"], p["b"])})
+                if len(group["workers"]) < 2:
+                    continue
+                for member in group["workers"]:
+                    collusion[member] = group
+                if ccfg.get("one_voice"):
+                    in_group = np.isin(workers, group["workers"]) & real
+                    rows = np.flatnonzero(in_group)
+                    _, first = np.unique(items[rows], return_index=True)
+                    voice[rows] = False
+                    voice[rows[first]] = True
+        if (rules.get("copying") or {}).get("enabled") and real.any():
+            order_stats = order_agreement(items[real], workers[real], labels[real], n_workers=data.n_workers)
+            if rules["copying"].get("drop_votes"):
+                # A copier adds nothing the raters they copy did not give: their votes leave the consensus while
+                # the test says so (their own figures are still measured against everyone).
+                copiers = [w for w in range(data.n_workers) if (f := rule_copying(
+                    {"earlier_agreed": order_stats[0][w], "earlier_n": int(order_stats[1][w]),
+                     "later_agreed": order_stats[2][w], "later_n": int(order_stats[3][w])}, rules["copying"]))
+                    and f["level"] in ("review", "suspend")]
+                voice &= ~(np.isin(workers, copiers) & real)
+        fit = dawid_skene(items[voice], workers[voice], labels[voice], n_items=data.n_items,
+                          n_workers=data.n_workers, n_classes=k, gold=data.gold, seed=seed)
         answers = [int(a) if a >= 0 else None for a in fit.answers]
         confidence, method = fit.confidence, "dawid_skene"
         model = {"classes": list(data.classes), "priors": fit.priors.tolist(), "confusions": fit.confusions}
@@ -182,6 +237,20 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
                                              accuracy_floor=float(cfg["accuracy_floor"]))
             usable = ~np.isnan(floor_llr)
             random_floor_llr = np.bincount(workers[usable], weights=floor_llr[usable], minlength=data.n_workers)
+            # Gold apart from agreement (rules.rule_gold_record, rules.rule_random's real_only): the same test on
+            # gold answers alone (the one reference a ring cannot write) and on real tasks alone (gold answered
+            # well cannot clear random answers elsewhere).
+            on_gold = ~np.isnan(gold_correct)
+            mix = {"n_workers": data.n_workers, "n_options": random_options,
+                   "accuracy_floor": float(cfg["accuracy_floor"]), "accuracy_ceiling": float(cfg["accuracy_ceiling"])}
+            if on_gold.any():
+                gold_llr, gold_test_n = random_answer_mixture_log_lr(gold_correct[on_gold], workers[on_gold], **mix)
+            if (~on_gold).any():
+                real_llr, real_n = random_answer_mixture_log_lr(reference[~on_gold], workers[~on_gold], **mix)
+            change = rules.get("change") or {}
+            if change.get("enabled", True):
+                cusum = cusum_log_lr(reference, workers, n_workers=data.n_workers, n_options=random_options,
+                                     accuracy=float(change.get("accuracy", 0.75)), min_n=int(change.get("min_n", 20)))
         loo_n = np.bincount(workers[scored], minlength=data.n_workers)
         with np.errstate(divide="ignore", invalid="ignore"):
             loo_mean = np.bincount(workers[scored], weights=scores[scored], minlength=data.n_workers) / loo_n
@@ -263,6 +332,16 @@ def score_project(data: ProjectData, rules: dict, *, seed: int = 0) -> ProjectSc
             "random_log_lr": float(random_llr[w]) if random_n[w] else None, "random_n": int(random_n[w]),
             "random_floor_log_lr": float(random_floor_llr[w]) if random_n[w] else None,
             "random_options": random_options,
+            "real_log_lr": float(real_llr[w]) if real_n[w] else None, "real_n": int(real_n[w]),
+            "gold_log_lr": float(gold_llr[w]) if gold_test_n[w] else None,
+            "change_log_lr": None if np.isnan(cusum[0][w]) else float(cusum[0][w]),
+            "change_log_lr_now": None if np.isnan(cusum[1][w]) else float(cusum[1][w]),
+            "change_start": int(cusum[2][w]), "change_length": int(cusum[3][w]),
+            "collusion_group": _collusion_for(collusion.get(w), w),
+            "earlier_agreed": None if order_stats is None else int(order_stats[0][w]),
+            "earlier_n": None if order_stats is None else int(order_stats[1][w]),
+            "later_agreed": None if order_stats is None else int(order_stats[2][w]),
+            "later_n": None if order_stats is None else int(order_stats[3][w]),
         }
         s["top_answer_share"] = s["top_count"] / s["top_n"] if s["top_n"] else None
         others = n_j - s["top_n"]

@@ -19,6 +19,13 @@ _ANSWER_RULE_MESSAGES = {
                  "ops will review your work.",
     "random": "Your answers match the other raters' no better than random answers would; ops will review "
               "your work.",
+    "change": "Your recent answers match the other raters' no better than random answers would; ops will review "
+              "your work.",
+    "gold_record": "Your answers on quality-control tasks fall below the project's bar; ops will review your work.",
+    "copying": "Your answers follow the other raters' far more closely than the tasks explain; ops will review "
+               "your work.",
+    "collusion": "Your answers follow a small group of raters' far more closely than the rest of the project's; "
+                 "ops will review your work.",
 }
 
 
@@ -115,3 +122,32 @@ def flag_list(*, status: str | None = None) -> QuerySet[Flag]:
 def worker_standings_list(*, project_id: int | None = None) -> QuerySet[WorkerStanding]:
     qs = WorkerStanding.objects.select_related("worker")
     return qs.filter(project_id=project_id) if project_id else qs.filter(project__isnull=True)
+
+
+def collusion_groups_list(*, project_id: int) -> list[dict]:
+    """Groups of raters the collusion rule found in a project, for ops (the admin's flag page): one entry per
+    group, from the open flags whose findings include it. Shape: [{workers: [{id, email, flag_id, flag_status}],
+    shared_tasks: [task ids], shared, agreed}], largest group first. Consensus counts each group as one voice
+    until ops dismiss its members' flags (a confirmed flag suspends the worker and requeues their work)."""
+    from django.contrib.auth import get_user_model
+
+    groups: dict[tuple, dict] = {}
+    flags = Flag.objects.filter(project_id=project_id, status=Flag.Status.OPEN).order_by("id")
+    for flag in flags:
+        for finding in (flag.evidence or {}).get("findings", []):
+            if finding.get("rule") != "collusion":
+                continue
+            key = tuple(sorted(finding.get("group_workers", [])))
+            group = groups.setdefault(key, {"workers": {}, "shared_tasks": set(), "shared": 0, "agreed": 0})
+            group["workers"][flag.worker_id] = {"flag_id": flag.pk, "flag_status": flag.status}
+            group["shared_tasks"].update(finding.get("shared_tasks", []))
+            group["shared"] = max(group["shared"], finding.get("shared", 0))
+            group["agreed"] = max(group["agreed"], finding.get("agreed", 0))
+    emails = dict(get_user_model().objects.filter(pk__in={w for k in groups for w in k}).values_list("pk", "email"))
+    out = []
+    for key, group in groups.items():
+        workers = [{"id": w, "email": emails.get(w), **group["workers"].get(w, {"flag_id": None, "flag_status": None})}
+                   for w in key]
+        out.append({"workers": workers, "shared_tasks": sorted(group["shared_tasks"]), "shared": group["shared"],
+                    "agreed": group["agreed"]})
+    return sorted(out, key=lambda g: -len(g["workers"]))

@@ -4,6 +4,7 @@ from quality.metrics.alpha import krippendorff_alpha, krippendorff_alpha_long
 from quality.metrics.kappa import cohen_kappa, fleiss_kappa, fleiss_kappa_long
 from quality.metrics.raters import (
     binomial_sf,
+    cusum_log_lr,
     group_median,
     loo_agreement,
     loo_plurality_scores,
@@ -16,6 +17,7 @@ from quality.metrics.spans import line_alpha, line_overlap, span_consensus
 
 __all__ = [
     "binomial_sf",
+    "cusum_log_lr",
     "cohen_kappa",
     "fleiss_kappa",
     "fleiss_kappa_long",

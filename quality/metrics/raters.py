@@ -155,3 +155,39 @@ def random_answer_mixture_log_lr(reference, workers, *, n_workers: int, n_option
     has = counts > 0
     result[has] = -counts[has] * math.log(n_options) - log_mean[has]
     return result, counts
+
+
+def cusum_log_lr(reference, workers, *, n_workers: int, n_options: int, accuracy: float, min_n: int = 1):
+    """Per worker: a CUSUM of the random-answering log likelihood ratio (each judgment's random_answer_log_lr
+    against an honest rater at `accuracy`), in the order the judgments are given (time order).
+
+    S_t = max(0, S_{t-1} + x_t): the evidence for "random since some judgment s" for the best s, which forgets
+    everything before the last low point, so a rater who turns random after a good start climbs from where they
+    turned instead of from the credit their good answers banked (the cumulative test's weakness). Returns
+    (highest S_t over t >= min_n, its value now S_T, the judgment number (1-based, among the worker's own) where
+    the segment behind the highest S began, and that segment's length); NaN / 0 for a worker with fewer than
+    min_n usable judgments. Judgments whose reference is NaN are left out."""
+    r = np.asarray(reference, dtype=np.float64)
+    workers = np.asarray(workers, dtype=np.int64)
+    best = np.full(n_workers, np.nan)
+    now = np.full(n_workers, np.nan)
+    start = np.zeros(n_workers, dtype=np.int64)
+    length = np.zeros(n_workers, dtype=np.int64)
+    x = random_answer_log_lr(r, n_options=n_options, accuracy_floor=accuracy)
+    usable = ~np.isnan(x)
+    if not usable.any():
+        return best, now, start, length
+    x, w = x[usable], workers[usable]
+    order = np.argsort(w, kind="stable")
+    x, w = x[order], w[order]
+    counts = np.bincount(w, minlength=n_workers)
+    ends = np.cumsum(counts)
+    for worker in np.flatnonzero(counts >= max(min_n, 1)):
+        seg = x[ends[worker] - counts[worker]:ends[worker]]
+        total = np.concatenate(([0.0], np.cumsum(seg)))
+        low_at = np.maximum.accumulate(np.where(total == np.minimum.accumulate(total), np.arange(total.size), 0))
+        s = total - total[low_at]  # S_t = X_t - min_{u <= t} X_u, with X_0 = 0
+        t = int(np.argmax(s[max(min_n, 1):])) + max(min_n, 1)
+        best[worker], now[worker] = s[t], s[-1]
+        start[worker], length[worker] = int(low_at[t]) + 1, t - int(low_at[t])
+    return best, now, start, length

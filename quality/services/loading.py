@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
-from quality.models import ProjectQualityPolicy
+from quality.models import Flag, ProjectQualityPolicy
 from quality.rules import merge_rules, rules_errors
 from quality.scoring import CATEGORICAL, FLAGS, RANKING, TEXT, ProjectData
 from tasks.label_schemas import NO_PROBLEM_FLAG, code_line_count
@@ -108,6 +108,17 @@ def decode(task_type: str, label, classes: list, spans: list | None = None):
     return None
 
 
+def _collusion_cleared(project: Project) -> set[int]:
+    """Workers whose flag with a collusion finding ops dismissed in this project (and who have no open one)."""
+    dismissed = Flag.objects.filter(project=project, status=Flag.Status.DISMISSED).values_list("worker_id",
+                                                                                               "evidence")
+    workers = {w for w, evidence in dismissed
+               if any(f.get("rule") == "collusion" for f in (evidence or {}).get("findings", []))}
+    still_open = set(Flag.objects.filter(project=project, status=Flag.Status.OPEN, worker_id__in=workers)
+                     .values_list("worker_id", flat=True))
+    return workers - still_open
+
+
 def project_data_load(*, project: Project, task_ids: list[int] | None = None) -> Loaded:
     """The project's APPROVED judgments (optionally of some tasks only) as ProjectData."""
     classes, level, values = _classes(project)
@@ -163,12 +174,14 @@ def project_data_load(*, project: Project, task_ids: list[int] | None = None) ->
     n_options = None
     if kind == RANKING:
         n_options = np.array([len((t[3] or {}).get("responses", [])) or 1 for t in task_rows], dtype=np.int64)
+    # Ops dismissed a collusion flag: that worker's votes count in full again (rules.rule_collusion).
+    cleared = {worker_index[w] for w in _collusion_cleared(project) if w in worker_index}
     data = ProjectData(kind=kind, items=item_arr, workers=np.array(workers, dtype=np.int64),
                        labels=np.array(labels, dtype=np.int64) if kind == CATEGORICAL else labels,
                        seconds=np.array(seconds, dtype=np.float64), n_items=len(task_rows),
                        n_workers=len(worker_index), classes=classes, level=level, values=values, gold=gold,
                        gold_correct=gc, n_options=n_options, answer_options=answer_options, spans=spans,
-                       n_lines=n_lines)
+                       n_lines=n_lines, collusion_cleared=cleared)
     return Loaded(data=data, task_ids=[t[0] for t in task_rows], worker_ids=list(worker_index),
                   judgment_ids=np.array(judgment_ids, dtype=np.int64),
                   max_judgment_id=max((r[0] for r in rows), default=0))

@@ -223,6 +223,22 @@ def _standing_fields(stats: dict, reasons: list, pool_median, now) -> dict:
     }
 
 
+def _with_ids(findings: list[dict], loaded) -> list[dict]:
+    """Findings with the scoring's worker and task indexes replaced by ids, so ops read who and which tasks
+    (a collusion finding names the group's workers and the tasks they shared)."""
+    out = []
+    for f in findings:
+        if f["rule"] != "collusion":
+            out.append(f)
+            continue
+        e = dict(f["evidence"])
+        e["group_workers"] = [int(loaded.worker_ids[w]) for w in e.get("group_workers", [])]
+        e["shared_tasks"] = [int(loaded.task_ids[i]) for i in e.get("shared_tasks", [])]
+        e["pairs"] = [{**p, "partner": int(loaded.worker_ids[p["partner"]])} for p in e.get("pairs", [])]
+        out.append({**f, "evidence": e})
+    return out
+
+
 def _reasons(findings: list[dict]) -> list[dict]:
     return [{"rule": f["rule"], "level": f["level"], "message": f["message"]} for f in findings]
 
@@ -230,7 +246,7 @@ def _reasons(findings: list[dict]) -> list[dict]:
 def _store_standings(project, loaded, score, now, shares=None) -> None:
     for w, worker_id in enumerate(loaded.worker_ids):
         stats = score.workers[w]
-        findings = stats["findings"]
+        findings = _with_ids(stats["findings"], loaded)
         flag_raise(worker_id=worker_id, project_id=project.pk, findings=findings, n_judgments=stats["n_judgments"])
         reasons = _reasons(findings)
         # An open flag stays a reason until ops resolve it, even when its evidence has been requeued away.
