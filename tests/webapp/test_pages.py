@@ -308,3 +308,38 @@ def test_a_suspended_worker_cannot_start_a_quiz_and_is_told_why():
     assert response.status_code == 200
     assert "This account is suspended; quizzes are closed to it." in response.content.decode()
     assert not QuizAttempt.objects.filter(worker=ada).exists()
+
+
+# --- appeals (issue 30 item 7) ----------------------------------------------------------------------------
+
+def test_only_a_suspended_worker_can_appeal_with_a_real_message_and_ops_read_it_in_the_admin():
+    from tests.admin_support import admin_clients
+    from workers.models import WorkerAppeal
+    from workers.services.standing import worker_suspend
+
+    ada = worker()
+    client = browser(ada)
+    page = client.post("/standing/appeal", {"message": "Please look at my work again."}, follow=True)
+    assert "Only a suspended account can appeal." in page.content.decode()
+    assert not WorkerAppeal.objects.exists()  # an active worker has nothing to appeal
+
+    worker_suspend(worker_id=ada.pk, reason="quality flag 23: fast")
+    assert 'data-suspension-sentence' in client.get("/standing/").content.decode()
+    for bad in ("", "too short", "x" * 2001):
+        response = client.post("/standing/appeal", {"message": bad})
+        assert response.status_code == 400 and 'id="id_message"' in response.content.decode(), bad
+    assert not WorkerAppeal.objects.exists()
+    assert browser(ada, csrf=True).post("/standing/appeal", {"message": "Please look at my work again."}).status_code == 403
+    client.post("/standing/appeal", {"message": "<script>alert(1)</script> look again please"})
+    appeal = WorkerAppeal.objects.get(worker=ada)
+
+    clients = admin_clients()
+    listing = clients["ops"].get("/admin/workers/workerappeal/").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; look again please" in listing and "<script>alert(1)" not in listing
+    assert clients["finance"].get("/admin/workers/workerappeal/").status_code == 403
+    clients["ops"].post("/admin/workers/workerappeal/", {"action": "appeals_mark_handled",
+                                                        "_selected_action": [appeal.pk]})
+    appeal.refresh_from_db()
+    assert appeal.handled_at is not None  # answered: the worker may write again
+    assert client.post("/standing/appeal", {"message": "A new question for ops."}).status_code == 302
+    assert WorkerAppeal.objects.filter(worker=ada).count() == 2
