@@ -23,7 +23,6 @@ from tests.conftest import make_user
 from tests.webapp.browser.pages import PHONE, WAIT, _metrics
 from tests.webapp.browser.world import python_quiz, typed_projects
 from tests.workers.factories import ready_worker
-from webapp.templatetags.webapp import when
 from workers.models import QuizAttempt, WorkerAppeal, WorkerProfile
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.postgres]
@@ -31,6 +30,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.postgres]
 
 def _alert(web):
     return WebDriverWait(web.driver, WAIT).until(expected_conditions.alert_is_present())
+
+
+def figure(web, label: str, scope: str = "main") -> str:
+    """The figure a dl.figures shows under a label (the page's own words, not its markup)."""
+    for row in web.find_all(f"{scope} dl.figures > div"):
+        if row.find_element("css selector", "dt").text == label:
+            return row.find_element("css selector", "dd").text
+    raise AssertionError(f"no figure labelled {label!r}: {[dt.text for dt in web.find_all('dl.figures dt')]}")
 
 
 def _work_through(user, project, n: int, seconds: float) -> list[int]:
@@ -55,14 +62,14 @@ def test_a_quiz_with_unanswered_questions_asks_before_it_is_sent_and_the_countdo
     attempt = QuizAttempt.objects.get(worker=ada)
     assert web.path == f"/quizzes/attempts/{attempt.pk}/"
 
-    web.find("fieldset[data-question] input").click()  # one of three answered
-    _metrics(web.driver, PHONE, mobile=True)  # a phone: the questions are far taller than the screen
+    web.find("main form fieldset input").click()  # one of three answered
+    _metrics(web.driver, (PHONE[0], 360), mobile=True)  # a phone held sideways: far less than the questions
     try:
         web.driver.execute_script("window.scrollTo(0, document.documentElement.scrollHeight)")
         scrolled, top, bottom, height = web.driver.execute_script(
             "const r = document.querySelector('.lease').getBoundingClientRect();"
             "return [window.scrollY, r.top, r.bottom, window.innerHeight];")
-        assert scrolled > 0, "the page should scroll on a phone"
+        assert scrolled > 400, f"the page should scroll well past the countdown on a phone ({scrolled} px)"
         assert top >= 0 and bottom <= height, f"the countdown left the screen: top {top}, bottom {bottom}"
     finally:
         _metrics(web.driver, (1280, 900), mobile=False)
@@ -100,6 +107,7 @@ def test_a_fully_answered_quiz_is_sent_without_a_question(web):
 
 def test_times_are_in_the_browsers_timezone_in_words_with_the_zone_named(web):
     """No profile yet (so no timezone in it): the browser's zone, from the cookie timezone.js sets."""
+    from webapp.templatetags.webapp import when
     from workers.services.quizzes import quiz_attempt_retry_after, quiz_attempt_start, quiz_attempt_submit
 
     grace = make_user("grace.tz@example.com")
@@ -154,7 +162,7 @@ def test_a_projects_hourly_pay_from_bot_speed_work_is_not_a_figure_and_the_lease
     ada = ready_worker("ada.projects@example.com")
     web.sign_in(ada.email)
     web.open(f"/work/projects/{project.pk}/")
-    hourly = web.text("[data-figure=project-hourly]")
+    hourly = figure(web, "Effective hourly pay")
     assert "USD" not in hourly and "faster than a task can be read" in hourly, hourly
     assert web.text("[data-figure=time-limit]") == "15 min to answer once you take a task"
     labels = [dt.text for dt in web.find_all("dl.figures dt")]
@@ -163,7 +171,7 @@ def test_a_projects_hourly_pay_from_bot_speed_work_is_not_a_figure_and_the_lease
     Judgment.objects.filter(pk__in=ids).update(seconds_spent=45.0)
     web.open("/work/")
     card = f"article[aria-labelledby='project-{project.pk}']"
-    hourly = web.text(f"{card} [data-figure=project-hourly]")
+    hourly = figure(web, "Effective hourly pay", card)
     # 30 cents per 45 s, first; what waits for checking said after it (never "0.00 USD" first).
     assert hourly.startswith("24.00 USD per hour"), hourly
     assert "all of it still pending while work is checked" in hourly, hourly
@@ -194,8 +202,7 @@ def test_standing_shows_no_watch_before_the_rules_minimum_and_each_reason_once(w
     text = web.text()
     assert "same answer" not in text, "a watch after one judgment (the rule's minimum is 12)"
     assert text.count("Answers come faster than the task can be read.") == 2, text  # overall once, project once
-    assert web.find_all("[data-reason-level]")[0].text == fast["message"]
-    assert len(web.find_all("[data-reason-level]")) == 1
+    assert [p.text for p in web.find_all("main > p.notice")] == [fast["message"]]
     assert web.text(f"tr[data-project='{one.pk}'] [data-standing]") == "Good"
     web.check_page("standing-watch")
 
@@ -216,16 +223,16 @@ def test_a_suspended_worker_reads_why_in_words_the_count_ops_read_and_appeals(we
 
     web.sign_in(ada.email)
     web.open("/work/")
-    blocker = web.text("[data-suspension-sentence]")
+    blocker = web.text("[data-blocker]")
     assert "quality flag" not in blocker and "fast" not in blocker.split(":")[0], blocker
     assert "faster than a task can be read" in blocker, blocker
     web.click_and_wait(web.find("main a[href='/standing/#appeal']"))
-    assert web.text("[data-figure=n-judgments]") == str(ops_count)
+    assert web.find("main dl.figures dd").text == str(ops_count)  # "Your judgments counted"
     assert web.text(f"tr[data-project='{project.pk}'] td.num") == str(ops_count)
     sentence = web.text("[data-suspension] [data-suspension-sentence]")
     assert sentence.startswith("Your work is suspended while ops review it: your answers came faster"), sentence
     assert "quality flag" not in web.text()
-    messages = [p.text for p in web.find_all("[data-reason-level]")]
+    messages = [p.text for p in web.find_all("main > p.notice")]
     assert len(messages) == len(set(messages)), messages
     web.check_page("standing-suspended")
 
