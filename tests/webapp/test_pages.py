@@ -343,3 +343,27 @@ def test_only_a_suspended_worker_can_appeal_with_a_real_message_and_ops_read_it_
     assert appeal.handled_at is not None  # answered: the worker may write again
     assert client.post("/standing/appeal", {"message": "A new question for ops."}).status_code == 302
     assert WorkerAppeal.objects.filter(worker=ada).count() == 2
+
+
+# --- times in the reader's timezone (issue 30 item 6) -----------------------------------------------------
+
+@pytest.mark.parametrize("cookie, zone", [
+    ("America%2FNew_York", "America/New_York"), ("Asia/Tokyo", "Asia/Tokyo"),
+    ("../../etc/passwd", "UTC"), ("Not/AZone", "UTC"), ("x" * 5000, "UTC"), ("%00", "UTC"), ("", "UTC"),
+])
+def test_times_follow_the_browsers_zone_until_the_profile_has_one_and_a_bad_cookie_is_utc(cookie, zone):
+    from workers.services.quizzes import quiz_attempt_start, quiz_attempt_submit
+
+    make_quiz("python")
+    grace = make_user("grace.zone@example.com")  # no profile: no timezone of their own
+    attempt = quiz_attempt_start(worker_id=grace.pk, quiz_slug="python")
+    quiz_attempt_submit(worker_id=grace.pk, attempt_id=attempt.pk, answers={})  # failed: a retry time
+    client = browser(grace)
+    client.cookies["tz"] = cookie
+    response = client.get("/quizzes/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"({zone} time)." in html and "+00:00" not in html, re.findall(r"try again from [^<]*", html)
+
+    complete_profile(grace)  # Europe/Berlin: the profile's zone wins over the browser's
+    assert "(Europe/Berlin time)." in client.get("/quizzes/").content.decode()
