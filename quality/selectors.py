@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from quality.models import Flag, ProjectAgreement, TaskConsensus, WorkerStanding
 
@@ -29,24 +29,63 @@ _ANSWER_RULE_MESSAGES = {
 }
 
 
-def _worker_reasons(reasons) -> list[dict]:
-    shown = []
+def _project_min_n(project_ids) -> dict:
+    """{project_id: {rule: min_n}} under each project's rules (settings.QUALITY_RULES, then its policy);
+    the key None holds the platform's (for a reason without a project). One query for the policies."""
+    from django.conf import settings
+
+    from quality.models import ProjectQualityPolicy
+    from quality.rules import merge_rules, rules_errors
+
+    def min_n(rules: dict) -> dict:
+        return {rule: cfg["min_n"] for rule, cfg in rules.items() if isinstance(cfg, dict) and "min_n" in cfg}
+
+    base = getattr(settings, "QUALITY_RULES", None)
+    out = {None: min_n(merge_rules(base))}
+    policies = dict(ProjectQualityPolicy.objects.filter(project_id__in=[p for p in project_ids if p])
+                    .values_list("project_id", "rules"))
+    for pid in project_ids:
+        if pid is not None:
+            overrides = policies.get(pid)
+            out[pid] = min_n(merge_rules(base, None if overrides and rules_errors(overrides) else overrides))
+    return out
+
+
+def _worker_reasons(reasons, *, n_by_project: dict, min_n: dict, default_project=None) -> list[dict]:
+    """The reasons a worker is shown: the answer rules' only once acted on, in fixed words; no "watch" from a
+    project where the worker has fewer judgments than that rule's own minimum (min_n: one judgment is no
+    evidence of anything); each message once (the overall standing gathers every project's reasons)."""
+    shown, seen = [], set()
     for reason in reasons or []:
         rule = reason.get("rule")
         if rule in _ANSWER_RULE_MESSAGES:
             if reason.get("level") not in ("review", "suspend"):
                 continue
             reason = {**reason, "message": _ANSWER_RULE_MESSAGES[rule]}
+        project_id = reason.get("project_id", default_project)
+        if reason.get("level") == "watch":
+            needed = min_n.get(project_id, min_n[None]).get(rule, 0)
+            if n_by_project.get(project_id, 0) < needed:
+                continue
+        key = (reason.get("level"), reason.get("message"))
+        if key in seen:
+            continue
+        seen.add(key)
         shown.append(reason)
     return shown
 
 
-def _standing_dict(standing: WorkerStanding) -> dict:
-    reasons = _worker_reasons(standing.reasons)
+def _worker_standing_dict(standing: WorkerStanding, *, n_by_project: dict, min_n: dict,
+                          n_judgments: int | None = None) -> dict:
+    reasons = _worker_reasons(standing.reasons, n_by_project=n_by_project, min_n=min_n,
+                              default_project=standing.project_id)
     status = standing.status
     if status in (WorkerStanding.Status.GOOD, WorkerStanding.Status.WATCH):  # flagged/suspended: ops acted
         status = WorkerStanding.Status.WATCH if reasons else WorkerStanding.Status.GOOD
-    return {"status": status, "reasons": reasons, **{name: getattr(standing, name) for name in _STANDING_FIELDS}}
+    shown = {name: getattr(standing, name) for name in _STANDING_FIELDS}
+    if n_judgments is not None:
+        shown["n_judgments"] = n_judgments
+    return {"status": status, "reasons": reasons, **shown}
 
 
 def worker_standing_get(*, user) -> dict | None:
@@ -56,8 +95,29 @@ def worker_standing_get(*, user) -> dict | None:
     Shape: {status, reasons: [{rule, level, message, ...}], n_judgments, median_seconds, top_answer_share,
     computed_at, projects: [{project_id, status, reasons, ...}]}. None until the quality job has measured
     the worker at least once. Ops see everything at worker_standing_for_ops.
+
+    n_judgments is the count of the worker's judgments that the flags ops read were raised on (the
+    judgments they submitted, approved or since discarded by a quality review), not the approved ones the
+    last run kept: a suspension discards a worker's non-gold judgments on unfinished tasks, and the
+    approved count left ("2" of 14) would both contradict what ops see and tell the worker how many of
+    their tasks were gold. Reasons: see _worker_reasons.
     """
-    return _standings(worker_id=user.pk, render=_standing_dict)
+    standings = list(WorkerStanding.objects.filter(worker_id=user.pk).order_by("project_id"))
+    overall = next((s for s in standings if s.project_id is None), None)
+    if overall is None:
+        return None
+    from tasks.models import Judgment
+
+    submitted = dict(Judgment.objects.filter(worker_id=user.pk).order_by().values_list("project_id")
+                     .annotate(n=Count("id")).values_list("project_id", "n"))
+    counted: dict = {s.project_id: max(s.n_judgments, submitted.get(s.project_id, 0))
+                     for s in standings if s.project_id}
+    min_n = _project_min_n([s.project_id for s in standings])
+    counted[None] = max(overall.n_judgments, sum(counted.values()))  # reasons stored without a project
+    result = _worker_standing_dict(overall, n_by_project=counted, min_n=min_n, n_judgments=counted[None])
+    result["projects"] = [{"project_id": s.project_id, **_worker_standing_dict(
+        s, n_by_project=counted, min_n=min_n, n_judgments=counted[s.project_id])} for s in standings if s.project_id]
+    return result
 
 
 def _standings(*, worker_id: int, render) -> dict | None:
@@ -151,3 +211,22 @@ def collusion_groups_list(*, project_id: int) -> list[dict]:
         out.append({"workers": workers, "shared_tasks": sorted(group["shared_tasks"]), "shared": group["shared"],
                     "agreed": group["agreed"]})
     return sorted(out, key=lambda g: -len(g["workers"]))
+
+
+def worker_suspension_causes(*, worker_id: int) -> list[dict]:
+    """The quality flags that suspended this worker (on the platform or in a project's pool) and are not
+    dismissed, newest first: [{"flag_id", "rule", "project_id", "status", "median_seconds", "floor"}]. Figures
+    of the worker's own work only (the fast rule's median seconds and its floor; None for the others, whose
+    figures read gold or other raters' answers). What the worker's standing page words a suspension from."""
+    rows = (Flag.objects.filter(worker_id=worker_id, status__in=[Flag.Status.OPEN, Flag.Status.CONFIRMED])
+            .order_by("-created_at", "-id").values("id", "rule", "project_id", "status", "evidence", "actions"))
+    causes = []
+    for row in rows:
+        actions = row["actions"] or {}
+        if not (actions.get("worker_suspended") or actions.get("pool_suspended")):
+            continue
+        evidence = row["evidence"] if row["rule"] == "fast" and isinstance(row["evidence"], dict) else {}
+        causes.append({"flag_id": row["id"], "rule": row["rule"], "project_id": row["project_id"],
+                       "status": row["status"], "median_seconds": evidence.get("median_seconds"),
+                       "floor": evidence.get("floor")})
+    return causes

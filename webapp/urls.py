@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from webapp.views import money, onboarding, profile, quizzes, unsubscribe, work
+from webapp.views import money, onboarding, profile, quizzes, standing, unsubscribe, work
 
 app_name = "webapp"
 
@@ -17,7 +17,8 @@ urlpatterns = [
     path("quizzes/attempts/<int:pk>/submit", quizzes.quiz_submit, name="quiz-submit"),
     path("earnings/", money.earnings, name="earnings"),
     path("earnings/connect", money.connect, name="connect"),
-    path("standing/", money.standing, name="standing"),
+    path("standing/", standing.standing, name="standing"),
+    path("standing/appeal", standing.appeal, name="appeal"),
     path("work/", work.work, name="work"),
     path("work/projects/<int:pk>/", work.project_brief, name="project"),
     path("work/projects/<int:pk>/claim", work.claim, name="claim"),

@@ -20,6 +20,7 @@ from workers.models import (
     Quiz,
     QuizAttempt,
     Skill,
+    WorkerAppeal,
     WorkerAuditEvent,
     WorkerProfile,
 )
@@ -374,6 +375,34 @@ class WorkerAuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="Mark the selected appeals as answered", permissions=["change"])
+def appeals_mark_handled(modeladmin, request, queryset):
+    n = queryset.filter(handled_at__isnull=True).update(handled_at=timezone.now(), handled_by=request.user)
+    modeladmin.message_user(request, f"{n} appeal(s) marked as answered.", messages.SUCCESS)
+
+
+@admin.register(WorkerAppeal)
+class WorkerAppealAdmin(admin.ModelAdmin):
+    """Suspended workers' appeals from the web app's standing page; ops answer by email, then mark them."""
+
+    list_display = ["created_at", "worker", "flag_id", "short_message", "handled_at", "handled_by"]
+    list_filter = [("handled_at", admin.EmptyFieldListFilter)]
+    search_fields = ["worker__email", "message"]
+    list_select_related = ["worker", "handled_by"]
+    readonly_fields = ["worker", "flag_id", "message", "created_at", "handled_at", "handled_by"]
+    actions = [appeals_mark_handled]
+
+    @admin.display(description="message")
+    def short_message(self, obj):
+        return obj.message if len(obj.message) <= 120 else obj.message[:119] + "…"
+
+    def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -133,6 +133,27 @@ class WorkerAuditEvent(models.Model):
         return f"{self.action} {self.worker} at {self.at:%Y-%m-%d %H:%M}"
 
 
+class WorkerAppeal(models.Model):
+    """A worker's message to ops about a suspension (issue 30 item 7): the web app's appeal form writes it
+    (workers.services.appeals), ops read and close it in the admin. flag_id names the quality flag it is
+    about when there is one: a plain number, since workers/ sits below quality/ and never imports it."""
+
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="appeals")
+    flag_id = models.PositiveBigIntegerField(null=True, blank=True)
+    message = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["worker", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"appeal {self.pk} of {self.worker}"
+
+
 # One app, models in two modules: importing them here registers them; models_quiz refers back to Skill by
 # name ("workers.Skill"), so the two modules do not import each other.
 from workers.models_quiz import Question, Quiz, QuizAttempt  # noqa: E402,F401

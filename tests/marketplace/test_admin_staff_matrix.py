@@ -84,6 +84,8 @@ REVIEWED: dict[str, Rule] = {
     "workers.QuizAttempt": ops(V, D, actions=("delete_selected",),
                                why="admin-only: ops clear a stuck attempt; attempts are graded by the service"),
     "workers.WorkerAuditEvent": ops(V, why="audit log of ops' own actions (append-only)"),
+    "workers.WorkerAppeal": ops(V, C, actions=("appeals_mark_handled",),
+                                why="suspended workers' appeals from the web app: ops read them, mark them answered"),
     # tasks/: ops run projects and clients (docs/admin.md); gold answers are shown to nobody but a superuser.
     "tasks.Project": ops_all(why="admin-only: ops tune pay, overlap, pools (docs/admin.md)"),
     "tasks.Client": ops_all("rotate_webhook_secret", why="admin-only: ops onboard clients"),

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from payments.models import StripeAccount
 from quality.models import WorkerStanding
+from tasks.models import Judgment
 from tests.conftest import make_user
 from tests.webapp.support import browser, csrf_token, task_url, typed_project, worker
 from tests.workers.factories import complete_profile, skill
@@ -201,7 +202,9 @@ def test_earnings_show_the_credit_the_ledger_line_and_hourly_pay():
     # Pay follows evidence: a new worker's credit is pending until their work has been checked.
     assert 'data-figure="pending-clearance">0.25 USD' in html and 'data-figure="balance">0.00 USD' in html
     assert "New earnings are pending while your first work is checked" in html
-    assert "Approved judgment" in html and "Not known yet: 1 timed judgment so far." in html
+    # The pending credit says it is pending (issue 30 item 6: "Approved judgment" read as checked money).
+    assert "Judgment credited to pending (being checked)" in html and "Approved judgment" not in html
+    assert "No hourly figure yet: it needs 5 timed judgments, you have 1." in html
     assert "Connect with Stripe" in html
 
 
@@ -217,14 +220,32 @@ def test_hourly_pay_counts_cleared_pay_and_shows_pending_apart(settings):
     client = browser(ada)
     url = task_url(client.post(f"/work/projects/{project.pk}/claim"))
     client.post(f"{url}submit", {"choice": "a"})
+    Judgment.objects.filter(worker=ada).update(seconds_spent=30.0)  # a person's pace (a test submits at once)
     html = client.get("/earnings/").content.decode()
-    assert "0.00 USD per hour, over 1 judgments" in html
-    pending = re.search(r'data-figure="pending-hourly">Another ([0-9.,]+) USD per hour is pending', html)
-    assert pending and float(pending.group(1).replace(",", "")) > 0, re.findall(r'data-figure="hourly">.*', html)
+    # Issue 30 item 6: the line leads with what the pace earns, never with "0.00 USD per hour".
+    assert not re.search(r"(?<![0-9])0\.00 USD per hour", html)
+    rate = re.search(r"Your pace earns ([0-9.,]+) USD per hour, over 1 judgments", html)
+    assert rate and float(rate.group(1).replace(",", "")) > 0, re.findall(r'data-figure="hourly">.*', html)
+    assert 'data-figure="pending-hourly">All of it is still pending while your work is checked.' in html
     clearance = EarningsClearance.objects.get(worker=ada)
     drain_pending(clearance=clearance, kind=LedgerTransaction.Kind.CLEARANCE, to_kind="worker_payable", memo="test")
     html = client.get("/earnings/").content.decode()
-    assert f"{pending.group(1)} USD per hour, over 1 judgments" in html and 'data-figure="pending-hourly"' not in html
+    assert f"Your pace earns {rate.group(1)} USD per hour, over 1 judgments" in html
+    assert 'data-figure="pending-hourly"' not in html
+
+
+def test_an_hourly_figure_from_answers_faster_than_a_task_can_be_read_is_not_shown(settings):
+    """Issue 30 item 6: bot-speed answers make no hourly figure (5,818.53 USD an hour); the page says why."""
+    settings.PAY_HOURLY_MIN_JUDGMENTS = 1
+    ada = worker()
+    project = typed_project("pairwise")
+    client = browser(ada)
+    url = task_url(client.post(f"/work/projects/{project.pk}/claim"))
+    client.post(f"{url}submit", {"choice": "a"})
+    Judgment.objects.filter(worker=ada).update(seconds_spent=0.5)
+    html = client.get("/earnings/").content.decode()
+    assert "USD" not in html.split('data-figure="hourly">')[1].split("</p>")[0]
+    assert 'data-withheld="too_fast"' in html and "faster than a task can be read (under 4.0 s)" in html
 
 
 def test_the_hourly_figure_splits_by_the_pending_share_of_the_window_per_currency():
@@ -287,3 +308,62 @@ def test_a_suspended_worker_cannot_start_a_quiz_and_is_told_why():
     assert response.status_code == 200
     assert "This account is suspended; quizzes are closed to it." in response.content.decode()
     assert not QuizAttempt.objects.filter(worker=ada).exists()
+
+
+# --- appeals (issue 30 item 7) ----------------------------------------------------------------------------
+
+def test_only_a_suspended_worker_can_appeal_with_a_real_message_and_ops_read_it_in_the_admin():
+    from tests.admin_support import admin_clients
+    from workers.models import WorkerAppeal
+    from workers.services.standing import worker_suspend
+
+    ada = worker()
+    client = browser(ada)
+    page = client.post("/standing/appeal", {"message": "Please look at my work again."}, follow=True)
+    assert "Only a suspended account can appeal." in page.content.decode()
+    assert not WorkerAppeal.objects.exists()  # an active worker has nothing to appeal
+
+    worker_suspend(worker_id=ada.pk, reason="quality flag 23: fast")
+    assert 'data-suspension-sentence' in client.get("/standing/").content.decode()
+    for bad in ("", "too short", "x" * 2001):
+        response = client.post("/standing/appeal", {"message": bad})
+        assert response.status_code == 400 and 'id="id_message"' in response.content.decode(), bad
+    assert not WorkerAppeal.objects.exists()
+    assert browser(ada, csrf=True).post("/standing/appeal", {"message": "Please look at my work again."}).status_code == 403
+    client.post("/standing/appeal", {"message": "<script>alert(1)</script> look again please"})
+    appeal = WorkerAppeal.objects.get(worker=ada)
+
+    clients = admin_clients()
+    listing = clients["ops"].get("/admin/workers/workerappeal/").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; look again please" in listing and "<script>alert(1)" not in listing
+    assert clients["finance"].get("/admin/workers/workerappeal/").status_code == 403
+    clients["ops"].post("/admin/workers/workerappeal/", {"action": "appeals_mark_handled",
+                                                        "_selected_action": [appeal.pk]})
+    appeal.refresh_from_db()
+    assert appeal.handled_at is not None  # answered: the worker may write again
+    assert client.post("/standing/appeal", {"message": "A new question for ops."}).status_code == 302
+    assert WorkerAppeal.objects.filter(worker=ada).count() == 2
+
+
+# --- times in the reader's timezone (issue 30 item 6) -----------------------------------------------------
+
+@pytest.mark.parametrize("cookie, zone", [
+    ("America%2FNew_York", "America/New_York"), ("Asia/Tokyo", "Asia/Tokyo"),
+    ("../../etc/passwd", "UTC"), ("Not/AZone", "UTC"), ("x" * 5000, "UTC"), ("%00", "UTC"), ("", "UTC"),
+])
+def test_times_follow_the_browsers_zone_until_the_profile_has_one_and_a_bad_cookie_is_utc(cookie, zone):
+    from workers.services.quizzes import quiz_attempt_start, quiz_attempt_submit
+
+    make_quiz("python")
+    grace = make_user("grace.zone@example.com")  # no profile: no timezone of their own
+    attempt = quiz_attempt_start(worker_id=grace.pk, quiz_slug="python")
+    quiz_attempt_submit(worker_id=grace.pk, attempt_id=attempt.pk, answers={})  # failed: a retry time
+    client = browser(grace)
+    client.cookies["tz"] = cookie
+    response = client.get("/quizzes/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"({zone} time)." in html and "+00:00" not in html, re.findall(r"try again from [^<]*", html)
+
+    complete_profile(grace)  # Europe/Berlin: the profile's zone wins over the browser's
+    assert "(Europe/Berlin time)." in client.get("/quizzes/").content.decode()

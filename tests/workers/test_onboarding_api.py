@@ -92,7 +92,9 @@ def test_me_shows_the_quality_standing_from_the_quality_app(person):
 
     worker = person("standing@example.com")
     assert worker.get("/api/v1/me/").json()["quality_standing"] is None
+    # n_judgments at the fast rule's min_n: a watch from fewer is not shown (issue 30 item 7).
     WorkerStanding.objects.create(worker=worker.user, project=None, status="watch", computed_at=timezone.now(),
+                                  n_judgments=10,
                                   reasons=[{"rule": "fast", "level": "watch", "message": "Median time is short."}])
     standing = worker.get("/api/v1/me/").json()["quality_standing"]
     assert standing["status"] == "watch" and standing["reasons"][0]["rule"] == "fast"

@@ -1,6 +1,11 @@
 import re
+from datetime import datetime
 
 from django import template
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import get_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import normalize_newlines
@@ -68,3 +73,25 @@ def before_full_stop(text) -> str:
     English times end in "a.m." or "p.m.", and "yours until 3:05 p.m.." reads as a typo."""
     text = str(text)
     return text[:-1] if text.endswith(".") else text
+
+
+def _moment(value) -> datetime | None:
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if not isinstance(value, datetime):
+        return None
+    return timezone.localtime(value) if timezone.is_aware(value) else value
+
+
+@register.filter
+def when(value, what: str = "datetime") -> str:
+    """A moment as people read it, in the reader's timezone (the one worker_page activated: the profile's,
+    else the browser's, else UTC) with that zone named: "Dec. 10, 2026, 12:54 p.m. (Europe/Paris time)".
+    Takes a datetime or an ISO string (the selectors' expected_clear_at); "time" gives the time of day only.
+    Never raw ISO. Ends with ")", so it can sit right before a sentence's full stop."""
+    moment = _moment(value)
+    if moment is None:
+        return "—"
+    fmt = get_format("TIME_FORMAT" if what == "time" else "DATETIME_FORMAT")
+    return _("%(moment)s (%(zone)s time)") % {"moment": date_format(moment, fmt),
+                                              "zone": timezone.get_current_timezone_name()}

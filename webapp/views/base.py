@@ -6,6 +6,7 @@ Pages call the same services and selectors as the API (never the API over HTTP).
 
 import functools
 import zoneinfo
+from urllib.parse import unquote
 
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
@@ -22,18 +23,28 @@ class PageNotFound(Exception):  # noqa: N818 - a signal to worker_page, like Htt
     (the project's handler404 answers JSON, for the API)."""
 
 
-def _worker_timezone(profile):
-    if profile is not None and profile.timezone:
-        try:
-            return zoneinfo.ZoneInfo(profile.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return None
-    return None
+# The browser's timezone (an IANA name), written by webapp/static/webapp/timezone.js for pages to read until
+# the worker sets one in their profile. Only a name the zone database knows is used; anything else is UTC.
+TIMEZONE_COOKIE = "tz"
+
+
+def _zone(name) -> zoneinfo.ZoneInfo | None:
+    if not name or len(name) > 64:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        return None
+
+
+def reader_timezone(request, profile=None) -> zoneinfo.ZoneInfo | None:
+    """The reader's timezone: the profile's, else the browser's (the tz cookie), else None (UTC)."""
+    return (_zone(profile.timezone) if profile is not None else None) or _zone(unquote(request.COOKIES.get(TIMEZONE_COOKIE, "")))
 
 
 def worker_page(view):
     """A page for a signed-in person: anonymous visitors go to the sign-in page (then back). Times render
-    in the worker's timezone (their profile's, UTC until they set one). request.worker_profile is the
+    in the reader's timezone (their profile's, else their browser's, else UTC; webapp's |when names it). request.worker_profile is the
     profile or None (it is created by the first profile save)."""
 
     @never_cache
@@ -44,7 +55,7 @@ def worker_page(view):
         # One row, no prefetch: most pages need only the timezone and status (a page that lists the skills
         # reads them itself).
         request.worker_profile = WorkerProfile.objects.filter(user=request.user).first()
-        tz = _worker_timezone(request.worker_profile)
+        tz = reader_timezone(request, request.worker_profile)
         if tz is not None:
             timezone.activate(tz)
         try:

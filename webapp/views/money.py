@@ -1,6 +1,6 @@
-"""Earnings (balance, ledger lines, payouts, own hourly pay, the Stripe Connect button) and quality standing.
+"""Earnings (balance, ledger lines, payouts, own hourly pay, the Stripe Connect button).
 
-Reads payments.selectors and quality's standing selector, as /api/v1/me/earnings/ and /api/v1/me/ do; the
+Reads payments.selectors, as /api/v1/me/earnings/ does; the
 Connect button calls the same service as POST /api/v1/payout-account/ and sends the browser to Stripe's
 onboarding link (the fake Stripe server under `make run` completes it and comes back here)."""
 
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from marketplace.errors import ServiceError
-from payments.models import PayoutLine
+from payments.models import LedgerTransaction, PayoutLine
 from payments.selectors import (
     ledger_entries_by_ids,
     payout_account_get,
@@ -22,10 +22,9 @@ from payments.selectors import (
     worker_ledger_entry_ids,
 )
 from payments.services.connect import payout_account_onboarding_link
-from tasks.models import Project
 from tasks.selectors.pay import worker_hourly_pay
+from webapp.figures import hourly_withheld
 from webapp.views.base import worker_page
-from workers.selectors import worker_standing_get
 
 LEDGER_PAGE_SIZE = 50
 
@@ -33,16 +32,35 @@ ACCOUNT_NAMES = {"worker_pending": gettext_lazy("Pending (being checked)"), "wor
                  "payouts_in_transit": gettext_lazy("Payout in transit"), "paid_out": gettext_lazy("Paid out")}
 
 
+def ledger_line_words(entry) -> str:
+    """What a ledger line is, as the worker reads it: the transaction's kind, except a judgment's credit, which
+    says whether it is pending (its account is worker_pending: earned, being checked) or payable. The kind's
+    own label ("Approved judgment") read as "checked and approved" on money that is still being checked."""
+    kind = entry.transaction.kind
+    if kind == LedgerTransaction.Kind.JUDGMENT_CREDIT:
+        if entry.account.kind == "worker_pending":
+            return _("Judgment credited to pending (being checked)")
+        return _("Judgment credited, payable")
+    return entry.transaction.get_kind_display()
+
+
 def hourly_cleared(hourly: list[dict], summary: dict) -> list[dict]:
     """Pay follows evidence (issue 20): the worker's hourly figure counts cleared pay only, and shows what still
     waits for their work to be checked apart. Pending credits are the newest (the pending account is a queue,
     cleared oldest first, within days: PAY_CLEARANCE_WAIT_SECONDS), so they sit inside the 30-day window;
     the pending part of the figure is the reward-rate figure times the pending share of what the window
-    earned. tasks (below payments in the app order) gives the rate, payments the pending balance."""
+    earned. tasks (below payments in the app order) gives the rate, payments the pending balance. A figure from
+    too few timed judgments, or from answers faster than the quality rules' floor, is withheld (webapp.figures:
+    "withheld" says why, and hourly_cents is None)."""
     pending = {row["currency"]: row.get("pending_clearance_cents", 0) for row in summary.get("by_currency", [])}
     out = []
     for row in hourly:
-        row = {**row, "rate_hourly_cents": row["hourly_cents"], "pending_hourly_cents": None}
+        n = row.get("n_judgments") or 0
+        per_judgment = row["hours"] * 3600 / n if n and row.get("hours") else None
+        withheld = hourly_withheld(n_timed=n, seconds_per_judgment=per_judgment)
+        row = {**row, "rate_hourly_cents": row["hourly_cents"], "pending_hourly_cents": None, "withheld": withheld}
+        if withheld is not None:  # too few, or too fast to be a person's pace: no figure, and the page says why
+            row["hourly_cents"] = row["rate_hourly_cents"] = None
         earned = row.get("earned_cents") or 0
         if row["hourly_cents"] is not None and earned > 0:
             waiting = min(pending.get(row["currency"], 0), earned)
@@ -60,6 +78,7 @@ def earnings(request):
     page.object_list = ledger_entries_by_ids(ids=list(page.object_list))
     for entry in page.object_list:
         entry.account_name = ACCOUNT_NAMES.get(entry.account.kind, entry.account.kind)
+        entry.what = ledger_line_words(entry)
     payouts = PayoutLine.objects.filter(worker=request.user).select_related("batch").order_by("-id")[:20]
     return render(request, "webapp/earnings.html", {
         "summary": summary, "page": page, "payouts": payouts, "hourly": hourly_cleared(worker_hourly_pay(user=request.user), summary),
@@ -82,23 +101,3 @@ def connect(request):
     if request.htmx:
         return HttpResponseClientRedirect(result["onboarding_url"])
     return render(request, "webapp/connect.html", {"url": result["onboarding_url"]})
-
-
-STATUS_WORDS = {"good": gettext_lazy("Good"), "watch": gettext_lazy("Under watch"),
-                "flagged": gettext_lazy("Flagged for review"), "suspended": gettext_lazy("Suspended")}
-
-
-@worker_page
-def standing(request):
-    """The worker's own standing as GET /api/v1/me/ gives it: figures of their own work only, and the quality
-    rules' reasons in the API's fixed words (quality.selectors.worker_standing_get)."""
-    standing = worker_standing_get(user=request.user)
-    if standing is not None:
-        names = dict(Project.objects.filter(id__in=[p["project_id"] for p in standing["projects"]])
-                     .values_list("id", "name"))
-        for row in standing["projects"]:
-            row["project_name"] = names.get(row["project_id"], "")
-            row["status_word"] = STATUS_WORDS.get(row["status"], row["status"])
-    return render(request, "webapp/standing.html", {
-        "standing": standing,
-        "status_word": STATUS_WORDS.get(standing["status"], standing["status"]) if standing else _("Not measured yet")})

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from webapp.views.base import worker_page
+from webapp.views.standing import suspension_notice
 from workers.selectors import worker_onboarding_get
 
 # Each code of worker_onboarding_get's "missing" list: what it means to a person, and where it is done.
@@ -50,6 +51,7 @@ def onboarding(request):
     return render(request, "webapp/onboarding.html", {
         "state": state["state"], "state_label": STATES.get(state["state"], state["state"]), "items": items,
         "profile": request.worker_profile,
+        "suspension": suspension_notice(request) if state["state"] == "suspended" else None,
         "can_work": state["steps"]["qualified"] and state["steps"]["profile_complete"]
         and state["state"] not in ("suspended", "banned"),
     })

@@ -26,8 +26,10 @@ from tasks.selectors.projects import worker_projects_available
 from tasks.selectors.queue import worker_assignments_list
 from tasks.services.queue import assignment_claim, assignment_release, assignment_submit
 from webapp.answers import answer_from_post, errors_by_field
+from webapp.figures import projects_with_figures
 from webapp.task_view import closed_message, task_context
 from webapp.views.base import PageNotFound, worker_page
+from webapp.views.standing import suspension_notice
 from workers.models import WorkerProfile
 from workers.selectors import worker_claim_blockers
 
@@ -54,15 +56,17 @@ def _worked_in(user, project_ids) -> set[int]:
 @worker_page
 def work(request):
     blocker, projects = worker_projects_available(user=request.user)
+    projects = projects_with_figures(projects)
     worked = _worked_in(request.user, [p.pk for p in projects]) if projects else set()
     live = [a for a in worker_assignments_list(user=request.user, status=LIVE) if a.expires_at > timezone.now()]
     return render(request, "webapp/work/projects.html", {
-        "blocker": blocker, "projects": projects, "worked": worked, "live": live})
+        "blocker": blocker, "projects": projects, "worked": worked, "live": live,
+        "suspension": suspension_notice(request) if blocker and blocker["code"] == "suspended" else None})
 
 
 def _available_project(request, pk: int):
     blocker, projects = worker_projects_available(user=request.user)
-    return blocker, next((p for p in projects if p.pk == pk), None)
+    return blocker, next((p for p in projects_with_figures(projects) if p.pk == pk), None)
 
 
 @worker_page
@@ -133,8 +137,9 @@ def _standing_refusal(request):
     profile = request.worker_profile
     if profile is None or profile.status == WorkerProfile.Status.ACTIVE:
         return None
+    notice = suspension_notice(request)
     blockers = [b for b in worker_claim_blockers(user=request.user) if b["code"] in ("suspended", "banned")]
-    text = blockers[0]["message"] if blockers else _("This account may not work now.")
+    text = notice["sentence"] if notice else blockers[0]["message"] if blockers else _("This account may not work now.")
     return _work_message(request, text, status=403, level=messages.ERROR)
 
 
