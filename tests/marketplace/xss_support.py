@@ -256,6 +256,8 @@ class _Scan(HTMLParser):
                 self.problems.append(f"an inline script: {self.get_starttag_text()}")
             if src is not None and not (src.startswith("/") and not src.startswith("//")):
                 self.problems.append(f"a script from another origin: {src}")
+        if tag == "style":
+            self.problems.append("a <style> block (the CSP allows stylesheets from this origin only)")
         if tag in {"iframe", "object", "embed", "base", "frame"}:
             self.problems.append(f"a <{tag}> element: {self.get_starttag_text()}")
 
