@@ -453,6 +453,8 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # text that slipped past escaping could not run); no plugins, no framing, forms post here. Swagger UI's page
 # alone adds 'unsafe-inline' to style-src, for its one <style> block (marketplace/urls.py). Every template
 # keeps to it: tests/marketplace/test_security_headers.py scans them and checks every HTML route's headers.
+# Django's CSRF failure page has an inline <style> the policy refuses: ours, in the site's layout, has none.
+CSRF_FAILURE_VIEW = "marketplace.views.csrf_failure"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

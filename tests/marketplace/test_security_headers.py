@@ -119,6 +119,7 @@ def test_every_html_answer_of_every_route_carries_the_csp_and_refuses_framing():
     # Django's own HTML error pages: the CSRF failure page, and the web app's 404 page.
     forged = Client(enforce_csrf_checks=True).post("/accounts/login/", {"login": "a@example.com"}, secure=True)
     assert forged.status_code == 403 and forged["Content-Type"].startswith("text/html")
+    assert b"<style" not in forged.content and b"The form could not be sent" in forged.content  # not Django's
     assert_protective_html_headers(forged, "the CSRF failure page")
     missing = clients["worker"].get("/work/tasks/999999/", secure=True)
     assert missing.status_code == 404 and missing["Content-Type"].startswith("text/html")
