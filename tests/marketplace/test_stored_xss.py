@@ -410,6 +410,28 @@ def test_mails_show_stored_text_as_plain_text(sweep):
     assert {numbers["tasks.Project.name"], numbers["marketplace.User.email"]} <= seen
 
 
+def test_a_line_break_in_a_project_name_neither_splits_nor_loses_the_new_work_mail():
+    """A client's project name with CR/LF and a header after it: the mail still goes, with a one-line
+    subject and no extra header (Django would refuse the whole batch, after recording it as sent)."""
+    from tasks.jobs.queue import notify_work_available
+    from tasks.models import Project
+    from tests.tasks.test_queue_factories import make_project, make_tasks
+    from tests.workers.factories import complete_profile, qualify
+
+    project = make_project(overlap=1)
+    Project.objects.filter(pk=project.pk).update(name="Sort lists\r\nBcc: victim@example.com\n<b>now</b>")
+    make_tasks(project, 2)
+    idle = make_user("idle-crlf@example.com")
+    complete_profile(idle, skills=("python",))
+    qualify(idle, "python")
+    mail.outbox.clear()
+    assert notify_work_available(project.pk) == 1
+    (message,) = mail.outbox
+    assert message.subject.endswith("New work: Sort lists Bcc: victim@example.com <b>now</b>")
+    assert message.bcc == [] and "Bcc" not in message.message().keys()
+    assert xss.mail_problems(message)[0] == []
+
+
 # Where the apps send mail: each of these is driven by the sweep (its real sender, with poisoned rows).
 MAIL_SENDERS = {"tasks/services/queue_notify.py": "the new-work mail (notify_work_available)",
                 "marketplace/adapters.py": "every allauth mail template, through the project's adapter"}
