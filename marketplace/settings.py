@@ -563,14 +563,19 @@ API_KEY_FAILURE_WINDOW_SECONDS = env_int("API_KEY_FAILURE_WINDOW_SECONDS", 300)
 # the API-key limit) is read that many hops from the right. 0: REMOTE_ADDR, the header is ignored.
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
-# Content-Security-Policy (django-csp). An API plus the admin, the consoles and Swagger UI, all served from
-# this origin (Swagger UI from drf-spectacular-sidecar; its start-up script is a file, not inline): scripts
-# from here only; inline styles, which the admin and Swagger UI use; no plugins, no framing, forms post here.
+# Content-Security-Policy (django-csp). An API plus the admin, the consoles, the web app and Swagger UI, all
+# served from this origin (Swagger UI from drf-spectacular-sidecar; its start-up script is a file, not
+# inline): scripts and styles from here only, no inline script, event handler or style attribute (stored
+# text that slipped past escaping could not run); no plugins, no framing, forms post here. Swagger UI's page
+# alone adds 'unsafe-inline' to style-src, for its one <style> block (marketplace/urls.py). Every template
+# keeps to it: tests/marketplace/test_security_headers.py scans them and checks every HTML route's headers.
+# Django's CSRF failure page has an inline <style> the policy refuses: ours, in the site's layout, has none.
+CSRF_FAILURE_VIEW = "marketplace.views.csrf_failure"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
         "font-src": ["'self'", "data:"],

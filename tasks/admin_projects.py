@@ -34,6 +34,9 @@ class PayChangeList(ChangeList):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    class Media:
+        css = {"all": ["marketplace/admin.css"]}  # the low-pay warning (no inline style: the CSP)
+
     list_display = ("name", "client", "task_type", "status", "progress", "judgments", "reward", "hourly_pay",
                     "overlap", "created_at")
     list_filter = ("status", "task_type", "client")
@@ -81,7 +84,7 @@ class ProjectAdmin(admin.ModelAdmin):
             return "-"
         pending = obj.pending_hourly_cents
         if obj.below_pay_floor:
-            return format_html('<strong style="color:#ba2121" title="Under the pay floor ({})">{} ⚠ low pay</strong>{}',
+            return format_html('<strong class="marketplace-warning" title="Under the pay floor ({})">{} ⚠ low pay</strong>{}',
                                _money(settings.PAY_FLOOR_HOURLY_CENTS, obj.currency), _money(cents, obj.currency),
                                f" (+{_money(pending, obj.currency)} pending)" if pending else "")
         return _money(cents, obj.currency) + (f" (+{_money(pending, obj.currency)} pending)" if pending else "")

@@ -124,6 +124,9 @@ class WorkerProfileAdmin(admin.ModelAdmin):
     """The worker list ops live in. Every column is annotated or prefetched in get_queryset, so a page
     costs the same few queries whatever its length (tests/workers/test_admin_ops.py counts them)."""
 
+    class Media:
+        css = {"all": ["marketplace/admin.css"]}  # the open-flags warning (no inline style: the CSP)
+
     list_display = ["user", "display_name", "country", "onboarding_state", "skill_list", "pool_list",
                     "quality_standing", "open_flags", "payouts_enabled", "created_at"]
     list_filter = [StateFilter, QualifiedSkillFilter, PoolFilter, QualityStandingFilter, OpenFlagFilter, "status",
@@ -185,7 +188,7 @@ class WorkerProfileAdmin(admin.ModelAdmin):
         if not obj.n_open_flags:
             return 0
         url = "/admin/quality/flag/?" + urlencode({"status": "open", "q": obj.user.email})
-        return format_html('<a href="{}" style="color:#ba2121"><b>{}</b></a>', url, obj.n_open_flags)
+        return format_html('<a href="{}" class="marketplace-warning">{}</a>', url, obj.n_open_flags)
 
     def _form(self, request):
         return request.POST.get("pool"), request.POST.get("reason", "").strip()

@@ -64,7 +64,10 @@ def _message(project: Project, user_id: int, email: str) -> EmailMessage:
             f"{unsubscribe}\n"
             f"or switch them off on your profile page: {base}{reverse('webapp:profile')}\n\n"
             f"{settings.SITE_NAME}\n{base}/\n")
-    return EmailMessage(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}New work: {project.name}", body,
+    # A project name is the client's text: a line break in it would make Django refuse the whole batch
+    # (BadHeaderError) after the workers were recorded as mailed. The subject keeps it on one line.
+    name = " ".join(project.name.split())
+    return EmailMessage(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}New work: {name}", body,
                         settings.DEFAULT_FROM_EMAIL, [email],
                         headers={"List-Unsubscribe": f"<{unsubscribe}>",
                                  "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})

@@ -1,6 +1,7 @@
 """The consoles in a real browser (Selenium, Debian's headless Chromium): each role signs in through the
 admin's login form, opens its console, sees its figures and charts drawn by the vendored Chart.js, is
-refused the other role's console, and decides a flag with one click. Screenshots: var/screenshots/."""
+refused the other role's console, and decides a flag with one click; no page breaks a rule of the CSP.
+Screenshots: var/screenshots/."""
 
 import shutil
 from pathlib import Path
@@ -44,6 +45,7 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1600"):
         options.add_argument(arg)
     options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP refusals land in the console log
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     yield driver
@@ -143,3 +145,27 @@ def test_finance_sees_its_console_and_not_ops(browser, live_server, world):
     browser.get(f"{live_server.url}/admin/ops/")
     assert "Ops console" not in browser.page_source
     shot(browser, "finance-refused-ops-console")
+
+
+def csp_violations(driver) -> list[str]:
+    """What Chromium refused under the page's policy (it logs each refusal to the console)."""
+    return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
+def test_the_admin_the_consoles_and_the_sign_in_page_break_no_rule_of_the_csp(browser, live_server, world):
+    """Issue 31: style-src 'self' (no inline style) and script-src 'self' hold in a real browser: the admin's
+    own pages and widgets, both consoles with their charts and progress bars, allauth's sign-in page."""
+    root = make_user("root-browser@example.com")
+    type(root).objects.filter(pk=root.pk).update(is_staff=True, is_superuser=True)
+    browser.get(f"{live_server.url}/accounts/login/")
+    assert not csp_violations(browser)
+    sign_in(browser, live_server.url, root.email)
+    pages = ["/admin/", "/admin/tasks/project/", f"/admin/tasks/project/{world['project'].pk}/change/",
+             "/admin/workers/workerprofile/", "/admin/quality/flag/", "/admin/payments/payoutbatch/",
+             "/admin/ops/", "/admin/finance/"]
+    for path in pages:
+        browser.get(f"{live_server.url}{path}")
+        assert 'id="content"' in browser.page_source and "Server Error" not in browser.page_source, path
+        assert not csp_violations(browser), path
+    browser.get(f"{live_server.url}/admin/ops/")
+    assert charts_drawn(browser)

@@ -44,7 +44,7 @@ def test_columns_show_state_skills_pools_standing_and_open_flags():
     assert '<td class="field-quality_standing">flagged</td>' in page
     assert '<td class="field-onboarding_state">qualified</td>' in page
     # 1 open flag (the dismissed one does not count), linked to the flag review list
-    assert '/admin/quality/flag/?status=open&amp;q=w1%40example.com" style="color:#ba2121"><b>1</b>' in page
+    assert '/admin/quality/flag/?status=open&amp;q=w1%40example.com" class="marketplace-warning">1</a>' in page
     assert "w1@example.com" in ops.get(URL + "?open_flags=yes").content.decode()
     assert "w1@example.com" not in ops.get(URL + "?open_flags=no").content.decode()
 

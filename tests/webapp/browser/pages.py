@@ -34,6 +34,7 @@ def start_chromium():
                 f"--window-size={DESKTOP[0]},{DESKTOP[1]}", "--lang=en-US", "--disable-extensions"):
         options.add_argument(arg)
     options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP refusals land in the console log
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     driver.set_script_timeout(30)
@@ -126,6 +127,10 @@ class Browser:
         from selenium.webdriver.support.ui import WebDriverWait
 
         WebDriverWait(self.driver, WAIT).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        # Issue 31: every page a browser test opens keeps to the CSP (no inline script or style, nothing from
+        # elsewhere); Chromium logs each refusal to the console.
+        refused = [e["message"] for e in self.driver.get_log("browser") if "Content Security Policy" in e["message"]]
+        assert not refused, refused
 
     @property
     def path(self) -> str:
