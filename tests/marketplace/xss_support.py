@@ -181,6 +181,7 @@ def rare_rows(*, world_client_id: int, project_id: int, user_id: int):
     from payments.models import StripeEvent
     from quality.models import ProjectQualityPolicy
     from tasks.models import CompletionRun, FixRun, Judgment, Task, WebhookAttempt, WebhookDelivery, WorkNotification
+    from workers.models import WorkerAppeal
 
     now = timezone.now()
     delivery = WebhookDelivery.objects.create(client_id=world_client_id, event="task.completed", event_key="k",
@@ -197,6 +198,7 @@ def rare_rows(*, world_client_id: int, project_id: int, user_id: int):
     FixRun.objects.create(judgment=judgment, status="failed", passed=False, failures="f", runner_version="v",
                           created_at=now)
     Heartbeat.objects.create(name="beat", beat_at=now)
+    WorkerAppeal.objects.create(worker_id=user_id, flag_id=1, message="m")  # ops read it in the admin
     WorkNotification.objects.create(worker_id=user_id, project_id=project_id, sent_at=now)
     IdempotencyKey.objects.create(principal="p", key="k", method="POST", path="/p", request_hash="h",
                                   status_code=201, content_type="application/json", response_body=b"{}")
