@@ -113,13 +113,16 @@ def _claim_under_lock(*, user, project_id: int | None, rng) -> Claim | None:
         assignments_expire(now=now, limit=200)
 
     shares = _gold_shares(user=user, projects=projects)
-    gold_projects = [p for p in projects if p.gold_share > 0 and rng.random() < shares.get(p.id, p.gold_share)]
-    if gold_projects:
-        # Serve gold only where real work is available too (else "only gold left" would be a tell), and
-        # with the reason that real task would have been served with.
-        peek = _peek_reason(user=user, projects=gold_projects)
-        if peek is not None:
-            passed_over, reason = peek
+    with_gold = [p for p in projects if p.gold_share > 0]
+    gold_projects = [p for p in with_gold if rng.random() < shares.get(p.id, p.gold_share)]
+    if with_gold:
+        # One peek on every claim in projects with gold, whatever the draw said, so that a gold claim and a
+        # real one run the same statements (a timing tell otherwise): the real task a gold check would stand
+        # in for (its reason is the one served; gold is served only where real work is left, else "only gold
+        # left" would be a tell) and whether any gold is left for this worker (else the gold pick would
+        # fail and cost statements that only a drawn-but-exhausted claim runs).
+        passed_over, reason, gold_left = _peek_reason(user=user, projects=gold_projects or with_gold)
+        if gold_projects and gold_left and passed_over is not None:
             claim = _claim_one(user=user, projects=gold_projects, gold=True, reason=reason, passed_over=passed_over)
             if claim is not None:
                 return claim
@@ -175,12 +178,13 @@ def _peek(*, user, projects: list[ClaimableProject], gold: bool, lenient: bool =
     return queue_backend().peek(user=user, projects=projects, gold=gold, lenient=lenient)
 
 
-def _peek_reason(*, user, projects: list[ClaimableProject]) -> tuple[int, str] | None:
-    """(id, reason) of the best real task these projects offer the worker: the reason it would be served
-    with, and the task a gold check served instead passes over. None when they offer none."""
-    row = _peek(user=user, projects=projects, gold=False)
+def _peek_reason(*, user, projects: list[ClaimableProject]) -> tuple[int | None, str | None, bool]:
+    """(id, reason, gold_left): the best real task these projects offer the worker (the task a gold check
+    served instead passes over) and the reason it would be served with, (None, None) when they offer
+    none; and whether a gold task is left for the worker there. One statement on PostgreSQL."""
+    row, gold_left = queue_backend().peek_for_gold(user=user, projects=projects)
     if row is None:
-        return None
+        return None, None, False
     task_id, n_active, overlap, priority, age_boost, project_priority = row
     return task_id, served_reason(n_before=n_active, overlap=overlap, age_boost=age_boost, priority=priority,
-                                  project_priority=project_priority)
+                                  project_priority=project_priority), gold_left

@@ -14,6 +14,9 @@ A backend is a module with:
   backend raises IntegrityError when the task filled up between its pick and its update;
 - ``peek(*, user, projects, gold, lenient) -> (id, n_active, overlap, priority, age_boost, project
   priority) | None``: the best candidate, read without locks.
+- ``peek_for_gold(*, user, projects) -> (peek row | None, gold_left)``: what a claim in projects with gold
+  reads before its pick, gold drawn or not: the real task a gold check would stand in for, and whether a
+  gold task is left for the worker.
 
 Cost: both read each project's candidates in the order of its partial index (task_claimable_order,
 task_gold_claimable), at most a few per project, and merge them, so a claim costs what the worker's

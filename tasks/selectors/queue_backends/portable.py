@@ -112,3 +112,11 @@ def peek(*, user, projects, gold, lenient=False):
     """The best candidate, read without locks (one per project is enough: nothing is skipped)."""
     return _merged(user=user, projects=projects, gold=gold, lenient=lenient, per_project=1).values_list(
         *_COLUMNS).first()
+
+
+def peek_for_gold(*, user, projects):
+    """(the best real candidate, as peek, or None; whether a gold task is left for the worker), both read
+    whatever the claim's gold draw said (postgres.peek_for_gold does it in one statement)."""
+    real = peek(user=user, projects=projects, gold=False)
+    gold_left = _merged(user=user, projects=projects, gold=True, lenient=False, per_project=1).exists()
+    return (real, gold_left) if real is not None else (None, False)

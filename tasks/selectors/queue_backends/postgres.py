@@ -237,3 +237,17 @@ def peek(*, user, projects, gold, lenient=False):
         cursor.execute(candidates_sql(projects, gold, lenient, per_project=1), _params(user=user, projects=projects))
         row = cursor.fetchone()
     return tuple(row) if row is not None else None
+
+
+def peek_for_gold(*, user, projects):
+    """(the best real candidate, as peek, or None; whether a gold task is left for the worker), read
+    without locks in one statement: a claim in projects with gold runs it whatever the gold draw said, so
+    a gold claim and a real one run the same statements (docs/queue.md, "What a worker can learn")."""
+    real = candidates_sql(projects, False, per_project=1)
+    gold = candidates_sql(projects, True, per_project=1)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT r.*, EXISTS ({gold}) AS gold_left FROM ({real}) r",  # noqa: S608 - constant SQL
+                       _params(user=user, projects=projects))
+        row = cursor.fetchone()
+    return (tuple(row[:-1]), bool(row[-1])) if row is not None else (None, False)
+
