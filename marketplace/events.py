@@ -89,6 +89,11 @@ judgment_approved = Hook("judgment_approved", receiver_app="payments")
 # job in the outbox; that job hands the consensus back through tasks.services.task_consensus_ready, which
 # records the task.completed webhook. send(task_id=).
 task_completed = Hook("task_completed", receiver_app="quality")
+# The same, asked before the fact by the submit (no database access): the jobs a completion of this task
+# must record, [(job name, args)]. The submit writes them in its own counting statement, which every submit
+# runs, so a submit that completes a real task runs no more statements than a gold one (docs/queue.md).
+# ask(task_id=) -> list[tuple[str, list]].
+task_completion_jobs = Hook("task_completion_jobs", receiver_app="quality")
 
 # tasks -> quality, reads: consensus per task for the client's results, ask(task_ids=) -> {task_id: dict};
 # the project's agreement, ask(project_id=) -> dict | None (the client's agreement endpoint, the admin);
@@ -108,4 +113,4 @@ worker_gold_shares = Hook("worker_gold_shares", receiver_app="quality")
 judgment_credits_cleared = Hook("judgment_credits_cleared", receiver_app="payments")
 
 ALL = (api_key_client, worker_work_stopped, worker_standing, worker_pay_verdicts, judgment_approved, task_completed,
-       task_consensus, project_agreement, project_agreement_ensure, worker_gold_shares, judgment_credits_cleared)
+       task_completion_jobs, task_consensus, project_agreement, project_agreement_ensure, worker_gold_shares, judgment_credits_cleared)

@@ -84,6 +84,23 @@ def outbox_enqueue_many(jobs: Iterable[tuple[object, Sequence]]) -> None:
                                      for name, args in rows])
 
 
+def outbox_insert_cte(jobs: Iterable[tuple[object, Sequence]], *, when_sql: str) -> tuple[str, str, list]:
+    """For a caller that records jobs inside one of its own statements (PostgreSQL only), so that the
+    statement runs whether or not the jobs are due: (CTEs to put after the caller's own, a scalar
+    expression the final SELECT must include (else PostgreSQL skips the wake-up), their parameters, in
+    that order). The rows are inserted, and the relay woken, only where `when_sql` (a condition on the
+    caller's CTEs) holds. The same guarantees as outbox_enqueue."""
+    rows = [(_job_name(job), json.dumps(list(args))) for job, args in jobs]
+    assert rows and connection.vendor == "postgresql", "outbox_insert_cte: PostgreSQL, one job at least"  # noqa: S101
+    table = OutboxEvent._meta.db_table
+    values = ", ".join(["(%s, %s)"] * len(rows))
+    ctes = (f"outbox_ev AS (INSERT INTO {table} (job, args, created_at, publishes, request_id) "  # noqa: S608
+            f"SELECT v.job, v.args::jsonb, %s, 0, %s FROM (VALUES {values}) AS v(job, args) WHERE {when_sql} "
+            "RETURNING id), outbox_wake AS (SELECT pg_notify(%s, '') FROM (SELECT 1 FROM outbox_ev LIMIT 1) AS one)")
+    params = [timezone.now(), current_request_id(), *[p for row in rows for p in row], CHANNEL]
+    return ctes, "(SELECT count(*) FROM outbox_wake)", params
+
+
 def _due():
     """Events to publish: never sent, or sent long enough ago without finishing (lost on the way)."""
     cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS)

@@ -1,12 +1,18 @@
 from django.apps import AppConfig
 
 
+def task_completion_jobs(*, task_id: int) -> list[tuple[str, list]]:
+    """The jobs a completed task needs: its consensus, which hands itself back down
+    (tasks.services.completion.task_consensus_ready). No database access: the submit asks before it knows."""
+    return [("quality.jobs.task_consensus_compute", [task_id])]
+
+
 def task_completed_received(*, task_id: int) -> None:
     """In the queue's transaction: the consensus job is an outbox row, so it exists iff the completion
-    commits. The job hands the consensus back down (tasks.services.completion.task_consensus_ready)."""
-    from marketplace.outbox import outbox_enqueue
+    commits."""
+    from marketplace.outbox import outbox_enqueue_many
 
-    outbox_enqueue("quality.jobs.task_consensus_compute", task_id)
+    outbox_enqueue_many(task_completion_jobs(task_id=task_id))
 
 
 class QualityConfig(AppConfig):
@@ -19,6 +25,7 @@ class QualityConfig(AppConfig):
         from quality import pay_evidence, selectors, services
 
         events.task_completed.connect(task_completed_received)
+        events.task_completion_jobs.connect(task_completion_jobs)
         events.task_consensus.connect(selectors.task_consensus_get)
         events.project_agreement.connect(selectors.project_agreement_get)
         events.project_agreement_ensure.connect(services.project_agreement_ensure)

@@ -20,8 +20,11 @@ class ClientOutSerializer(serializers.Serializer):
 
 
 class ClientPatchSerializer(serializers.Serializer):
-    callback_url = serializers.URLField(max_length=500, allow_blank=True,
-                                        help_text="Where events are POSTed; empty string to stop.")
+    # A plain string here: the service's SSRF guard judges the URL (tasks.services.webhooks.callback_url_check),
+    # so every refusal is the same 400 callback_url_refused saying why, not URLField's bare "Enter a valid URL".
+    callback_url = serializers.CharField(max_length=500, allow_blank=True, trim_whitespace=True,
+                                         help_text="Where events are POSTed (a public http(s) URL); empty "
+                                                   "string to stop.")
 
 
 class SecretSerializer(serializers.Serializer):

@@ -113,14 +113,26 @@ def _claim_under_lock(*, user, project_id: int | None, rng) -> Claim | None:
         assignments_expire(now=now, limit=200)
 
     shares = _gold_shares(user=user, projects=projects)
-    gold_projects = [p for p in projects if p.gold_share > 0 and rng.random() < shares.get(p.id, p.gold_share)]
-    if gold_projects:
-        # Serve gold only where real work is available too (else "only gold left" would be a tell), and
-        # with the reason that real task would have been served with.
-        peek = _peek_reason(user=user, projects=gold_projects)
-        if peek is not None:
-            passed_over, reason = peek
-            claim = _claim_one(user=user, projects=gold_projects, gold=True, reason=reason, passed_over=passed_over)
+    with_gold = [p for p in projects if p.gold_share > 0]
+    gold_projects = [p for p in with_gold if rng.random() < shares.get(p.id, p.gold_share)]
+    if with_gold:
+        # One peek on every claim in projects with gold, whatever the draw said, and then a pick by id, gold or
+        # real, so that both kinds of claim run the same statements at the same cost (a timing tell otherwise:
+        # a real pick that searched would scan past every task the worker touched or passed over). The peek
+        # reads the real task a gold check stands in for (its reason is the one served; gold is served only
+        # where real work is left, else "only gold left" would be a tell) and the gold task it would serve
+        # (none left: the claim is real and costs what a real one costs).
+        peeked = gold_projects or with_gold
+        passed_over, reason, gold_task = _peek_reason(user=user, projects=peeked)
+        if gold_projects and gold_task is not None and passed_over is not None:
+            claim = (_claim_one(user=user, projects=gold_projects, gold=True, reason=reason, passed_over=passed_over,
+                                task_id=gold_task)
+                     or _claim_one(user=user, projects=gold_projects, gold=True, reason=reason,
+                                   passed_over=passed_over))  # taken meanwhile: the usual pick
+            if claim is not None:
+                return claim
+        elif passed_over is not None and len(peeked) == len(projects):
+            claim = _claim_one(user=user, projects=projects, gold=False, reason=None, task_id=passed_over)
             if claim is not None:
                 return claim
     claim = _claim_one(user=user, projects=projects, gold=False, reason=None)
@@ -143,17 +155,20 @@ def _gold_shares(*, user, projects: list[ClaimableProject]) -> dict[int, float]:
 
 
 def _claim_one(*, user, projects: list[ClaimableProject], gold: bool, reason: str | None,
-               passed_over: int | None = None, lenient: bool = False) -> Claim | None:
+               passed_over: int | None = None, lenient: bool = False, task_id: int | None = None) -> Claim | None:
+    """Lease the best candidate of these projects (`task_id`: that one, in one attempt, or None)."""
     by_id = {p.id: p.project for p in projects}
     backend = queue_backend()
-    for attempt in range(CLAIM_ATTEMPTS):
+    for attempt in range(1 if task_id is not None else CLAIM_ATTEMPTS):
         try:
             row = backend.pick(user=user, projects=projects, gold=gold, reason=reason, passed_over=passed_over,
-                               lenient=lenient, attempt=attempt)
+                               lenient=lenient, attempt=attempt, task_id=task_id)
         except IntegrityError:
             # Portable path only (its own savepoint): the task filled up between pick and update; pick again.
             logger.info("claim race for worker %s; retrying", user.pk)
             continue
+        if row is None and task_id is not None:
+            return None
         if row is None:
             # SKIP LOCKED passes over rows other claims hold for a moment: only answer "nothing" when a
             # look without locks agrees (else claim again, reading more candidates per project; those
@@ -175,12 +190,13 @@ def _peek(*, user, projects: list[ClaimableProject], gold: bool, lenient: bool =
     return queue_backend().peek(user=user, projects=projects, gold=gold, lenient=lenient)
 
 
-def _peek_reason(*, user, projects: list[ClaimableProject]) -> tuple[int, str] | None:
-    """(id, reason) of the best real task these projects offer the worker: the reason it would be served
-    with, and the task a gold check served instead passes over. None when they offer none."""
-    row = _peek(user=user, projects=projects, gold=False)
+def _peek_reason(*, user, projects: list[ClaimableProject]) -> tuple[int | None, str | None, int | None]:
+    """(id, reason, gold id): the best real task these projects offer the worker (the task a gold check
+    served instead passes over) and the reason it would be served with, (None, None, None) when they offer
+    none; and the gold task a gold check would serve there, or None. One statement on PostgreSQL."""
+    row, gold_task = queue_backend().peek_for_gold(user=user, projects=projects)
     if row is None:
-        return None
+        return None, None, None
     task_id, n_active, overlap, priority, age_boost, project_priority = row
     return task_id, served_reason(n_before=n_active, overlap=overlap, age_boost=age_boost, priority=priority,
-                                  project_priority=project_priority)
+                                  project_priority=project_priority), gold_task

@@ -15,6 +15,7 @@ import http.client
 import ipaddress
 import json
 import logging
+import re
 import socket
 import time
 import uuid
@@ -43,45 +44,96 @@ def _setting(name: str, default):
 NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
 NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: a private translator's own prefix
 SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598: carrier-grade NAT, cloud metadata
+# IANA's global unicast space: nothing outside it is a public IPv6 destination (NAT64 aside), whatever
+# is_global says (Python 3.11 calls the deprecated IPv4-compatible ::a.b.c.d and ::ffff:0:a.b.c.d global).
+IPV6_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+IPV6_DOCUMENTATION_NEW = ipaddress.IPv6Network("3fff::/20")  # RFC 9637 (2024): newer than Python 3.11's tables
+# A host whose last label is a number (decimal, octal 0177, hex 0x7f) is an IPv4 address to libc's
+# inet_aton and to browsers (WHATWG URL "ends in a number"): 2130706433, 0177.0.0.1, 0x7f.1 and 127.1 are
+# all 127.0.0.1. Only the canonical dotted quad is accepted as an address.
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 
 
-def _address_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+def _address_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool = False) -> str | None:
     """Why a callback may not go to this address, or None when it is a globally routable unicast one.
 
     An allow-list, not a deny-list: anything that is not `is_global` is refused (private, loopback,
     link-local, shared 100.64.0.0/10, documentation, benchmarking, reserved, unspecified...), and so is
-    multicast, which Python counts as global. IPv6 forms that carry an IPv4 address (IPv4-mapped, 6to4
-    2002::/16, NAT64 64:ff9b::/96) are judged by the IPv4 address they lead to; Python's is_global looks
-    only at the outer prefix and would pass 6to4 or NAT64 of 10.0.0.1."""
+    multicast, which Python counts as global, and IPv6 outside 2000::/3. IPv6 forms that carry an IPv4
+    address (IPv4-mapped, 6to4 2002::/16, NAT64 64:ff9b::/96) are judged by the IPv4 address they lead to;
+    Python's is_global looks only at the outer prefix and would pass 6to4 or NAT64 of 10.0.0.1.
+
+    `allow_private` (settings.WEBHOOKS_ALLOW_PRIVATE_URLS: tests, a local receiver) lets loopback, private
+    and the other non-global unicast ranges through, never link-local (169.254.169.254 is the cloud's
+    metadata service, fe80::/10 its IPv6 twin), multicast or the unspecified address."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip in NAT64_LOCAL_USE:
-            return "local-use NAT64"
+            return None if allow_private else "local-use NAT64"
         embedded = ip.ipv4_mapped or ip.sixtofour
         if embedded is None and ip in NAT64_WELL_KNOWN:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
-            why = _address_refused(embedded)
+            why = _address_refused(embedded, allow_private=allow_private)
             return f"{why} (embedded in {ip})" if why else None
-    if ip.is_multicast:
-        return "multicast"
-    if ip.is_global:
+    for test, what in ((ip.is_link_local, "link-local"), (ip.is_multicast, "multicast"),
+                       (ip.is_unspecified, "unspecified")):
+        if test:
+            return what
+    if allow_private:
         return None
-    for test, what in ((ip.is_loopback, "loopback"), (ip.is_link_local, "link-local"),
-                       (ip.is_unspecified, "unspecified"), (ip in SHARED_ADDRESS_SPACE, "shared (100.64.0.0/10)"),
+    if isinstance(ip, ipaddress.IPv6Address) and (ip not in IPV6_GLOBAL_UNICAST or ip in IPV6_DOCUMENTATION_NEW):
+        return "loopback" if ip.is_loopback else "non-global IPv6"
+    if ip.is_global and not ip.is_reserved:
+        return None
+    for test, what in ((ip.is_loopback, "loopback"), (ip in SHARED_ADDRESS_SPACE, "shared (100.64.0.0/10)"),
                        (ip.is_private, "private"), (ip.is_reserved, "reserved")):
         if test:
             return what
     return "non-global"
 
 
+def callback_host(hostname: str) -> str:
+    """The host as the network sees it: IDNA-encoded (what getaddrinfo would do with it: fullwidth
+    digits and look-alike letters fold to ASCII, so "１２７.０.０.１" is 127.0.0.1), lower case.
+    Raises UnicodeError for a name IDNA refuses."""
+    if ":" in hostname:  # an IPv6 literal (urlsplit took the brackets off)
+        return hostname.lower()
+    return hostname.encode("idna").decode("ascii").lower()
+
+
+def _host_refused(host: str) -> str | None:
+    """Names refused before any resolver is asked (so the answer does not depend on the machine's
+    resolver): localhost and *.localhost (RFC 6761), and IPv4 written other than as a dotted quad."""
+    name = host[:-1] if host.endswith(".") else host
+    if name == "localhost" or name.endswith(".localhost"):
+        return "is a loopback name"
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host.split("%")[0])
+        except ValueError:
+            return "is not a valid IPv6 address"
+        return None
+    labels = name.split(".")
+    if labels and _NUMERIC_LABEL.match(labels[-1]):
+        try:
+            canonical = str(ipaddress.IPv4Address(host)) == host
+        except ValueError:
+            canonical = False
+        if not canonical:
+            return "is an IPv4 address in a non-canonical form (decimal, octal, hex, short or trailing dot)"
+    return None
+
+
 def callback_url_check(url: str, *, field: str = "callback_url") -> list[str]:
     """Validate a callback URL and return the addresses it may be reached at.
 
-    Refuses non-http(s) URLs, credentials in the URL, and (unless settings.WEBHOOKS_ALLOW_PRIVATE_URLS)
-    any host with an address that is not globally routable unicast (see _address_refused): outgoing
-    webhooks must not be a way into our own network. Called when the URL is registered and again before
-    every delivery attempt, whose connection then goes to an address vetted here (DNS rebinding).
-    Raises ValidationFailed naming `field`."""
+    Refuses non-http(s) URLs, credentials in the URL (http://good@127.0.0.1), loopback names and
+    non-canonical numeric hosts (_host_refused), and any host with an address that is not globally
+    routable unicast (see _address_refused; settings.WEBHOOKS_ALLOW_PRIVATE_URLS lets loopback and
+    private ranges through): outgoing webhooks must not be a way into our own network. Every address the
+    name resolves to must pass. Called when the URL is registered and again before every delivery
+    attempt, whose connection then goes to an address vetted here (DNS rebinding), never following a
+    redirect. Raises ValidationFailed naming `field`."""
     def refuse(message: str):
         raise ValidationFailed(f"{field}: {message}", code="callback_url_refused", fields={field: [message]})
 
@@ -92,18 +144,27 @@ def callback_url_check(url: str, *, field: str = "callback_url") -> list[str]:
         refuse("not a valid URL")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         refuse("must be an http:// or https:// URL with a host")
-    if parts.username or parts.password:
+    if parts.username or parts.password or "@" in parts.netloc:
         refuse("must not carry credentials")
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+        host = callback_host(parts.hostname)
+    except UnicodeError:
+        refuse(f"host {parts.hostname!r} is not a valid host name")
+    allow_private = bool(_setting("WEBHOOKS_ALLOW_PRIVATE_URLS", False))
+    why = _host_refused(host)
+    if why and not (allow_private and why == "is a loopback name"):
+        refuse(f"host {parts.hostname!r} {why}; callbacks must be public")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         refuse(f"host {parts.hostname!r} does not resolve")
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    if not _setting("WEBHOOKS_ALLOW_PRIVATE_URLS", False):
-        for address in addresses:
-            why = _address_refused(ipaddress.ip_address(address.split("%")[0]))
-            if why:
-                refuse(f"resolves to a {why} address ({address}); callbacks must be public")
+    if not addresses:
+        refuse(f"host {parts.hostname!r} does not resolve")
+    for address in addresses:
+        why = _address_refused(ipaddress.ip_address(address.split("%")[0]), allow_private=allow_private)
+        if why:
+            refuse(f"resolves to a {why} address ({address}); callbacks must be public")
     return addresses
 
 
@@ -172,11 +233,12 @@ def _claim_attempt(delivery_id: int, lease: timedelta) -> WebhookDelivery | None
 
 
 def _post(url: str, addresses: list[str], body: bytes, headers: dict, timeout: float) -> tuple[int, str]:
-    """POST to the vetted address (not a fresh DNS answer, so a rebinding host cannot redirect us inward).
-    Redirects are not followed."""
+    """POST to the vetted address (not a fresh DNS answer, so a rebinding host cannot redirect us inward);
+    the name still goes in the Host header and TLS's server name, so certificates are checked against it.
+    Redirects are not followed: http.client never does, and a 3xx is a failed attempt like any non-2xx."""
     parts = urlsplit(url)
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname, parts.port, timeout=timeout)
+    conn = cls(callback_host(parts.hostname), parts.port, timeout=timeout)
     address = addresses[0]
     conn._create_connection = lambda addr, t=None, src=None: socket.create_connection((address, addr[1]), t, src)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

@@ -11,9 +11,13 @@ A backend is a module with:
 - ``claim_context(*, user, project_id, now) -> ClaimContext``: everything the claim decides on;
 - ``pick(*, user, projects, gold, reason, passed_over, lenient, attempt) -> row | None``: lease the best
   candidate (row: assignment id, task id, project id, served reason, expires_at, task data); the portable
-  backend raises IntegrityError when the task filled up between its pick and its update;
+  backend raises IntegrityError when the task filled up between its pick and its update; with ``task_id``,
+  that candidate (found by the claim's peek) or nothing;
 - ``peek(*, user, projects, gold, lenient) -> (id, n_active, overlap, priority, age_boost, project
   priority) | None``: the best candidate, read without locks.
+- ``peek_for_gold(*, user, projects) -> (peek row | None, gold task id | None)``: what a claim in projects
+  with gold reads before its pick, gold drawn or not: the real task a gold check would stand in for (and a
+  real claim takes), and the gold task a gold check would serve.
 
 Cost: both read each project's candidates in the order of its partial index (task_claimable_order,
 task_gold_claimable), at most a few per project, and merge them, so a claim costs what the worker's

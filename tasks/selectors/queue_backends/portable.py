@@ -86,10 +86,15 @@ def _merged(*, user, projects, gold: bool, lenient: bool, per_project: int | Non
             .annotate(effective_priority=F("project__priority") + F("priority")).order_by(*order))
 
 
-def pick(*, user, projects, gold, reason, passed_over, lenient, attempt=0):
+def pick(*, user, projects, gold, reason, passed_over, lenient, attempt=0, task_id=None):
     from tasks.selectors.queue_backends import per_project, served_reason
 
-    candidates = _merged(user=user, projects=projects, gold=gold, lenient=lenient, per_project=per_project(attempt))
+    if task_id is not None:  # the candidate the claim's peek found, or nothing
+        candidates = _candidates(user=user, project_ids=[p.id for p in projects], gold=gold, lenient=False).filter(
+            pk=task_id)
+    else:
+        candidates = _merged(user=user, projects=projects, gold=gold, lenient=lenient,
+                             per_project=per_project(attempt))
     with transaction.atomic():
         task = candidates.select_for_update(skip_locked=True, of=("self",)).select_related("project").first()
         if task is None:
@@ -112,3 +117,11 @@ def peek(*, user, projects, gold, lenient=False):
     """The best candidate, read without locks (one per project is enough: nothing is skipped)."""
     return _merged(user=user, projects=projects, gold=gold, lenient=lenient, per_project=1).values_list(
         *_COLUMNS).first()
+
+
+def peek_for_gold(*, user, projects):
+    """(the best real candidate, as peek, or None; the id of the gold task a gold check would serve, or
+    None), both read whatever the claim's gold draw said (postgres.peek_for_gold does it in one statement)."""
+    real = peek(user=user, projects=projects, gold=False)
+    gold = peek(user=user, projects=projects, gold=True)
+    return (real, gold[0] if gold else None) if real is not None else (None, None)

@@ -203,12 +203,23 @@ def _params(*, user, projects, reason=None, passed_over=None) -> dict:
             "now": timezone.now()}
 
 
-def pick(*, user, projects, gold, reason, passed_over, lenient, attempt=0):
-    """The claim as one statement, in the claim's transaction."""
+def _chosen_sql(gold: bool) -> str:
+    """One named candidate (%(task)s), if it is still one: what a claim takes after its peek found it."""
+    return f"""
+        SELECT t.id, t.n_active, t.overlap, t.priority, t.age_boost, p.priority AS project_priority
+        FROM tasks_task t JOIN tasks_project p ON p.id = t.project_id
+        WHERE t.id = %(task)s AND p.id = ANY(%(projects)s) AND p.status = 'active'
+          AND {_open_for_worker("t", gold, False)}"""  # noqa: S608
+
+
+def pick(*, user, projects, gold, reason, passed_over, lenient, attempt=0, task_id=None):
+    """The claim as one statement, in the claim's transaction. `task_id`: take that candidate or nothing
+    (the one the claim's peek found)."""
     from tasks.selectors.queue_backends import per_project
 
+    cand = _chosen_sql(gold) if task_id is not None else candidates_sql(projects, gold, lenient, per_project(attempt))
     sql = f"""
-        WITH cand AS ({candidates_sql(projects, gold, lenient, per_project(attempt))} FOR UPDATE OF t SKIP LOCKED),
+        WITH cand AS ({cand} FOR UPDATE OF t SKIP LOCKED),
         bumped AS (
             UPDATE tasks_task t SET n_active = t.n_active + 1 FROM cand
             WHERE t.id = cand.id AND t.n_active < t.overlap AND t.status = 'open'
@@ -227,7 +238,8 @@ def pick(*, user, projects, gold, reason, passed_over, lenient, attempt=0):
     # Inside the claim's transaction, without a savepoint: under the worker's lock the only race a
     # statement could lose (the same worker taking the same task twice) cannot happen.
     with connection.cursor() as cursor:
-        cursor.execute(sql, _params(user=user, projects=projects, reason=reason, passed_over=passed_over))
+        cursor.execute(sql, {**_params(user=user, projects=projects, reason=reason, passed_over=passed_over),
+                             "task": task_id})
         return cursor.fetchone()
 
 
@@ -237,3 +249,17 @@ def peek(*, user, projects, gold, lenient=False):
         cursor.execute(candidates_sql(projects, gold, lenient, per_project=1), _params(user=user, projects=projects))
         row = cursor.fetchone()
     return tuple(row) if row is not None else None
+
+
+def peek_for_gold(*, user, projects):
+    """(the best real candidate, as peek, or None; the id of the gold task a gold check would serve, or
+    None), read without locks in one statement: a claim in projects with gold runs it whatever the gold
+    draw said, so a gold claim and a real one run the same statements (docs/queue.md, "What a worker can
+    learn about gold")."""
+    real = candidates_sql(projects, False, per_project=1)
+    gold = candidates_sql(projects, True, per_project=1)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT r.*, (SELECT g.id FROM ({gold}) g) AS gold_id FROM ({real}) r",  # noqa: S608
+                       _params(user=user, projects=projects))
+        row = cursor.fetchone()
+    return (tuple(row[:-1]), row[-1]) if row is not None else (None, None)
