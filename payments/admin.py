@@ -252,6 +252,14 @@ class LedgerAdjustmentAdmin(ReadOnlyAdmin):
     def has_finance_permission(self, request):
         return _is_finance(request)
 
+    def add_view(self, request, form_url="", extra_context=None):
+        # Adjustments are requested through the service (four eyes, idempotency), never added as rows: the
+        # refusal (an HTML page in a browser) points finance to the console's form.
+        if _is_finance(request):
+            raise PermissionDenied("Adjustments and bonuses are requested in the finance console "
+                                   "(New adjustment or bonus), under the same four eyes as the API.")
+        return super().add_view(request, form_url, extra_context)
+
     @admin.display(description="amount", ordering="amount_cents")
     def amount(self, obj):
         return f"{obj.amount_cents / 100:+,.2f} {obj.currency.upper()}"

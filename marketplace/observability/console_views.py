@@ -77,8 +77,11 @@ def finance_reconcile(request):
 def urlpatterns():
     from django.urls import path
 
+    from marketplace.observability import finance_actions
+
     wrap = admin.site.admin_view
     return [
+        *finance_actions.urlpatterns(),
         path("admin/ops/", wrap(ops_console), name="console-ops"),
         path("admin/ops/flags/<int:flag_id>/resolve", wrap(ops_flag_resolve), name="console-ops-flag-resolve"),
         path("admin/finance/", wrap(finance_console), name="console-finance"),

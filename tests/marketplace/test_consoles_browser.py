@@ -143,3 +143,57 @@ def test_finance_sees_its_console_and_not_ops(browser, live_server, world):
     browser.get(f"{live_server.url}/admin/ops/")
     assert "Ops console" not in browser.page_source
     shot(browser, "finance-refused-ops-console")
+
+
+def fill(driver, name: str, value: str):
+    from selenium.webdriver.common.by import By
+
+    box = driver.find_element(By.NAME, name)
+    box.clear()
+    box.send_keys(value)
+
+
+def test_finance_creates_a_batch_from_a_preview_and_a_bonus(browser, live_server, transactional_db, settings):
+    """Issue 30 item 11: no batch or bonus could be made in the console, and the admin's add page for
+    adjustments answered raw JSON."""
+    from selenium.webdriver.common.by import By
+
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    finance = make_user("finance-batch@example.com", groups=("finance",))
+    rich, poor = make_user("rich-browser@example.com"), make_user("poor-browser@example.com")
+    credit(rich, n=4, reward_cents=2510)
+    credit(poor, n=1, reward_cents=500)
+    connect(rich)
+    connect(poor)
+
+    sign_in(browser, live_server.url, finance.email)
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Finance console"))
+    click_and_wait(browser, browser.find_element(By.ID, "new-batch"))
+    fill(browser, "minimum", "10.00")
+    click_and_wait(browser, browser.find_element(By.ID, "batch-preview"))
+    preview = browser.find_element(By.ID, "preview").text
+    assert "rich-browser@example.com" in preview and "100.40 USD" in preview
+    assert "poor-browser@example.com" not in preview  # 5.00 USD is below the minimum
+    assert browser.find_element(By.ID, "preview-total").text == "100.40 USD"
+    shot(browser, "finance-batch-preview")
+    click_and_wait(browser, browser.find_element(By.ID, "batch-create"))
+    assert "created: 1 worker(s), 100.40 USD" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    from payments.models import LedgerAdjustment, PayoutBatch
+
+    batch = PayoutBatch.objects.get()
+    assert list(batch.lines.values_list("worker_id", "amount_cents")) == [(rich.pk, 10040)]
+
+    click_and_wait(browser, browser.find_element(By.ID, "new-adjustment"))
+    fill(browser, "worker", poor.email)
+    fill(browser, "amount", "2.50")
+    fill(browser, "memo", "Thanks for the careful work")
+    click_and_wait(browser, browser.find_element(By.ID, "adjustment-submit"))
+    assert "Bonus of 2.50 USD for poor-browser@example.com posted" in browser.find_element(
+        By.CSS_SELECTOR, ".messagelist").text
+    assert LedgerAdjustment.objects.get().amount_cents == 250
+
+    browser.get(f"{live_server.url}/admin/payments/ledgeradjustment/add/")
+    assert "permission_denied" not in browser.page_source
+    assert "finance console" in browser.find_element(By.ID, "forbidden-reason").text
+    click_and_wait(browser, browser.find_element(By.ID, "to-adjustment-form"))
+    assert browser.current_url.endswith("/admin/finance/adjustments/new")

@@ -1,0 +1,20 @@
+"""Filters of the ops and finance consoles: money as people read it (cents stay in the API and the database)."""
+
+from django import template
+
+register = template.Library()
+
+
+def money_text(cents, currency: str = "usd") -> str:
+    """Integer minor units as an amount with its currency code: 10040, "usd" -> "100.40 USD" (no floats)."""
+    if cents is None:
+        return "—"
+    cents = int(cents)
+    sign = "-" if cents < 0 else ""
+    units, rest = divmod(abs(cents), 100)
+    return f"{sign}{units:,}.{rest:02d} {str(currency).upper()}"
+
+
+@register.filter
+def money(cents, currency: str = "usd") -> str:
+    return money_text(cents, currency)
