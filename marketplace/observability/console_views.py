@@ -53,10 +53,11 @@ def ops_flag_resolve(request, flag_id: int):
 @require_GET
 def finance_console(request):
     _role(request, "finance")
-    data = consoles.finance_console()
-    chart = {"currencies": list(data["money"]),
-             "states": ["pending", "payable", "in_transit", "paid"],
-             "cents": {currency: [row[s] for s in ("pending", "payable", "in_transit", "paid")]
+    data = consoles.finance_console(user_id=request.user.pk)
+    states = ["awaiting_clearance", "pending", "payable", "in_transit", "paid"]
+    chart = {"currencies": [c.upper() for c in data["money"]], "states": states,
+             "state_labels": ["pending (being checked)", "held for review", "payable", "in transit", "paid"],
+             "units": {currency.upper(): [row.get(s, 0) / 100 for s in states]
                        for currency, row in data["money"].items()}}
     return _render(request, "marketplace/console_finance.html", "Finance console", {**data, "chart": chart})
 

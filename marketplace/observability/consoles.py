@@ -157,6 +157,45 @@ def reconciliation_run(*, actor) -> dict:
     return stored
 
 
-def finance_console() -> dict:
-    return {"money": money_by_currency(), "batches": batches(), "reconciliation": last_reconciliation(),
-            "line_statuses": LINE_STATUSES}
+ADJUSTMENTS_SHOWN = 50
+
+
+def adjustments_pending() -> tuple[dict[str, dict], list]:
+    """Adjustments waiting for a second finance user: ({currency: {n, cents}} over all of them, the oldest
+    ADJUSTMENTS_SHOWN rows). Pending rows are few (only those above the approval threshold wait); the
+    (status) filter reads them alone."""
+    from payments.models import LedgerAdjustment
+
+    pending = LedgerAdjustment.objects.filter(status=LedgerAdjustment.Status.PENDING)
+    totals = {currency: {"n": n, "cents": int(cents or 0)} for currency, n, cents in
+              pending.order_by().values("currency").annotate(n=Count("id"), cents=Sum("amount_cents"))
+              .values_list("currency", "n", "cents")}
+    rows = list(pending.select_related("worker", "requested_by").order_by("id")[:ADJUSTMENTS_SHOWN])
+    return dict(sorted(totals.items())), rows
+
+
+def approval_queues(*, user_id: int, batch_rows: list[dict], adjustments: list) -> dict:
+    """What waits for this finance user's approval (created by someone else, and not their own balance) and
+    what they created that waits for another finance user: four eyes as the services enforce them
+    (payout_batch_approve, ledger_adjustment_approve), so the console never offers a refused click."""
+    drafts = [row for row in batch_rows if row["batch"].status == "draft"]
+    queues = {
+        "batches_for_me": [row for row in drafts if row["batch"].created_by_id != user_id],
+        "batches_mine": [row for row in drafts if row["batch"].created_by_id == user_id],
+        "adjustments_for_me": [a for a in adjustments if user_id not in (a.requested_by_id, a.worker_id)],
+        "adjustments_mine": [a for a in adjustments if a.requested_by_id == user_id],
+    }
+    return {**queues, "n_for_me": len(queues["batches_for_me"]) + len(queues["adjustments_for_me"])}
+
+
+def finance_console(*, user_id: int | None = None) -> dict:
+    batch_rows = batches()
+    pending_totals, pending_rows = adjustments_pending()
+    money = money_by_currency()
+    for currency in pending_totals:
+        money.setdefault(currency, {s: 0 for s in gauges.LEDGER_STATES.values()})
+    return {"money": dict(sorted(money.items())), "batches": batch_rows, "reconciliation": last_reconciliation(),
+            "line_statuses": LINE_STATUSES, "adjustments_pending": pending_totals,
+            "default_currency": settings.STRIPE_CURRENCY.lower(),
+            "adjustments": pending_rows,
+            **approval_queues(user_id=user_id, batch_rows=batch_rows, adjustments=pending_rows)}

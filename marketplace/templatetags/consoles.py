@@ -18,3 +18,9 @@ def money_text(cents, currency: str = "usd") -> str:
 @register.filter
 def money(cents, currency: str = "usd") -> str:
     return money_text(cents, currency)
+
+
+@register.filter
+def get_item(mapping, key):
+    """mapping[key], or None: a dict keyed by a loop variable (a currency, a project id)."""
+    return mapping.get(key) if hasattr(mapping, "get") else None

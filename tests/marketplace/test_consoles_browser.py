@@ -131,7 +131,7 @@ def test_finance_sees_its_console_and_not_ops(browser, live_server, world):
     assert "Ops console" not in browser.page_source
     click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Finance console"))
     money = browser.find_element(By.CSS_SELECTOR, "#money tr[data-currency='usd']")
-    assert money.find_element(By.CLASS_NAME, "in_transit").text == "120"
+    assert money.find_element(By.CLASS_NAME, "in_transit").text == "1.20 USD"
     batches = browser.find_element(By.ID, "batches").text
     assert "waiting for a second finance user" in batches
     assert charts_drawn(browser)
@@ -197,3 +197,52 @@ def test_finance_creates_a_batch_from_a_preview_and_a_bonus(browser, live_server
     assert "finance console" in browser.find_element(By.ID, "forbidden-reason").text
     click_and_wait(browser, browser.find_element(By.ID, "to-adjustment-form"))
     assert browser.current_url.endswith("/admin/finance/adjustments/new")
+
+
+def test_finance_reads_every_pending_kind_and_approves_only_what_others_created(browser, live_server,
+                                                                               transactional_db, settings):
+    """Issue 30 item 12: "Pending" was held money only, in cents beside "5.00 USD", and the creator was
+    offered Approve, refused only after clicking; no queue of what waits for me."""
+    from selenium.webdriver.common.by import By
+
+    from payments.services.adjustments import ledger_adjustment_create
+
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS = 1000
+    alice = make_user("alice-finance@example.com", groups=("finance",))
+    bob = make_user("bob-finance@example.com", groups=("finance",))
+    paid, fresh = make_user("paid-rater@example.com"), make_user("fresh-rater@example.com")
+    credit(paid, n=4, reward_cents=2510)
+    connect(paid)
+    credit(fresh, n=3, reward_cents=125, cleared=False)  # a new worker's credits wait to be checked
+    batch = payout_batch_create(actor_id=alice.pk, cutoff=timezone.now(), minimum_cents=1, currency="usd")
+    bonus = ledger_adjustment_create(actor_id=bob.pk, worker_id=fresh.pk, amount_cents=5000, currency="usd",
+                                     kind="bonus", memo="Launch week", reference="browser-bonus")
+    assert bonus.status == "pending"
+
+    sign_in(browser, live_server.url, alice.email)
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Finance console"))
+    money = browser.find_element(By.CSS_SELECTOR, "#money tr[data-currency='usd']")
+    assert money.find_element(By.CLASS_NAME, "awaiting_clearance").text == "3.75 USD"
+    assert money.find_element(By.CLASS_NAME, "adjustments").text == "50.00 USD (1)"
+    assert money.find_element(By.CLASS_NAME, "in_transit").text == "100.40 USD"
+    page_text = browser.find_element(By.ID, "console-finance").text
+    assert "10,040" not in page_text and "10040" not in page_text
+    queue = browser.find_element(By.ID, "approval-queue")
+    assert queue.find_elements(By.CSS_SELECTOR, f"tr[data-adjustment='{bonus.pk}'] button.approve")
+    assert not queue.find_elements(By.CSS_SELECTOR, f"tr[data-batch='{batch.pk}']")  # alice's own batch
+    mine = browser.find_element(By.ID, "mine-waiting").text
+    assert f"Payout batch #{batch.pk}" in mine and "waiting for another finance user" in mine
+    shot(browser, "finance-console-queues")
+    click_and_wait(browser, queue.find_element(By.CSS_SELECTOR, f"tr[data-adjustment='{bonus.pk}'] button.approve"))
+    assert "approved and posted" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    bonus.refresh_from_db()
+    assert bonus.status == "posted" and bonus.decided_by == alice
+
+    sign_in(browser, live_server.url, bob.email)
+    browser.get(f"{live_server.url}/admin/finance/")
+    row = browser.find_element(By.CSS_SELECTOR, f"#approval-queue tr[data-batch='{batch.pk}']")
+    assert "100.40 USD" in row.text and alice.email in row.text
+    click_and_wait(browser, row.find_element(By.CSS_SELECTOR, "button.approve"))
+    batch.refresh_from_db()
+    assert batch.status == "approved" and batch.approved_by == bob

@@ -209,3 +209,29 @@ def test_the_admins_adjustment_add_page_is_an_html_403_pointing_to_the_console(s
     # API clients, and anything not asking for HTML, keep the JSON error shape.
     assert browser(staff["finance"]).get("/admin/payments/ledgeradjustment/add/").json()["error"]["code"] == \
         "permission_denied"
+
+
+def test_the_console_shows_every_pending_kind_in_units_and_queues_by_four_eyes(staff, workers, settings):
+    from payments.services.adjustments import ledger_adjustment_create
+
+    settings.PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS = 1000
+    fresh = make_user("fresh@example.com")
+    credit(fresh, n=3, reward_cents=125, cleared=False)
+    mine = payout_batch_create(actor_id=staff["finance"].pk, cutoff=timezone.now(), minimum_cents=1, currency="usd")
+    theirs = ledger_adjustment_create(actor_id=staff["finance2"].pk, worker_id=fresh.pk, amount_cents=5000,
+                                      currency="usd", kind="bonus", memo="x", reference="r-theirs")
+    own_balance = ledger_adjustment_create(actor_id=staff["finance2"].pk, worker_id=staff["finance"].pk,
+                                           amount_cents=2000, currency="usd", kind="bonus", memo="y", reference="r-me")
+    page = browser(staff["finance"]).get("/admin/finance/")
+    text = strip_tags(page.content.decode())
+    assert "3.75 USD" in text and "70.00 USD (2)" in text  # pending (being checked), adjustments waiting
+    assert "10,540" not in text and "10540" not in text  # the batch's 105.40 USD, never in cents
+    assert [r["batch"] for r in page.context["batches_for_me"]] == [] and \
+        [r["batch"] for r in page.context["batches_mine"]] == [mine]
+    assert page.context["adjustments_for_me"] == [theirs]  # never the one on their own balance
+    assert own_balance not in page.context["adjustments_for_me"]
+    assert f'/admin/finance/batches/{mine.pk}/approve' not in page.content.decode()
+    other = browser(staff["finance2"]).get("/admin/finance/")
+    assert [r["batch"] for r in other.context["batches_for_me"]] == [mine]
+    assert other.context["adjustments_for_me"] == [] and len(other.context["adjustments_mine"]) == 2
+    assert f'/admin/finance/batches/{mine.pk}/approve' in other.content.decode()

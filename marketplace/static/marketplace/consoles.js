@@ -21,11 +21,11 @@
        borderColor: "#ba2121", pointRadius: 0}]}});
   }
   if (data.currencies) {
-    var colours = ["#f5dd5d", "#79aec8", "#417690", "#5b8a3c"];
+    var colours = ["#c9a227", "#f5dd5d", "#79aec8", "#417690", "#5b8a3c"];
     draw("chart-money", {type: "bar", data: {labels: data.currencies, datasets: data.states.map(function (state, i) {
-      return {label: state.replace("_", " "), backgroundColor: colours[i],
-              data: data.currencies.map(function (c) { return data.cents[c][i]; })};
-    })}});
+      return {label: data.state_labels[i], backgroundColor: colours[i],
+              data: data.currencies.map(function (c) { return data.units[c][i]; })};
+    })}, options: Object.assign({}, options, {scales: {y: {title: {display: true, text: "currency units"}}}})});
   }
   document.documentElement.setAttribute("data-charts", "drawn");
 })();
