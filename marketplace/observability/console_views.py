@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace.errors import Conflict, NotFound, ValidationFailed
-from marketplace.observability import consoles
+from marketplace.observability import consoles, ops_actions
 
 
 def _role(request, role: str):
@@ -27,6 +27,7 @@ def _render(request, template: str, title: str, context: dict):
 def ops_console(request):
     _role(request, "ops")
     data = consoles.ops_console()
+    data["flag_rows"] = ops_actions.flag_rows(data["flags"])  # evidence and actions in sentences
     chart = {"labels": [row["project"].name for row in data["projects"]],
              "judgments_24h": [row["judgments_24h"] for row in data["projects"]],
              "hourly": [row["hourly_cents"] for row in data["projects"]],
@@ -78,11 +79,12 @@ def finance_reconcile(request):
 def urlpatterns():
     from django.urls import path
 
-    from marketplace.observability import finance_actions
+    from marketplace.observability import finance_actions, ops_actions
 
     wrap = admin.site.admin_view
     return [
         *finance_actions.urlpatterns(),
+        *ops_actions.urlpatterns(),
         path("admin/ops/", wrap(ops_console), name="console-ops"),
         path("admin/ops/flags/<int:flag_id>/resolve", wrap(ops_flag_resolve), name="console-ops-flag-resolve"),
         path("admin/finance/", wrap(finance_console), name="console-finance"),

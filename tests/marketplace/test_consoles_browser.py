@@ -246,3 +246,53 @@ def test_finance_reads_every_pending_kind_and_approves_only_what_others_created(
     click_and_wait(browser, row.find_element(By.CSS_SELECTOR, "button.approve"))
     batch.refresh_from_db()
     assert batch.status == "approved" and batch.approved_by == bob
+
+
+def test_ops_reads_flags_in_sentences_opens_the_answers_and_dismisses_two_at_once(browser, live_server,
+                                                                                  transactional_db, settings):
+    """Issue 30 item 9: evidence was a raw dump, the worker an email without a link, no bulk decision,
+    and the page 1351 px wide at 1280."""
+    from selenium.webdriver.common.by import By
+
+    from quality.services.flags import flag_raise
+
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    ops = make_user("ops-flags@example.com", groups=("ops",))
+    fast = {"rule": "fast", "level": "suspend", "message": "Median time per task is under 4 s.",
+            "evidence": {"median_seconds": 1.2, "n_timed": 30, "floor": 4}}
+    flags = []
+    for name in ("first", "second", "third"):
+        worker = make_user(f"{name}-a-rather-long-address-for-a-rater@example.com")
+        project = make_project(reward_cents=40)
+        credit(worker, n=3, project=project)
+        flags.append(flag_raise(worker_id=worker.pk, project_id=project.pk, findings=[fast], n_judgments=30))
+
+    browser.set_window_size(1280, 1400)
+    sign_in(browser, live_server.url, ops.email)
+    browser.get(f"{live_server.url}/admin/ops/")
+    table = browser.find_element(By.ID, "flags").text
+    assert "Median 1.2 s per task over 30 timed judgments (the floor is 4 s)." in table
+    assert "Earnings held: 1.20 USD." in table and "Suspended from all work on the platform." in table
+    for raw in ("[{", "'rule'", "requeued_judgment_ids", "True"):
+        assert raw not in table, raw
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 1280, width
+    shot(browser, "ops-console-flags-1280")
+
+    row = browser.find_element(By.CSS_SELECTOR, f"tr[data-flag='{flags[0].pk}']")
+    click_and_wait(browser, row.find_element(By.CSS_SELECTOR, "a.answers"))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#judgments tbody tr[data-judgment]")) == 3
+    assert flags[0].worker.email in browser.find_element(By.TAG_NAME, "h2").text
+    browser.back()
+
+    for flag in flags[:2]:
+        browser.find_element(By.CSS_SELECTOR, f"tr[data-flag='{flag.pk}'] input[type=checkbox]").click()
+    browser.find_element(By.ID, "bulk-note").send_keys("same bot, both dismissed")
+    click_and_wait(browser, browser.find_element(By.ID, "bulk-dismiss"))
+    assert "2 flags dismissed" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    statuses = []
+    for flag in flags:
+        flag.refresh_from_db()
+        statuses.append(flag.status)
+    assert statuses == ["dismissed", "dismissed", "open"]
+    assert flags[0].note == "same bot, both dismissed"
