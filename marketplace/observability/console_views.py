@@ -30,9 +30,9 @@ def ops_console(request):
     data["flag_rows"] = ops_actions.flag_rows(data["flags"])  # evidence and actions in sentences
     chart = {"labels": [row["project"].name for row in data["projects"]],
              "judgments_24h": [row["judgments_24h"] for row in data["projects"]],
-             "hourly": [row["hourly_cents"] for row in data["projects"]],
-             "floor": data["pay_floor_cents"]}
-    return _render(request, "marketplace/console_ops.html", "Ops console", {**data, "chart": chart})
+             **ops_actions.pay_chart(data["projects"], data["pay_floor_cents"])}  # units, outliers capped
+    return _render(request, "marketplace/console_ops.html", "Ops console",
+                   {**data, "chart": chart, "pay_outliers": chart["pay_outliers"]})
 
 
 @require_POST

@@ -84,7 +84,34 @@ def project_rows(now=None) -> list[dict]:
             "pending_hourly_cents": figures["pending_hourly_cents"], "rate_hourly_cents": figures["rate_hourly_cents"],
             "below_floor": figures["below_pay_floor"], "alpha": agreement.alpha if agreement else None,
         })
+        rows[-1].update(project_eta(rows[-1]))
     return rows
+
+
+# A project is behind when, at its last 24 hours' pace, its open work takes longer than this (no project
+# has a deadline of its own yet); stalled when it has open tasks and no judgment in 24 hours.
+ETA_BEHIND_HOURS = 7 * 24
+RISK_ORDER = {"stalled": 0, "behind": 1, "on track": 2, "paused": 3, "done": 4}
+
+
+def project_eta(row: dict) -> dict:
+    """Up to open x overlap judgments are left (an upper bound: the task counts do not say how many each open
+    task already has); at the last 24 hours' rate that takes eta_hours. Risk: stalled, behind, on track, paused, done."""
+    remaining = row["open"] * row["project"].overlap
+    per_hour = row["judgments_24h"] / 24
+    if remaining == 0:
+        return {"remaining": 0, "eta_hours": 0.0, "risk": "done"}
+    if row["project"].status == "paused":
+        return {"remaining": remaining, "eta_hours": remaining / per_hour if per_hour else None, "risk": "paused"}
+    if per_hour == 0:
+        return {"remaining": remaining, "eta_hours": None, "risk": "stalled"}
+    eta = remaining / per_hour
+    return {"remaining": remaining, "eta_hours": eta, "risk": "behind" if eta > ETA_BEHIND_HOURS else "on track"}
+
+
+def by_risk(rows: list[dict]) -> list[dict]:
+    """Most at risk first: stalled, then behind (longest ETA first), on track, done; priority breaks ties."""
+    return sorted(rows, key=lambda r: (RISK_ORDER[r["risk"]], -(r["eta_hours"] or 0), -r["project"].priority))
 
 
 def open_flags():
@@ -104,7 +131,7 @@ def pools():
 
 def ops_console(now=None) -> dict:
     n_flags, flags = open_flags()
-    rows = project_rows(now)
+    rows = by_risk(project_rows(now))
     at = gauges.project_task_counts()["at"]
     return {"projects": rows, "n_flags": n_flags, "flags": flags, "pools": pools(),
             "snapshot_at": datetime.fromtimestamp(at, tz=UTC) if at else None,

@@ -108,6 +108,27 @@ def action_sentences(flag) -> list[str]:
     return out or ["Nothing yet."]
 
 
+OUTLIER_RATIO = 4  # the top figure is off the scale when it exceeds the next one this many times
+AXIS_HEADROOM = 1.5
+
+
+def pay_chart(rows: list[dict], floor_cents: int) -> dict:
+    """The pay chart's data in currency units, with its axis capped when one figure would flatten the
+    others: when the highest exceeds OUTLIER_RATIO x the next (and twice the floor), the axis ends at
+    AXIS_HEADROOM x max(next, floor) and every bar beyond is drawn to the edge and listed as off the scale."""
+    values = [row["hourly_cents"] for row in rows]
+    known = sorted((v for v in values if v is not None), reverse=True)
+    axis_max, outliers = None, []
+    if len(known) >= 2 and known[0] > OUTLIER_RATIO * max(known[1], 1) and known[0] > 2 * floor_cents:
+        cap = AXIS_HEADROOM * max(known[1], floor_cents)
+        axis_max = round(cap / 100, 2)
+        outliers = [{"index": i, "project": rows[i]["project"].name,
+                     "text": money_text(v, rows[i]["project"].currency)} for i, v in enumerate(values)
+                    if v is not None and v > cap]
+    return {"hourly": [None if v is None else v / 100 for v in values], "floor": floor_cents / 100,
+            "pay_axis_max": axis_max, "pay_outliers": outliers}
+
+
 def flag_rows(flags) -> list[dict]:
     return [{"flag": flag, "evidence": evidence_sentences(flag), "actions": action_sentences(flag)} for flag in flags]
 

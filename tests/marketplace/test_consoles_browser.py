@@ -296,3 +296,55 @@ def test_ops_reads_flags_in_sentences_opens_the_answers_and_dismisses_two_at_onc
         statuses.append(flag.status)
     assert statuses == ["dismissed", "dismissed", "open"]
     assert flags[0].note == "same bot, both dismissed"
+
+
+def test_ops_sees_which_project_is_behind_and_reads_pay_in_units(browser, live_server, transactional_db, settings):
+    """Issue 30 item 10: nothing marked a project as behind, pay read "581,853 usd cents cleared", chart
+    labels were clipped and one outlier flattened the pay chart."""
+    from selenium.webdriver.common.by import By
+
+    from tasks.models import Judgment, Task
+
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.PAY_HOURLY_MIN_JUDGMENTS = 3
+    settings.PAY_FLOOR_HOURLY_CENTS = 1000
+    ops = make_user("ops-eta@example.com", groups=("ops",))
+    stalled = make_project(reward_cents=40)
+    stalled.name = "Stalled code review of the payments module, second pass"
+    stalled.save(update_fields=["name"])
+    for i in range(4):
+        Task.objects.create(project=stalled, external_id=f"idle-{i}", data={"content": "x"}, overlap=3)
+    steady, bot = make_project(reward_cents=40), make_project(reward_cents=40)
+    for project, seconds, email in ((steady, 12.0, "steady@example.com"), (bot, 0.25, "bot@example.com")):
+        worker = make_user(email)
+        credit(worker, n=3, project=project, reward_cents=40)
+        Judgment.objects.filter(worker=worker).update(seconds_spent=seconds)
+
+    sign_in(browser, live_server.url, ops.email)
+    browser.get(f"{live_server.url}/admin/ops/")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#projects tbody tr")
+    assert rows[0].get_attribute("data-project") == str(stalled.pk)
+    assert rows[0].find_element(By.CLASS_NAME, "outlook").text.startswith("stalled: no judgment in 24 h")
+    steady_row = browser.find_element(By.CSS_SELECTOR, f"#projects tr[data-project='{steady.pk}']")
+    assert "on track: about 3.0 days left" in steady_row.find_element(By.CLASS_NAME, "outlook").text
+    bot_row = browser.find_element(By.CSS_SELECTOR, f"#projects tr[data-project='{bot.pk}']")
+    assert bot_row.find_element(By.CLASS_NAME, "hourly").text == "5,760.00 USD cleared"
+    assert "cents" not in browser.find_element(By.ID, "projects").text
+    assert f"{bot.name} at 5,760.00 USD an hour" in browser.find_element(By.ID, "pay-outliers").text
+    assert charts_drawn(browser)
+    pay = browser.execute_script("""
+        var chart = Chart.getChart(document.getElementById('chart-pay'));
+        return {max: chart.scales.x.max, data: chart.data.datasets[0].data};""")
+    assert pay["max"] == 180  # 1.5 x the steady project's 120.00 USD, not 5,760
+    shot(browser, "ops-console-outlook")
+    for canvas in ("chart-pay", "chart-throughput"):
+        fit = browser.execute_script("""
+            var chart = Chart.getChart(document.getElementById(arguments[0])), y = chart.scales.y;
+            chart.ctx.save(); chart.ctx.font = Chart.helpers.toFont(y.options.ticks.font).string;
+            var lines = [].concat.apply([], y.ticks.map(function (t) { return [].concat(t.label); }));
+            var widest = Math.max.apply(null, lines.map(function (l) { return chart.ctx.measureText(l).width; }));
+            chart.ctx.restore();
+            return {labels: y.ticks.map(function (t) { return [].concat(t.label).join(" "); }), widest: widest,
+                    room: y.width, left: y.left};""", canvas)
+        assert sorted(fit["labels"]) == sorted([stalled.name, steady.name, bot.name]), fit  # every tick, whole
+        assert fit["left"] >= 0 and fit["widest"] <= fit["room"], fit  # and every line fits beside the bars

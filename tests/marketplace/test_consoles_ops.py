@@ -121,3 +121,36 @@ def test_finance_and_workers_cannot_bulk_resolve(ops):
                                      {"flag": [flag.pk], "decision": "dismiss"}).status_code == 302
     flag.refresh_from_db()
     assert flag.status == "open"
+
+
+def test_risk_order_and_eta():
+    from types import SimpleNamespace
+
+    from marketplace.observability.consoles import by_risk, project_eta
+
+    def row(name, open_, per_24h, status="active", overlap=3, priority=0):
+        r = {"project": SimpleNamespace(name=name, overlap=overlap, status=status, priority=priority),
+             "open": open_, "judgments_24h": per_24h}
+        r.update(project_eta(r))
+        return r
+
+    rows = [row("done", 0, 0), row("fast", 10, 240), row("paused", 10, 0, status="paused"),
+            row("slow", 1000, 24), row("idle", 5, 0)]
+    assert [r["risk"] for r in rows] == ["done", "on track", "paused", "behind", "stalled"]
+    assert rows[3]["eta_hours"] == 3000 and rows[1]["eta_hours"] == 3
+    assert [r["project"].name for r in by_risk(rows)] == ["idle", "slow", "fast", "paused", "done"]
+
+
+def test_one_outlier_caps_the_pay_axis_and_is_listed():
+    from types import SimpleNamespace
+
+    from marketplace.observability.ops_actions import pay_chart
+
+    def row(name, cents):
+        return {"project": SimpleNamespace(name=name, currency="usd"), "hourly_cents": cents}
+
+    chart = pay_chart([row("a", 1500), row("b", 581_853), row("c", None), row("d", 1200)], floor_cents=1000)
+    assert chart["pay_axis_max"] == 22.5 and chart["hourly"] == [15.0, 5818.53, None, 12.0]
+    assert chart["pay_outliers"] == [{"index": 1, "project": "b", "text": "5,818.53 USD"}]
+    even = pay_chart([row("a", 1500), row("b", 3000)], floor_cents=1000)
+    assert even["pay_axis_max"] is None and even["pay_outliers"] == []
