@@ -202,7 +202,7 @@ def test_the_admins_adjustment_add_page_is_an_html_403_pointing_to_the_console(s
     page = browser(staff["finance"]).get("/admin/payments/ledgeradjustment/add/", **HTML)
     assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
     text = page.content.decode()
-    assert "permission_denied" not in text and "finance console" in text
+    assert "permission_denied" not in text and "finance console" in text and "Finance console" in text
     assert 'href="/admin/finance/adjustments/new"' in text
     as_ops = browser(staff["ops"]).get("/admin/payments/ledgeradjustment/add/", **HTML)
     assert as_ops.status_code == 403 and "/admin/finance/adjustments/new" not in as_ops.content.decode()
