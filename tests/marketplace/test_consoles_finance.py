@@ -235,3 +235,12 @@ def test_the_console_shows_every_pending_kind_in_units_and_queues_by_four_eyes(s
     assert [r["batch"] for r in other.context["batches_for_me"]] == [mine]
     assert other.context["adjustments_for_me"] == [] and len(other.context["adjustments_mine"]) == 2
     assert f'/admin/finance/batches/{mine.pk}/approve' in other.content.decode()
+
+
+def test_the_batch_admin_page_offers_approve_only_to_another_finance_user(staff, workers):
+    batch = payout_batch_create(actor_id=staff["finance"].pk, cutoff=timezone.now(), minimum_cents=1, currency="usd")
+    url = f"/admin/payments/payoutbatch/{batch.pk}/change/"
+    own = browser(staff["finance"]).get(url).content.decode()
+    assert f"/admin/payments/payoutbatch/{batch.pk}/approve/" not in own and "you created it" in own
+    other = browser(staff["finance2"]).get(url).content.decode()
+    assert f"/admin/payments/payoutbatch/{batch.pk}/approve/" in other and "you created it" not in other
