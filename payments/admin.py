@@ -2,6 +2,8 @@
 entries, made by services); payout batches are approved and executed by finance through the services;
 Stripe events can be replayed when their processing failed."""
 
+from contextvars import ContextVar
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
@@ -117,6 +119,11 @@ class PayoutLineInline(admin.TabularInline):
         return False
 
 
+# Who is viewing a batch's change page (set by PayoutBatchAdmin.change_view for its rendering only): the
+# creator is not offered an Approve the service would refuse (four eyes).
+_viewer: ContextVar[int | None] = ContextVar("payout_batch_admin_viewer", default=None)
+
+
 def _is_finance(request) -> bool:
     return bool(request.user.is_active and request.user.has_role(FINANCE_GROUP))
 
@@ -171,10 +178,22 @@ class PayoutBatchAdmin(ReadOnlyAdmin):
     def csv_link(self, obj):
         return format_html('<a href="{}">export.csv</a>', reverse("admin:payments_payoutbatch_csv", args=[obj.pk]))
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        token = _viewer.set(request.user.pk)  # finance_actions gets the object only: who is looking
+        try:
+            response = super().change_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):  # readonly fields are computed while the template renders
+                response.render()
+            return response
+        finally:
+            _viewer.reset(token)
+
     @admin.display(description="finance")
     def finance_actions(self, obj):
         # Buttons inside the change form submit it (with its CSRF token) to the approve/execute views.
         buttons = []
+        if obj.status == PayoutBatch.Status.DRAFT and obj.created_by_id == _viewer.get():
+            return "you created it: waiting for another finance user to approve (four eyes)"
         if obj.status == PayoutBatch.Status.DRAFT:
             buttons.append(("approve", "Approve (not the creator)"))
         if obj.status in (PayoutBatch.Status.APPROVED, PayoutBatch.Status.EXECUTING):
@@ -251,6 +270,14 @@ class LedgerAdjustmentAdmin(ReadOnlyAdmin):
 
     def has_finance_permission(self, request):
         return _is_finance(request)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # Adjustments are requested through the service (four eyes, idempotency), never added as rows: the
+        # refusal (an HTML page in a browser) points finance to the console's form.
+        if _is_finance(request):
+            raise PermissionDenied("Adjustments and bonuses are requested in the finance console "
+                                   "(New adjustment or bonus), under the same four eyes as the API.")
+        return super().add_view(request, form_url, extra_context)
 
     @admin.display(description="amount", ordering="amount_cents")
     def amount(self, obj):

@@ -242,3 +242,22 @@ def judgment_credits_cleared_by_project(*, judgment_ids_by_project: dict[int, li
         pending = kind == Kind.WORKER_PENDING and pk > marks.get(worker, 0)
         out[project_of[ref]]["pending_cents" if pending else "cleared_cents"] += amount
     return out
+
+
+def payout_candidate_accounts(*, currency: str, minimum_cents: int) -> tuple[dict[int, str], dict[int, int]]:
+    """Who a payout batch may pay: ({worker_id: Stripe destination} of workers with payouts enabled,
+    {worker_id: payable account id} of those whose payable balance is at least minimum_cents). The first
+    half of payout_batch_create's selection, shared with its preview so both pick the same workers."""
+    destinations = dict(StripeAccount.objects.filter(payouts_enabled=True).values_list("user_id", "stripe_id"))
+    payable_ids = dict(LedgerAccount.objects.filter(
+        kind=Kind.WORKER_PAYABLE, currency=currency, worker_id__in=list(destinations),
+        balance_cents__gte=minimum_cents).values_list("worker_id", "pk"))
+    return destinations, payable_ids
+
+
+def payable_credited_up_to(*, account_ids: list[int], cutoff) -> dict[int, int]:
+    """{account_id: cents} credited to these payable accounts by transactions up to the cutoff: the second
+    half of the selection (a line pays min(this, the current balance) when that reaches the minimum)."""
+    return {account_id: cents_int(total) for account_id, total in
+            LedgerEntry.objects.filter(account_id__in=account_ids, transaction__created_at__lte=cutoff)
+            .values("account_id").annotate(total=cents_sum("amount_cents")).values_list("account_id", "total")}

@@ -123,4 +123,11 @@ def json_400(request, exception=None):
 
 
 def json_403(request, exception=None):
+    # A person's browser outside the API (the admin, the consoles) gets a page it can read; clients of the
+    # API, and anything not asking for HTML, keep the one JSON error shape.
+    if not request.path.startswith("/api/") and "text/html" in request.headers.get("Accept", ""):
+        from django.template.response import TemplateResponse
+
+        reason = str(exception) if exception is not None and str(exception) else ""
+        return TemplateResponse(request, "marketplace/forbidden.html", {"reason": reason}, status=403)
     return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)

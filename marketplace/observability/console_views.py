@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace.errors import Conflict, NotFound, ValidationFailed
-from marketplace.observability import consoles
+from marketplace.observability import consoles, ops_actions
 
 
 def _role(request, role: str):
@@ -27,11 +27,12 @@ def _render(request, template: str, title: str, context: dict):
 def ops_console(request):
     _role(request, "ops")
     data = consoles.ops_console()
+    data["flag_rows"] = ops_actions.flag_rows(data["flags"])  # evidence and actions in sentences
     chart = {"labels": [row["project"].name for row in data["projects"]],
              "judgments_24h": [row["judgments_24h"] for row in data["projects"]],
-             "hourly": [row["hourly_cents"] for row in data["projects"]],
-             "floor": data["pay_floor_cents"]}
-    return _render(request, "marketplace/console_ops.html", "Ops console", {**data, "chart": chart})
+             **ops_actions.pay_chart(data["projects"], data["pay_floor_cents"])}  # units, outliers capped
+    return _render(request, "marketplace/console_ops.html", "Ops console",
+                   {**data, "chart": chart, "pay_outliers": chart["pay_outliers"]})
 
 
 @require_POST
@@ -53,10 +54,11 @@ def ops_flag_resolve(request, flag_id: int):
 @require_GET
 def finance_console(request):
     _role(request, "finance")
-    data = consoles.finance_console()
-    chart = {"currencies": list(data["money"]),
-             "states": ["pending", "payable", "in_transit", "paid"],
-             "cents": {currency: [row[s] for s in ("pending", "payable", "in_transit", "paid")]
+    data = consoles.finance_console(user_id=request.user.pk)
+    states = ["awaiting_clearance", "pending", "payable", "in_transit", "paid"]
+    chart = {"currencies": [c.upper() for c in data["money"]], "states": states,
+             "state_labels": ["pending (being checked)", "held for review", "payable", "in transit", "paid"],
+             "units": {currency.upper(): [row.get(s, 0) / 100 for s in states]
                        for currency, row in data["money"].items()}}
     return _render(request, "marketplace/console_finance.html", "Finance console", {**data, "chart": chart})
 
@@ -77,8 +79,12 @@ def finance_reconcile(request):
 def urlpatterns():
     from django.urls import path
 
+    from marketplace.observability import finance_actions, ops_actions
+
     wrap = admin.site.admin_view
     return [
+        *finance_actions.urlpatterns(),
+        *ops_actions.urlpatterns(),
         path("admin/ops/", wrap(ops_console), name="console-ops"),
         path("admin/ops/flags/<int:flag_id>/resolve", wrap(ops_flag_resolve), name="console-ops-flag-resolve"),
         path("admin/finance/", wrap(finance_console), name="console-finance"),

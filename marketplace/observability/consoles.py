@@ -84,7 +84,34 @@ def project_rows(now=None) -> list[dict]:
             "pending_hourly_cents": figures["pending_hourly_cents"], "rate_hourly_cents": figures["rate_hourly_cents"],
             "below_floor": figures["below_pay_floor"], "alpha": agreement.alpha if agreement else None,
         })
+        rows[-1].update(project_eta(rows[-1]))
     return rows
+
+
+# A project is behind when, at its last 24 hours' pace, its open work takes longer than this (no project
+# has a deadline of its own yet); stalled when it has open tasks and no judgment in 24 hours.
+ETA_BEHIND_HOURS = 7 * 24
+RISK_ORDER = {"stalled": 0, "behind": 1, "on track": 2, "paused": 3, "done": 4}
+
+
+def project_eta(row: dict) -> dict:
+    """Up to open x overlap judgments are left (an upper bound: the task counts do not say how many each open
+    task already has); at the last 24 hours' rate that takes eta_hours. Risk: stalled, behind, on track, paused, done."""
+    remaining = row["open"] * row["project"].overlap
+    per_hour = row["judgments_24h"] / 24
+    if remaining == 0:
+        return {"remaining": 0, "eta_hours": 0.0, "risk": "done"}
+    if row["project"].status == "paused":
+        return {"remaining": remaining, "eta_hours": remaining / per_hour if per_hour else None, "risk": "paused"}
+    if per_hour == 0:
+        return {"remaining": remaining, "eta_hours": None, "risk": "stalled"}
+    eta = remaining / per_hour
+    return {"remaining": remaining, "eta_hours": eta, "risk": "behind" if eta > ETA_BEHIND_HOURS else "on track"}
+
+
+def by_risk(rows: list[dict]) -> list[dict]:
+    """Most at risk first: stalled, then behind (longest ETA first), on track, done; priority breaks ties."""
+    return sorted(rows, key=lambda r: (RISK_ORDER[r["risk"]], -(r["eta_hours"] or 0), -r["project"].priority))
 
 
 def open_flags():
@@ -104,7 +131,7 @@ def pools():
 
 def ops_console(now=None) -> dict:
     n_flags, flags = open_flags()
-    rows = project_rows(now)
+    rows = by_risk(project_rows(now))
     at = gauges.project_task_counts()["at"]
     return {"projects": rows, "n_flags": n_flags, "flags": flags, "pools": pools(),
             "snapshot_at": datetime.fromtimestamp(at, tz=UTC) if at else None,
@@ -157,6 +184,45 @@ def reconciliation_run(*, actor) -> dict:
     return stored
 
 
-def finance_console() -> dict:
-    return {"money": money_by_currency(), "batches": batches(), "reconciliation": last_reconciliation(),
-            "line_statuses": LINE_STATUSES}
+ADJUSTMENTS_SHOWN = 50
+
+
+def adjustments_pending() -> tuple[dict[str, dict], list]:
+    """Adjustments waiting for a second finance user: ({currency: {n, cents}} over all of them, the oldest
+    ADJUSTMENTS_SHOWN rows). Pending rows are few (only those above the approval threshold wait); the
+    (status) filter reads them alone."""
+    from payments.models import LedgerAdjustment
+
+    pending = LedgerAdjustment.objects.filter(status=LedgerAdjustment.Status.PENDING)
+    totals = {currency: {"n": n, "cents": int(cents or 0)} for currency, n, cents in
+              pending.order_by().values("currency").annotate(n=Count("id"), cents=Sum("amount_cents"))
+              .values_list("currency", "n", "cents")}
+    rows = list(pending.select_related("worker", "requested_by").order_by("id")[:ADJUSTMENTS_SHOWN])
+    return dict(sorted(totals.items())), rows
+
+
+def approval_queues(*, user_id: int, batch_rows: list[dict], adjustments: list) -> dict:
+    """What waits for this finance user's approval (created by someone else, and not their own balance) and
+    what they created that waits for another finance user: four eyes as the services enforce them
+    (payout_batch_approve, ledger_adjustment_approve), so the console never offers a refused click."""
+    drafts = [row for row in batch_rows if row["batch"].status == "draft"]
+    queues = {
+        "batches_for_me": [row for row in drafts if row["batch"].created_by_id != user_id],
+        "batches_mine": [row for row in drafts if row["batch"].created_by_id == user_id],
+        "adjustments_for_me": [a for a in adjustments if user_id not in (a.requested_by_id, a.worker_id)],
+        "adjustments_mine": [a for a in adjustments if a.requested_by_id == user_id],
+    }
+    return {**queues, "n_for_me": len(queues["batches_for_me"]) + len(queues["adjustments_for_me"])}
+
+
+def finance_console(*, user_id: int | None = None) -> dict:
+    batch_rows = batches()
+    pending_totals, pending_rows = adjustments_pending()
+    money = money_by_currency()
+    for currency in pending_totals:
+        money.setdefault(currency, {s: 0 for s in gauges.LEDGER_STATES.values()})
+    return {"money": dict(sorted(money.items())), "batches": batch_rows, "reconciliation": last_reconciliation(),
+            "line_statuses": LINE_STATUSES, "adjustments_pending": pending_totals,
+            "default_currency": settings.STRIPE_CURRENCY.lower(),
+            "adjustments": pending_rows,
+            **approval_queues(user_id=user_id, batch_rows=batch_rows, adjustments=pending_rows)}

@@ -9,13 +9,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from marketplace.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from payments.lock_objects import ledger_accounts_lock, payout_batch_lock
-from payments.models import LedgerAccount, LedgerEntry, LedgerTransaction, PayoutBatch, PayoutLine, StripeAccount
-from payments.selectors import OPEN_LINE_STATUSES
+from payments.models import LedgerAccount, LedgerTransaction, PayoutBatch, PayoutLine
+from payments.selectors import OPEN_LINE_STATUSES, payable_credited_up_to, payout_candidate_accounts
 from payments.services.ledger import ledger_post_many
 
 Kind = LedgerAccount.Kind
@@ -36,6 +35,33 @@ def _nothing_to_pay(*, currency: str, minimum_cents: int, cutoff: datetime) -> C
                     extra={"currency": currency, "minimum_cents": minimum_cents, "cutoff": cutoff.isoformat()})
 
 
+def _batch_params_check(*, cutoff: datetime, minimum_cents: int, currency: str | None) -> str:
+    if minimum_cents < 1:
+        raise ValidationFailed("minimum_cents must be at least 1.", fields={"minimum_cents": ["must be >= 1"]})
+    if cutoff > timezone.now():
+        raise ValidationFailed("The cutoff cannot be in the future.", fields={"cutoff": ["must not be in the future"]})
+    return (currency or settings.STRIPE_CURRENCY).lower()
+
+
+def payout_batch_preview(*, cutoff: datetime, minimum_cents: int, currency: str | None = None) -> list[dict]:
+    """Who payout_batch_create would pay, and how much, with the same arguments: its checks and its
+    selection (payments.selectors.payout_candidate_accounts, payable_credited_up_to), read without locks
+    and writing nothing. [{worker_id, worker, destination, amount_cents, currency}] by worker id; empty
+    when nobody qualifies. A balance that moves before the batch is created moves its line too."""
+    currency = _batch_params_check(cutoff=cutoff, minimum_cents=minimum_cents, currency=currency)
+    destinations, payable_ids = payout_candidate_accounts(currency=currency, minimum_cents=minimum_cents)
+    at_cutoff = payable_credited_up_to(account_ids=list(payable_ids.values()), cutoff=cutoff)
+    accounts = LedgerAccount.objects.filter(pk__in=list(payable_ids.values())).select_related("worker")
+    rows = []
+    for account in sorted(accounts, key=lambda a: a.worker_id):
+        amount = min(at_cutoff.get(account.pk, 0), account.balance_cents)
+        if amount >= minimum_cents:
+            rows.append({"worker_id": account.worker_id, "worker": account.worker,
+                         "destination": destinations[account.worker_id], "amount_cents": amount,
+                         "currency": currency})
+    return rows
+
+
 @transaction.atomic
 def payout_batch_create(*, actor_id: int, cutoff: datetime, minimum_cents: int,
                         currency: str | None = None) -> PayoutBatch:
@@ -47,15 +73,8 @@ def payout_batch_create(*, actor_id: int, cutoff: datetime, minimum_cents: int,
     money twice, and nothing is reserved if anything fails. One line per (batch, worker) is a unique
     constraint. Raises Conflict (nothing_to_pay) when no worker qualifies; nothing is written then.
     """
-    currency = (currency or settings.STRIPE_CURRENCY).lower()
-    if minimum_cents < 1:
-        raise ValidationFailed("minimum_cents must be at least 1.", fields={"minimum_cents": ["must be >= 1"]})
-    if cutoff > timezone.now():
-        raise ValidationFailed("The cutoff cannot be in the future.", fields={"cutoff": ["must not be in the future"]})
-    destinations = dict(StripeAccount.objects.filter(payouts_enabled=True).values_list("user_id", "stripe_id"))
-    payable_ids = dict(LedgerAccount.objects.filter(
-        kind=Kind.WORKER_PAYABLE, currency=currency, worker_id__in=list(destinations),
-        balance_cents__gte=minimum_cents).values_list("worker_id", "pk"))
+    currency = _batch_params_check(cutoff=cutoff, minimum_cents=minimum_cents, currency=currency)
+    destinations, payable_ids = payout_candidate_accounts(currency=currency, minimum_cents=minimum_cents)
     if not payable_ids:
         raise _nothing_to_pay(currency=currency, minimum_cents=minimum_cents, cutoff=cutoff)
     # In-transit accounts are created up front (outside the locks' critical part), then all are locked.
@@ -65,9 +84,7 @@ def payout_batch_create(*, actor_id: int, cutoff: datetime, minimum_cents: int,
     transit_ids = dict(LedgerAccount.objects.filter(kind=Kind.PAYOUTS_IN_TRANSIT, currency=currency,
                                                     worker_id__in=list(payable_ids)).values_list("worker_id", "pk"))
     locked = ledger_accounts_lock(account_ids=list(payable_ids.values()) + list(transit_ids.values()))
-    at_cutoff = dict(LedgerEntry.objects.filter(account_id__in=list(payable_ids.values()),
-                                                transaction__created_at__lte=cutoff)
-                     .values("account_id").annotate(total=Sum("amount_cents")).values_list("account_id", "total"))
+    at_cutoff = payable_credited_up_to(account_ids=list(payable_ids.values()), cutoff=cutoff)
     batch = PayoutBatch.objects.create(currency=currency, cutoff=cutoff, minimum_cents=minimum_cents,
                                        created_by_id=actor_id)
     lines = []

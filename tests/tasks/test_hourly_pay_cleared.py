@@ -189,7 +189,7 @@ def test_the_ops_console_the_admin_and_the_api_show_the_same_figures(settings):
     assert (row["hourly_cents"], row["pending_hourly_cents"], row["rate_hourly_cents"], row["below_floor"]) == (
         body["effective_hourly_cents"], body["pending_hourly_cents"], body["rate_hourly_cents"], body["low_pay"])
     assert row["hourly_cents"] == 1200 and row["median_seconds"] == 60.0
-    assert "1,200 usd cents cleared" in page.content.decode().lower()
+    assert "12.00 usd cleared" in page.content.decode().lower()  # currency units, never cents (issue 30)
 
     admin = Client()
     admin.force_login(make_user("ops2@example.com", groups=("ops",)))
