@@ -211,7 +211,7 @@ def test_results_csv_loads_with_pandas(lab, pairwise, tmp_path):
     _, file = download(lab, f"/api/v1/projects/{pairwise.pk}/export/results.csv", tmp_path, "results.csv")
     df = pd.read_csv(file)
     assert list(df.columns) == ["external_id", "status", "is_gold", "completed_at", "n_judgments", "answers",
-                                "consensus_answer", "consensus_confidence", "judgments_json"]
+                                "consensus_answer", "consensus_confidence", "judgments_json", "consensus_spans"]
     assert len(df) == 10
     assert df["is_gold"].dtype == bool and df["n_judgments"].dtype == "int64"
     assert df["consensus_confidence"].dtype == "float64"

@@ -71,8 +71,9 @@ def test_half_pending_credits_halve_the_figure_and_the_alert_is_on_cleared_pay_t
     browser = Client()
     browser.force_login(seer)
     page = browser.get("/work/").content.decode()
-    assert "12.00 USD" in page and "another 12.00 USD per hour is pending while work is checked" in page
-    assert "below the platform&#x27;s pay floor" in page or "below the platform's pay floor" in page
+    # The pace's figure leads; the pending part and the floor (on cleared pay) follow (issue 30 item 6).
+    assert "24.00 USD per hour" in page and "of which 12.00 USD per hour is still pending while work is checked" in page
+    assert "cleared so far is below the platform&#x27;s pay floor" in page or "cleared so far is below the platform's pay floor" in page
 
     # Too young for the clock: nothing clears, nothing moves.
     assert earnings_clearance_review(worker_ids=[waiting.pk]) == {}
