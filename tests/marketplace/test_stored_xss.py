@@ -57,6 +57,11 @@ ROUTES = {
     "earnings": SWEPT, "connect": "POST only, a redirect to Stripe", "standing": SWEPT, "work": SWEPT,
     "project": SWEPT, "claim": "POST; leads to the task page (swept)", "task": SWEPT,
     "submit": "POST; its re-rendered page is swept", "skip": "POST, a redirect", "unsubscribe": SWEPT,
+    "return": SWEPT, "appeal": SWEPT, "favicon": "a redirect to the static icon",
+    "console-finance-batch-new": SWEPT, "console-finance-batch-create": SWEPT,
+    "console-finance-batch-approve": SWEPT, "console-finance-adjustment-new": SWEPT,
+    "console-finance-adjustment-approve": SWEPT, "console-finance-adjustment-reject": SWEPT,
+    "console-ops-flags-bulk": SWEPT, "console-ops-worker": SWEPT,
 }
 ADMIN_MODEL_VIEWS = ("changelist", "add", "history", "delete", "change")
 # Poisoned fields no page shows, and why. Every other poisoned field must show up on a page of the sweep.
@@ -251,6 +256,9 @@ def test_every_mail_sender_is_swept():
 # Code that marks text safe (skips escaping), each reviewed: what it marks safe, and why that is escaped.
 SAFE_MARKING = {
     "webapp/highlight.py": "Pygments' HtmlFormatter output: it escapes the code it highlights (swept)",
+    "webapp/templatetags/webapp.py": "|prose: escape() of the whole text first (even text already marked safe), "
+                                     "then only <code> around backticked runs of that escaped text and <br> for "
+                                     "line breaks (swept: quiz prompts, task prompts)",
 }
 
 
