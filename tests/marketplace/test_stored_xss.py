@@ -95,6 +95,14 @@ def _html_pages(sweep):
             if r.content and r["Content-Type"].startswith("text/html")}
 
 
+def test_a_random_token_that_spells_a_marker_is_no_marker():
+    """Markers carry dashes, so a CSRF token or a TOTP secret (letters and digits) never reads as one; a
+    real marker whose template text was evaluated still does."""
+    assert xss.markup_problems('<input name="csrfmiddlewaretoken" value="Qm0aXsS3Qxx8H9PVXFD">') == ([], set())
+    problems, seen = xss.markup_problems('<input value="XSS-3-Q2026">')
+    assert seen == {3} and problems == ["attribute: field 3's {{ }} text did not come through as text: '2026'"]
+
+
 def test_every_model_with_text_has_a_hostile_row(sweep):
     """A model added tomorrow with a text field has no row here until rare_rows() (or the world) makes one."""
     empty = sorted(label for label, n in sweep["rows"].items() if n == 0)

@@ -186,9 +186,12 @@ def _console_action_pages(pages: dict, world, clients: dict[str, Client]):
          reverse("console-finance-adjustment-approve", args=[pending]), method="post", follow=True)
     _get(pages, clients["finance2"], "console-finance-adjustment-reject (followed)",
          reverse("console-finance-adjustment-reject", args=[pending]), method="post", follow=True)
-    worker_c, project = world.users["worker_c"].pk, world.ids["project"]
-    _get(pages, ops, "console-ops-worker", reverse("console-ops-worker", args=[worker_c]))
-    _get(pages, ops, "console-ops-worker (one project)", reverse("console-ops-worker", args=[worker_c]),
+    # Worker A's answers (judgments on the world's project); worker C's flag and standing.
+    worker_a, worker_c, project = world.users["worker_a"].pk, world.users["worker_c"].pk, world.ids["project"]
+    _get(pages, ops, "console-ops-worker", reverse("console-ops-worker", args=[worker_a]))
+    _get(pages, ops, "console-ops-worker (one project)", reverse("console-ops-worker", args=[worker_a]),
+         data={"project": project})
+    _get(pages, ops, "console-ops-worker (flagged)", reverse("console-ops-worker", args=[worker_c]),
          data={"project": project})
     bulk = reverse("console-ops-flags-bulk")
     _get(pages, ops, "console-ops-flags-bulk (hostile decision, followed)", bulk, method="post",
