@@ -3,11 +3,12 @@ rendered from it, once per module. No tests here."""
 
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.admin.utils import quote
+from django.contrib.admin.utils import quote as admin_quote
 from django.core import mail
 from django.test import Client, TestCase, override_settings
 from django.urls import reverse
@@ -52,10 +53,10 @@ def _admin_pages(pages: dict, superuser: Client, staff: dict[str, Client]):
         _get(pages, superuser, f"{base}_add", reverse(f"{base}_add"), ok=(200, 403))
         rows = list(model._base_manager.order_by("pk").values_list("pk", flat=True))
         for pk in {rows[0], rows[-1]} if rows else ():
-            _get(pages, superuser, f"{base}_change {pk}", reverse(f"{base}_change", args=[quote(pk)]))
+            _get(pages, superuser, f"{base}_change {pk}", reverse(f"{base}_change", args=[admin_quote(pk)]))
         if rows:
-            _get(pages, superuser, f"{base}_history", reverse(f"{base}_history", args=[quote(rows[0])]))
-            _get(pages, superuser, f"{base}_delete", reverse(f"{base}_delete", args=[quote(rows[0])]),
+            _get(pages, superuser, f"{base}_history", reverse(f"{base}_history", args=[admin_quote(rows[0])]))
+            _get(pages, superuser, f"{base}_delete", reverse(f"{base}_delete", args=[admin_quote(rows[0])]),
                  ok=(200, 403))
         for role, client in staff.items():
             _get(pages, client, f"{base}_changelist as {role}", reverse(f"{base}_changelist"), ok=(200, 403))
@@ -71,6 +72,8 @@ def _web_pages(pages: dict, world, projects: dict, typed_worker):
 
     ada = Client()
     ada.force_login(world.users["worker_a"])
+    # Her browser's timezone cookie is hostile too (her profile's timezone is poisoned, so pages read it).
+    ada.cookies["tz"] = quote(xss.payload(9993), safe="")
     for name in ("home", "onboarding", "profile", "quizzes", "earnings", "standing", "work"):
         _get(pages, ada, name, reverse(f"webapp:{name}"), ok=(200, 302))
     _get(pages, ada, "quiz-attempt", reverse("webapp:quiz-attempt", args=[world.ids["worker_a_attempt"]]))
