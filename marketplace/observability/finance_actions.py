@@ -189,7 +189,11 @@ def adjustment_new(request):
                 text = f"Already recorded: {text}"
             messages.success(request, text)
             return HttpResponseRedirect(reverse("console-finance"))
-    threshold = money_text(settings.PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS, form["currency"] or "usd")
+    # The threshold in the typed currency once it is a currency code; until then (blank, a typo) in the
+    # default one, never in whatever was typed.
+    typed = form["currency"].strip()
+    threshold = money_text(settings.PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS,
+                           typed if CURRENCY.match(typed) else settings.STRIPE_CURRENCY)
     return _render(request, "marketplace/console_finance_adjustment.html", "New adjustment or bonus",
                    {"form": form, "approval_above": threshold,
                     **context}, status=status)

@@ -244,3 +244,16 @@ def test_the_batch_admin_page_offers_approve_only_to_another_finance_user(staff,
     assert f"/admin/payments/payoutbatch/{batch.pk}/approve/" not in own and "you created it" in own
     other = browser(staff["finance2"]).get(url).content.decode()
     assert f"/admin/payments/payoutbatch/{batch.pk}/approve/" in other and "you created it" not in other
+
+
+def test_the_approval_threshold_is_shown_in_a_currency_never_in_what_was_typed(staff, settings):
+    """The form's help text names the four-eyes threshold in the typed currency once it is a code, else in
+    the default one: a mistyped or hostile currency is not echoed into the sentence."""
+    settings.PAYMENTS_ADJUSTMENT_APPROVAL_ABOVE_CENTS = 10_000
+    finance = browser(staff["finance"])
+    for typed, shown in (("eur", "100.00 EUR"), ("dollars", f"100.00 {settings.STRIPE_CURRENCY.upper()}"),
+                         ("<b>x{{", f"100.00 {settings.STRIPE_CURRENCY.upper()}")):
+        page = finance.get("/admin/finance/adjustments/new", {"currency": typed})
+        assert page.status_code == 200 and page.context["approval_above"] == shown, (typed, page.context["approval_above"])
+        page = finance.post("/admin/finance/adjustments/new", {"worker": "", "currency": typed})
+        assert page.status_code == 400 and page.context["approval_above"] == shown, typed

@@ -57,6 +57,11 @@ ROUTES = {
     "earnings": SWEPT, "connect": "POST only, a redirect to Stripe", "standing": SWEPT, "work": SWEPT,
     "project": SWEPT, "claim": "POST; leads to the task page (swept)", "task": SWEPT,
     "submit": "POST; its re-rendered page is swept", "skip": "POST, a redirect", "unsubscribe": SWEPT,
+    "return": SWEPT, "appeal": SWEPT, "favicon": "a redirect to the static icon",
+    "console-finance-batch-new": SWEPT, "console-finance-batch-create": SWEPT,
+    "console-finance-batch-approve": SWEPT, "console-finance-adjustment-new": SWEPT,
+    "console-finance-adjustment-approve": SWEPT, "console-finance-adjustment-reject": SWEPT,
+    "console-ops-flags-bulk": SWEPT, "console-ops-worker": SWEPT,
 }
 ADMIN_MODEL_VIEWS = ("changelist", "add", "history", "delete", "change")
 # Poisoned fields no page shows, and why. Every other poisoned field must show up on a page of the sweep.
@@ -88,6 +93,14 @@ def _html_pages(sweep):
     # Every HTML answer with a body: the pages, and the 4xx ones (a form re-rendered after a hostile post).
     return {label: r for label, r in sweep["pages"].items()
             if r.content and r["Content-Type"].startswith("text/html")}
+
+
+def test_a_random_token_that_spells_a_marker_is_no_marker():
+    """Markers carry dashes, so a CSRF token or a TOTP secret (letters and digits) never reads as one; a
+    real marker whose template text was evaluated still does."""
+    assert xss.markup_problems('<input name="csrfmiddlewaretoken" value="Qm0aXsS3Qxx8H9PVXFD">') == ([], set())
+    problems, seen = xss.markup_problems('<input value="XSS-3-Q2026">')
+    assert seen == {3} and problems == ["attribute: field 3's {{ }} text did not come through as text: '2026'"]
 
 
 def test_every_model_with_text_has_a_hostile_row(sweep):
@@ -251,6 +264,9 @@ def test_every_mail_sender_is_swept():
 # Code that marks text safe (skips escaping), each reviewed: what it marks safe, and why that is escaped.
 SAFE_MARKING = {
     "webapp/highlight.py": "Pygments' HtmlFormatter output: it escapes the code it highlights (swept)",
+    "webapp/templatetags/webapp.py": "|prose: escape() of the whole text first (even text already marked safe), "
+                                     "then only <code> around backticked runs of that escaped text and <br> for "
+                                     "line breaks (swept: quiz prompts, task prompts)",
 }
 
 

@@ -4,7 +4,8 @@ mail) shows it as text, never as markup. Used by tests/marketplace/test_stored_x
 - `poison_every_text_field()` walks the model registry: every CharField, TextField, EmailField, URLField and
   JSONField of every row gets a hostile value (JSON: every string leaf, plus one hostile key per object),
   written with queryset.update(), past every validator, as if any writer had managed to store it. Each
-  field gets its own marker `XSS<n>Q`, so a page shows which fields it carries.
+  field gets its own marker `XSS-<n>-Q`, so a page shows which fields it carries (the dashes: no random
+  token a page carries, a CSRF token or a TOTP secret, is letters and digits that can spell one).
 - `markup_problems(html)` parses a page with html.parser and names what the hostile text would have
   injected: an element or attribute it carries (data-xss), an event handler, a script that is not a file
   from /static/, a javascript: URL, a marker whose `{{ }}` template text was evaluated.
@@ -45,18 +46,18 @@ TEXT_FIELDS = (models.CharField, models.TextField, models.JSONField)  # EmailFie
 def payload(n: int) -> str:
     """Hostile text for field n: breaks out of attributes, elements, textareas and titles, carries a script,
     an event handler, a javascript: link and Django template text (which must stay text)."""
-    return (f'XSS{n}Q{{{{XSS{n}}}}}{{% now "Y" %}}"\'><img src=x onerror=alert({n}) data-xss={n}>'
+    return (f'XSS-{n}-Q{{{{XSS{n}}}}}{{% now "Y" %}}"\'><img src=x onerror=alert({n}) data-xss={n}>'
             f"<script>alert({n})</script></textarea></title></style><svg onload=alert({n}) data-xss={n}>"
             f'<a href="javascript:alert({n})" data-xss={n}>j</a>')
 
 
 def url_payload(n: int) -> str:
-    return f'javascript:alert({n})//XSS{n}Q{{{{XSS{n}}}}}"><img src=x onerror=alert({n}) data-xss={n}>'
+    return f'javascript:alert({n})//XSS-{n}-Q{{{{XSS{n}}}}}"><img src=x onerror=alert({n}) data-xss={n}>'
 
 
 def email_payload(n: int, pk) -> str:
     # A quoted local part: Django's EmailValidator (and so allauth's signup) accepts it as it is.
-    value = f'"XSS{n}Q{{{{XSS{n}}}}}\'><img/src=x/onerror=alert({n})/data-xss={n}>{pk}"@example.com'.lower()
+    value = f'"XSS-{n}-Q{{{{XSS{n}}}}}\'><img/src=x/onerror=alert({n})/data-xss={n}>{pk}"@example.com'.lower()
     validate_email(value)
     return value
 
@@ -226,7 +227,9 @@ def rows_by_model() -> dict[str, int]:
 
 
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "poster", "background"}
-MARKER = re.compile(r"XSS(\d+)Q", re.IGNORECASE)  # addresses are stored lower-case
+# Addresses are stored lower-case. Not letters and digits only: a page's CSRF token (64 random letters and
+# digits) once spelled "xSs3Q" and read as field 3's marker followed by evaluated template text.
+MARKER = re.compile(r"XSS-(\d+)-Q", re.IGNORECASE)
 
 
 class _Scan(HTMLParser):

@@ -3,11 +3,12 @@ rendered from it, once per module. No tests here."""
 
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.admin.utils import quote
+from django.contrib.admin.utils import quote as admin_quote
 from django.core import mail
 from django.test import Client, TestCase, override_settings
 from django.urls import reverse
@@ -52,10 +53,10 @@ def _admin_pages(pages: dict, superuser: Client, staff: dict[str, Client]):
         _get(pages, superuser, f"{base}_add", reverse(f"{base}_add"), ok=(200, 403))
         rows = list(model._base_manager.order_by("pk").values_list("pk", flat=True))
         for pk in {rows[0], rows[-1]} if rows else ():
-            _get(pages, superuser, f"{base}_change {pk}", reverse(f"{base}_change", args=[quote(pk)]))
+            _get(pages, superuser, f"{base}_change {pk}", reverse(f"{base}_change", args=[admin_quote(pk)]))
         if rows:
-            _get(pages, superuser, f"{base}_history", reverse(f"{base}_history", args=[quote(rows[0])]))
-            _get(pages, superuser, f"{base}_delete", reverse(f"{base}_delete", args=[quote(rows[0])]),
+            _get(pages, superuser, f"{base}_history", reverse(f"{base}_history", args=[admin_quote(rows[0])]))
+            _get(pages, superuser, f"{base}_delete", reverse(f"{base}_delete", args=[admin_quote(rows[0])]),
                  ok=(200, 403))
         for role, client in staff.items():
             _get(pages, client, f"{base}_changelist as {role}", reverse(f"{base}_changelist"), ok=(200, 403))
@@ -71,6 +72,8 @@ def _web_pages(pages: dict, world, projects: dict, typed_worker):
 
     ada = Client()
     ada.force_login(world.users["worker_a"])
+    # Her browser's timezone cookie is hostile too (her profile's timezone is poisoned, so pages read it).
+    ada.cookies["tz"] = quote(xss.payload(9993), safe="")
     for name in ("home", "onboarding", "profile", "quizzes", "earnings", "standing", "work"):
         _get(pages, ada, name, reverse(f"webapp:{name}"), ok=(200, 302))
     _get(pages, ada, "quiz-attempt", reverse("webapp:quiz-attempt", args=[world.ids["worker_a_attempt"]]))
@@ -91,6 +94,7 @@ def _web_pages(pages: dict, world, projects: dict, typed_worker):
          method="post", HTTP_HX_REQUEST="true")
     # A worker with no Stripe account yet: the page with Stripe's onboarding link (the fake Stripe's).
     _get(pages, typed, "connect (Stripe's onboarding link)", reverse("webapp:connect"), method="post")
+    returned = list(projects)[:2]
     for kind, project_id in projects.items():
         claim = typed.post(reverse("webapp:claim", args=[project_id]), secure=True)
         assert claim.status_code == 302 and "/work/tasks/" in claim["Location"], (kind, claim.status_code)
@@ -99,8 +103,14 @@ def _web_pages(pages: dict, world, projects: dict, typed_worker):
         submit = task + "submit"
         _get(pages, typed, f"task {kind} after a hostile post", submit, method="post",
              data={**hostile_post, "order": ["x"], "flags": [xss.payload(9999)]}, ok=(200, 302, 400, 409, 422))
-        typed.post(task + "skip", secure=True)
+        if kind == returned[0]:  # a worker holding a task gives it back: the work page's message
+            _get(pages, typed, f"return {kind} (plain post, followed)", task + "return", method="post", follow=True)
+        elif kind == returned[1]:  # from the task page (htmx): the task area
+            _get(pages, typed, f"return {kind} (htmx)", task + "return", method="post", HTTP_HX_REQUEST="true")
+        else:
+            typed.post(task + "skip", secure=True)
     anonymous = Client()
+    _get(pages, anonymous, "home (signed out: the landing page)", reverse("webapp:home"))
     unsubscribe = unsubscribe_url(user_id=world.users["worker_a"].pk).removeprefix(settings.PUBLIC_BASE_URL)
     _get(pages, anonymous, "unsubscribe", unsubscribe)
 
@@ -141,6 +151,94 @@ def _account_pages(pages: dict, world, superuser: Client):
         _get(pages, superuser, name, reverse(name), ok=(200, 302, 404))  # 404: no authenticator yet
     _get(pages, superuser, "auth_user_password_change",
          reverse("admin:auth_user_password_change", args=[world.users["worker_a"].pk]))
+
+
+def _console_action_pages(pages: dict, world, clients: dict[str, Client]):
+    """The consoles' action pages (issue 30), as their roles: finance's batch and adjustment forms (GET, a
+    hostile query string, the form re-rendered after a hostile post, and the console a post redirects to with
+    its message), ops' page of a worker's answers and the bulk decision's message; a staff member of the
+    other role gets the 403 page."""
+    finance, ops = clients["finance"], clients["ops"]
+    hostile = xss.payload(9995)
+    new_batch = reverse("console-finance-batch-new")
+    _get(pages, finance, "console-finance-batch-new", new_batch)
+    _get(pages, finance, "console-finance-batch-new (preview)", new_batch,
+         data={"preview": "1", "currency": "USD", "minimum": "0.01"})
+    _get(pages, finance, "console-finance-batch-new (hostile query)", new_batch,
+         data={"preview": "1", "currency": hostile, "minimum": hostile, "cutoff": hostile}, ok=(400,))
+    create = reverse("console-finance-batch-create")
+    _get(pages, finance, "console-finance-batch-create (hostile post, followed)", create, method="post",
+         data={"currency": hostile, "minimum": hostile, "cutoff": hostile}, follow=True)
+    _get(pages, finance, "console-finance-batch-create (followed)", create, method="post",
+         data={"currency": "USD", "minimum": "0.01", "cutoff": "2999-01-01T00:00:00", "expected_total_cents": "1"},
+         follow=True)
+    _get(pages, finance, "console-finance-batch-approve (its creator: refused, followed)",
+         reverse("console-finance-batch-approve", args=[world.ids["draft_batch"]]), method="post", follow=True)
+    new_adjustment = reverse("console-finance-adjustment-new")
+    _get(pages, finance, "console-finance-adjustment-new", new_adjustment)
+    fields = {"worker": hostile, "kind": hostile, "amount": hostile, "memo": hostile, "currency": hostile,
+              "reference": hostile}
+    _get(pages, finance, "console-finance-adjustment-new (hostile query)", new_adjustment, data=fields)
+    _get(pages, finance, "console-finance-adjustment-new (hostile post)", new_adjustment, method="post",
+         data=fields, ok=(400,))
+    _get(pages, finance, "console-finance-adjustment-new (hostile memo, followed)", new_adjustment, method="post",
+         data={**fields, "worker": str(world.users["worker_a"].pk), "kind": "bonus", "amount": "1.00",
+               "currency": "USD"}, follow=True)
+    pending = world.ids["pending_adjustment"]
+    _get(pages, finance, "console-finance-adjustment-approve (its creator: refused, followed)",
+         reverse("console-finance-adjustment-approve", args=[pending]), method="post", follow=True)
+    _get(pages, clients["finance2"], "console-finance-adjustment-reject (followed)",
+         reverse("console-finance-adjustment-reject", args=[pending]), method="post", follow=True)
+    # Worker A's answers (judgments on the world's project); worker C's flag and standing.
+    worker_a, worker_c, project = world.users["worker_a"].pk, world.users["worker_c"].pk, world.ids["project"]
+    _get(pages, ops, "console-ops-worker", reverse("console-ops-worker", args=[worker_a]))
+    _get(pages, ops, "console-ops-worker (one project)", reverse("console-ops-worker", args=[worker_a]),
+         data={"project": project})
+    _get(pages, ops, "console-ops-worker (flagged)", reverse("console-ops-worker", args=[worker_c]),
+         data={"project": project})
+    bulk = reverse("console-ops-flags-bulk")
+    _get(pages, ops, "console-ops-flags-bulk (hostile decision, followed)", bulk, method="post",
+         data={"flag": [world.ids["flag"]], "decision": hostile, "note": hostile}, follow=True)
+    _get(pages, ops, "console-ops-flags-bulk (dismissed, followed)", bulk, method="post",
+         data={"flag": [world.ids["flag"]], "decision": "dismiss", "note": hostile}, follow=True)
+    _get(pages, ops, "console-finance (as ops: the 403 page)", reverse("console-finance"), ok=(403,),
+         HTTP_ACCEPT="text/html")
+
+
+def _suspended_pages(pages: dict, world):
+    """A suspended worker (ops' hostile reason) reads their standing and appeals: the form re-rendered after
+    a refused appeal, and the standing page an accepted one redirects to."""
+    from workers.models import WorkerProfile
+
+    user = world.users["worker_c"]
+    WorkerProfile.objects.filter(user=user).update(status=WorkerProfile.Status.SUSPENDED)
+    suspended = Client()
+    suspended.force_login(type(user).objects.get(pk=user.pk))
+    _get(pages, suspended, "standing (suspended)", reverse("webapp:standing"))
+    _get(pages, suspended, "appeal (empty: the form again)", reverse("webapp:appeal"), method="post",
+         data={"message": ""}, ok=(400,))
+    _get(pages, suspended, "appeal (hostile, followed)", reverse("webapp:appeal"), method="post",
+         data={"message": xss.payload(9994)}, follow=True)
+
+
+def _rate_limited_page(pages: dict, world):
+    """allauth's 429 page (429.html), reached with the production limits: failed sign-ins on a hostile address."""
+    from allauth.account.models import EmailAddress
+    from django.core.cache import cache
+
+    from marketplace.settings import _ACCOUNT_RATE_LIMITS_ON
+
+    address = EmailAddress.objects.get(user=world.users["worker_b"]).email
+    cache.clear()
+    try:
+        with override_settings(ACCOUNT_RATE_LIMITS=_ACCOUNT_RATE_LIMITS_ON):
+            for n in range(5):
+                Client().post(reverse("account_login"), {"login": address, "password": "wrong"}, secure=True,
+                              REMOTE_ADDR=f"203.0.113.{n}")
+            _get(pages, Client(), "account_login (past the limit: the 429 page)", reverse("account_login"),
+                 method="post", data={"login": address, "password": "wrong"}, ok=(429,), REMOTE_ADDR="203.0.113.99")
+    finally:
+        cache.clear()
 
 
 def _mails(world, projects) -> list:
@@ -200,7 +298,8 @@ def sweep_fixture(django_db_setup, django_db_blocker):
             rows = xss.rows_by_model()
             numbers, refused = xss.poison_every_text_field()
             clients = {}
-            for role, user in (("superuser", root), ("ops", world.users["ops"]), ("finance", world.users["finance"])):
+            for role, user in (("superuser", root), ("ops", world.users["ops"]), ("finance", world.users["finance"]),
+                               ("finance2", world.users["finance2"])):
                 clients[role] = Client()
                 clients[role].force_login(type(user).objects.get(pk=user.pk))
             pages = {}
@@ -209,6 +308,9 @@ def sweep_fixture(django_db_setup, django_db_blocker):
             _admin_pages(pages, clients["superuser"], {"ops": clients["ops"], "finance": clients["finance"]})
             _web_pages(pages, world, projects, typed_worker)
             _account_pages(pages, world, clients["superuser"])
+            _console_action_pages(pages, world, clients)
+            _suspended_pages(pages, world)
+            _rate_limited_page(pages, world)
             mails = _mails(world, projects)
             yield {"pages": pages, "mails": mails, "numbers": numbers, "refused": refused, "rows": rows}
         finally:
