@@ -98,6 +98,9 @@ def test_three_answers_are_reviewed_by_others_and_the_best_is_the_result(lab, wo
     assert sum(s.score for s in scores.values()) == pytest.approx(1.0)
     assert {s.n_reviews for s in scores.values()} == {2}
     assert TaskConsensus.objects.get(task=task).method == "bradley_terry"
+    exported = lab.get(f"/api/v1/projects/{project.pk}/export/results.csv")
+    csv_body = b"".join(exported.streaming_content).decode()
+    assert EXPLANATIONS[1] in csv_body
 
 
 def test_an_author_is_never_served_the_review_even_when_it_is_the_only_work(lab, worker):  # noqa: F811
