@@ -103,7 +103,10 @@ def test_three_answers_are_reviewed_by_others_and_the_best_is_the_result(lab, wo
     assert EXPLANATIONS[1] in csv_body
 
 
-def test_an_author_is_never_served_the_review_even_when_it_is_the_only_work(lab, worker):  # noqa: F811
+@pytest.mark.parametrize("raw_sql", [True, False], ids=["postgres-backend", "portable-backend"])
+def test_an_author_is_never_served_the_review_even_when_it_is_the_only_work(lab, worker, settings,  # noqa: F811
+                                                                             raw_sql):
+    settings.QUEUE_CLAIM_RAW_SQL = raw_sql
     project, task = _text_project(lab, review=dict(REVIEW, min_answers=2), overlap=2)
     author, other = worker("author@example.com"), worker("other@example.com")
     _answer(author, project, "It sorts the distinct items.")
