@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from marketplace.errors import ServiceError
 from quality.models import (
+    ExplanationScore,
     Flag,
     ProjectAgreement,
     ProjectQualityPolicy,
@@ -127,6 +128,21 @@ class TaskConsensusAdmin(admin.ModelAdmin):
     list_display = ["task", "project", "method", "confidence", "n_judgments", "computed_at"]
     list_filter = ["method"]
     raw_id_fields = ["task", "project"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ExplanationScore)
+class ExplanationScoreAdmin(admin.ModelAdmin):
+    """Peer-review scores of text answers, per author (issue 29): ops sort or search by worker."""
+
+    list_display = ["judgment", "worker", "task", "rank", "score", "n_reviews", "computed_at"]
+    search_fields = ["worker__email"]
+    raw_id_fields = ["judgment", "task", "worker"]
 
     def has_add_permission(self, request):
         return False

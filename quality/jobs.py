@@ -25,6 +25,7 @@ def task_consensus_compute(task_id: int) -> dict | None:
     consensus = None
     try:
         result = services.task_consensus_compute(task_id=task_id)
+        services.review_scores_apply(review_task_id=task_id)  # a review task: score the answers it ranks
         project_id = Task.objects.filter(pk=task_id).values_list("project_id", flat=True).first()
         if project_id is not None:
             services.project_first_figures(project_id=project_id)

@@ -234,3 +234,26 @@ class QualityAuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ExplanationScore(models.Model):
+    """A text answer's peer-review score (issue 29): its Bradley-Terry strength among the answers of its task,
+    as a share (the scores of one task's answers sum to 1), and its rank (1 = best), fitted from the
+    rankings of the review task (quality.services.reviews). Ops read it per author in the admin."""
+
+    judgment = models.OneToOneField("tasks.Judgment", on_delete=models.CASCADE, related_name="explanation_score")
+    task = models.ForeignKey("tasks.Task", on_delete=models.CASCADE, related_name="explanation_scores")
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="explanation_scores")
+    score = models.FloatField()
+    rank = models.PositiveSmallIntegerField()
+    n_reviews = models.PositiveIntegerField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["task", "rank"]
+        indexes = [models.Index(fields=["worker", "-computed_at"])]
+        constraints = [models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1),
+                                              name="explanation_score_0_1")]
+
+    def __str__(self) -> str:
+        return f"judgment {self.judgment_id}: rank {self.rank} ({self.score:.3f})"

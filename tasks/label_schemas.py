@@ -13,7 +13,7 @@ Shapes (docs/api.md "Task data and answers by task type"):
 | ranking   | prompt, language, responses [2..20]     | {}                                                | order: permutation of response indexes, best first |
 | flags     | code, language, context?                | taxonomy [slugs] (required)                       | flags: subset of taxonomy, no duplicates, "none" alone; spans? [{start_line, end_line, category, comment?}] |
 | rating    | content, language?                      | min, max (required), labels? {score: text}        | score: int in [min, max] |
-| text      | code, language, question?               | min_length (1), max_length (5000)                 | text |
+| text      | code, language, question?               | min_length (1), max_length (5000), review? {mode, min_answers, overlap} | text |
 | fix       | code, language (python/javascript), tests, question? | {}                                 | code: the edited code, checked by the tests in the sandbox |
 
 Extra keys in task data are kept (clients carry their own metadata); extra keys in a schema or an
@@ -169,8 +169,12 @@ def validate_label_schema(task_type: str, schema) -> dict:
         _unknown_keys(errors, p, schema, ())
         out = {}
     else:  # text
-        _unknown_keys(errors, p, schema, ("min_length", "max_length"))
+        _unknown_keys(errors, p, schema, ("min_length", "max_length", "review"))
         out = {"min_length": 1, "max_length": 5000}
+        if "review" in schema:
+            review = _review_schema(errors, schema["review"], f"{p}.review")
+            if review is not None:
+                out["review"] = review
         for key in ("min_length", "max_length"):
             if key in schema:
                 value = schema[key]
@@ -182,6 +186,31 @@ def validate_label_schema(task_type: str, schema) -> dict:
             if out["max_length"] < max(out["min_length"], 1):
                 errors.add(f"{p}.max_length", "must be at least min_length and at least 1")
     errors.raise_if_any()
+    return out
+
+
+REVIEW_MAX_ANSWERS = 20  # a ranking task holds 2..20 responses
+
+
+def _review_schema(errors: _Errors, review, p: str) -> dict | None:
+    """A text project's peer review: {"mode": "ranking", "min_answers": 2..20, "overlap": 1..50}. When a
+    task completes with at least min_answers approved answers, a ranking task over them is made for
+    `overlap` other workers (tasks.services.reviews)."""
+    if not isinstance(review, dict):
+        errors.add(p, 'must be an object like {"mode": "ranking", "min_answers": 3}')
+        return None
+    _unknown_keys(errors, p, review, ("mode", "min_answers", "overlap"))
+    out = {"mode": "ranking", "min_answers": 2, "overlap": 3}
+    mode = review.get("mode", "ranking")
+    if mode != "ranking":
+        errors.add(f"{p}.mode", 'must be "ranking" (pairwise review is not supported)')
+    for key, lo, hi in (("min_answers", 2, REVIEW_MAX_ANSWERS), ("overlap", 1, 50)):
+        if key in review:
+            value = review[key]
+            if not _is_int(value) or not lo <= value <= hi:
+                errors.add(f"{p}.{key}", f"must be an integer from {lo} to {hi}")
+            else:
+                out[key] = value
     return out
 
 

@@ -86,6 +86,10 @@ class Project(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # A review project (ranking) holds the peer reviews of a text project's answers (label_schema.review;
+    # tasks.services.reviews). One per text project.
+    review_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="review_project")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -258,6 +262,40 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"judgment {self.pk} on {self.task_id}"
+
+
+class TaskExclusion(models.Model):
+    """A worker the claim never serves this task to (the claim query reads it, both queue backends): the
+    authors of the answers a review task ranks never review their own answers."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="exclusions", db_index=False)
+    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+
+    class Meta:
+        ordering = ["task", "worker"]
+        constraints = [models.UniqueConstraint(fields=["task", "worker"], name="one_exclusion_per_task_worker")]
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id} excluded from task {self.task_id}"
+
+
+class AnswerReview(models.Model):
+    """The review task (a ranking task in the source project's review project) over one text task's answers.
+
+    Unique per source task: the job that creates it (tasks.jobs.reviews.task_review_create) is safe to run
+    twice. `judgment_ids[i]` is the judgment shown as the review task's responses[i]; the task data itself
+    names no author."""
+
+    source_task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="answer_review")
+    review_task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="reviewed_answers")
+    judgment_ids = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["source_task"]
+
+    def __str__(self) -> str:
+        return f"review of task {self.source_task_id} by task {self.review_task_id}"
 
 
 class CompletionRun(models.Model):

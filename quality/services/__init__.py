@@ -10,6 +10,7 @@ from quality.services.recompute import (
     projects_changed,
     worker_global_standing_refresh,
 )
+from quality.services.reviews import review_scores_apply
 
 __all__ = [
     "flag_raise",
@@ -19,6 +20,7 @@ __all__ = [
     "project_quality_recompute",
     "project_refit_needed",
     "projects_changed",
+    "review_scores_apply",
     "standing_status_refresh",
     "task_consensus_compute",
     "worker_global_standing_refresh",

@@ -3,3 +3,4 @@
 from tasks.jobs.clients import *  # noqa: F401,F403
 from tasks.jobs.execution import *  # noqa: F401,F403
 from tasks.jobs.queue import *  # noqa: F401,F403
+from tasks.jobs.reviews import *  # noqa: F401,F403

@@ -21,7 +21,7 @@ from django.db import connection
 from django.db.models import BooleanField, Exists, JSONField, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from tasks.models import Assignment, Judgment, Project, Task
+from tasks.models import Assignment, Judgment, Project, Task, TaskExclusion
 from tasks.selectors.queue_backends import queue_backend
 
 # worker_claim_blockers codes -> the claim endpoint's 403 codes (docs/api.md), most fundamental first.
@@ -238,10 +238,12 @@ def worker_claim_context(*, user, project_id: int | None, now) -> ClaimContext:
 
 
 def untouched_by(worker_id, *, lenient: bool = False) -> Q:
-    """Tasks (the queryset's rows) this worker has never touched: no assignment of theirs on the task, and
+    """Tasks (the queryset's rows) this worker has never touched and is not excluded from (TaskExclusion): no
+    assignment of theirs on the task, and
     (unless ``lenient``) no gold check of theirs that passed the task over (Assignment.passed_over_task).
     worker_id may be an OuterRef."""
-    untouched = ~Q(Exists(Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=worker_id)))
+    untouched = (~Q(Exists(Assignment.objects.filter(task_id=OuterRef("pk"), worker_id=worker_id)))
+                 & ~Q(Exists(TaskExclusion.objects.filter(task_id=OuterRef("pk"), worker_id=worker_id))))
     if lenient:
         return untouched
     return untouched & ~Q(Exists(Assignment.objects.filter(passed_over_task_id=OuterRef("pk"), worker_id=worker_id)))

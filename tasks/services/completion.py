@@ -55,7 +55,13 @@ def project_completed_event_data(*, project_id: int) -> dict:
 def task_consensus_ready(*, task_id: int, consensus: dict | None) -> list[int]:
     """quality hands a completed task's consensus ({answer, confidence, method} or None) down to tasks: the
     client's task.completed webhook carries it. Called by quality.jobs.task_consensus_compute, also when the
-    consensus failed (None), so the client always hears of its task. Idempotent (task_completed_notify)."""
+    consensus failed (None), so the client always hears of its task. Idempotent (task_completed_notify).
+    A text task whose project reviews its answers also gets its review job recorded (tasks.services.reviews)."""
+    from tasks.services.reviews import task_review_enqueue
+
+    task = Task.objects.select_related("project").filter(pk=task_id).first()
+    if task is not None:
+        task_review_enqueue(task=task)
     return task_completed_notify(task_id=task_id, consensus=consensus)
 
 

@@ -100,6 +100,7 @@ REVIEWED: dict[str, Rule] = {
     "quality.WorkerStanding": ops(V, D, actions=("delete_selected",), why="API: workers/<id>/standing/"),
     "quality.ProjectAgreement": ops(V, D, actions=("delete_selected",), why="client API: projects/<id>/agreement/"),
     "quality.TaskConsensus": ops(V, D, actions=("delete_selected",), why="derived; recomputed by the job"),
+    "quality.ExplanationScore": ops(V, D, actions=("delete_selected",), why="derived from a review task's rankings"),
     "quality.ProjectQualityPolicy": ops_all(why="admin-only: per-project rule overrides"),
     "quality.QualityAuditEvent": ops(V, why="audit log (append-only)"),
     # payments/: read-only for everybody; finance act through the services (API: payout-batches/...).

@@ -154,8 +154,8 @@ def _order_sql(projects, gold: bool, alias: str = "t") -> str:
 
 
 def _open_for_worker(alias: str, gold: bool, lenient: bool) -> str:
-    """The candidate conditions on a task row: open, of its kind, below overlap, untouched by the worker
-    (and, unless ``lenient``, not passed over by a gold check of theirs)."""
+    """The candidate conditions on a task row: open, of its kind, below overlap, untouched by the worker,
+    not excluded from it (TaskExclusion: an author of the answers a review task ranks) (and, unless ``lenient``, not passed over by a gold check of theirs)."""
     # Whether gold is wanted is written as a literal: it lets a prepared statement's generic plan use the
     # partial index of its kind (task_claimable_order or task_gold_claimable), which a parameter would not.
     is_gold = f"{alias}.is_gold" if gold else f"NOT {alias}.is_gold"
@@ -163,6 +163,7 @@ def _open_for_worker(alias: str, gold: bool, lenient: bool) -> str:
                           WHERE s.passed_over_task_id = {alias}.id AND s.worker_id = %(worker)s)"""  # noqa: S608
     return f"""{alias}.status = 'open' AND {is_gold} AND {alias}.n_active < {alias}.overlap
           AND NOT EXISTS (SELECT 1 FROM tasks_assignment a WHERE a.task_id = {alias}.id AND a.worker_id = %(worker)s)
+          AND NOT EXISTS (SELECT 1 FROM tasks_taskexclusion e WHERE e.task_id = {alias}.id AND e.worker_id = %(worker)s)
           {passed_over}"""  # noqa: S608
 
 
