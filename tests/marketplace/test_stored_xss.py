@@ -76,6 +76,7 @@ NOT_SHOWN = {
     "tasks.Client.pseudonym_salt": "a secret", "tasks.Client.webhook_secret": "a secret",
     "tasks.CompletionRun.failures": "sandbox output: clients read it through the API (JSON); no page shows it",
     "tasks.CompletionRun.runner_version": "sandbox output: the API only",
+    "tasks.AnswerReview.judgment_ids": "the review job's list of ids: no page, no API",
     "tasks.FixRun.failures": "sandbox output: the API only", "tasks.FixRun.runner_version": "sandbox output: the API only",
     "quality.ProjectQualityState.model": "the quality model's working state: no page, no API",
 }

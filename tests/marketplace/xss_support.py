@@ -180,8 +180,17 @@ def rare_rows(*, world_client_id: int, project_id: int, user_id: int):
 
     from marketplace.models import Heartbeat, IdempotencyKey, User
     from payments.models import StripeEvent
-    from quality.models import ProjectQualityPolicy
-    from tasks.models import CompletionRun, FixRun, Judgment, Task, WebhookAttempt, WebhookDelivery, WorkNotification
+    from quality.models import ExplanationScore, ProjectQualityPolicy
+    from tasks.models import (
+        AnswerReview,
+        CompletionRun,
+        FixRun,
+        Judgment,
+        Task,
+        WebhookAttempt,
+        WebhookDelivery,
+        WorkNotification,
+    )
     from workers.models import WorkerAppeal
 
     now = timezone.now()
@@ -200,6 +209,10 @@ def rare_rows(*, world_client_id: int, project_id: int, user_id: int):
                           created_at=now)
     Heartbeat.objects.create(name="beat", beat_at=now)
     WorkerAppeal.objects.create(worker_id=user_id, flag_id=1, message="m")  # ops read it in the admin
+    source, review = Task.objects.filter(project_id=project_id).order_by("pk")[:2]
+    AnswerReview.objects.create(source_task=source, review_task=review, judgment_ids=[1, 2])
+    ExplanationScore.objects.create(judgment=judgment, task=judgment.task, worker_id=judgment.worker_id, score=0.5,
+                                    rank=1, n_reviews=2, computed_at=now)  # its admin is read-only: pages swept
     WorkNotification.objects.create(worker_id=user_id, project_id=project_id, sent_at=now)
     IdempotencyKey.objects.create(principal="p", key="k", method="POST", path="/p", request_hash="h",
                                   status_code=201, content_type="application/json", response_body=b"{}")
