@@ -86,6 +86,9 @@ class Project(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True,
+                                    help_text="When the client wants the work done; the ops console marks the "
+                                              "project late when its pace would finish after it.")
 
     class Meta:
         ordering = ["-created_at", "-id"]
