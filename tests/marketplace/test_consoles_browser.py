@@ -14,6 +14,7 @@ from payments.services.payouts import payout_batch_create
 from quality.models import Flag
 from tests.conftest import PASSWORD, ROOT, make_user
 from tests.payments.factories import connect, credit, make_project
+from tests.readme_screenshots import readme_shot
 
 # PostgreSQL: the live server needs transactional_db, whose flush SQLite refuses (append-only ledger triggers).
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.postgres]
@@ -139,6 +140,7 @@ def test_finance_sees_its_console_and_not_ops(browser, live_server, world):
     assert "waiting for a second finance user" in batches
     assert charts_drawn(browser)
     shot(browser, "finance-console")
+    readme_shot(browser, "finance-console")  # README.md's (make screenshots)
     click_and_wait(browser, browser.find_element(By.ID, "run-reconciliation"))
     assert "Ledger and Stripe agree" in browser.find_element(By.ID, "mismatches").text
     shot(browser, "finance-console-reconciled")
@@ -342,6 +344,9 @@ def test_ops_sees_which_project_is_behind_and_reads_pay_in_units(browser, live_s
     for i in range(4):
         Task.objects.create(project=stalled, external_id=f"idle-{i}", data={"content": "x"}, overlap=3)
     steady, bot = make_project(reward_cents=40), make_project(reward_cents=40)
+    for project, name in ((steady, "Python completions, pairwise round 2"), (bot, "Flag bugs in shell one-liners")):
+        project.name = name
+        project.save(update_fields=["name"])
     for project, seconds, email in ((steady, 12.0, "steady@example.com"), (bot, 0.25, "bot@example.com")):
         worker = make_user(email)
         credit(worker, n=3, project=project, reward_cents=40)
@@ -349,7 +354,7 @@ def test_ops_sees_which_project_is_behind_and_reads_pay_in_units(browser, live_s
 
     # Issue 30 item 10, deadlines: like the steady project, three days of work left at its pace; due tomorrow.
     late = make_project(reward_cents=40)
-    late.name = "Due tomorrow"
+    late.name = "SQL explanations, due tomorrow"
     late.deadline = timezone.now() + timedelta(days=1, hours=2)
     late.save(update_fields=["name", "deadline"])
     credit(make_user("late@example.com"), n=3, project=late, reward_cents=40)
@@ -387,3 +392,4 @@ def test_ops_sees_which_project_is_behind_and_reads_pay_in_units(browser, live_s
                     room: y.width, left: y.left};""", canvas)
         assert sorted(fit["labels"]) == sorted([stalled.name, late.name, steady.name, bot.name]), fit  # every tick, whole
         assert fit["left"] >= 0 and fit["widest"] <= fit["room"], fit  # and every line fits beside the bars
+    readme_shot(browser, "ops-console")  # README.md's (make screenshots), after the charts' checks
