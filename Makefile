@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint bench clean migrate demo fakestripe
+.PHONY: run test lint bench clean migrate demo fakestripe screenshots
 
 # One line per install step (pip itself stays quiet): the first start takes minutes (README, "The two commands").
 $(BIN)/python:
@@ -45,6 +45,20 @@ run: $(VENV)/.runtime-installed
 # REQUIRE_SERVICES=1 makes a missing service an error.
 test: $(VENV)/.dev-installed
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# README.md's three screenshots (docs/screenshots/*.png, 1280 x 800): the browser tests that walk those pages,
+# with README_SCREENSHOTS=1 (tests/readme_screenshots.py). Needs chromium and chromium-driver, PostgreSQL.
+# The old files are removed first, so a skipped test leaves one missing and the check after says so.
+SCREENSHOT_TESTS := \
+	tests/webapp/browser/test_give_back.py::test_return_on_the_task_page_gives_the_task_back_and_claims_no_other \
+	tests/marketplace/test_consoles_browser.py::test_ops_sees_which_project_is_behind_and_reads_pay_in_units \
+	tests/marketplace/test_consoles_browser.py::test_finance_sees_its_console_and_not_ops
+
+screenshots: $(VENV)/.dev-installed
+	rm -f docs/screenshots/worker-task.png docs/screenshots/ops-console.png docs/screenshots/finance-console.png
+	README_SCREENSHOTS=1 $(BIN)/pytest -q $(SCREENSHOT_TESTS)
+	README_SCREENSHOTS=1 $(BIN)/pytest -q tests/test_readme_screenshots.py
+	@ls -l docs/screenshots/
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -38,7 +38,7 @@ class ProjectAdmin(admin.ModelAdmin):
         css = {"all": ["marketplace/admin.css"]}  # the low-pay warning (no inline style: the CSP)
 
     list_display = ("name", "client", "task_type", "status", "progress", "judgments", "reward", "hourly_pay",
-                    "overlap", "created_at")
+                    "overlap", "deadline", "created_at")
     list_filter = ("status", "task_type", "client")
     search_fields = ("name", "client__name")
     filter_horizontal = ("required_qualifications",)
@@ -52,7 +52,7 @@ class ProjectAdmin(admin.ModelAdmin):
         ("Pay and overlap", {"fields": ("reward_cents", "currency", "overlap", "max_overlap",
                                         "confidence_threshold", "max_judgments_per_worker")}),
         ("Who may work", {"fields": ("required_qualifications", "pool", "lease_seconds", "gold_share", "priority")}),
-        ("Dates", {"fields": ("created_at", "updated_at", "completed_at")}),
+        ("Dates", {"fields": ("deadline", "created_at", "updated_at", "completed_at")}),
     )
 
     def get_queryset(self, request):

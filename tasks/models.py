@@ -90,6 +90,9 @@ class Project(models.Model):
     # tasks.services.reviews). One per text project.
     review_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.CASCADE,
                                      related_name="review_project")
+    deadline = models.DateTimeField(null=True, blank=True,
+                                    help_text="When the client wants the work done; the ops console marks the "
+                                              "project late when its pace would finish after it.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

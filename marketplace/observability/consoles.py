@@ -12,7 +12,7 @@ tasks, judgments and ledger tables grow (bench/consoles.py measures them at 1M t
 - money: the cached balances of the worker ledger accounts; batches: the open ones and the last few.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -84,33 +84,45 @@ def project_rows(now=None) -> list[dict]:
             "pending_hourly_cents": figures["pending_hourly_cents"], "rate_hourly_cents": figures["rate_hourly_cents"],
             "below_floor": figures["below_pay_floor"], "alpha": agreement.alpha if agreement else None,
         })
-        rows[-1].update(project_eta(rows[-1]))
+        rows[-1].update(project_eta(rows[-1], now))
     return rows
 
 
-# A project is behind when, at its last 24 hours' pace, its open work takes longer than this (no project
-# has a deadline of its own yet); stalled when it has open tasks and no judgment in 24 hours.
+# A project is late when, at its last 24 hours' pace, its open work ends after its deadline (tasks.Project
+# .deadline, optional); behind when it has no deadline and that work takes longer than ETA_BEHIND_HOURS;
+# stalled when it has open tasks and no judgment in 24 hours (a stalled project with a deadline is late too,
+# but stalled says why).
 ETA_BEHIND_HOURS = 7 * 24
-RISK_ORDER = {"stalled": 0, "behind": 1, "on track": 2, "paused": 3, "done": 4}
+RISK_ORDER = {"stalled": 0, "late": 1, "behind": 2, "on track": 3, "paused": 4, "done": 5}
 
 
-def project_eta(row: dict) -> dict:
+def project_eta(row: dict, now=None) -> dict:
     """Up to open x overlap judgments are left (an upper bound: the task counts do not say how many each open
-    task already has); at the last 24 hours' rate that takes eta_hours. Risk: stalled, behind, on track, paused, done."""
-    remaining = row["open"] * row["project"].overlap
+    task already has); at the last 24 hours' rate that takes eta_hours, ending at eta_at. Risk: stalled,
+    late (eta_at after the deadline), behind, on track, paused, done."""
+    now = now or timezone.now()
+    project = row["project"]
+    deadline = project.deadline
+    remaining = row["open"] * project.overlap
     per_hour = row["judgments_24h"] / 24
+    out = {"remaining": remaining, "eta_hours": None, "eta_at": None, "deadline": deadline}
     if remaining == 0:
-        return {"remaining": 0, "eta_hours": 0.0, "risk": "done"}
-    if row["project"].status == "paused":
-        return {"remaining": remaining, "eta_hours": remaining / per_hour if per_hour else None, "risk": "paused"}
-    if per_hour == 0:
-        return {"remaining": remaining, "eta_hours": None, "risk": "stalled"}
-    eta = remaining / per_hour
-    return {"remaining": remaining, "eta_hours": eta, "risk": "behind" if eta > ETA_BEHIND_HOURS else "on track"}
+        return {**out, "eta_hours": 0.0, "risk": "done"}
+    eta = remaining / per_hour if per_hour else None
+    if eta is not None:
+        out.update(eta_hours=eta, eta_at=now + timedelta(hours=eta))
+    if project.status == "paused":
+        return {**out, "risk": "paused"}
+    if eta is None:
+        return {**out, "risk": "stalled"}
+    if deadline is not None:
+        return {**out, "risk": "late" if out["eta_at"] > deadline else "on track"}
+    return {**out, "risk": "behind" if eta > ETA_BEHIND_HOURS else "on track"}
 
 
 def by_risk(rows: list[dict]) -> list[dict]:
-    """Most at risk first: stalled, then behind (longest ETA first), on track, done; priority breaks ties."""
+    """Most at risk first: stalled, late, behind (longest ETA first), on track, paused, done; priority breaks
+    ties."""
     return sorted(rows, key=lambda r: (RISK_ORDER[r["risk"]], -(r["eta_hours"] or 0), -r["project"].priority))
 
 
@@ -130,10 +142,11 @@ def pools():
 
 
 def ops_console(now=None) -> dict:
+    now = now or timezone.now()
     n_flags, flags = open_flags()
     rows = by_risk(project_rows(now))
     at = gauges.project_task_counts()["at"]
-    return {"projects": rows, "n_flags": n_flags, "flags": flags, "pools": pools(),
+    return {"projects": rows, "n_flags": n_flags, "flags": flags, "pools": pools(), "now": now,
             "snapshot_at": datetime.fromtimestamp(at, tz=UTC) if at else None,
             "pay_floor_cents": settings.PAY_FLOOR_HOURLY_CENTS}
 

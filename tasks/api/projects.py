@@ -1,4 +1,4 @@
-"""Client API: projects (create, list, detail, pause, resume, agreement)."""
+"""Client API: projects (create, list, detail, deadline, pause, resume, agreement)."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
@@ -12,7 +12,7 @@ from tasks.label_schemas import TASK_TYPES
 from tasks.models import Project
 from tasks.selectors.pay import projects_attach_hourly
 from tasks.selectors.projects import project_list
-from tasks.services.projects import project_create, project_pause, project_resume
+from tasks.services.projects import project_create, project_pause, project_resume, project_set_deadline
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -44,6 +44,15 @@ class ProjectInSerializer(serializers.Serializer):
     priority = serializers.IntegerField(min_value=-1000, max_value=1000, required=False, default=0)
     max_judgments_per_worker = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
     status = serializers.ChoiceField(choices=["draft", "active"], required=False, default="active")
+    deadline = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                         help_text="When you want the work done (ISO 8601, in the future). The "
+                                                   "ops console marks the project late when its pace would "
+                                                   "finish after it.")
+
+
+class ProjectUpdateSerializer(serializers.Serializer):
+    deadline = serializers.DateTimeField(allow_null=True, help_text="A new deadline in the future, or null to "
+                                                                    "clear it.")
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -75,7 +84,7 @@ class ProjectOutSerializer(serializers.ModelSerializer):
         model = Project
         fields = ["id", "name", "task_type", "label_schema", "instructions", "data_use_statement", "reward_cents",
                   "currency", "overlap", "max_overlap", "confidence_threshold", "required_qualifications", "pool",
-                  "lease_seconds", "gold_share", "priority", "max_judgments_per_worker", "status", "progress",
+                  "lease_seconds", "gold_share", "priority", "max_judgments_per_worker", "status", "deadline", "progress",
                   "effective_hourly_cents", "low_pay", "pending_hourly_cents", "rate_hourly_cents", "created_at",
                   "updated_at", "completed_at"]
 
@@ -160,6 +169,14 @@ class ProjectDetailView(ClientAPIView):
     @extend_schema(tags=["client: projects"], summary="One of your projects",
                    responses={200: ProjectOutSerializer, 404: ErrorSerializer})
     def get(self, request, project_id: int):
+        return Response(_out(self.project(project_id, with_counts=True)))
+
+    @extend_schema(tags=["client: projects"], summary="Change a project's deadline", request=ProjectUpdateSerializer,
+                   responses={200: ProjectOutSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
+    def patch(self, request, project_id: int):
+        data = ProjectUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project_set_deadline(project_id=self.project(project_id).pk, deadline=data.validated_data["deadline"])
         return Response(_out(self.project(project_id, with_counts=True)))
 
 

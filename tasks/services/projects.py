@@ -1,4 +1,4 @@
-"""Projects of a client: create, pause, resume. Label schemas are validated by tasks.label_schemas."""
+"""Projects of a client: create, set the deadline, pause, resume. Label schemas are validated by tasks.label_schemas."""
 
 from django.db import transaction
 from django.utils import timezone
@@ -32,6 +32,7 @@ def project_create(
     confidence_threshold: float | None = None,
     max_judgments_per_worker: int | None = None,
     status: str = Project.Status.ACTIVE,
+    deadline=None,
 ) -> Project:
     """Create a project owned by `client`. The label schema is validated and stored normalised; skills
     are named by slug and the pool by id, each unknown one is a 400 naming the field. All or nothing."""
@@ -51,6 +52,8 @@ def project_create(
         errors["max_overlap"] = ["must be at least overlap"]
     if status not in CREATE_STATUSES:
         errors["status"] = ["a new project is draft or active"]
+    if deadline is not None and deadline <= timezone.now():
+        errors["deadline"] = ["must be in the future"]
     if errors:
         path = next(iter(errors))
         raise ValidationFailed(f"{path}: {errors[path][0]}", fields=errors)
@@ -59,10 +62,22 @@ def project_create(
         data_use_statement=data_use_statement, reward_cents=reward_cents, currency=currency.lower(),
         overlap=overlap, max_overlap=max_overlap, confidence_threshold=confidence_threshold, pool=pool_obj,
         lease_seconds=lease_seconds, gold_share=gold_share, priority=priority,
-        max_judgments_per_worker=max_judgments_per_worker, status=status,
+        max_judgments_per_worker=max_judgments_per_worker, status=status, deadline=deadline,
     )
     if skills:
         project.required_qualifications.set(skills)
+    return project
+
+
+@transaction.atomic
+def project_set_deadline(*, project_id: int, deadline) -> Project:
+    """Set or clear (None) the project's deadline. A new deadline must be in the future (a past one would
+    only mark the project late); clearing is always allowed. A 400 naming the field otherwise."""
+    if deadline is not None and deadline <= timezone.now():
+        raise ValidationFailed("deadline: must be in the future", fields={"deadline": ["must be in the future"]})
+    project = _locked(project_id)
+    project.deadline = deadline
+    project.save(update_fields=["deadline", "updated_at"])
     return project
 
 

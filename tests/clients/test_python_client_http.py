@@ -162,3 +162,24 @@ def test_errors_carry_code_message_and_fields(server):
     with pytest.raises(ServerError) as caught:
         client_for(httpd, []).whoami()
     assert caught.value.code == "http_502" and "Bad gateway" in caught.value.message
+
+
+def test_deadlines_go_out_as_iso_8601_with_their_offset_and_a_naive_one_is_refused(server):
+    """Issue 30 item 10: create_project(deadline=...) and set_project_deadline send ISO 8601; None clears."""
+    from datetime import UTC, datetime
+
+    httpd, handler = server
+    due = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+    handler.answers.extend([(201, {}, {"id": 7}), (200, {}, {"id": 7}), (200, {}, {"id": 7})])
+    client = client_for(httpd, [])
+    client.create_project(name="p", task_type="pairwise", instructions="i", data_use_statement="d",
+                          reward_cents=5, deadline=due)
+    client.set_project_deadline(7, due)
+    client.set_project_deadline(7, None)
+    sent = [(s["method"], s["path"], json.loads(s["body"])["deadline"]) for s in handler.seen]
+    assert sent == [("POST", "/api/v1/projects/", "2030-05-01T12:00:00+00:00"),
+                    ("PATCH", "/api/v1/projects/7/", "2030-05-01T12:00:00+00:00"),
+                    ("PATCH", "/api/v1/projects/7/", None)]
+    with pytest.raises(ValueError, match="deadline"):
+        client.set_project_deadline(7, datetime(2030, 5, 1, 12, 0))  # noqa: DTZ001 - the naive one refused
+    assert len(handler.seen) == 3

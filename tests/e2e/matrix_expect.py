@@ -165,6 +165,7 @@ EXPECT: dict[tuple[str, str], Op] = {
     ("GET", f"{V1}/projects/"): Op(client(200, 200)),
     ("POST", f"{V1}/projects/"): Op(client(201, 201), body=lambda w: PROJECT),
     ("GET", f"{V1}/projects/{{project_id}}/"): Op(client(200), _project()),
+    ("PATCH", f"{V1}/projects/{{project_id}}/"): Op(client(200), _project(), body=lambda w: {"deadline": None}),
     ("POST", f"{V1}/projects/{{project_id}}/pause/"): Op(client(200), _project()),
     ("POST", f"{V1}/projects/{{project_id}}/resume/"): Op(client(200), _project("paused_project")),
     ("POST", f"{V1}/projects/{{project_id}}/tasks/"): Op(client(201), _project(), body=lambda w: ROWS),

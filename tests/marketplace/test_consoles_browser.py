@@ -4,6 +4,7 @@ refused the other role's console, and decides a flag with one click; no page bre
 Screenshots: var/screenshots/."""
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from payments.services.payouts import payout_batch_create
 from quality.models import Flag
 from tests.conftest import PASSWORD, ROOT, make_user
 from tests.payments.factories import connect, credit, make_project
+from tests.readme_screenshots import readme_shot
 
 # PostgreSQL: the live server needs transactional_db, whose flush SQLite refuses (append-only ledger triggers).
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.postgres]
@@ -138,6 +140,7 @@ def test_finance_sees_its_console_and_not_ops(browser, live_server, world):
     assert "waiting for a second finance user" in batches
     assert charts_drawn(browser)
     shot(browser, "finance-console")
+    readme_shot(browser, "finance-console")  # README.md's (make screenshots)
     click_and_wait(browser, browser.find_element(By.ID, "run-reconciliation"))
     assert "Ledger and Stripe agree" in browser.find_element(By.ID, "mismatches").text
     shot(browser, "finance-console-reconciled")
@@ -341,16 +344,31 @@ def test_ops_sees_which_project_is_behind_and_reads_pay_in_units(browser, live_s
     for i in range(4):
         Task.objects.create(project=stalled, external_id=f"idle-{i}", data={"content": "x"}, overlap=3)
     steady, bot = make_project(reward_cents=40), make_project(reward_cents=40)
+    for project, name in ((steady, "Python completions, pairwise round 2"), (bot, "Flag bugs in shell one-liners")):
+        project.name = name
+        project.save(update_fields=["name"])
     for project, seconds, email in ((steady, 12.0, "steady@example.com"), (bot, 0.25, "bot@example.com")):
         worker = make_user(email)
         credit(worker, n=3, project=project, reward_cents=40)
         Judgment.objects.filter(worker=worker).update(seconds_spent=seconds)
+
+    # Issue 30 item 10, deadlines: like the steady project, three days of work left at its pace; due tomorrow.
+    late = make_project(reward_cents=40)
+    late.name = "SQL explanations, due tomorrow"
+    late.deadline = timezone.now() + timedelta(days=1, hours=2)
+    late.save(update_fields=["name", "deadline"])
+    credit(make_user("late@example.com"), n=3, project=late, reward_cents=40)
+    Judgment.objects.filter(project=late).update(seconds_spent=12.0)
 
     sign_in(browser, live_server.url, ops.email)
     browser.get(f"{live_server.url}/admin/ops/")
     rows = browser.find_elements(By.CSS_SELECTOR, "#projects tbody tr")
     assert rows[0].get_attribute("data-project") == str(stalled.pk)
     assert rows[0].find_element(By.CLASS_NAME, "outlook").text.startswith("stalled: no judgment in 24 h")
+    assert rows[1].get_attribute("data-project") == str(late.pk)  # late comes right after stalled
+    outlook = rows[1].find_element(By.CLASS_NAME, "outlook").text
+    assert outlook.startswith("late: about 3.0 days left"), outlook
+    assert "the deadline is 1 day, 1 hour from now (" in outlook, outlook
     steady_row = browser.find_element(By.CSS_SELECTOR, f"#projects tr[data-project='{steady.pk}']")
     assert "on track: about 3.0 days left" in steady_row.find_element(By.CLASS_NAME, "outlook").text
     bot_row = browser.find_element(By.CSS_SELECTOR, f"#projects tr[data-project='{bot.pk}']")
@@ -372,5 +390,6 @@ def test_ops_sees_which_project_is_behind_and_reads_pay_in_units(browser, live_s
             chart.ctx.restore();
             return {labels: y.ticks.map(function (t) { return [].concat(t.label).join(" "); }), widest: widest,
                     room: y.width, left: y.left};""", canvas)
-        assert sorted(fit["labels"]) == sorted([stalled.name, steady.name, bot.name]), fit  # every tick, whole
+        assert sorted(fit["labels"]) == sorted([stalled.name, late.name, steady.name, bot.name]), fit  # every tick, whole
         assert fit["left"] >= 0 and fit["widest"] <= fit["room"], fit  # and every line fits beside the bars
+    readme_shot(browser, "ops-console")  # README.md's (make screenshots), after the charts' checks

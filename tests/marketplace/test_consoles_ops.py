@@ -129,7 +129,7 @@ def test_risk_order_and_eta():
     from marketplace.observability.consoles import by_risk, project_eta
 
     def row(name, open_, per_24h, status="active", overlap=3, priority=0):
-        r = {"project": SimpleNamespace(name=name, overlap=overlap, status=status, priority=priority),
+        r = {"project": SimpleNamespace(name=name, overlap=overlap, status=status, priority=priority, deadline=None),
              "open": open_, "judgments_24h": per_24h}
         r.update(project_eta(r))
         return r
@@ -154,3 +154,63 @@ def test_one_outlier_caps_the_pay_axis_and_is_listed():
     assert chart["pay_outliers"] == [{"index": 1, "project": "b", "text": "5,818.53 USD"}]
     even = pay_chart([row("a", 1500), row("b", 3000)], floor_cents=1000)
     assert even["pay_axis_max"] is None and even["pay_outliers"] == []
+
+
+def test_a_project_whose_pace_ends_after_its_deadline_is_late():
+    """Issue 30 item 10: with a deadline, the ETA at the last 24 hours' pace decides late or on track (not the
+    one-week rule); late sorts right after stalled."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from marketplace.observability.consoles import by_risk, project_eta
+
+    now = timezone.now()
+
+    def row(name, open_, per_24h, deadline=None, status="active"):
+        r = {"project": SimpleNamespace(name=name, overlap=1, status=status, priority=0, deadline=deadline),
+             "open": open_, "judgments_24h": per_24h}
+        r.update(project_eta(r, now))
+        return r
+
+    # 48 judgments left at 24 a day: two days; the deadline tomorrow is missed, the one in three days is not.
+    late = row("late", 48, 24, deadline=now + timedelta(days=1))
+    fine = row("fine", 48, 24, deadline=now + timedelta(days=3))
+    # A month of work with a deadline in two months: on track, though it would be "behind" without one.
+    long_ok = row("long", 24 * 30, 24, deadline=now + timedelta(days=60))
+    slow = row("slow", 24 * 30, 24)
+    idle = row("idle", 5, 0, deadline=now + timedelta(days=1))
+    overdue = row("overdue", 1, 24, deadline=now - timedelta(hours=1))
+    assert late["risk"] == "late" and late["eta_at"] == now + timedelta(days=2)
+    assert fine["risk"] == "on track" and long_ok["risk"] == "on track" and slow["risk"] == "behind"
+    assert idle["risk"] == "stalled" and overdue["risk"] == "late"
+    rows = [fine, slow, late, long_ok, idle, overdue]
+    assert [r["project"].name for r in by_risk(rows)] == ["idle", "late", "overdue", "slow", "long", "fine"]
+
+
+def test_the_console_reads_late_and_the_deadline_in_words(ops):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.models import Task
+
+    project = make_project(reward_cents=40)
+    worker = make_user("pace@example.com")
+    credit(worker, n=3, project=project)  # three judgments in the last 24 hours
+    for i in range(30):
+        Task.objects.create(project=project, external_id=f"open-{i}", data={"content": "x"}, overlap=3)
+    due = timezone.now() + timedelta(days=2)
+    type(project).objects.filter(pk=project.pk).update(deadline=due)
+    from django.core.cache import cache
+
+    from marketplace.observability import gauges
+
+    cache.delete_many([gauges.PROJECT_SNAPSHOT_KEY, gauges.THROUGHPUT_KEY])  # the rollups of this database
+    page = browser(ops).get("/admin/ops/")
+    assert page.status_code == 200
+    row = page.content.decode().split(f'data-project="{project.pk}"')[1].split("</tr>")[0]
+    text = " ".join(strip_tags(row).split())
+    assert "late: about" in text and "the deadline is 1 day" in text, text
+    assert due.strftime("%Y") in text

@@ -72,3 +72,16 @@ def test_detail_shows_agreement_pay_and_warns_under_the_floor():
     fair = _project(session, "fair", reward_cents=50)
     page = ops.get(f"{URL}{fair.pk}/change/").content.decode()
     assert "under the floor" not in page and "30.00 USD per hour" in page
+
+
+def test_the_change_page_edits_the_deadline_and_the_list_shows_it():
+    """Issue 30 item 10: ops set or move a project's deadline in the admin (the ops console reads it)."""
+    from datetime import timedelta
+
+    project = _project(ClientSession("c"), "due", reward_cents=50)
+    project.deadline = timezone.now() + timedelta(days=3)
+    project.save(update_fields=["deadline"])
+    ops = admin_clients()["ops"]
+    page = ops.get(f"{URL}{project.pk}/change/").content.decode()
+    assert 'name="deadline_0"' in page and 'name="deadline_1"' in page  # the date and time boxes
+    assert "column-deadline" in ops.get(URL).content.decode()

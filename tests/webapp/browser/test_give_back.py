@@ -9,6 +9,8 @@ import pytest
 from django.utils import timezone
 
 from tasks.models import Assignment, Task
+from tests.readme_screenshots import readme_shot
+from tests.webapp.browser.pages import DESKTOP
 from tests.webapp.browser.test_task_edges import claim_in_browser
 from tests.webapp.browser.world import typed_projects
 from tests.workers.factories import ready_worker
@@ -30,6 +32,7 @@ def test_return_on_the_task_page_gives_the_task_back_and_claims_no_other(web, ad
     assignment = claim_in_browser(web, project)
     assert web.find("#return-task").is_displayed()
     web.check_page("task-with-return")
+    readme_shot(web.driver, "worker-task", restore=DESKTOP)  # README.md's (make screenshots)
 
     task = web.find("#task")
     web.find("#return-task").click()

@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
@@ -36,6 +37,14 @@ Style = Literal["standard", "conversational"]
 EXPORT_HEADERS = {"X-Export-Pairs": "pairs", "X-Export-Tasks": "tasks_exported", "X-Export-Ties": "ties",
                   "X-Export-Unresolved": "unresolved", "X-Export-Filtered-Out": "filtered_out",
                   "X-Export-Open-Tasks": "open_tasks"}
+
+
+def _aware_iso(value: datetime, field: str) -> str:
+    """A datetime as ISO 8601 with its offset; a naive one is refused here (the server would read it in its
+    own timezone, which is rarely what was meant)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{field}: give an aware datetime (with a timezone), e.g. datetime.now(timezone.utc)")
+    return value.isoformat()
 
 
 @dataclass(frozen=True)
@@ -135,9 +144,11 @@ class MarketplaceClient:
                        reward_cents: int, **fields: Any) -> Project:
         """Create a project; `fields` are the optional ones (label_schema, currency, overlap, max_overlap,
         confidence_threshold, required_qualifications, pool, lease_seconds, gold_share, priority,
-        max_judgments_per_worker, status="draft"|"active"), see docs/tasks.md. Sent with an
-        Idempotency-Key, so a retry after a lost answer does not create a second one on a server that
-        honours it."""
+        max_judgments_per_worker, status="draft"|"active", deadline: an aware datetime or ISO 8601 string in
+        the future), see docs/tasks.md. Sent with an Idempotency-Key, so a retry after a lost answer does not
+        create a second one on a server that honours it."""
+        if isinstance(fields.get("deadline"), datetime):
+            fields["deadline"] = _aware_iso(fields["deadline"], "deadline")
         body = {"name": name, "task_type": task_type, "instructions": instructions,
                 "data_use_statement": data_use_statement, "reward_cents": reward_cents, **fields}
         return cast(Project, self._http.json("POST", f"{API}/projects/", json=body, idempotency_key=True))
@@ -147,6 +158,14 @@ class MarketplaceClient:
 
     def iter_projects(self) -> Iterator[Project]:
         return cast(Iterator[Project], self._pages(f"{API}/projects/"))
+
+    def set_project_deadline(self, project_id: int, deadline: datetime | str | None) -> Project:
+        """Set the project's deadline (an aware datetime or ISO 8601 string, in the future) or clear it (None).
+        The ops console marks the project late when its pace would finish after it. Setting the same value
+        twice is harmless."""
+        value = _aware_iso(deadline, "deadline") if isinstance(deadline, datetime) else deadline
+        return cast(Project, self._http.json("PATCH", f"{API}/projects/{int(project_id)}/",
+                                             json={"deadline": value}, idempotent=True))
 
     def pause_project(self, project_id: int) -> Project:
         """Workers get no more of its tasks (claimed ones may still be submitted). Pausing twice is harmless."""

@@ -37,6 +37,7 @@ class Project(TypedDict):
     priority: int
     max_judgments_per_worker: int | None
     status: str
+    deadline: NotRequired[str | None]  # ISO 8601; the ops console marks the project late past it (issue 30)
     progress: Progress | None
     effective_hourly_cents: int | None  # cleared pay only (issue 20)
     low_pay: bool  # on effective_hourly_cents
