@@ -7,6 +7,7 @@ var/ that a first `make run` migrated and seeded."""
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -71,7 +72,8 @@ def _prepare_run(var_dir, *args, **extra) -> subprocess.CompletedProcess:
 
 def _own_lines(result) -> list[str]:
     """What the run said, without make's own "make: *** [run] Error 2"."""
-    return [line for line in (result.stdout + result.stderr).splitlines() if line and not line.startswith("make:")]
+    return [line for line in (result.stdout + result.stderr).splitlines()
+            if line and not re.match(r"make(\[\d+\])?: ", line)]  # make[1]: under another make (make test)
 
 
 def _snapshot(var_dir) -> dict:

@@ -301,7 +301,7 @@ def test_workers_see_the_new_rules_only_once_acted_on_and_in_fixed_words():
     reasons = [{"rule": "change", "level": "watch", "message": "From judgment 12 ..."},
                {"rule": "gold_record", "level": "review", "message": "1 of 7 gold answers right ..."},
                {"rule": "collusion", "level": "review", "message": "One of a group of 4 raters ..."}]
-    shown = _worker_reasons(reasons)
+    shown = _worker_reasons(reasons, n_by_project={}, min_n={})
     assert [r["rule"] for r in shown] == ["gold_record", "collusion"]
     assert all("gold answers right" not in r["message"] and "group of 4" not in r["message"] for r in shown)
 

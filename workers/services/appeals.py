@@ -26,6 +26,9 @@ def worker_appeal_create(*, worker_id: int, message: str, flag_id: int | None = 
             PoolMembership.objects.filter(worker_id=worker_id, status=PoolMembership.Status.SUSPENDED).exists()
         if not suspended:
             raise Forbidden("Only a suspended account can appeal.", code="not_suspended")
-        if WorkerAppeal.objects.filter(worker_id=worker_id, handled_at__isnull=True).count() >= APPEALS_OPEN_MAX:
-            raise Conflict("Your appeal is with ops already: they answer by email.", code="appeal_open")
+        waiting = list(WorkerAppeal.objects.filter(worker_id=worker_id, handled_at__isnull=True)
+                       .order_by("id").values_list("pk", flat=True)[:APPEALS_OPEN_MAX])
+        if len(waiting) >= APPEALS_OPEN_MAX:
+            raise Conflict(f"Your appeal {waiting[-1]} is with ops already: they answer by email.",
+                           code="appeal_open", extra={"appeal": waiting[-1]})
         return WorkerAppeal.objects.create(worker_id=worker_id, message=text, flag_id=flag_id)
