@@ -3,10 +3,10 @@ the same project, at overlap 1 (every real submit completes its task) and 3. A m
 
     .venv/bin/python -m bench.gold_side_channel [N]     # N claims and submits per kind and overlap (300)
 
-Per overlap, two twin projects (same tasks: N real and N gold, gold share 0.5, same settings) and a worker
-each; the queue's gold draw is forced (gold for one twin, real for the other), everything else is the
-queue's own code, through Django's test client in this process (no HTTP). Requests alternate between the
-twins in a random order, so load on the machine falls on both kinds alike. Prints, per overlap and request
+Per overlap, one project (gold share 0.5) and one worker, as a worker timing its own requests sees it:
+each round one gold and one real claim (then its submit), in a random order; the queue's gold draw is
+forced to the kind due, everything else is the queue's own code, through Django's test client in this
+process (no HTTP). Both kinds thus share the worker's history and the machine's load. Prints, per overlap and request
 kind, the medians, their difference (real - gold) and the two-sided Mann-Whitney p. On a throwaway database
 on BENCH_DATABASE_URL's server, created and dropped here. The deterministic side (rows, NOTIFYs, statements)
 is tests/tasks/test_gold_side_channel*.py.
@@ -27,39 +27,35 @@ class Forced:
         return self.value
 
 
-def _twins(overlap: int, n: int, forced: Forced):
+def _world(overlap: int, n: int):
     from rest_framework.test import APIClient
 
     from tests.conftest import Person, login, make_user
     from tests.tasks.test_queue_factories import make_project, make_tasks
     from tests.workers.factories import complete_profile, qualify
 
-    twins = []
-    for kind in ("gold", "real"):
-        project = make_project(overlap=overlap, gold_share=0.5)
-        project.name = "Twin project"
-        project.save(update_fields=["name"])
-        make_tasks(project, n + 5)
-        make_tasks(project, n + 5, gold=True)
-        email = f"{kind}{overlap}@example.com"
-        user = make_user(email)
-        complete_profile(user)
-        qualify(user)
-        client = APIClient()
-        twins.append((kind, project, Person(user, login(client, email))))
-    return twins
+    project = make_project(overlap=overlap, gold_share=0.5)
+    # Every claim uses up one real task (a gold check passes over the one it stands in for), gold or not.
+    make_tasks(project, 2 * n + 20)
+    make_tasks(project, n + 20, gold=True)
+    email = f"worker{overlap}@example.com"
+    user = make_user(email)
+    complete_profile(user)
+    qualify(user)
+    return project, Person(user, login(APIClient(), email))
 
 
 def _run(overlap: int, n: int, forced: Forced) -> dict:
-    twins = _twins(overlap, n, forced)
+    from tasks.models import Assignment, Task
+
+    project, who = _world(overlap, n)
     times = {(kind, step): [] for kind in ("gold", "real") for step in ("claim", "submit")}
-    order = [twin for _ in range(n + 5) for twin in twins]
     rng = random.Random(overlap)
-    for i in range(0, len(order), 2):  # each pair once per round, in a random order
-        pair = order[i:i + 2]
-        rng.shuffle(pair)
-        for kind, project, who in pair:
-            forced.value = 0.0 if kind == "gold" else 1.0
+    for round_ in range(n + 5):
+        pair = ["gold", "real"]
+        rng.shuffle(pair)  # each kind once per round, in a random order: the machine's load falls on both alike
+        for drawn in pair:
+            forced.value = 0.0 if drawn == "gold" else 1.0
             started = time.perf_counter()
             response = who.post("/api/v1/assignments/claim/", {"project": project.pk})
             claimed = time.perf_counter()
@@ -70,14 +66,13 @@ def _run(overlap: int, n: int, forced: Forced) -> dict:
                                                                               "seconds_spent": 12})
             submitted = time.perf_counter()
             assert response.status_code == 200, response.content
-            if i >= 10:  # the first 5 rounds warm up (prepared statements, first-use ledger rows)
+            kind = "gold" if Assignment.objects.get(pk=assignment).task.is_gold else "real"
+            assert kind == drawn
+            if round_ >= 5:  # the first 5 rounds warm up (prepared statements, first-use ledger rows)
                 times[(kind, "claim")].append((claimed - started) * 1000)
                 times[(kind, "submit")].append((submitted - claimed) * 1000)
-    from tasks.models import Task
-
-    gold_project, real_project = twins[0][1], twins[1][1]
-    assert not Task.objects.filter(project=gold_project, status="complete").exists()
-    completes = Task.objects.filter(project=real_project, status="complete").count()
+    completes = Task.objects.filter(project=project, status="complete").count()
+    assert not Task.objects.filter(project=project, status="complete", is_gold=True).exists()
     return {"times": times, "real_completed": completes}
 
 
