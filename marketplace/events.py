@@ -89,9 +89,10 @@ judgment_approved = Hook("judgment_approved", receiver_app="payments")
 # job in the outbox; that job hands the consensus back through tasks.services.task_consensus_ready, which
 # records the task.completed webhook. send(task_id=).
 task_completed = Hook("task_completed", receiver_app="quality")
-# The same, asked before the fact by the submit (no database access): the jobs a completion of this task
-# must record, [(job name, args)]. The submit writes them in its own counting statement, which every submit
-# runs, so a submit that completes a real task runs no more statements than a gold one (docs/queue.md).
+# The same, asked before the fact by the submit (no database access): the jobs every submit records,
+# [(job name, args)], completing or not, gold or real (they act on a completed task only). The submit writes
+# them in its own counting statement, so a submit that completes a real task runs the same statements and
+# writes the same rows as a gold one (docs/queue.md).
 # ask(task_id=) -> list[tuple[str, list]].
 task_completion_jobs = Hook("task_completion_jobs", receiver_app="quality")
 

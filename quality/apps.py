@@ -2,8 +2,9 @@ from django.apps import AppConfig
 
 
 def task_completion_jobs(*, task_id: int) -> list[tuple[str, list]]:
-    """The jobs a completed task needs: its consensus, which hands itself back down
-    (tasks.services.completion.task_consensus_ready). No database access: the submit asks before it knows."""
+    """The jobs every submit records (gold or real, completing or not; the submit asks before it knows, so
+    no database access): the consensus job, which computes the consensus of a task it finds completed and
+    hands it back down (tasks.services.completion.task_consensus_ready), and returns at once for any other."""
     return [("quality.jobs.task_consensus_compute", [task_id])]
 
 

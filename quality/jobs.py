@@ -21,7 +21,14 @@ def task_consensus_compute(task_id: int) -> dict | None:
     task_completed hook, quality.apps), and the project's first figures if it has none yet; then hands the
     consensus down to tasks (task_consensus_ready), which records the client's task.completed webhook. It
     hands it down also when the computation fails (consensus null, the error raised after), so the client
-    always hears of its task. Safe to run twice: the consensus is an upsert, the webhook recorded once."""
+    always hears of its task. Safe to run twice: the consensus is an upsert, the webhook recorded once.
+
+    Every submit records this job, gold or real, completing or not (tasks.services.queue_leases, so that a
+    completion leaves no work behind that a gold submit does not): for a task that is not a completed real
+    task (gold, still open, deleted) it reads one row and returns None."""
+    state = Task.objects.filter(pk=task_id).values_list("is_gold", "status").first()
+    if state is None or state[0] or state[1] != Task.Status.COMPLETE:
+        return None
     consensus = None
     try:
         result = services.task_consensus_compute(task_id=task_id)

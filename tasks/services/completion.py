@@ -2,7 +2,8 @@
 
 The order of events: the queue's transaction records the jobs of a completion (quality's consensus job, in
 the outbox; the submit asks quality for them beforehand through marketplace.events.task_completion_jobs and
-writes them in the statement that counts the submission, so completing costs no statement of its own;
+writes them in the statement that counts the submission, on every submit, completing or not (the job acts
+on a completed task only), so completing costs no statement, row or NOTIFY of its own;
 task_completed below does the same for any other caller, through the task_completed hook); that job
 computes the consensus and hands it back through task_consensus_ready, which records the client's
 task.completed (and project.completed) webhooks. Nothing waits or polls for the consensus.

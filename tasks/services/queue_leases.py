@@ -140,12 +140,14 @@ def _credit(judgment: Judgment) -> None:
     events.judgment_approved.send(judgment=judgment)
 
 
-def _count_submission(*, task_id: int, now: datetime, jobs_on_completion: list) -> bool:
-    """n_submitted + 1 and, when a real task thereby reaches its overlap, status complete and the jobs a
-    completion records (`jobs_on_completion`, in the outbox): one statement on PostgreSQL, the same for
-    every submit, gold or real, completing or not, so its cost tells nothing (docs/queue.md, "What a
-    worker can learn about gold"). The row lock it takes is held to commit, serialising submissions on
-    one task. True if it completed."""
+def _count_submission(*, task_id: int, now: datetime, jobs_on_submit: list) -> bool:
+    """n_submitted + 1 and, when a real task thereby reaches its overlap, status complete; and the jobs every
+    submit records (`jobs_on_submit`, in the outbox: quality's settle job, which computes the consensus of a
+    task it finds completed and does nothing else). The same statement and the same rows for every submit,
+    gold or real, completing or not (one outbox row and one NOTIFY each), so neither its cost nor the work
+    it leaves behind tells a completion apart (docs/queue.md, "What a worker can learn about gold"). One
+    statement on PostgreSQL, two elsewhere. The row lock it takes is held to commit, serialising
+    submissions on one task. True if it completed."""
     from marketplace.outbox import outbox_enqueue_many, outbox_insert_cte
 
     table = Task._meta.db_table
@@ -154,21 +156,20 @@ def _count_submission(*, task_id: int, now: datetime, jobs_on_completion: list) 
                 completed_at = CASE WHEN NOT is_gold AND n_submitted + 1 >= overlap THEN %s ELSE completed_at END
             WHERE id = %s RETURNING status, is_gold"""  # noqa: S608 - table name only
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and jobs_on_completion:
+        if connection.vendor == "postgresql" and jobs_on_submit:
+            # The jobs' CTE reads the update's, so PostgreSQL runs the count before the insert.
             ctes, woken, params = outbox_insert_cte(
-                jobs_on_completion, when_sql="EXISTS (SELECT 1 FROM counted WHERE counted.completed)")
+                jobs_on_submit, when_sql="EXISTS (SELECT 1 FROM counted)")
             cursor.execute(f"WITH up AS ({update}), "  # noqa: S608 - constant fragments only
-                           "counted AS (SELECT status, is_gold, status = 'complete' AND NOT is_gold AS completed "
-                           f"FROM up), {ctes} SELECT status, is_gold, {woken} FROM counted",
+                           "counted AS (SELECT status, is_gold FROM up), "
+                           f"{ctes} SELECT status, is_gold, {woken} FROM counted",
                            [now, task_id, *params])
             status, is_gold, _ = cursor.fetchone()
             return status == Task.Status.COMPLETE and not is_gold
         cursor.execute(update, [now, task_id])
         status, is_gold = cursor.fetchone()
-    completed = status == Task.Status.COMPLETE and not is_gold
-    if completed:
-        outbox_enqueue_many(jobs_on_completion)  # elsewhere (SQLite): a second statement, completions only
-    return completed
+    outbox_enqueue_many(jobs_on_submit)  # elsewhere (SQLite): a second statement, every submit
+    return status == Task.Status.COMPLETE and not is_gold
 
 
 def _close_live(*, assignment_id: int, status: str, now: datetime) -> bool:
@@ -201,8 +202,8 @@ def _assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float
     conditional UPDATE on status and expires_at, so a submit racing expiry or a second submit loses
     cleanly); 400 with the field at fault for an answer the label schema refuses, with nothing written.
     In one transaction: the judgment (gold_correct set for gold tasks), n_submitted + 1, the task marked
-    complete when a real task reaches its overlap (with the jobs of tasks.services.completion.task_completed,
-    recorded by the same statement), and the worker's earnings credit (payments).
+    complete when a real task reaches its overlap (quality's settle job recorded by the same statement, on
+    every submit: it computes the consensus of a task it finds completed), and the worker's earnings credit (payments).
 
     403 suspended, with nothing written and no credit, when the worker is suspended or banned (or their
     membership in the project's pool is): their live assignment is released back to the queue instead.
@@ -230,10 +231,11 @@ def _assignment_submit(*, user, assignment_id: int, answer, seconds_spent: float
         assignment.status, assignment.finished_at = Assignment.Status.SUBMITTED, now
         judgment = _judgment_insert(assignment=assignment, answer=answer, reported_seconds=seconds_spent,
                                     gold_correct=gold_correct, now=now)
-        # What a completion records (the consensus job) goes into the counting statement itself, which every
-        # submit runs: tasks.services.completion.task_completed, without a statement of its own.
+        # Every submit records quality's settle job in the counting statement itself, completing or not, gold
+        # or real: the job computes the consensus of a completed task (tasks.services.completion.task_completed
+        # without a statement or a row of its own) and returns at once for any other.
         _count_submission(task_id=task.pk, now=now,
-                          jobs_on_completion=events.task_completion_jobs.ask(task_id=task.pk))
+                          jobs_on_submit=events.task_completion_jobs.ask(task_id=task.pk))
         _credit(judgment)
         if project.task_type == "fix":
             from marketplace.outbox import outbox_enqueue

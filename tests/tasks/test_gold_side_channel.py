@@ -199,9 +199,10 @@ def test_the_statement_shape_keeps_what_can_differ_in_cost():
 
 @pytest.mark.django_db
 def test_a_submit_that_completes_a_real_task_runs_what_a_gold_submit_runs(person, monkeypatch, backend):
-    """Overlap 1: every real submit completes its task (the consensus job is recorded), no gold submit
-    ever does. The job goes into the statement every submit runs, so completing costs nothing a worker
-    could time (before, it was one more INSERT: a slow submit said "that task was real")."""
+    """Overlap 1: every real submit completes its task, no gold submit ever does. Every submit, gold or
+    real, records the consensus job (it acts on completed tasks only) in the statement every submit runs,
+    so completing costs nothing a worker could time (before, it was one more INSERT: a slow submit said
+    "that task was real"; then one more row and NOTIFY, test_gold_side_channel_writes.py)."""
     from marketplace.models import OutboxEvent
 
     if connection.vendor != "postgresql":
@@ -220,8 +221,9 @@ def test_a_submit_that_completes_a_real_task_runs_what_a_gold_submit_runs(person
     assert not gold_project.tasks.filter(status="complete").exists()
     assert real_project.tasks.filter(status="complete", is_gold=False).count() == 5
     consensus_jobs = OutboxEvent.objects.filter(job="quality.jobs.task_consensus_compute")
-    assert consensus_jobs.count() - before == 4  # one per completion, none for gold
-    assert sorted(args[0] for args in consensus_jobs.values_list("args", flat=True))[-4:] == sorted(
-        real_project.tasks.filter(status="complete").values_list("id", flat=True))[-4:]
+    assert consensus_jobs.count() - before == 8  # one per submit, gold or real
+    recorded = {args[0] for args in consensus_jobs.values_list("args", flat=True)}
+    assert set(real_project.tasks.filter(status="complete").values_list("id", flat=True)) <= recorded
+    assert set(Assignment.objects.filter(worker=gold.who.user).values_list("task_id", flat=True)) <= recorded
     for seen_gold, seen_real in zip(gold.seen, real.seen, strict=True):
         _assert_alike(seen_gold, seen_real)
