@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from marketplace.errors import ServiceError
-from marketplace.templatetags.consoles import money_text
+from marketplace.money import money_text
 
 AMOUNT = re.compile(r"^(?P<sign>[-+]?)(?P<units>\d{1,9})(?:\.(?P<cents>\d{1,2}))?$")
 CURRENCY = re.compile(r"^[A-Za-z]{3}$")

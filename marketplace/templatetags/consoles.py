@@ -2,17 +2,9 @@
 
 from django import template
 
+from marketplace.money import money_text
+
 register = template.Library()
-
-
-def money_text(cents, currency: str = "usd") -> str:
-    """Integer minor units as an amount with its currency code: 10040, "usd" -> "100.40 USD" (no floats)."""
-    if cents is None:
-        return "—"
-    cents = int(cents)
-    sign = "-" if cents < 0 else ""
-    units, rest = divmod(abs(cents), 100)
-    return f"{sign}{units:,}.{rest:02d} {str(currency).upper()}"
 
 
 @register.filter

@@ -11,6 +11,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import normalize_newlines
 from django.utils.translation import gettext as _
 
+from marketplace.money import money_text
 from webapp.highlight import code_html
 
 register = template.Library()
@@ -19,12 +20,7 @@ register = template.Library()
 @register.filter
 def money(cents, currency: str = "usd") -> str:
     """Integer minor units as an amount with its currency code: 1234, "usd" -> "12.34 USD" (no floats)."""
-    if cents is None:
-        return "—"
-    cents = int(cents)
-    sign = "-" if cents < 0 else ""
-    units, rest = divmod(abs(cents), 100)
-    return f"{sign}{units:,}.{rest:02d} {str(currency).upper()}"
+    return money_text(cents, currency)
 
 
 @register.filter
