@@ -77,7 +77,8 @@ class WorkerStandingResponseSerializer(serializers.Serializer):
     worker = serializers.IntegerField()
     email = serializers.EmailField()
     standing = serializers.JSONField(allow_null=True, help_text=(
-        "status, reasons, n_judgments, gold_n, gold_correct, gold_accuracy, gold_lower, gold_upper, "
+        "status, reasons, n_judgments (what the last run measured), n_submitted (the worker's judgments, approved "
+        "or since discarded by a quality review: the count the worker sees and the flags were raised on), gold_n, gold_correct, gold_accuracy, gold_lower, gold_upper, "
         "loo_agreement, loo_n, pool_loo_agreement, median_seconds, top_answer_share, gold_share, random_log_lr "
         "(the random-answering test's log likelihood ratio, random : honest; above 0 holds the worker's pending "
         "pay, docs/payments.md), computed_at, and the same per project under projects; null until the quality job "

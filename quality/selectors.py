@@ -139,9 +139,23 @@ _OPS_STANDING_FIELDS = ("status", "reasons", "n_judgments", "gold_n", "gold_corr
 def worker_standing_for_ops(*, worker_id: int) -> dict | None:
     """Everything the quality job measured about one worker, gold figures included (ops only: GET
     /api/v1/workers/{id}/standing/). Same shape as worker_standing_get plus gold_n, gold_correct,
-    gold_accuracy, gold_lower, gold_upper. None until the worker has been measured."""
-    return _standings(worker_id=worker_id,
-                      render=lambda standing: {name: getattr(standing, name) for name in _OPS_STANDING_FIELDS})
+    gold_accuracy, gold_lower, gold_upper. None until the worker has been measured.
+
+    n_judgments is what the last run measured (approved judgments); n_submitted is the count the worker's own
+    standing shows and the flags were raised on (approved or since discarded by a quality review), so ops and
+    the worker read the same number after a suspension requeued the worker's work."""
+    from tasks.models import Judgment
+
+    submitted = dict(Judgment.objects.filter(worker_id=worker_id).order_by().values_list("project_id")
+                     .annotate(n=Count("id")).values_list("project_id", "n"))
+
+    def render(standing) -> dict:
+        row = {name: getattr(standing, name) for name in _OPS_STANDING_FIELDS}
+        mine = submitted.get(standing.project_id, 0) if standing.project_id else sum(submitted.values())
+        row["n_submitted"] = max(standing.n_judgments, mine)
+        return row
+
+    return _standings(worker_id=worker_id, render=render)
 
 
 def task_consensus_get(*, task_ids: Iterable[int]) -> dict[int, dict]:

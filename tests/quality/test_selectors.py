@@ -99,3 +99,24 @@ def test_ops_see_the_gold_figures_the_worker_is_not_shown(person, ops):
     assert worker.get(f"/api/v1/workers/{worker.user.pk}/standing/").status_code == 403
     missing = ops.get("/api/v1/workers/999999/standing/")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_ops_and_the_worker_read_the_same_count_after_a_suspension_discarded_judgments(ops):
+    """Issue 30 item 7: the worker read "Judgments measured 2" where ops' flag said 14. A suspension rejects the
+    worker's non-gold judgments, the last run measured only the approved ones left: ops see both numbers, the
+    measured one and the submitted one the worker sees."""
+    from tasks.models import Judgment
+
+    project = f.project()
+    rater = f.worker("discarded@example.com")
+    judgments = [f.judge(f.task(project), rater, {"choice": "a"}) for _ in range(5)]
+    Judgment.objects.filter(pk__in=[j.pk for j in judgments[2:]]).update(status=Judgment.Status.REJECTED)
+    now = timezone.now()
+    WorkerStanding.objects.create(worker=rater, project=None, n_judgments=2, status="suspended", computed_at=now)
+    WorkerStanding.objects.create(worker=rater, project=project, n_judgments=2, status="suspended", computed_at=now)
+    standing = ops.get(f"/api/v1/workers/{rater.pk}/standing/").json()["standing"]
+    assert (standing["n_judgments"], standing["n_submitted"]) == (2, 5)
+    assert (standing["projects"][0]["n_judgments"], standing["projects"][0]["n_submitted"]) == (2, 5)
+    mine = worker_standing_get(user=rater)
+    assert mine["n_judgments"] == standing["n_submitted"] == 5
