@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from marketplace.admin_paging import LargeTableAdmin
 from marketplace.errors import ServiceError
 from marketplace.models import FINANCE_GROUP
+from marketplace.money import money_text
 from payments.exports import payout_batch_csv
 from payments.models import (
     EarningsClearance,
@@ -57,10 +58,14 @@ class LedgerEntryInline(admin.TabularInline):
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "worker", "currency", "balance_cents"]
+    list_display = ["id", "kind", "worker", "currency", "balance"]
     list_select_related = ["worker"]
     list_filter = ["kind", "currency"]
     search_fields = ["worker__email"]
+
+    @admin.display(description="balance", ordering="balance_cents")
+    def balance(self, obj):  # money in the currency's units where people read it (cents stay in the API)
+        return money_text(obj.balance_cents, obj.currency)
 
 
 @admin.register(LedgerTransaction)
@@ -74,16 +79,24 @@ class LedgerTransactionAdmin(LargeTableAdmin, ReadOnlyAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(LargeTableAdmin, ReadOnlyAdmin):
-    list_display = ["id", "transaction", "account", "amount_cents", "created_at"]
+    list_display = ["id", "transaction", "account", "amount", "created_at"]
     list_select_related = ["transaction", "account"]
     search_fields = ["account__worker__email", "transaction__source_ref"]
+
+    @admin.display(description="amount", ordering="amount_cents")
+    def amount(self, obj):
+        return money_text(obj.amount_cents, obj.account.currency)
 
 
 @admin.register(EarningsHold)
 class EarningsHoldAdmin(ReadOnlyAdmin):
-    list_display = ["id", "flag_id", "worker", "currency", "amount_cents", "status", "created_at", "settled_at"]
+    list_display = ["id", "flag_id", "worker", "currency", "amount", "status", "created_at", "settled_at"]
     list_select_related = ["worker"]
     list_filter = ["status"]
+
+    @admin.display(description="amount", ordering="amount_cents")
+    def amount(self, obj):
+        return money_text(obj.amount_cents, obj.currency)
 
 
 @admin.register(EarningsClearance)
@@ -134,7 +147,7 @@ class PayoutBatchAdmin(ReadOnlyAdmin):
     the payments services, which enforce four eyes and the status order. The actions, the buttons and the
     CSV export are for the finance group only; ops may look."""
 
-    list_display = ["id", "status", "currency", "n_lines", "total", "line_status", "cutoff", "minimum_cents",
+    list_display = ["id", "status", "currency", "n_lines", "total", "line_status", "cutoff", "minimum",
                     "created_by", "approved_by", "created_at", "csv_link"]
     list_filter = ["status"]
     list_select_related = ["created_by", "approved_by"]
@@ -167,7 +180,11 @@ class PayoutBatchAdmin(ReadOnlyAdmin):
 
     @admin.display(description="total", ordering="total_cents")
     def total(self, obj):
-        return f"{(obj.total_cents or 0) / 100:,.2f} {obj.currency.upper()}"
+        return money_text(obj.total_cents or 0, obj.currency)
+
+    @admin.display(description="minimum", ordering="minimum_cents")
+    def minimum(self, obj):
+        return money_text(obj.minimum_cents, obj.currency)
 
     @admin.display(description="line status")
     def line_status(self, obj):
